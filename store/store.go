@@ -1,0 +1,179 @@
+// Package store defines the small interfaces through which rampart keeps state, one per kind
+// of state, so that sessions, lockout counters, rate-limit counters, TOTP replay state, users
+// and audit events can live in SQLite, PostgreSQL or Redis and be shared by several instances.
+//
+// Backends live in store/memory, store/sqlite, store/postgres and store/redis; each implements
+// every interface here (the Store aggregate) and passes the conformance suite in store/storetest.
+//
+// Contract shared by all methods:
+//   - A missing item is reported with ErrNotFound (wrapped or not); any other error means the
+//     backend could not answer, and callers fail closed (deny, or 503).
+//   - Times are passed in by the caller (now) so that tests can use an injected clock; a backend
+//     with its own notion of expiry (Redis TTLs) must give the same observable results.
+//   - Counters and replay checks are atomic in the backend (one statement or one script), so
+//     several instances sharing a backend agree.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound reports that the requested item does not exist or has expired.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict reports that a unique value (username, e-mail) is already taken.
+var ErrConflict = errors.New("store: already exists")
+
+// Session is one server-side session as a backend keeps it.
+type Session struct {
+	// Key identifies the session in the store. The session package stores the SHA-256 of the
+	// cookie token here, never the token itself, so a leaked table cannot be replayed as cookies.
+	Key string
+	// UserID is empty for an anonymous session.
+	UserID string
+	// Data is opaque to the store.
+	Data []byte
+	// IP and UserAgent describe the client when the session was last seen (for session lists).
+	IP        string
+	UserAgent string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	// ExpiresAt is when the store may forget the session; loads after it return ErrNotFound.
+	ExpiresAt time.Time
+}
+
+// Sessions keeps server-side sessions and their per-user index.
+type Sessions interface {
+	// LoadSession returns the session stored under key, or ErrNotFound when it is missing or
+	// its ExpiresAt is not after now.
+	LoadSession(ctx context.Context, key string, now time.Time) (Session, error)
+	// SaveSession inserts or replaces s (all fields), keeping the per-user index in step.
+	SaveSession(ctx context.Context, s Session) error
+	// DeleteSession removes the session; deleting a missing session is not an error.
+	DeleteSession(ctx context.Context, key string) error
+	// UserSessions lists the unexpired sessions of userID, most recently seen first.
+	UserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
+	// DeleteUserSessions removes every session of userID except the one keyed exceptKey
+	// (which may be empty) and returns how many were removed.
+	DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error)
+}
+
+// Counter is the state of one counter.
+type Counter struct {
+	Key       string
+	N         int64
+	ExpiresAt time.Time
+}
+
+// Counters are expiring atomic counters, used for lockout failures and rate limits.
+type Counters interface {
+	// Incr atomically adds delta to the counter at key and returns the new state. A missing or
+	// expired counter starts from zero with ExpiresAt = now+ttl. When extend is true every call
+	// moves ExpiresAt to now+ttl (a cool-off measured from the latest hit); otherwise the
+	// expiry of a live counter is kept (a fixed window).
+	Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (Counter, error)
+	// GetCounter returns the live counter at key, or a Counter with N == 0 when it is missing or expired.
+	GetCounter(ctx context.Context, key string, now time.Time) (Counter, error)
+	// DeleteCounter removes the counter; removing a missing counter is not an error.
+	DeleteCounter(ctx context.Context, key string) error
+	// ListCounters returns live counters whose key starts with prefix and whose N >= min,
+	// at most limit of them (limit <= 0 means no limit), in key order.
+	ListCounters(ctx context.Context, prefix string, min int64, now time.Time, limit int) ([]Counter, error)
+}
+
+// OTPSteps keeps, per TOTP device, the last time step that was accepted, so a code can be used once.
+type OTPSteps interface {
+	// ClaimStep atomically records step for device when it is greater than the stored one and
+	// reports true; it reports false (a replay) when step is at or before the stored one.
+	ClaimStep(ctx context.Context, device string, step int64) (bool, error)
+	// ResetSteps forgets the device's state (on re-enrollment).
+	ResetSteps(ctx context.Context, device string) error
+}
+
+// User is an account.
+type User struct {
+	// ID is assigned by the backend on CreateUser (a decimal or random string; treat as opaque).
+	ID string
+	// Username is unique, compared case-insensitively (after the caller's normalisation).
+	Username string
+	// Email is unique when not empty, compared case-insensitively.
+	Email        string
+	PasswordHash string
+	IsActive     bool
+	IsStaff      bool
+	DateJoined   time.Time
+	// LastLogin is the zero time until the first login.
+	LastLogin time.Time
+	// TOTPSecret is the enrolled TOTP secret, sealed by the caller (never stored in the clear).
+	TOTPSecret []byte
+	// TOTPEnabled is true once enrollment was confirmed with a first code.
+	TOTPEnabled bool
+	// DeviceEpoch is bumped to revoke every remembered device at once.
+	DeviceEpoch int64
+}
+
+// Users keeps accounts.
+type Users interface {
+	// CreateUser stores u with a new ID and returns it; ErrConflict when the username or
+	// non-empty e-mail is taken (case-insensitively).
+	CreateUser(ctx context.Context, u User) (User, error)
+	// UserByID, UserByUsername and UserByEmail return ErrNotFound when there is no such user.
+	// Username and e-mail lookups are case-insensitive.
+	UserByID(ctx context.Context, id string) (User, error)
+	UserByUsername(ctx context.Context, username string) (User, error)
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UpdateUser replaces every field of the user with u.ID; ErrNotFound when it does not
+	// exist, ErrConflict when the new username or e-mail is taken by another user.
+	UpdateUser(ctx context.Context, u User) error
+	// ListUsers returns up to limit users ordered by username, starting after the username `after`.
+	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
+}
+
+// BackupCodes keeps hashed single-use second-factor backup codes.
+type BackupCodes interface {
+	// ReplaceBackupCodes drops every code of userID and stores hashes in their place.
+	ReplaceBackupCodes(ctx context.Context, userID string, hashes []string) error
+	// UseBackupCode atomically deletes the code with this hash and reports whether it existed.
+	UseBackupCode(ctx context.Context, userID, hash string) (bool, error)
+	// CountBackupCodes reports how many unused codes userID has.
+	CountBackupCodes(ctx context.Context, userID string) (int, error)
+}
+
+// Event is one security event (login failure, lockout, CSRF rejection, CSP report...).
+type Event struct {
+	// ID is assigned by the backend; events sort by it.
+	ID       int64
+	Time     time.Time
+	Kind     string
+	UserID   string
+	Username string
+	IP       string
+	Detail   string
+}
+
+// Events is the stored audit trail.
+type Events interface {
+	// AppendEvent stores e with a new ID.
+	AppendEvent(ctx context.Context, e Event) error
+	// RecentEvents returns up to limit events, newest first.
+	RecentEvents(ctx context.Context, limit int) ([]Event, error)
+}
+
+// Store is everything a backend provides.
+type Store interface {
+	Sessions
+	Counters
+	OTPSteps
+	Users
+	BackupCodes
+	Events
+	// Ping reports whether the backend answers (for /healthz and fail-closed decisions).
+	Ping(ctx context.Context) error
+	// Sweep removes expired sessions and counters older than now; backends with native
+	// expiry (Redis) may do nothing.
+	Sweep(ctx context.Context, now time.Time) error
+	// Close releases the backend's resources.
+	Close() error
+}
