@@ -1,0 +1,44 @@
+// Package common holds the few rules every backend must apply identically, so that a user or
+// session list looks the same on memory, SQLite, PostgreSQL and Redis.
+package common
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rampart-go/rampart/store"
+)
+
+// FoldKey is the case-insensitive form of a username or e-mail used for uniqueness, lookups
+// and ListUsers ordering. It is computed in Go rather than with SQL lower(), which differs
+// between SQLite (ASCII only) and PostgreSQL (collation dependent).
+func FoldKey(s string) string { return strings.ToLower(s) }
+
+// SortSessions orders sessions most recently seen first, then by key so ties are stable.
+func SortSessions(s []store.Session) {
+	slices.SortFunc(s, func(a, b store.Session) int {
+		if c := b.LastSeen.Compare(a.LastSeen); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+}
+
+// Micros converts t to Unix microseconds, the precision every backend keeps; the zero time
+// maps to 0 so that "never" survives a round trip.
+func Micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// FromMicros is the inverse of Micros, in UTC.
+func FromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}

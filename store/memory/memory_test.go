@@ -1,0 +1,22 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/memory"
+	"github.com/rampart-go/rampart/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Log("conformance: memory")
+	storetest.Run(t, func(t *testing.T) store.Store { return memory.New() })
+}
+
+func BenchmarkLoadSave(b *testing.B) {
+	storetest.BenchLoadSave(b, memory.New())
+}
+
+func BenchmarkIncr(b *testing.B) {
+	storetest.BenchIncr(b, memory.New())
+}
