@@ -1,0 +1,517 @@
+// Package csrf protects unsafe requests against cross-site request forgery, in the order
+// that is both the strongest and the cheapest for modern browsers:
+//
+//  1. Safe methods (GET, HEAD, OPTIONS, TRACE) pass.
+//  2. Sec-Fetch-Site (sent by every browser since 2023): "same-origin" and "none" pass;
+//     "same-site", "cross-site" and anything else are rejected unless Origin is trusted.
+//  3. Without it, an Origin header must equal the request's own origin, scheme included
+//     (scheme and host come from clientip, never from headers read here), or a trusted origin.
+//  4. With neither header (old browsers, non-browser clients), Django's checks: the strict
+//     Referer check on HTTPS, then a masked token compared with the secret kept server-side
+//     (in the session via SecretStore, or in a __Host- cookie by default).
+//
+// Unlike Go's http.CrossOriginProtection this never fails open when both headers are missing,
+// compares schemes, and only accepts Origin values a browser can actually send. Unlike
+// gorilla/csrf and nosurf it does not guess the scheme (their CVE-2025-24358/-46721) and its
+// trusted origins carry a scheme (gorilla's CVE-2025-47909).
+//
+// The hosts middleware must run first: the request's own origin is built from its Host.
+package csrf
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/rampart-go/rampart/clientip"
+)
+
+// Form field and header names the token is read from. FieldName is what TemplateField
+// renders; the others are accepted for Django compatibility.
+const (
+	FieldName       = "csrf_token"
+	DjangoFieldName = "csrfmiddlewaretoken"
+	HeaderName      = "X-CSRF-Token"
+	DjangoHeader    = "X-CSRFToken"
+)
+
+// Canonical header keys, so lookups index the header map directly.
+const (
+	hdrSecFetchSite = "Sec-Fetch-Site"
+	hdrOrigin       = "Origin"
+	hdrReferer      = "Referer"
+	hdrToken        = "X-Csrf-Token" // http.CanonicalHeaderKey(HeaderName)
+	hdrDjangoToken  = "X-Csrftoken"  // http.CanonicalHeaderKey(DjangoHeader)
+)
+
+// maxMemory is what net/http's FormValue uses for multipart forms.
+const maxMemory = 32 << 20
+
+// Options configures the middleware. The zero value is secure: no trusted origins, secrets
+// in a __Host- cookie, a generic 403 page, no exemptions.
+type Options struct {
+	// TrustedOrigins are other origins allowed to send unsafe requests, in Django's
+	// CSRF_TRUSTED_ORIGINS syntax: "https://app.example.com", "https://*.example.com"
+	// (subdomains and the domain itself, same scheme and port). Entries are validated by
+	// New: a missing scheme, a path, a '*' other than a leading "*." or a wildcard over a
+	// public suffix is an error.
+	TrustedOrigins []string
+	// Store keeps the secret for the token fallback. nil means &CookieStore{}.
+	Store SecretStore
+	// OnFailure answers rejected requests. nil means a 403 with a generic page that does
+	// not reveal the reason. The reason wraps one of the Err* values; FailureReason(r)
+	// returns it too. Every rejection is logged before OnFailure runs.
+	OnFailure func(w http.ResponseWriter, r *http.Request, reason error)
+	// ExemptPaths are http.ServeMux patterns ("/webhook/stripe", "POST /api/{id}/hook")
+	// whose requests are not checked. Matching is the ServeMux's own, so a request that
+	// would be redirected to an exempt path ("/api/../webhook/stripe", a missing trailing
+	// slash) is not exempt (CVE-2025-47910). A pattern matching every path is an error.
+	ExemptPaths []string
+	// Router finds the handler a request will reach, to honour Exempt on routes. nil means
+	// the wrapped handler when it is one (such as *http.ServeMux).
+	Router Router
+	// Logger receives "Forbidden (<reason>): <path>" at Warn level. nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Router is satisfied by *http.ServeMux.
+type Router interface {
+	Handler(r *http.Request) (h http.Handler, pattern string)
+}
+
+type protector struct {
+	trusted   []trustedOrigin
+	store     SecretStore
+	onFailure func(http.ResponseWriter, *http.Request, error)
+	exempt    *http.ServeMux
+	router    Router
+	logger    *slog.Logger
+}
+
+// New validates opts and returns the middleware.
+func New(opts Options) (func(http.Handler) http.Handler, error) {
+	p := &protector{
+		store:     opts.Store,
+		onFailure: opts.OnFailure,
+		router:    opts.Router,
+		logger:    opts.Logger,
+	}
+	if p.store == nil {
+		p.store = &CookieStore{}
+	}
+	if p.onFailure == nil {
+		p.onFailure = defaultFailure
+	}
+	for _, s := range opts.TrustedOrigins {
+		t, err := parseTrustedOrigin(s)
+		if err != nil {
+			return nil, err
+		}
+		p.trusted = append(p.trusted, t)
+	}
+	if len(opts.ExemptPaths) > 0 {
+		mux, err := exemptMux(opts.ExemptPaths)
+		if err != nil {
+			return nil, err
+		}
+		p.exempt = mux
+	}
+	return p.wrap, nil
+}
+
+// Protect is New for configurations known to be valid; it panics on an invalid one, at
+// start-up, like regexp.MustCompile.
+func Protect(opts Options) func(http.Handler) http.Handler {
+	mw, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+type sentinel struct{}
+
+func (sentinel) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+var exemptSentinel http.Handler = &sentinel{}
+
+func exemptMux(patterns []string) (mux *http.ServeMux, err error) {
+	mux = http.NewServeMux()
+	for _, pat := range patterns {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					err = errors.New("csrf: exempt path " + quoteConfig(pat) + ": invalid ServeMux pattern")
+				}
+			}()
+			mux.Handle(pat, exemptSentinel)
+		}()
+		if err != nil {
+			return nil, err
+		}
+		// Probe with a path no application serves: if it matches, the pattern exempts
+		// everything ("/", "/{x...}"), which turns protection off.
+		probe := &http.Request{Method: http.MethodPost, Host: "", URL: &url.URL{Path: "/rampart-csrf-probe/x/y"}}
+		if h, _ := mux.Handler(probe); h == exemptSentinel {
+			return nil, errors.New("csrf: exempt path " + quoteConfig(pat) + " matches every path; list the exact routes to exempt")
+		}
+	}
+	return mux, nil
+}
+
+func safeMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// state is the per-request CSRF state, reachable from the request context.
+type state struct {
+	p      *protector
+	w      http.ResponseWriter
+	secret string
+	loaded bool // the store was asked
+	found  bool // the store had a value (maybe malformed)
+	reason error
+}
+
+type stateKey struct{}
+
+// stateCtx carries the state without context.WithValue's separate allocation.
+type stateCtx struct {
+	context.Context
+	st state
+}
+
+func (c *stateCtx) Value(key any) any {
+	if key == any(stateKey{}) {
+		return &c.st
+	}
+	return c.Context.Value(key)
+}
+
+func stateFrom(r *http.Request) *state {
+	st, _ := r.Context().Value(stateKey{}).(*state)
+	return st
+}
+
+func (p *protector) wrap(next http.Handler) http.Handler {
+	router := p.router
+	if router == nil {
+		router, _ = next.(Router)
+	}
+	_, allExempt := next.(*exemptHandler)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := &stateCtx{Context: r.Context()}
+		c.st.p, c.st.w = p, w
+		r2 := r.WithContext(c)
+		if !safeMethod(r.Method) {
+			if err := p.check(r2, &c.st); err != nil && !allExempt && !p.isExempt(r2, router) {
+				p.reject(w, r2, &c.st, err)
+				cleanupMultipart(r, r2)
+				return
+			}
+		}
+		next.ServeHTTP(w, r2)
+		cleanupMultipart(r, r2)
+	})
+}
+
+// cleanupMultipart removes temporary files of a multipart form this middleware parsed:
+// the server only cleans up the form of the request it created, not of our copy.
+func cleanupMultipart(orig, ours *http.Request) {
+	if ours.MultipartForm != nil && orig.MultipartForm == nil {
+		_ = ours.MultipartForm.RemoveAll()
+	}
+}
+
+// isExempt is consulted only after a check failed, so exemptions cost nothing on the
+// accepted path. Every source of exemption is server-side: a context value clients
+// cannot set, or the router's own decision for this exact request.
+func (p *protector) isExempt(r *http.Request, router Router) bool {
+	if r.Context().Value(exemptKey{}) != nil {
+		return true
+	}
+	if p.exempt != nil {
+		if h, _ := p.exempt.Handler(r); h == exemptSentinel {
+			return true
+		}
+	}
+	if router != nil {
+		if h, _ := router.Handler(r); h != nil {
+			if _, ok := h.(*exemptHandler); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (p *protector) check(r *http.Request, st *state) error {
+	h := r.Header
+	if sfs, ok := h[hdrSecFetchSite]; ok {
+		if len(sfs) == 1 && (sfs[0] == "same-origin" || sfs[0] == "none") {
+			return nil
+		}
+		if vals := h[hdrOrigin]; len(vals) == 1 {
+			if o, ok := parseOrigin(vals[0]); ok && p.isTrusted(&o) {
+				return nil
+			}
+		}
+		return fail(ErrCrossSite, "Sec-Fetch-Site checking failed - "+printable(strings.Join(sfs, ", "))+" request from an untrusted origin.")
+	}
+	info := clientip.FromRequest(r)
+	if vals, ok := h[hdrOrigin]; ok {
+		if len(vals) != 1 {
+			return badOrigin(strings.Join(vals, ", "))
+		}
+		if o, ok := parseOrigin(vals[0]); ok && (sameOrigin(&o, &info) || p.isTrusted(&o)) {
+			return nil
+		}
+		return badOrigin(vals[0])
+	}
+	if info.Secure() {
+		if err := p.checkReferer(h, &info); err != nil {
+			return err
+		}
+	}
+	return p.checkToken(r, st)
+}
+
+func (p *protector) isTrusted(o *origin) bool {
+	for i := range p.trusted {
+		if p.trusted[i].matches(o) {
+			return true
+		}
+	}
+	return false
+}
+
+// sameOrigin compares o with the origin the client addressed, as resolved by clientip.
+func sameOrigin(o *origin, info *clientip.Info) bool {
+	if o.scheme != info.Scheme {
+		return false
+	}
+	host, port, ok := parseAuthority(info.Host, false)
+	return ok && o.host == host && o.port == stripDefaultPort(info.Scheme, port)
+}
+
+// checkReferer is Django's strict Referer check for HTTPS requests without Origin: it stops
+// a man-in-the-middle who can plant a cookie over HTTP from posting over HTTPS. Unlike
+// Django, a trusted origin only matches with its own scheme (so an http:// entry never
+// vouches for an https Referer) and userinfo in the Referer is malformed.
+func (p *protector) checkReferer(h http.Header, info *clientip.Info) error {
+	vals, ok := h[hdrReferer]
+	if !ok {
+		return fail(ErrNoReferer, ErrNoReferer.Error())
+	}
+	if len(vals) != 1 {
+		return fail(ErrMalformedReferer, ErrMalformedReferer.Error())
+	}
+	u, err := url.Parse(vals[0])
+	if err != nil || u.Scheme == "" || u.Host == "" || u.User != nil {
+		return fail(ErrMalformedReferer, ErrMalformedReferer.Error())
+	}
+	if u.Scheme != "https" {
+		return fail(ErrInsecureReferer, ErrInsecureReferer.Error())
+	}
+	host, port, ok := parseAuthority(u.Host, false)
+	if !ok {
+		return fail(ErrMalformedReferer, ErrMalformedReferer.Error())
+	}
+	o := origin{scheme: "https", host: host, port: stripDefaultPort("https", port)}
+	if sameOrigin(&o, info) || p.isTrusted(&o) {
+		return nil
+	}
+	return badReferer(vals[0])
+}
+
+func (p *protector) checkToken(r *http.Request, st *state) error {
+	secret, ok := st.load(r)
+	if !ok {
+		return fail(ErrNoCSRFCookie, ErrNoCSRFCookie.Error())
+	}
+	if err := checkFormat(secret); err != nil {
+		return formatFailure("CSRF cookie", err)
+	}
+	if len(secret) != secretLength {
+		// Django accepts masked values in the cookie for pre-4.1 cookies; rampart never
+		// wrote any, so only bare secrets are valid.
+		return formatFailure("CSRF cookie", ErrIncorrectLength)
+	}
+	token, header := requestToken(r)
+	if token == "" {
+		return fail(ErrCSRFTokenMissing, ErrCSRFTokenMissing.Error())
+	}
+	if err := checkFormat(token); err != nil {
+		return formatFailure(tokenSource(header), err)
+	}
+	if !tokenMatches(token, secret) {
+		return tokenIncorrect(header)
+	}
+	return nil
+}
+
+// requestToken returns the submitted token and the header it came from ("" for the form).
+// Headers are read first so the body is only parsed when no header carries a token; the
+// query string is never read (tokens in URLs leak through logs and Referer).
+func requestToken(r *http.Request) (token, header string) {
+	if v := r.Header[hdrToken]; len(v) > 0 && v[0] != "" {
+		return v[0], HeaderName
+	}
+	if v := r.Header[hdrDjangoToken]; len(v) > 0 && v[0] != "" {
+		return v[0], DjangoHeader
+	}
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	default:
+		return "", ""
+	}
+	// A body that cannot be read counts as a form without a token (as Django treats
+	// UnreadablePostError), which then fails as "CSRF token missing.".
+	if ct := r.Header.Get("Content-Type"); len(ct) >= 19 && strings.EqualFold(ct[:19], "multipart/form-data") {
+		_ = r.ParseMultipartForm(maxMemory)
+	} else {
+		_ = r.ParseForm()
+	}
+	if v := r.PostForm.Get(FieldName); v != "" {
+		return v, ""
+	}
+	return r.PostForm.Get(DjangoFieldName), ""
+}
+
+func (st *state) load(r *http.Request) (string, bool) {
+	if !st.loaded {
+		st.secret, st.found = st.p.store.CSRFSecret(r)
+		st.loaded = true
+	}
+	return st.secret, st.found
+}
+
+// ensure returns a valid secret, creating and storing one when there is none or the stored
+// one is malformed (Django replaces bad cookies the same way).
+func (st *state) ensure(r *http.Request) (string, error) {
+	if s, ok := st.load(r); ok && validSecret(s) {
+		return s, nil
+	}
+	return st.rotate(st.w, r)
+}
+
+func (st *state) rotate(w http.ResponseWriter, r *http.Request) (string, error) {
+	s := newSecret()
+	if err := st.p.store.SetCSRFSecret(w, r, s); err != nil {
+		return "", err
+	}
+	st.secret, st.found, st.loaded = s, true, true
+	return s, nil
+}
+
+func (p *protector) reject(w http.ResponseWriter, r *http.Request, st *state, err error) {
+	st.reason = err
+	logger := p.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logger.LogAttrs(r.Context(), slog.LevelWarn, logLine(err, r.URL.Path),
+		slog.String("logger", "rampart.csrf"), slog.Int("status", http.StatusForbidden))
+	p.onFailure(w, r, err)
+}
+
+const failurePage = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>403 Forbidden</title></head>
+<body><h1>Forbidden (403)</h1><p>CSRF verification failed. Request aborted.</p></body></html>
+`
+
+// defaultFailure never reveals the reason: it is logged, and the client learns nothing
+// that would help it adjust a forged request.
+func defaultFailure(w http.ResponseWriter, _ *http.Request, _ error) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	_, _ = io.WriteString(w, failurePage)
+}
+
+// FailureReason returns the reason the request was rejected, for use inside
+// Options.OnFailure; nil when the request was not rejected.
+func FailureReason(r *http.Request) error {
+	if st := stateFrom(r); st != nil {
+		return st.reason
+	}
+	return nil
+}
+
+type exemptKey struct{}
+
+type exemptHandler struct{ next http.Handler }
+
+func (e *exemptHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	e.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), exemptKey{}, true)))
+}
+
+// Exempt marks h as not needing CSRF protection (Django's csrf_exempt), for webhooks and
+// other endpoints authenticated by other means. The middleware honours it when h is
+// registered on the Router (by default the wrapped *http.ServeMux) and the router sends
+// this very request to it, or when Exempt wraps the middleware's handler directly, or
+// when Exempt runs before a nested csrf middleware. Clients cannot set the mark.
+func Exempt(h http.Handler) http.Handler { return &exemptHandler{next: h} }
+
+// ErrNotProtected is returned by Rotate for a request that did not pass through the middleware.
+var ErrNotProtected = errors.New("csrf: request did not pass through the csrf middleware")
+
+// Token returns a freshly masked token for the request's secret, creating and storing the
+// secret on first use (so pages without forms set no cookie). Call it before the response
+// header is written: a new secret is stored through the ResponseWriter. It returns "" when
+// the request did not pass through the middleware or the store failed (logged), which makes
+// the form fail closed. Not safe for concurrent use within one request.
+func Token(r *http.Request) string {
+	st := stateFrom(r)
+	if st == nil {
+		return ""
+	}
+	s, err := st.ensure(r)
+	if err != nil {
+		logger := st.p.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.LogAttrs(r.Context(), slog.LevelError, "csrf: storing secret failed: "+err.Error(), slog.String("logger", "rampart.csrf"))
+		return ""
+	}
+	return maskSecret(s)
+}
+
+// Rotate replaces the request's secret with a new one, invalidating every token issued
+// before; call it on login (Django's rotate_token) so a token planted before
+// authentication is useless after it.
+func Rotate(w http.ResponseWriter, r *http.Request) error {
+	st := stateFrom(r)
+	if st == nil {
+		return ErrNotProtected
+	}
+	_, err := st.rotate(w, r)
+	return err
+}
+
+// TemplateField renders the hidden form input carrying a fresh token.
+func TemplateField(r *http.Request) template.HTML {
+	// The token is [a-zA-Z0-9]* by construction, so it needs no escaping.
+	return template.HTML(`<input type="hidden" name="` + FieldName + `" value="` + Token(r) + `">`)
+}
+
+// FuncMap returns template functions taking the request: {{ csrfField .Request }} renders
+// the hidden input, {{ csrfToken .Request }} the bare token (for a meta tag or JS header).
+func FuncMap() template.FuncMap {
+	return template.FuncMap{
+		"csrfField": TemplateField,
+		"csrfToken": Token,
+	}
+}

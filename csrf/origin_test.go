@@ -1,0 +1,175 @@
+package csrf
+
+import (
+	"bufio"
+	"os"
+	"strings"
+	"testing"
+)
+
+// readTSV returns the data rows of a testdata TSV (comments and the header row dropped).
+func readTSV(t testing.TB, name string) [][]string {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows [][]string
+	sc := bufio.NewScanner(f)
+	header := true
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if header {
+			header = false
+			continue
+		}
+		rows = append(rows, strings.Split(line, "\t"))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// Every row of go-trusted-origin-syntax.tsv (Go's AddTrustedOrigin accept/reject list).
+func TestTrustedOriginSyntaxGoCorpus(t *testing.T) {
+	rows := readTSV(t, "go-trusted-origin-syntax.tsv")
+	if len(rows) != 12 {
+		t.Fatalf("read %d rows, want 12", len(rows))
+	}
+	for _, row := range rows {
+		in := row[0]
+		if in == "(empty string)" {
+			in = ""
+		}
+		wantOK := row[1] == "yes"
+		_, err := parseTrustedOrigin(in)
+		if (err == nil) != wantOK {
+			t.Errorf("parseTrustedOrigin(%q): err=%v, want accepted=%v (%s)", in, err, wantOK, row[1])
+		}
+	}
+}
+
+func TestTrustedOriginStricterThanDjango(t *testing.T) {
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"https://*.example.com", true},
+		{"https://*.example.com:8443", true},
+		{"HTTPS://*.Example.COM", true},
+		{"http://[::1]:8000", true},
+		{"http://localhost:8000", true},
+		{"http://*.localhost:8000", true}, // unlisted single label: development
+		{"https://*", false},
+		{"https://*.", false},
+		{"https://*.com", false},       // public suffix
+		{"https://*.co.uk", false},     // public suffix
+		{"https://*.github.io", false}, // private public suffix
+		{"https://*.*.example.com", false},
+		{"https://foo.*.example.com", false},
+		{"https://*example.com", false},
+		{"https://*.1.2.3.4", false},
+		{"https://user@example.com", false},
+		{"https://example.com:", false},
+		{"https://example.com:0", false},
+		{"https://example.com:65536", false},
+		{"https://example.com:080", false},
+		{"//example.com", false},
+		{"://example.com", false},
+		{"1https://example.com", false},
+		{"https://exa\x00mple.com", false},
+		{"https://[::1%25eth0]", false},
+		{"https://[1.2.3.4]", false},
+	}
+	for _, tt := range tests {
+		_, err := parseTrustedOrigin(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("parseTrustedOrigin(%q) err=%v, want ok=%v", tt.in, err, tt.ok)
+		}
+	}
+}
+
+// Django's is_same_domain semantics for wildcard entries, scheme and port included.
+func TestTrustedOriginMatching(t *testing.T) {
+	tests := []struct {
+		entry, origin string
+		want          bool
+	}{
+		{"https://*.example.com", "https://foo.example.com", true},
+		{"https://*.example.com", "https://a.b.example.com", true},
+		{"https://*.example.com", "https://example.com", true},
+		{"https://*.example.com", "https://example.com:443", true},
+		{"https://*.example.com", "http://foo.example.com", false}, // scheme
+		{"https://*.example.com", "https://foo.example.com:8443", false},
+		{"https://*.example.com", "https://fooexample.com", false},
+		{"https://*.example.com", "https://example.com.evil.org", false},
+		{"https://*.example.com:8443", "https://foo.example.com:8443", true},
+		{"https://*.example.com:8443", "https://foo.example.com", false},
+		{"https://example.com", "https://example.com", true},
+		{"https://example.com", "https://EXAMPLE.com", true},
+		{"https://example.com:443", "https://example.com", true},
+		{"https://example.com", "https://foo.example.com", false},
+		{"https://example.com", "http://example.com", false},
+		{"http://example.com", "https://example.com", false},
+		{"http://example.com", "http://example.com:80", true},
+		{"http://example.com", "http://example.com:8080", false},
+		{"http://[::1]:8000", "http://[::1]:8000", true},
+	}
+	for _, tt := range tests {
+		tr, err := parseTrustedOrigin(tt.entry)
+		if err != nil {
+			t.Fatalf("parseTrustedOrigin(%q): %v", tt.entry, err)
+		}
+		o, ok := parseOrigin(tt.origin)
+		if !ok {
+			t.Fatalf("parseOrigin(%q) failed", tt.origin)
+		}
+		if got := tr.matches(&o); got != tt.want {
+			t.Errorf("%q matches %q = %v, want %v", tt.entry, tt.origin, got, tt.want)
+		}
+	}
+}
+
+func TestParseOrigin(t *testing.T) {
+	tests := []struct {
+		in   string
+		want origin
+		ok   bool
+	}{
+		{"https://example.com", origin{"https", "example.com", ""}, true},
+		{"https://example.com:443", origin{"https", "example.com", ""}, true},
+		{"https://example.com:8443", origin{"https", "example.com", "8443"}, true},
+		{"http://EXAMPLE.com:80", origin{"http", "example.com", ""}, true},
+		{"http://[::1]:8080", origin{"http", "[::1]", "8080"}, true},
+		{"http://127.0.0.1", origin{"http", "127.0.0.1", ""}, true},
+		{"chrome-extension://abcdef", origin{"chrome-extension", "abcdef", ""}, true},
+		{"null", origin{}, false},
+		{"", origin{}, false},
+		{"https://", origin{}, false},
+		{"https://example.com/", origin{}, false},
+		{"https://evil.com@example.com", origin{}, false},
+		{"https://example.com?x", origin{}, false},
+		{"https://example.com#x", origin{}, false},
+		{"https://[", origin{}, false},
+		{"https://[::1", origin{}, false},
+		{"https://[::1]x", origin{}, false},
+		{"https://ex ample.com", origin{}, false},
+		{"https://exämple.com", origin{}, false},
+		{"https://example.com:", origin{}, false},
+		{"https://example.com:99999", origin{}, false},
+		{"https://*.example.com", origin{}, false},
+		{" https://example.com", origin{}, false},
+		{"example.com", origin{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := parseOrigin(tt.in)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("parseOrigin(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

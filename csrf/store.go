@@ -1,0 +1,80 @@
+package csrf
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/rampart-go/rampart/clientip"
+)
+
+// SecretStore keeps the per-client CSRF secret on the server side of the trust boundary.
+// The session package implements it so the secret lives in the session (Django's
+// CSRF_USE_SESSIONS); CookieStore is the default when no store is configured.
+type SecretStore interface {
+	// CSRFSecret returns the stored secret, or false when there is none. The value is
+	// format-checked by the caller, so a store may return whatever it holds.
+	CSRFSecret(r *http.Request) (string, bool)
+	// SetCSRFSecret stores a new secret. It is called before the response is written
+	// (from Token, TemplateField or Rotate). An error makes token issuing fail closed.
+	SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error
+}
+
+// Cookie names. The __Host- prefix makes browsers refuse the cookie unless it is Secure,
+// host-only and Path=/, so a sibling subdomain cannot toss its own secret in (the weakness
+// of double-submit cookies noted against gorilla/csrf). Plain-HTTP development cannot use
+// the prefix, so it gets a separate name that is never read over HTTPS.
+const (
+	SecureCookieName   = "__Host-csrftoken"
+	InsecureCookieName = "csrftoken"
+)
+
+// DefaultCookieMaxAge is Django's CSRF_COOKIE_AGE (one year, 31449600 seconds).
+const DefaultCookieMaxAge = 31449600 * time.Second
+
+// CookieStore keeps the bare secret in a HttpOnly, SameSite=Lax, Path=/ cookie, Secure and
+// __Host- prefixed when the request is HTTPS (as resolved by clientip). Its zero value is
+// ready to use.
+type CookieStore struct {
+	// MaxAge is the cookie lifetime; zero means DefaultCookieMaxAge, negative means a
+	// browser-session cookie.
+	MaxAge time.Duration
+}
+
+func cookieName(r *http.Request) (string, bool) {
+	if clientip.FromRequest(r).Secure() {
+		return SecureCookieName, true
+	}
+	return InsecureCookieName, false
+}
+
+// CSRFSecret implements SecretStore.
+func (c *CookieStore) CSRFSecret(r *http.Request) (string, bool) {
+	name, _ := cookieName(r)
+	ck, err := r.Cookie(name)
+	if err != nil {
+		return "", false
+	}
+	return ck.Value, true
+}
+
+// SetCSRFSecret implements SecretStore.
+func (c *CookieStore) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error {
+	name, secure := cookieName(r)
+	ck := &http.Cookie{
+		Name:     name,
+		Value:    secret,
+		Path:     "/",
+		Secure:   secure,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+	}
+	switch {
+	case c.MaxAge == 0:
+		ck.MaxAge = int(DefaultCookieMaxAge / time.Second)
+	case c.MaxAge > 0:
+		ck.MaxAge = int(c.MaxAge / time.Second)
+	}
+	http.SetCookie(w, ck)
+	w.Header().Add("Vary", "Cookie")
+	return nil
+}

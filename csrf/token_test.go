@@ -1,0 +1,132 @@
+package csrf
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// Fixtures from Django's tests/csrf_tests/tests.py (django.md §4.1).
+const (
+	testSecret        = "lcccccccX2kcccccccY2jcccccccssIC"
+	maskedTestSecret1 = "1bcdefghij2bcdefghij3bcdefghij4bcdefghij5bcdefghij6bcdefghijABCD"
+	maskedTestSecret2 = "2JgchWvM1tpxT2lfz9aydoXW9yT1DN3NdLiejYxOOlzzV4nhBbYqmqZYbAV3V5Bf"
+)
+
+func unmaskString(token string) string {
+	var b [secretLength]byte
+	unmask(&b, token)
+	return string(b[:])
+}
+
+func TestUnmaskDjangoVectors(t *testing.T) {
+	a, b, c := strings.Repeat("a", 32), strings.Repeat("b", 32), strings.Repeat("c", 32)
+	tests := []struct{ token, want string }{
+		{a + a, a},
+		{a + b, b},
+		{b + c, b},
+		{a + c, c},
+		{strings.Repeat("vFioG3XOLyGyGsPRFyB9iYUs341ufzIE", 2), a},
+		{maskedTestSecret1, testSecret},
+		{maskedTestSecret2, testSecret},
+	}
+	for _, tt := range tests {
+		if got := unmaskString(tt.token); got != tt.want {
+			t.Errorf("unmask(%q) = %q, want %q", tt.token, got, tt.want)
+		}
+	}
+}
+
+func TestMaskRoundTripAndFreshness(t *testing.T) {
+	seen := map[string]bool{}
+	for i := 0; i < 200; i++ {
+		secret := newSecret()
+		if !validSecret(secret) {
+			t.Fatalf("newSecret() = %q: not 32 alphanumerics", secret)
+		}
+		tok := maskSecret(secret)
+		if len(tok) != tokenLength || checkFormat(tok) != nil {
+			t.Fatalf("maskSecret = %q: want 64 alphanumerics", tok)
+		}
+		if got := unmaskString(tok); got != secret {
+			t.Fatalf("round trip: got %q, want %q", got, secret)
+		}
+		if seen[tok] {
+			t.Fatalf("token %q repeated: masking is not fresh", tok)
+		}
+		seen[tok] = true
+	}
+	// Same secret, different masks every time (BREACH).
+	t1, t2 := maskSecret(testSecret), maskSecret(testSecret)
+	if t1 == t2 {
+		t.Fatalf("two masks of one secret are equal: %q", t1)
+	}
+	if !tokenMatches(t1, testSecret) || !tokenMatches(t2, testSecret) {
+		t.Fatal("masked tokens do not match their secret")
+	}
+}
+
+func TestRandomAlnumUsesWholeAlphabet(t *testing.T) {
+	var buf [62 * 200]byte
+	randomAlnum(buf[:])
+	counts := map[byte]int{}
+	for _, c := range buf {
+		counts[c]++
+	}
+	if len(counts) != 62 {
+		t.Fatalf("drew %d distinct characters, want 62", len(counts))
+	}
+	for c, n := range counts {
+		if alphaIndex[c] == 0xff {
+			t.Fatalf("drew %q, outside the alphabet", c)
+		}
+		if n < 100 || n > 320 { // mean 200; far outside means a biased draw
+			t.Errorf("character %q drawn %d times of %d", c, n, len(buf))
+		}
+	}
+}
+
+func TestCheckFormat(t *testing.T) {
+	tests := []struct {
+		in   string
+		want error
+	}{
+		{strings.Repeat("A", 32), nil},
+		{strings.Repeat("A", 64), nil},
+		{testSecret, nil},
+		{maskedTestSecret1, nil},
+		{strings.Repeat("*", 64), ErrInvalidCharacters},
+		{strings.Repeat("a", 16), ErrIncorrectLength},
+		{"", ErrIncorrectLength},
+		{strings.Repeat("a", 31) + "é", ErrIncorrectLength}, // é is 2 bytes: 33 bytes
+		{strings.Repeat("a", 30) + "é", ErrInvalidCharacters},
+		{strings.Repeat("a", 31) + "-", ErrInvalidCharacters},
+		{strings.Repeat("a", 65), ErrIncorrectLength},
+		{strings.Repeat("a", 100000), ErrIncorrectLength},
+	}
+	for _, tt := range tests {
+		if got := checkFormat(tt.in); !errors.Is(got, tt.want) && got != tt.want {
+			t.Errorf("checkFormat(%.40q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestTokenMatches(t *testing.T) {
+	tests := []struct {
+		token string
+		want  bool
+	}{
+		{maskedTestSecret1, true},
+		{maskedTestSecret2, true},
+		{testSecret, true}, // bare secret, as Django accepts
+		{strings.Repeat("a", 32), false},
+		{strings.Repeat("a", 64), false},
+		{maskedTestSecret1[:63] + "E", false},
+		{strings.Repeat("a", 16), false}, // wrong length
+	}
+	for _, tt := range tests {
+		if got := tokenMatches(tt.token, testSecret); got != tt.want {
+			t.Errorf("tokenMatches(%q) = %v, want %v", tt.token, got, tt.want)
+		}
+	}
+}
