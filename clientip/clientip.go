@@ -85,19 +85,28 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		if strings.Contains(f, "/") {
 			p, err := netip.ParsePrefix(f)
 			if err != nil {
-				return nil, errors.New("clientip: bad trusted proxy " + quote(f) + ": " + err.Error())
+				return nil, badProxy(f, err)
 			}
 			out = append(out, p.Masked())
 			continue
 		}
 		a, err := netip.ParseAddr(f)
 		if err != nil {
-			return nil, errors.New("clientip: bad trusted proxy " + quote(f) + ": " + err.Error())
+			return nil, badProxy(f, err)
 		}
 		a = a.Unmap()
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// badProxy names the offending entry, shortened so a huge setting cannot flood the log; the
+// parser's own message repeats the whole input, so it is kept only for short entries.
+func badProxy(f string, err error) error {
+	if len(f) > 64 {
+		return errors.New("clientip: bad trusted proxy " + quote(f) + ": not an IP address or CIDR prefix")
+	}
+	return errors.New("clientip: bad trusted proxy " + quote(f) + ": " + err.Error())
 }
 
 func quote(s string) string {
@@ -140,7 +149,7 @@ func (res *Resolver) Resolve(r *http.Request) Info {
 
 func parseRemote(remote string) netip.Addr {
 	if ap, err := netip.ParseAddrPort(remote); err == nil {
-		return ap.Addr().Unmap()
+		return ap.Addr().Unmap().WithZone("")
 	}
 	host := remote
 	if h, _, err := net.SplitHostPort(remote); err == nil {
@@ -163,7 +172,7 @@ func parseRemote(remote string) netip.Addr {
 func (res *Resolver) fromXForwarded(r *http.Request, info *Info) {
 	hops := r.Header.Values("X-Forwarded-For")
 	if len(hops) > 0 {
-		ip, ok := res.walk(hops, func(s string) string { return s })
+		ip, ok := res.walk(hops)
 		if !ok {
 			return // malformed chain: keep the peer, believe nothing else
 		}
@@ -173,13 +182,9 @@ func (res *Resolver) fromXForwarded(r *http.Request, info *Info) {
 		}
 	}
 	if p := lastValue(r.Header.Values("X-Forwarded-Proto")); p != "" {
-		switch strings.ToLower(p) {
-		case "https":
-			info.Scheme = "https"
-		case "http":
-			info.Scheme = "http"
+		if setScheme(info, p) {
+			info.Proxied = true
 		}
-		info.Proxied = true
 	}
 	if h := lastValue(r.Header.Values("X-Forwarded-Host")); h != "" && validHost(h) {
 		info.Host = strings.ToLower(h)
@@ -187,39 +192,82 @@ func (res *Resolver) fromXForwarded(r *http.Request, info *Info) {
 	}
 }
 
-// walk returns the rightmost untrusted address of a comma-separated hop list, or the leftmost
-// one when every hop is trusted. ok is false when an element cannot be parsed.
-func (res *Resolver) walk(values []string, extract func(string) string) (netip.Addr, bool) {
-	var elems []string
-	for _, v := range values {
-		elems = append(elems, strings.Split(v, ",")...)
+func setScheme(info *Info, p string) bool {
+	switch {
+	case strings.EqualFold(p, "https"):
+		info.Scheme = "https"
+	case strings.EqualFold(p, "http"):
+		info.Scheme = "http"
+	default:
+		return false
 	}
+	return true
+}
+
+// walk returns the rightmost untrusted address of comma-separated hop lists, or the leftmost
+// one when every hop is trusted. ok is false when an element it reaches cannot be parsed.
+// It scans from the right without splitting so that a long client-written prefix costs nothing
+// and allocates nothing: only the hops up to the first untrusted one are looked at.
+func (res *Resolver) walk(values []string) (netip.Addr, bool) {
 	var last netip.Addr
-	for i := len(elems) - 1; i >= 0; i-- {
-		a, err := parseHop(extract(strings.TrimSpace(elems[i])))
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		last = a
-		if !res.trusted(a) {
-			return a, true
+	for vi := len(values) - 1; vi >= 0; vi-- {
+		v := values[vi]
+		end := len(v)
+		for end >= 0 {
+			start := strings.LastIndexByte(v[:end], ',') + 1
+			a, err := parseHop(strings.TrimSpace(v[start:end]))
+			if err != nil {
+				return netip.Addr{}, false
+			}
+			last = a
+			if !res.trusted(a) {
+				return a, true
+			}
+			end = start - 1
 		}
 	}
 	return last, true
 }
 
+var errBadHop = errors.New("clientip: bad hop address")
+
 func parseHop(s string) (netip.Addr, error) {
-	s = strings.Trim(s, "\"")
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), nil
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
 	}
-	s = strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Addr{}, err
+	var a netip.Addr
+	switch {
+	case strings.HasPrefix(s, "["): // [v6] or [v6]:port
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return netip.Addr{}, errBadHop
+		}
+		if rest := s[end+1:]; rest != "" {
+			if _, err := netip.ParseAddrPort(s); err != nil {
+				return netip.Addr{}, err
+			}
+		}
+		var err error
+		if a, err = netip.ParseAddr(s[1:end]); err != nil {
+			return netip.Addr{}, err
+		}
+		if !a.Is6() {
+			return netip.Addr{}, errBadHop
+		}
+	case strings.Count(s, ":") == 1: // v4:port; checked first so no error value is allocated
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		a = ap.Addr()
+	default:
+		var err error
+		if a, err = netip.ParseAddr(s); err != nil {
+			return netip.Addr{}, err
+		}
 	}
 	if a.Zone() != "" {
-		return netip.Addr{}, errors.New("zoned address")
+		return netip.Addr{}, errBadHop
 	}
 	return a.Unmap(), nil
 }
@@ -254,63 +302,113 @@ func validHost(h string) bool {
 }
 
 // fromForwarded reads RFC 7239 elements from the right in the same way as X-Forwarded-For.
+// proto and host come from the rightmost element, the one the trusted peer wrote, even when
+// its for= is "unknown" or obfuscated; addresses are believed up to the first untrusted hop.
+//
+// Hand-written because no stdlib or small library parses Forwarded; it scans from the right
+// so only proxy-written elements are parsed, and it allocates nothing.
 func (res *Resolver) fromForwarded(r *http.Request, info *Info) {
 	values := r.Header.Values("Forwarded")
-	if len(values) == 0 {
-		return
-	}
-	var elems []map[string]string
-	for _, v := range values {
-		for _, e := range strings.Split(v, ",") {
-			m, ok := parseForwardedElement(e)
+	first := true
+	for vi := len(values) - 1; vi >= 0; vi-- {
+		v := values[vi]
+		end := len(v)
+		for end >= 0 {
+			start, ok := lastSep(v[:end], ',')
 			if !ok {
 				return
 			}
-			elems = append(elems, m)
-		}
-	}
-	for i := len(elems) - 1; i >= 0; i-- {
-		e := elems[i]
-		a, err := parseHop(e["for"])
-		if err != nil {
-			return // "unknown" or an obfuscated node: stop believing anything further left
-		}
-		info.IP = a
-		info.Proxied = true
-		if i == len(elems)-1 {
-			switch strings.ToLower(e["proto"]) {
-			case "https":
-				info.Scheme = "https"
-			case "http":
-				info.Scheme = "http"
+			e, ok := parseForwardedElement(v[start:end])
+			if !ok {
+				return // malformed: stop believing anything further left
 			}
-			if h := e["host"]; h != "" && validHost(h) {
-				info.Host = strings.ToLower(h)
+			if first {
+				first = false
+				if e.proto != "" && setScheme(info, e.proto) {
+					info.Proxied = true
+				}
+				if e.host != "" && validHost(e.host) {
+					info.Host = strings.ToLower(e.host)
+					info.Proxied = true
+				}
 			}
-		}
-		if !res.trusted(a) {
-			return
+			a, err := parseHop(e.forVal)
+			if err != nil {
+				return // "unknown" or an obfuscated node: stop believing anything further left
+			}
+			info.IP = a
+			info.Proxied = true
+			if !res.trusted(a) {
+				return
+			}
+			end = start - 1
 		}
 	}
 }
 
-func parseForwardedElement(e string) (map[string]string, bool) {
-	m := map[string]string{}
-	for _, pair := range strings.Split(e, ";") {
-		pair = strings.TrimSpace(pair)
+// lastSep returns the index just after the last sep outside a quoted string in s (0 when
+// there is none). ok is false on an unbalanced quote. Quoted values never hold escapes here
+// (parseForwardedElement rejects backslashes), so scanning backwards is unambiguous.
+func lastSep(s string, sep byte) (int, bool) {
+	in := false
+	for i := len(s) - 1; i >= 0; i-- {
+		switch s[i] {
+		case '"':
+			in = !in
+		case sep:
+			if !in {
+				return i + 1, true
+			}
+		}
+	}
+	return 0, !in
+}
+
+type fwdElement struct{ forVal, proto, host string }
+
+func parseForwardedElement(e string) (fwdElement, bool) {
+	var out fwdElement
+	var seen [3]bool
+	if strings.IndexByte(e, '\\') >= 0 {
+		return out, false
+	}
+	end := len(e)
+	for end >= 0 {
+		start, ok := lastSep(e[:end], ';')
+		if !ok {
+			return out, false
+		}
+		pair := strings.TrimSpace(e[start:end])
+		end = start - 1
 		if pair == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(pair, "=")
 		if !ok {
-			return nil, false
+			return out, false
 		}
-		k = strings.ToLower(strings.TrimSpace(k))
+		k = strings.TrimSpace(k)
 		v = strings.TrimSpace(v)
 		if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
-			v = strings.ReplaceAll(v[1:len(v)-1], `\"`, `"`)
+			v = v[1 : len(v)-1]
+		} else if strings.IndexByte(v, '"') >= 0 {
+			return out, false
 		}
-		m[k] = v
+		var idx int
+		switch {
+		case strings.EqualFold(k, "for"):
+			idx, out.forVal = 0, v
+		case strings.EqualFold(k, "proto"):
+			idx, out.proto = 1, v
+		case strings.EqualFold(k, "host"):
+			idx, out.host = 2, v
+		default:
+			continue // "by" and extensions are not used
+		}
+		if seen[idx] { // RFC 7239 §4: a parameter must not occur twice in one element
+			return out, false
+		}
+		seen[idx] = true
 	}
-	return m, true
+	return out, true
 }
