@@ -1,0 +1,125 @@
+package session
+
+import (
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestCodecRoundTrip(t *testing.T) {
+	tests := []payload{
+		{},
+		{authHash: "h"},
+		{csrf: "c", flashes: []string{"", "two"}},
+		{vals: []entry{{key: "s", kind: kindString, s: strings.Repeat("x", 300)}, {key: "i", kind: kindInt, i: -1 << 63}, {key: "b", kind: kindBool, i: 1}, {key: "", kind: kindInt, i: 1<<63 - 1}}},
+	}
+	for i, p := range tests {
+		got, err := decode(p.encode())
+		if err != nil {
+			t.Fatalf("%d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, p) {
+			t.Errorf("%d: got %+v want %+v", i, got, p)
+		}
+	}
+}
+
+func TestCodecRejectsCorrupt(t *testing.T) {
+	good := (&payload{authHash: "h", vals: []entry{{key: "k", kind: kindBool, i: 1}}}).encode()
+	tests := map[string][]byte{
+		"version":    {2},
+		"truncated":  good[:len(good)-1],
+		"trailing":   append(append([]byte{}, good...), 0),
+		"bad bool":   append(append([]byte{}, good[:len(good)-1]...), 2),
+		"bad kind":   {1, 0, 0, 0, 1, 0, 'x'},
+		"huge count": {1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"huge len":   {1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"overflow":   {1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f},
+	}
+	for name, b := range tests {
+		if _, err := decode(b); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte{})
+	f.Add((&payload{authHash: "h", csrf: "c", flashes: []string{"f"}, vals: []entry{{key: "k", kind: kindString, s: "v"}, {key: "n", kind: kindInt, i: -7}}}).encode())
+	f.Add([]byte{1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := decode(b)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must re-encode to something that decodes to the same.
+		p2, err := decode(p.encode())
+		if err != nil || !reflect.DeepEqual(normal(p), normal(p2)) {
+			t.Fatalf("re-decode: %v\n%+v\n%+v", err, p, p2)
+		}
+	})
+}
+
+func normal(p payload) payload {
+	if len(p.flashes) == 0 {
+		p.flashes = nil
+	}
+	if len(p.vals) == 0 {
+		p.vals = nil
+	}
+	return p
+}
+
+func TestFindCookie(t *testing.T) {
+	tok := newToken()
+	tests := []struct {
+		name    string
+		headers []string
+		token   string
+		present bool
+	}{
+		{"none", nil, "", false},
+		{"other cookies", []string{"a=1; b=2"}, "", false},
+		{"prefix of name", []string{"__Host-sessionX=" + tok}, "", false},
+		{"name without =", []string{"__Host-session"}, "", false},
+		{"valid", []string{"a=1;__Host-session=" + tok + ";b=2"}, tok, true},
+		{"spaces and tabs", []string{"a=1; \t__Host-session=" + tok + " \t"}, tok, true},
+		{"second header", []string{"a=1", "__Host-session=" + tok}, tok, true},
+		{"first valid wins", []string{"__Host-session=bad; __Host-session=" + tok + "; __Host-session=" + newToken()}, tok, true},
+		{"invalid only", []string{"__Host-session=" + tok[:40]}, "", true},
+		{"case matters", []string{"__host-session=" + tok}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{"Cookie": tt.headers}
+			got, present := findCookie(h, "__Host-session")
+			if got != tt.token || present != tt.present {
+				t.Errorf("got %q %v, want %q %v", got, present, tt.token, tt.present)
+			}
+		})
+	}
+}
+
+func FuzzFindCookie(f *testing.F) {
+	tok := newToken()
+	f.Add("__Host-session=" + tok)
+	f.Add("a=b; __Host-session=" + tok + "; c")
+	f.Add(";;;__Host-session=;=;")
+	f.Add("__Host-session=\"" + tok[:41] + "\"")
+	f.Fuzz(func(t *testing.T, line string) {
+		got, present := findCookie(http.Header{"Cookie": {line}}, "__Host-session")
+		if got != "" {
+			if !present || !validToken(got) || !strings.Contains(line, "__Host-session="+got) {
+				t.Fatalf("returned %q from %q", got, line)
+			}
+		}
+		// Agreement with net/http's parser on well-formed tokens: whatever it finds we find.
+		r := &http.Request{Header: http.Header{"Cookie": {line}}}
+		for _, c := range r.CookiesNamed("__Host-session") {
+			if validToken(c.Value) && !present {
+				t.Fatalf("net/http sees %q in %q, findCookie nothing", c.Value, line)
+			}
+		}
+	})
+}

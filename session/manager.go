@@ -1,0 +1,668 @@
+// Package session provides server-side sessions for net/http: a random 256-bit token in a
+// __Host- cookie (Secure, HttpOnly, SameSite=Lax by default), the session kept in a
+// store.Sessions backend under the SHA-256 of the token, idle and absolute timeouts enforced
+// on the server, ID rotation on login (session fixation), flash messages, typed values
+// without gob, and a per-user index to list and end a user's sessions.
+//
+// Cost: a request without a session cookie never touches the store; a request with one costs
+// one load, and a write only when the session changed or its LastSeen is older than
+// Options.TouchInterval.
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/store"
+)
+
+// Default timeouts. NIST SP 800-63B rev. 4 asks at AAL2 for an inactivity timeout of at most
+// 1 hour and an overall one of at most 24 hours (rev. 3, still quoted by ASVS 4.0.3: 30
+// minutes and 12 hours); the OWASP session cheat sheet asks for 15–30 minutes of idle time in
+// low-risk applications and a few hours (4–8 h) absolute. 30 minutes idle and 12 hours
+// absolute meet both revisions of NIST at AAL2 and OWASP's low-risk range; high-value
+// applications should lower them (AAL3: 15 minutes, 12 hours).
+const (
+	DefaultIdleTimeout   = 30 * time.Minute
+	DefaultLifetime      = 12 * time.Hour
+	DefaultTouchInterval = time.Minute
+)
+
+// userAgentMax bounds the user agent kept for session lists: enough to recognise a browser,
+// too little to store abuse.
+const userAgentMax = 256
+
+// Options configures a Manager. The zero value is the secure default.
+type Options struct {
+	// IdleTimeout ends a session this long after it was last seen (default
+	// DefaultIdleTimeout). Because LastSeen is written at most every TouchInterval, a session
+	// may end up to TouchInterval early, never late.
+	IdleTimeout time.Duration
+	// Lifetime ends a session this long after the login (or creation) however active it is
+	// (default DefaultLifetime).
+	Lifetime time.Duration
+	// TouchInterval is how stale LastSeen may get before a read-only request writes it
+	// (default DefaultTouchInterval, at most IdleTimeout/2). It trades idle-timeout precision
+	// for writes: most read-only requests cost no write at all.
+	TouchInterval time.Duration
+	// ExpireAtBrowserClose sends the cookie without Max-Age, so the browser drops it when it
+	// closes. The server-side timeouts apply either way.
+	ExpireAtBrowserClose bool
+	// SameSiteStrict sends the cookie with SameSite=Strict instead of Lax: following a link
+	// from another site then arrives logged out.
+	SameSiteStrict bool
+	// CookieName overrides the cookie name ("__Host-session", or "session" without Secure).
+	CookieName string
+	// InsecureNoSecureCookie drops the Secure attribute (and the __Host- prefix that
+	// requires it) so sessions work over plain HTTP in development. Never in production.
+	InsecureNoSecureCookie bool
+	// Now is the clock (default time.Now); tests inject one.
+	Now func() time.Time
+	// Logger receives store failures and other events (default slog.Default()).
+	Logger *slog.Logger
+	// OnError writes the response when the store fails (default: a plain 503). The headers
+	// the handler had set for its own response are removed before it is called.
+	OnError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Updater is an optional extension of store.Sessions: UpdateSession replaces a session only
+// if it still exists, returning store.ErrNotFound otherwise (Django's save with
+// force_update). When the store implements it, a request that loaded a session just before
+// another request ended it (logout in another tab, End, EndAll after a password change)
+// cannot bring it back by saving it afterwards. Without it the Manager falls back to
+// SaveSession, and that race remains open for requests in flight at that moment.
+type Updater interface {
+	UpdateSession(ctx context.Context, s store.Session) error
+}
+
+// ErrNoSession is returned by Manager methods called with a request that did not pass
+// through the Manager's Middleware.
+var ErrNoSession = errors.New("session: no session in request (is the Middleware installed?)")
+
+// ErrCommitted is returned when a method that must change the cookie is called after the
+// response headers were written.
+var ErrCommitted = errors.New("session: response headers already written")
+
+// ErrNotLoggedIn is returned by EndOthers for an anonymous session.
+var ErrNotLoggedIn = errors.New("session: not logged in")
+
+// Manager loads and saves sessions. It is safe for concurrent use.
+type Manager struct {
+	st         store.Sessions
+	upd        Updater
+	opts       Options
+	cookieName string
+}
+
+// NewManager returns a Manager keeping sessions in st.
+func NewManager(st store.Sessions, opts Options) *Manager {
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.Lifetime <= 0 {
+		opts.Lifetime = DefaultLifetime
+	}
+	if opts.TouchInterval <= 0 {
+		opts.TouchInterval = DefaultTouchInterval
+	}
+	if opts.TouchInterval > opts.IdleTimeout/2 {
+		opts.TouchInterval = opts.IdleTimeout / 2
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.OnError == nil {
+		opts.OnError = unavailable
+	}
+	m := &Manager{st: st, opts: opts, cookieName: opts.CookieName}
+	m.upd, _ = st.(Updater)
+	if m.cookieName == "" {
+		m.cookieName = "__Host-session"
+		if opts.InsecureNoSecureCookie {
+			m.cookieName = "session"
+		}
+	}
+	return m
+}
+
+// CookieName is the name of the session cookie.
+func (m *Manager) CookieName() string { return m.cookieName }
+
+func unavailable(w http.ResponseWriter, _ *http.Request, _ error) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", "5")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, "503 Service Unavailable\n")
+}
+
+// responseHeaders are dropped before OnError runs: they describe the handler's response,
+// not the error page (a stale Content-Length would even break the connection).
+var responseHeaders = []string{
+	"Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Content-Disposition",
+	"Transfer-Encoding", "Location", "Set-Cookie", "Etag", "Last-Modified", "Cache-Control",
+}
+
+func (m *Manager) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	m.logStoreError(r.Context(), op, err)
+	h := w.Header()
+	for _, k := range responseHeaders {
+		delete(h, k)
+	}
+	m.opts.OnError(w, r, err)
+}
+
+// reqState puts a request's Session and its response writer in one allocation.
+type reqState struct {
+	s Session
+	w writer
+}
+
+// Middleware loads the session of each request before next runs and saves it when the
+// response starts. Without a (well-formed) session cookie it does not touch the store; with
+// one, a store failure answers 503 and next does not run, rather than running next with an
+// empty session that would pretend the user is anonymous.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st := &reqState{}
+		s := &st.s
+		s.m = m
+		token, present := findCookie(r.Header, m.cookieName)
+		s.hadCookie = present
+		if token != "" {
+			if err := m.load(r.Context(), s, token); err != nil {
+				m.fail(w, r, "load", err)
+				return
+			}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		s.r = r
+		st.w = writer{ResponseWriter: w, s: s}
+		next.ServeHTTP(&st.w, r)
+		if !s.committed {
+			st.w.commit(http.StatusOK)
+		}
+	})
+}
+
+// load fills s from the store. A missing, expired or unreadable session leaves s anonymous
+// (its stale cookie is expired at commit); only a store that cannot answer is an error.
+func (m *Manager) load(ctx context.Context, s *Session, token string) error {
+	now := m.opts.Now()
+	key := storeKey(token)
+	rec, err := m.st.LoadSession(ctx, key, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// The store honours ExpiresAt; the timeouts are checked again here because they may have
+	// been shortened since the session was saved.
+	if !now.Before(rec.LastSeen.Add(m.opts.IdleTimeout)) || !now.Before(rec.CreatedAt.Add(m.opts.Lifetime)) {
+		m.dropBestEffort(ctx, key)
+		return nil
+	}
+	p, err := decode(rec.Data)
+	if err != nil {
+		// Our own data, unreadable: a bug or a damaged row, not a reason to lock the user
+		// out of the site. Drop it; the user starts anonymous and must log in again.
+		m.opts.Logger.LogAttrs(ctx, slog.LevelError, "session data unreadable; session dropped",
+			slog.String("event", "session.corrupt"), slog.String("session", publicID(key)))
+		m.dropBestEffort(ctx, key)
+		return nil
+	}
+	s.token, s.key = token, key
+	s.userID = rec.UserID
+	s.createdAt, s.lastSeen = rec.CreatedAt, rec.LastSeen
+	s.raw = rec.Data
+	s.p = p
+	s.stored = true
+	return nil
+}
+
+// dropBestEffort deletes a session that is already unusable (expired, unreadable). A failure
+// only leaves a dead row for the store's sweep, so it is logged, not turned into a 503.
+func (m *Manager) dropBestEffort(ctx context.Context, key string) {
+	if err := m.st.DeleteSession(ctx, key); err != nil {
+		m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "could not delete dead session",
+			slog.String("event", "session.store_error"), slog.String("op", "drop"), slog.Any("err", err))
+	}
+}
+
+func truncateUA(ua string) string {
+	if len(ua) <= userAgentMax {
+		return ua
+	}
+	i := userAgentMax
+	for i > 0 && !utf8.RuneStart(ua[i]) {
+		i--
+	}
+	return ua[:i]
+}
+
+// record builds the stored form of s as of now.
+func (m *Manager) record(s *Session, now time.Time, data []byte) store.Session {
+	exp := now.Add(m.opts.IdleTimeout)
+	if abs := s.createdAt.Add(m.opts.Lifetime); abs.Before(exp) {
+		exp = abs
+	}
+	rec := store.Session{
+		Key: s.key, UserID: s.userID, Data: data,
+		CreatedAt: s.createdAt, LastSeen: now, ExpiresAt: exp,
+	}
+	if s.r != nil {
+		if ip := clientip.FromRequest(s.r).IP; ip.IsValid() {
+			rec.IP = ip.String()
+		}
+		rec.UserAgent = truncateUA(s.r.UserAgent())
+	}
+	return rec
+}
+
+// write stores s. update asks for replace-only-if-present semantics when the store offers
+// them; it reports store.ErrNotFound when the session was ended meanwhile.
+func (m *Manager) write(ctx context.Context, s *Session, now time.Time, data []byte, update bool) error {
+	rec := m.record(s, now, data)
+	var err error
+	if update && m.upd != nil {
+		err = m.upd.UpdateSession(ctx, rec)
+	} else {
+		err = m.st.SaveSession(ctx, rec)
+	}
+	if err != nil {
+		return err
+	}
+	s.raw = data
+	s.lastSeen = now
+	s.stored = true
+	s.modified = false
+	return nil
+}
+
+// save runs when the response starts: it stores what changed and decides the cookie.
+func (s *Session) save(ctx context.Context, status int) error {
+	m := s.m
+	now := m.opts.Now()
+	// Like Django, a failed (5xx) response saves nothing it changed; only cookie changes
+	// already made in the store by Login/RenewID/Logout are still sent.
+	if status < 500 {
+		var err error
+		switch {
+		case s.modified && s.empty():
+			if s.stored {
+				err = m.st.DeleteSession(ctx, s.key)
+				if err == nil {
+					s.reset()
+				}
+			}
+			s.modified = false
+		case s.modified:
+			existed := s.stored
+			if s.token == "" {
+				s.token = newToken()
+				s.key = storeKey(s.token)
+				s.createdAt = now
+				s.sendCookie = true
+			}
+			err = m.write(ctx, s, now, s.p.encode(), existed)
+		case s.stored && now.Sub(s.lastSeen) >= m.opts.TouchInterval:
+			err = m.write(ctx, s, now, s.raw, true)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			// Ended by another request after we loaded it: stay ended, drop our changes.
+			m.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "session ended during request; changes dropped",
+				slog.String("event", "session.interrupted"), slog.String("session", publicID(s.key)))
+			s.reset()
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setCookie adds the session's Set-Cookie (new token or expiry) to h, if any is due.
+func (s *Session) setCookie(h http.Header) {
+	m := s.m
+	c := http.Cookie{
+		Name: m.cookieName, Path: "/", HttpOnly: true,
+		Secure: !m.opts.InsecureNoSecureCookie, SameSite: http.SameSiteLaxMode,
+	}
+	if m.opts.SameSiteStrict {
+		c.SameSite = http.SameSiteStrictMode
+	}
+	switch {
+	case s.stored && s.sendCookie:
+		c.Value = s.token
+		if !m.opts.ExpireAtBrowserClose {
+			left := s.createdAt.Add(m.opts.Lifetime).Sub(m.opts.Now())
+			c.MaxAge = max(int((left+time.Second-1)/time.Second), 1)
+		}
+	case !s.stored && s.hadCookie:
+		c.MaxAge = -1
+	default:
+		if s.hadCookie {
+			h.Add("Vary", "Cookie")
+		}
+		return
+	}
+	h.Add("Set-Cookie", c.String())
+	h.Add("Vary", "Cookie")
+	if h.Get("Cache-Control") == "" {
+		// A shared cache must never hand one user's session cookie to another.
+		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+	}
+}
+
+// writer saves the session just before the response headers go out, the last moment the
+// cookie can still be set and a store failure can still turn into a 503.
+type writer struct {
+	http.ResponseWriter
+	s      *Session
+	failed bool
+}
+
+var errUnavailable = errors.New("session: store unavailable")
+
+// commit saves the session and sets the cookie; it reports false when the store failed and
+// the error response was written instead.
+func (w *writer) commit(status int) bool {
+	s := w.s
+	s.committed = true
+	if err := s.save(s.r.Context(), status); err != nil {
+		w.failed = true
+		s.m.fail(w.ResponseWriter, s.r, "save", err)
+		return false
+	}
+	s.setCookie(w.ResponseWriter.Header())
+	return true
+}
+
+func (w *writer) WriteHeader(code int) {
+	if w.failed {
+		return
+	}
+	// 1xx informational responses (103 Early Hints) come before the real one, except 101
+	// which ends HTTP for the connection.
+	if !w.s.committed && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		if !w.commit(code) {
+			return
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *writer) Write(b []byte) (int, error) {
+	if !w.s.committed && !w.commit(http.StatusOK) {
+		return 0, errUnavailable
+	}
+	if w.failed {
+		return 0, errUnavailable
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush commits the session and flushes, for streaming handlers.
+func (w *writer) Flush() {
+	if !w.s.committed && !w.commit(http.StatusOK) {
+		return
+	}
+	if w.failed {
+		return
+	}
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (Hijack, deadlines).
+func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Login logs userID in on the request's session: it issues a new token (the old one is
+// deleted from the store at once, so a token planted before login — session fixation — is
+// worthless), records userID and authHash, restarts the absolute lifetime and saves. Values
+// of an anonymous session (a cart) are kept; those of another user's session are dropped.
+// Calling it again for the same user (after a password change, with the new hash) renews the
+// ID and keeps the data, like Django's update_session_auth_hash.
+//
+// On a store error the session is left anonymous and the error returned (the caller should
+// answer 503). w is the ResponseWriter the handler got; the cookie goes out with its headers.
+func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID, authHash string) error {
+	s, err := m.mutable(r)
+	if err != nil {
+		return err
+	}
+	if userID == "" {
+		return errors.New("session: Login with an empty user ID")
+	}
+	p := s.p
+	if s.userID != "" && s.userID != userID {
+		p = payload{}
+	}
+	p.authHash = authHash
+	return m.rotate(r.Context(), s, userID, p, true)
+}
+
+// RenewID gives the session a new token and deletes the old one at once, keeping its data
+// and lifetime. Call it on any privilege change other than login (the auth layer rotates
+// the CSRF secret separately).
+func (m *Manager) RenewID(w http.ResponseWriter, r *http.Request) error {
+	s, err := m.mutable(r)
+	if err != nil {
+		return err
+	}
+	if !s.stored {
+		if s.token != "" { // issued earlier in this request, not saved yet
+			s.token = newToken()
+			s.key = storeKey(s.token)
+			s.sendCookie = true
+		}
+		return nil
+	}
+	return m.rotate(r.Context(), s, s.userID, s.p, false)
+}
+
+func (m *Manager) mutable(r *http.Request) (*Session, error) {
+	s := FromRequest(r)
+	if s == nil {
+		return nil, ErrNoSession
+	}
+	if s.committed {
+		return nil, ErrCommitted
+	}
+	return s, nil
+}
+
+// rotate moves s to a new token holding userID and p: delete the old row first (if that
+// fails nothing has changed), then save the new one (if that fails the user is logged out,
+// which is the safe side).
+func (m *Manager) rotate(ctx context.Context, s *Session, userID string, p payload, restart bool) error {
+	now := m.opts.Now()
+	if s.stored {
+		if err := m.st.DeleteSession(ctx, s.key); err != nil {
+			m.logStoreError(ctx, "rotate", err)
+			return err
+		}
+	}
+	created := s.createdAt
+	if restart || created.IsZero() {
+		created = now
+	}
+	s.reset()
+	s.token = newToken()
+	s.key = storeKey(s.token)
+	s.userID, s.p, s.createdAt = userID, p, created
+	if err := m.write(ctx, s, now, p.encode(), false); err != nil {
+		m.logStoreError(ctx, "rotate", err)
+		s.reset()
+		return err
+	}
+	s.sendCookie = true
+	return nil
+}
+
+func (m *Manager) logStoreError(ctx context.Context, op string, err error) {
+	m.opts.Logger.LogAttrs(ctx, slog.LevelError, "session store failed",
+		slog.String("event", "session.store_error"), slog.String("op", op), slog.Any("err", err))
+}
+
+// Logout deletes the session from the store and expires the cookie; the request goes on
+// with an empty anonymous session (a flash set afterwards starts a new one). On a store
+// error nothing changes and the error is returned: the session is still valid, and the
+// caller should answer 503 rather than claim the user is logged out.
+func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
+	s, err := m.mutable(r)
+	if err != nil {
+		return err
+	}
+	if s.stored {
+		if err := m.st.DeleteSession(r.Context(), s.key); err != nil {
+			m.logStoreError(r.Context(), "logout", err)
+			return err
+		}
+	}
+	s.reset()
+	return nil
+}
+
+// CSRFSecret returns the CSRF secret kept in the request's session (the csrf package keeps
+// its secret server-side through this method and SetCSRFSecret).
+func (m *Manager) CSRFSecret(r *http.Request) (string, bool) {
+	s := FromRequest(r)
+	if s == nil || s.p.csrf == "" {
+		return "", false
+	}
+	return s.p.csrf, true
+}
+
+// SetCSRFSecret keeps secret in the request's session, under a field of its own that no
+// application key can overwrite. It survives ID rotation; Login for another user and Logout
+// drop it.
+func (m *Manager) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error {
+	s := FromRequest(r)
+	if s == nil {
+		return ErrNoSession
+	}
+	if s.p.csrf != secret {
+		if s.committed {
+			return ErrCommitted
+		}
+		s.p.csrf = secret
+		s.modified = true
+	}
+	return nil
+}
+
+// Info describes one of a user's sessions, for a "your sessions" page.
+type Info struct {
+	// PublicID identifies the session in forms and URLs (for End). It is derived from the
+	// store key by a one-way hash: it cannot be turned into a cookie.
+	PublicID  string
+	CreatedAt time.Time
+	LastSeen  time.Time
+	// IP and UserAgent are those of the last request that wrote the session (they are
+	// refreshed at most every TouchInterval).
+	IP        netip.Addr
+	UserAgent string
+	// Current is true for the session of the request whose context was passed to List.
+	Current bool
+}
+
+// List returns the live sessions of userID, most recently seen first. Pass the request's
+// context (r.Context()) so that the request's own session is marked Current.
+func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
+	recs, err := m.st.UserSessions(ctx, userID, m.opts.Now())
+	if err != nil {
+		m.logStoreError(ctx, "list", err)
+		return nil, err
+	}
+	cur := fromContext(ctx)
+	out := make([]Info, 0, len(recs))
+	for _, rec := range recs {
+		ip, _ := netip.ParseAddr(rec.IP)
+		out = append(out, Info{
+			PublicID:  publicID(rec.Key),
+			CreatedAt: rec.CreatedAt,
+			LastSeen:  rec.LastSeen,
+			IP:        ip,
+			UserAgent: rec.UserAgent,
+			Current:   cur != nil && cur.stored && cur.key == rec.Key,
+		})
+	}
+	return out, nil
+}
+
+// End ends userID's session with the given public ID. It returns an error wrapping
+// store.ErrNotFound when userID has no such session (so a user cannot end someone else's).
+// Ending the request's own session leaves the request anonymous and expires its cookie.
+func (m *Manager) End(ctx context.Context, userID, publicIDStr string) error {
+	if !validPublicID(publicIDStr) {
+		return fmt.Errorf("session: malformed session id: %w", store.ErrNotFound)
+	}
+	recs, err := m.st.UserSessions(ctx, userID, m.opts.Now())
+	if err != nil {
+		m.logStoreError(ctx, "end", err)
+		return err
+	}
+	for _, rec := range recs {
+		if publicID(rec.Key) != publicIDStr {
+			continue
+		}
+		if err := m.st.DeleteSession(ctx, rec.Key); err != nil {
+			m.logStoreError(ctx, "end", err)
+			return err
+		}
+		if cur := fromContext(ctx); cur != nil && cur.stored && cur.key == rec.Key {
+			cur.reset()
+		}
+		return nil
+	}
+	return fmt.Errorf("session: no session %s for this user: %w", publicIDStr, store.ErrNotFound)
+}
+
+// EndOthers ends every session of the request's user except the request's own (offered
+// after a password or second-factor change, ASVS V7.4.3) and reports how many ended.
+func (m *Manager) EndOthers(w http.ResponseWriter, r *http.Request) (int, error) {
+	s := FromRequest(r)
+	if s == nil {
+		return 0, ErrNoSession
+	}
+	if s.userID == "" || !s.stored {
+		return 0, ErrNotLoggedIn
+	}
+	n, err := m.st.DeleteUserSessions(r.Context(), s.userID, s.key)
+	if err != nil {
+		m.logStoreError(r.Context(), "end_others", err)
+	}
+	return n, err
+}
+
+// EndAll ends every session of userID (password change or reset, account disabled, admin
+// action) and reports how many ended. If ctx is a request's context whose session belongs
+// to userID, that request continues anonymous and its cookie is expired.
+func (m *Manager) EndAll(ctx context.Context, userID string) (int, error) {
+	if userID == "" {
+		return 0, errors.New("session: EndAll with an empty user ID")
+	}
+	n, err := m.st.DeleteUserSessions(ctx, userID, "")
+	if err != nil {
+		m.logStoreError(ctx, "end_all", err)
+		return n, err
+	}
+	if cur := fromContext(ctx); cur != nil && cur.userID == userID {
+		cur.reset()
+	}
+	return n, nil
+}

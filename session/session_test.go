@@ -1,0 +1,903 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/store"
+)
+
+func setFoo(w http.ResponseWriter, r *http.Request) { FromRequest(r).SetString("foo", "bar") }
+
+func TestCookieFlags(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     Options
+		wantName string
+		secure   bool
+		sameSite http.SameSite
+		maxAge   int
+	}{
+		{"default", Options{}, "__Host-session", true, http.SameSiteLaxMode, int(DefaultLifetime / time.Second)},
+		{"strict", Options{SameSiteStrict: true}, "__Host-session", true, http.SameSiteStrictMode, int(DefaultLifetime / time.Second)},
+		{"insecure dev", Options{InsecureNoSecureCookie: true}, "session", false, http.SameSiteLaxMode, int(DefaultLifetime / time.Second)},
+		{"browser close", Options{ExpireAtBrowserClose: true}, "__Host-session", true, http.SameSiteLaxMode, 0},
+		{"custom name and lifetime", Options{CookieName: "__Host-app", Lifetime: 2 * time.Hour}, "__Host-app", true, http.SameSiteLaxMode, 7200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.opts, nil)
+			rec := e.do("", setFoo)
+			c := e.sessionCookie(rec)
+			if c == nil {
+				t.Fatal("no session cookie set")
+			}
+			if c.Name != tt.wantName || c.Secure != tt.secure || !c.HttpOnly || c.SameSite != tt.sameSite ||
+				c.Path != "/" || c.Domain != "" || c.MaxAge != tt.maxAge || !c.Expires.IsZero() {
+				t.Errorf("cookie = %+v", c)
+			}
+			if !validToken(c.Value) {
+				t.Errorf("token %q malformed", c.Value)
+			}
+			if got := rec.Header().Get("Cache-Control"); got != `no-cache="Set-Cookie"` {
+				t.Errorf("Cache-Control = %q", got)
+			}
+			if !slices.Contains(rec.Header().Values("Vary"), "Cookie") {
+				t.Errorf("Vary = %q", rec.Header().Values("Vary"))
+			}
+			// The store knows only the hash of the token.
+			rows := e.st.rows
+			if _, ok := rows[c.Value]; ok || len(rows) != 1 {
+				t.Fatalf("rows %v", rows)
+			}
+			if _, ok := rows[storeKey(c.Value)]; !ok {
+				t.Error("row not stored under sha256(token)")
+			}
+			if len(storeKey(c.Value)) != 64 {
+				t.Error("key is not 64 hex chars")
+			}
+		})
+	}
+}
+
+func TestAnonymousNoStoreAccess(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	rec := e.do("", func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		if s == nil || s.UserID() != "" {
+			t.Fatal("want empty session")
+		}
+		if _, ok := s.GetString("foo"); ok {
+			t.Error("value in new session")
+		}
+		_ = s.Flashes()
+		s.Delete("foo")
+		s.Clear()
+		io.WriteString(w, "hi")
+	})
+	if l, s, d := e.st.counts(); l+s+d != 0 {
+		t.Errorf("store calls: loads=%d saves=%d deletes=%d, want none", l, s, d)
+	}
+	if rec.Header().Get("Set-Cookie") != "" || rec.Header().Get("Vary") != "" {
+		t.Errorf("headers %v", rec.Header())
+	}
+}
+
+func TestReadOnlyRequestsDoNotWrite(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", setFoo))
+	_, saves0, _ := e.st.counts()
+	for i := range 5 {
+		e.clk.advance(10 * time.Second) // stays under TouchInterval (60 s) in total until i=5
+		rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+			if v, _ := FromRequest(r).GetString("foo"); v != "bar" {
+				t.Errorf("foo = %q", v)
+			}
+			FromRequest(r).SetString("foo", "bar") // same value: not a modification
+		})
+		if c := e.sessionCookie(rec); c != nil {
+			t.Errorf("request %d set cookie %v", i, c)
+		}
+	}
+	loads, saves, _ := e.st.counts()
+	if saves != saves0 || loads != 5 {
+		t.Errorf("loads=%d saves=%d (before %d): want 5 loads and no write", loads, saves, saves0)
+	}
+	// Once LastSeen is a TouchInterval old, one read-only request refreshes it.
+	e.clk.advance(10 * time.Second)
+	rec := e.do(tok, nil)
+	if _, saves, _ = e.st.counts(); saves != saves0+1 {
+		t.Errorf("saves = %d, want touch", saves)
+	}
+	if e.sessionCookie(rec) != nil {
+		t.Error("touch must not re-send the cookie")
+	}
+	if got := e.st.rows[storeKey(tok)].LastSeen; !got.Equal(e.clk.Now()) {
+		t.Errorf("LastSeen = %v", got)
+	}
+}
+
+func TestFixation(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	// The attacker obtains an anonymous session and plants its cookie in the victim's browser.
+	planted := e.token(e.do("", setFoo))
+	e.clk.advance(time.Minute)
+	rec := e.do(planted, func(w http.ResponseWriter, r *http.Request) {
+		if err := e.m.Login(w, r, "42", "hash1"); err != nil {
+			t.Fatal(err)
+		}
+		s := FromRequest(r)
+		if s.UserID() != "42" || s.AuthHash() != "hash1" {
+			t.Errorf("after Login: user %q hash %q", s.UserID(), s.AuthHash())
+		}
+	})
+	fresh := e.token(rec)
+	if fresh == planted {
+		t.Fatal("Login kept the token")
+	}
+	if _, ok := e.st.rows[storeKey(planted)]; ok {
+		t.Fatal("pre-login row still in store")
+	}
+	if got := e.userOf(planted); got != "" {
+		t.Fatalf("planted token sees user %q", got)
+	}
+	var foo string
+	e.do(fresh, func(w http.ResponseWriter, r *http.Request) {
+		foo, _ = FromRequest(r).GetString("foo")
+		if FromRequest(r).UserID() != "42" {
+			t.Error("new token not logged in")
+		}
+	})
+	if foo != "bar" {
+		t.Errorf("anonymous data lost on login: foo = %q", foo)
+	}
+	// Absolute lifetime restarts at login.
+	if row := e.st.rows[storeKey(fresh)]; !row.CreatedAt.Equal(t0.Add(time.Minute)) {
+		t.Errorf("CreatedAt = %v", row.CreatedAt)
+	}
+}
+
+func TestLoginOtherUserFlushes(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h1")
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		FromRequest(r).SetString("secret", "of user 1")
+		e.m.SetCSRFSecret(w, r, "csrf1")
+	})
+	var left bool
+	var csrf string
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		if err := e.m.Login(w, r, "2", "h2"); err != nil {
+			t.Fatal(err)
+		}
+		_, left = FromRequest(r).GetString("secret")
+		csrf, _ = e.m.CSRFSecret(r)
+	})
+	if left || csrf != "" {
+		t.Errorf("user 1's data visible to user 2: value %v csrf %q", left, csrf)
+	}
+	if got := e.userOf(e.token(rec)); got != "2" {
+		t.Errorf("user = %q", got)
+	}
+}
+
+func TestIdleAndAbsoluteExpiry(t *testing.T) {
+	const idle, life = 30 * time.Minute, 2 * time.Hour
+	tests := []struct {
+		name  string
+		steps []time.Duration // gaps between requests after login
+		alive bool            // whether the last request still sees the user
+	}{
+		{"just under idle", []time.Duration{idle - time.Second}, true},
+		{"at idle", []time.Duration{idle}, false},
+		{"activity slides idle", []time.Duration{20 * time.Minute, 20 * time.Minute, 20 * time.Minute}, true},
+		// A touch happens only every TouchInterval, so idle can end a little early: never late.
+		{"idle measured from last write", []time.Duration{30 * time.Second, idle - 15*time.Second}, false},
+		{"active until lifetime", []time.Duration{25 * time.Minute, 25 * time.Minute, 25 * time.Minute, 25 * time.Minute, 19 * time.Minute}, true},
+		{"absolute lifetime ends an active session", []time.Duration{25 * time.Minute, 25 * time.Minute, 25 * time.Minute, 25 * time.Minute, 20 * time.Minute}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Options{IdleTimeout: idle, Lifetime: life}, nil)
+			tok := e.login("7", "h")
+			var got string
+			var rec *httptest.ResponseRecorder
+			for _, d := range tt.steps {
+				e.clk.advance(d)
+				rec = e.do(tok, func(w http.ResponseWriter, r *http.Request) { got = FromRequest(r).UserID() })
+			}
+			if (got == "7") != tt.alive {
+				t.Fatalf("alive = %v, want %v", got == "7", tt.alive)
+			}
+			if !tt.alive {
+				c := e.sessionCookie(rec)
+				if c == nil || c.MaxAge >= 0 {
+					t.Errorf("stale cookie not expired: %v", c)
+				}
+			}
+		})
+	}
+}
+
+func TestExpiryEnforcedServerSideEvenIfStoreKeepsRow(t *testing.T) {
+	// A store that ignores ExpiresAt (or a timeout shortened by configuration) must not
+	// extend a session: the Manager checks the timeouts itself.
+	st := newFakeStore()
+	e := newEnv(t, Options{IdleTimeout: time.Hour}, st)
+	tok := e.login("7", "h")
+	short := NewManager(st, Options{IdleTimeout: 10 * time.Minute, Now: e.clk.Now, Logger: e.m.opts.Logger})
+	e.clk.advance(11 * time.Minute)
+	var uid string
+	short.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uid = FromRequest(r).UserID()
+	})).ServeHTTP(httptest.NewRecorder(), withCookie(short, tok))
+	if uid != "" {
+		t.Errorf("session past the configured idle timeout still logged in")
+	}
+}
+
+func withCookie(m *Manager, tok string) *http.Request {
+	r := httptest.NewRequest("GET", "https://example.com/", nil)
+	r.Header.Set("Cookie", m.CookieName()+"="+tok)
+	return r
+}
+
+func TestBadCookies(t *testing.T) {
+	valid := newToken()
+	tests := []struct {
+		name   string
+		header string
+		loads  int
+	}{
+		{"empty value", "__Host-session=", 0},
+		{"short", "__Host-session=abc", 0},
+		{"long", "__Host-session=" + valid + "A", 0},
+		{"bad charset", "__Host-session=" + valid[:42] + "!", 0},
+		{"padding", "__Host-session=" + valid[:42] + "=", 0},
+		{"quoted", `__Host-session="` + valid[:41] + `"`, 0},
+		{"space inside", "__Host-session=" + valid[:20] + " " + valid[21:], 0},
+		{"non-ascii", "__Host-session=" + valid[:41] + "é", 0},
+		{"well-formed unknown", "__Host-session=" + valid, 1},
+		{"garbage then unknown", "__Host-session=x; __Host-session=" + valid, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Options{}, nil)
+			e.login("1", "h") // a real session exists in the store
+			l0, _, _ := e.st.counts()
+			req := httptest.NewRequest("GET", "https://example.com/", nil)
+			req.Header.Set("Cookie", "other=1; "+tt.header)
+			var uid = "unset"
+			rec := e.doReq(req, "", func(w http.ResponseWriter, r *http.Request) { uid = FromRequest(r).UserID() })
+			if rec.Code != 200 || uid != "" {
+				t.Fatalf("code %d user %q", rec.Code, uid)
+			}
+			if l, _, _ := e.st.counts(); l-l0 != tt.loads {
+				t.Errorf("store loads = %d, want %d", l-l0, tt.loads)
+			}
+			if c := e.sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+				t.Errorf("bad cookie not expired: %v", c)
+			}
+		})
+	}
+}
+
+func TestTamperedTokenIsUnknown(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+	b := []byte(tok)
+	for i := range b {
+		orig := b[i]
+		b[i] = 'A'
+		if b[i] == orig {
+			b[i] = 'B'
+		}
+		if got := e.userOf(string(b)); got != "" {
+			t.Fatalf("token altered at %d still logs in", i)
+		}
+		b[i] = orig
+	}
+	if e.userOf(tok) != "1" {
+		t.Fatal("original token rejected")
+	}
+}
+
+func TestFlash(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", func(w http.ResponseWriter, r *http.Request) {
+		FromRequest(r).Flash("saved")
+		FromRequest(r).Flash("<b>twice</b>")
+	}))
+	var got1, got2 []string
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) { got1 = FromRequest(r).Flashes() })
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) { got2 = FromRequest(r).Flashes() })
+	if !slices.Equal(got1, []string{"saved", "<b>twice</b>"}) || got2 != nil {
+		t.Errorf("flashes = %q then %q", got1, got2)
+	}
+}
+
+func TestTypedValues(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	const big = int64(1)<<62 + 1 // not representable as float64: JSON would corrupt it
+	tok := e.token(e.do("", func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		s.SetString("s", "héllo\x00")
+		s.SetInt64("i", big)
+		s.SetInt64("neg", -5)
+		s.SetBool("t", true)
+		s.SetBool("f", false)
+		s.SetString("gone", "x")
+		s.Delete("gone")
+	}))
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		checks := []struct {
+			name string
+			ok   bool
+		}{
+			{"string", func() bool { v, ok := s.GetString("s"); return ok && v == "héllo\x00" }()},
+			{"int", func() bool { v, ok := s.GetInt64("i"); return ok && v == big }()},
+			{"neg", func() bool { v, ok := s.GetInt64("neg"); return ok && v == -5 }()},
+			{"true", func() bool { v, ok := s.GetBool("t"); return ok && v }()},
+			{"false", func() bool { v, ok := s.GetBool("f"); return ok && !v }()},
+			{"deleted", func() bool { _, ok := s.GetString("gone"); return !ok }()},
+			{"type mismatch", func() bool { _, ok := s.GetInt64("s"); return !ok }()},
+			{"missing", func() bool { _, ok := s.GetBool("nope"); return !ok }()},
+		}
+		for _, c := range checks {
+			if !c.ok {
+				t.Errorf("%s: wrong value", c.name)
+			}
+		}
+		s.Clear()
+	})
+	// Clear emptied an anonymous session: it is deleted and its cookie expired.
+	rec := e.do(tok, nil)
+	if e.st.len() != 0 {
+		t.Errorf("empty session kept in store")
+	}
+	if c := e.sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+		t.Errorf("cookie of emptied session not expired: %v", c)
+	}
+}
+
+func TestNilSessionIsSafe(t *testing.T) {
+	var s *Session
+	s.SetString("a", "b")
+	s.SetInt64("a", 1)
+	s.SetBool("a", true)
+	s.Delete("a")
+	s.Clear()
+	s.Flash("x")
+	if _, ok := s.GetString("a"); ok || s.Flashes() != nil || s.UserID() != "" || s.AuthHash() != "" || s.PublicID() != "" {
+		t.Error("nil session not empty")
+	}
+	m := NewManager(newFakeStore(), Options{})
+	r := httptest.NewRequest("GET", "/", nil)
+	w := httptest.NewRecorder()
+	if FromRequest(r) != nil {
+		t.Error("session without middleware")
+	}
+	for name, err := range map[string]error{
+		"Login":         m.Login(w, r, "1", "h"),
+		"Logout":        m.Logout(w, r),
+		"RenewID":       m.RenewID(w, r),
+		"SetCSRFSecret": m.SetCSRFSecret(w, r, "x"),
+	} {
+		if !errors.Is(err, ErrNoSession) {
+			t.Errorf("%s without middleware: %v", name, err)
+		}
+	}
+}
+
+func TestLogout(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		if err := e.m.Logout(w, r); err != nil {
+			t.Fatal(err)
+		}
+		if FromRequest(r).UserID() != "" {
+			t.Error("still logged in after Logout")
+		}
+	})
+	if c := e.sessionCookie(rec); c == nil || c.MaxAge >= 0 || c.Value != "" {
+		t.Errorf("cookie not expired: %v", c)
+	}
+	if e.st.len() != 0 || e.userOf(tok) != "" {
+		t.Error("session survives logout")
+	}
+	// A flash after logout starts a new anonymous session with a new token.
+	rec = e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		e.m.Logout(w, r)
+		FromRequest(r).Flash("bye")
+	})
+	if nt := e.token(rec); nt == tok {
+		t.Error("token reused after logout")
+	}
+}
+
+func TestRenewIDKeepsDataAndLifetime(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		FromRequest(r).SetInt64("n", 3)
+		e.m.SetCSRFSecret(w, r, "csrf")
+	})
+	e.clk.advance(5 * time.Minute)
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		if err := e.m.RenewID(w, r); err != nil {
+			t.Fatal(err)
+		}
+	})
+	nt := e.token(rec)
+	if nt == tok || e.userOf(tok) != "" {
+		t.Fatal("old token still usable after RenewID")
+	}
+	e.do(nt, func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		n, _ := s.GetInt64("n")
+		csrf, ok := e.m.CSRFSecret(r)
+		if s.UserID() != "1" || s.AuthHash() != "h" || n != 3 || !ok || csrf != "csrf" {
+			t.Errorf("data lost: user %q n %d csrf %q", s.UserID(), n, csrf)
+		}
+	})
+	if row := e.st.rows[storeKey(nt)]; !row.CreatedAt.Equal(t0) {
+		t.Errorf("RenewID moved CreatedAt to %v", row.CreatedAt)
+	}
+	// Cookie Max-Age counts the remaining absolute lifetime.
+	if c := e.sessionCookie(rec); c.MaxAge != int((DefaultLifetime-5*time.Minute)/time.Second) {
+		t.Errorf("Max-Age = %d", c.MaxAge)
+	}
+}
+
+func TestCSRFSecret(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := e.m.CSRFSecret(r); ok {
+			t.Error("secret in new session")
+		}
+		if err := e.m.SetCSRFSecret(w, r, "s1"); err != nil {
+			t.Fatal(err)
+		}
+		FromRequest(r).Clear() // application Clear keeps the secret
+		FromRequest(r).SetString("", "app value under empty key")
+	}))
+	var got string
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		got, _ = e.m.CSRFSecret(r)
+		if err := e.m.Login(w, r, "1", "h"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got != "s1" {
+		t.Fatalf("secret = %q", got)
+	}
+	tok = e.token(rec)
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		if s, _ := e.m.CSRFSecret(r); s != "s1" {
+			t.Errorf("secret lost at login: %q", s)
+		}
+		e.m.Logout(w, r)
+		if _, ok := e.m.CSRFSecret(r); ok {
+			t.Error("secret survives Logout")
+		}
+	})
+}
+
+func TestSessionsOfUser(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	type device struct{ ip, ua, tok string }
+	devs := []*device{{ip: "198.51.100.1", ua: "Firefox"}, {ip: "2001:db8::2", ua: "Safari " + strings.Repeat("é", 300)}, {ip: "203.0.113.3", ua: "curl"}}
+	for _, d := range devs {
+		req := httptest.NewRequest("POST", "https://example.com/login", nil)
+		req.RemoteAddr = netip.AddrPortFrom(netip.MustParseAddr(d.ip), 4000).String()
+		req.Header.Set("User-Agent", d.ua)
+		d.tok = e.token(e.doReq(req, "", func(w http.ResponseWriter, r *http.Request) {
+			if err := e.m.Login(w, r, "u", "h"); err != nil {
+				t.Fatal(err)
+			}
+		}))
+		e.clk.advance(time.Minute)
+	}
+	other := e.login("v", "h")
+
+	var list []Info
+	e.do(devs[0].tok, func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		if list, err = e.m.List(r.Context(), "u"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(list) != 3 {
+		t.Fatalf("List = %d sessions", len(list))
+	}
+	byIP := map[string]Info{}
+	for _, in := range list {
+		byIP[in.IP.String()] = in
+		if !validPublicID(in.PublicID) || strings.Contains(devs[0].tok+devs[1].tok+devs[2].tok, in.PublicID) {
+			t.Errorf("public ID %q", in.PublicID)
+		}
+	}
+	for i, d := range devs {
+		in, ok := byIP[netip.MustParseAddr(d.ip).String()]
+		if !ok {
+			t.Fatalf("device %d missing", i)
+		}
+		if in.Current != (i == 0) {
+			t.Errorf("device %d Current = %v", i, in.Current)
+		}
+		if len(in.UserAgent) > userAgentMax || !strings.HasPrefix(d.ua, in.UserAgent) || !utf8Valid(in.UserAgent) {
+			t.Errorf("device %d UA %q", i, in.UserAgent)
+		}
+		if !in.CreatedAt.Equal(t0.Add(time.Duration(i) * time.Minute)) {
+			t.Errorf("device %d CreatedAt %v", i, in.CreatedAt)
+		}
+	}
+	ctx := context.Background()
+	pid1 := byIP[netip.MustParseAddr(devs[1].ip).String()].PublicID
+
+	// Another user cannot end u's session, malformed IDs are rejected, then u ends it.
+	for _, tc := range []struct{ user, id string }{{"v", pid1}, {"u", "zz"}, {"u", strings.Repeat("0", 16)}, {"u", storeKey(devs[1].tok)}} {
+		if err := e.m.End(ctx, tc.user, tc.id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("End(%q, %q) = %v", tc.user, tc.id, err)
+		}
+	}
+	if e.userOf(devs[1].tok) != "u" {
+		t.Fatal("session ended by a failed End")
+	}
+	if err := e.m.End(ctx, "u", pid1); err != nil {
+		t.Fatal(err)
+	}
+	if e.userOf(devs[1].tok) != "" {
+		t.Fatal("ended session still logged in")
+	}
+
+	// EndOthers from device 0 ends device 2 and keeps device 0 (and user v).
+	var n int
+	e.do(devs[0].tok, func(w http.ResponseWriter, r *http.Request) {
+		var err error
+		if n, err = e.m.EndOthers(w, r); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n != 1 || e.userOf(devs[2].tok) != "" || e.userOf(devs[0].tok) != "u" || e.userOf(other) != "v" {
+		t.Fatalf("EndOthers: n=%d", n)
+	}
+	e.do("", func(w http.ResponseWriter, r *http.Request) {
+		if _, err := e.m.EndOthers(w, r); !errors.Is(err, ErrNotLoggedIn) {
+			t.Errorf("EndOthers anonymous: %v", err)
+		}
+	})
+
+	// EndAll from the user's own request (password change) ends the current one too.
+	d4 := e.login("u", "h")
+	rec := e.do(devs[0].tok, func(w http.ResponseWriter, r *http.Request) {
+		if n, err := e.m.EndAll(r.Context(), "u"); err != nil || n != 2 {
+			t.Errorf("EndAll = %d, %v", n, err)
+		}
+		if FromRequest(r).UserID() != "" {
+			t.Error("current request still logged in")
+		}
+		FromRequest(r).SetString("x", "y") // must not resurrect the ended session
+	})
+	if e.userOf(devs[0].tok) != "" || e.userOf(d4) != "" || e.userOf(other) != "v" {
+		t.Fatal("EndAll left sessions")
+	}
+	if c := e.sessionCookie(rec); c == nil || c.Value == devs[0].tok {
+		t.Errorf("cookie after EndAll: %v", c)
+	}
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+func TestEndCurrentSessionFromList(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("u", "h")
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		pid := FromRequest(r).PublicID()
+		if err := e.m.End(r.Context(), "u", pid); err != nil {
+			t.Fatal(err)
+		}
+		FromRequest(r).SetString("k", "v")
+	})
+	if e.userOf(tok) != "" {
+		t.Fatal("ended current session usable")
+	}
+	if c := e.sessionCookie(rec); c == nil || c.Value == tok {
+		t.Errorf("cookie %v", c)
+	}
+}
+
+func TestStoreOutage(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+
+	// Load fails for an existing cookie: 503, the handler does not run.
+	e.st.setFail(errOutage)
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "secret page") })
+	if rec.Code != 503 || e.ran || strings.Contains(rec.Body.String(), "secret") {
+		t.Fatalf("load outage: code %d ran %v body %q", rec.Code, e.ran, rec.Body)
+	}
+	if !strings.Contains(e.logs.String(), "session.store_error") || !strings.Contains(e.logs.String(), "op=load") {
+		t.Errorf("no log event: %s", e.logs)
+	}
+
+	// No cookie: no store needed, the request is served.
+	rec = e.do("", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "home") })
+	if rec.Code != 200 || rec.Body.String() != "home" {
+		t.Errorf("anonymous request during outage: %d", rec.Code)
+	}
+
+	// Save fails after the handler changed the session: 503 instead of the handler's response.
+	rec = e.do("", func(w http.ResponseWriter, r *http.Request) {
+		FromRequest(r).SetString("a", "b")
+		w.Header().Set("Location", "/next")
+		w.Header().Set("Content-Length", "2")
+		w.WriteHeader(http.StatusSeeOther)
+		if _, err := io.WriteString(w, "ok"); err == nil {
+			t.Error("write after failed commit succeeded")
+		}
+	})
+	if rec.Code != 503 || rec.Header().Get("Location") != "" || rec.Header().Get("Set-Cookie") != "" || strings.Contains(rec.Body.String(), "ok") {
+		t.Errorf("save outage: code %d headers %v body %q", rec.Code, rec.Header(), rec.Body)
+	}
+	// Same when the handler never writes.
+	if rec = e.do("", setFoo); rec.Code != 503 {
+		t.Errorf("save outage, silent handler: %d", rec.Code)
+	}
+
+	// Login, Logout, List and the End family report the error.
+	e.do("", func(w http.ResponseWriter, r *http.Request) {
+		if err := e.m.Login(w, r, "1", "h"); !errors.Is(err, errOutage) {
+			t.Errorf("Login: %v", err)
+		}
+		if FromRequest(r).UserID() != "" {
+			t.Error("logged in despite store failure")
+		}
+		if _, err := e.m.List(r.Context(), "1"); !errors.Is(err, errOutage) {
+			t.Errorf("List: %v", err)
+		}
+		if _, err := e.m.EndAll(r.Context(), "1"); !errors.Is(err, errOutage) {
+			t.Errorf("EndAll: %v", err)
+		}
+		if err := e.m.End(r.Context(), "1", strings.Repeat("a", 16)); !errors.Is(err, errOutage) {
+			t.Errorf("End: %v", err)
+		}
+	})
+
+	// Recovery: the session is still there once the store answers.
+	e.st.setFail(nil)
+	if e.userOf(tok) != "1" {
+		t.Fatal("session lost after outage")
+	}
+	e.st.setFail(errOutage)
+	e.do(tok, nil) // 503 at load; Logout below needs a loaded session
+	e.st.setFail(nil)
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		e.st.setFail(errOutage)
+		if err := e.m.Logout(w, r); !errors.Is(err, errOutage) {
+			t.Errorf("Logout: %v", err)
+		}
+		if FromRequest(r).UserID() != "1" {
+			t.Error("Logout failed but session looks logged out")
+		}
+		e.st.setFail(nil)
+	})
+	if e.userOf(tok) != "1" {
+		t.Error("failed logout lost the session")
+	}
+}
+
+func TestCustomOnError(t *testing.T) {
+	var gotErr error
+	e := newEnv(t, Options{OnError: func(w http.ResponseWriter, r *http.Request, err error) {
+		gotErr = err
+		w.WriteHeader(http.StatusTeapot)
+	}}, nil)
+	tok := e.login("1", "h")
+	e.st.setFail(errOutage)
+	if rec := e.do(tok, nil); rec.Code != http.StatusTeapot || !errors.Is(gotErr, errOutage) {
+		t.Errorf("code %d err %v", rec.Code, gotErr)
+	}
+}
+
+func TestServerErrorDoesNotSave(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	rec := e.do("", func(w http.ResponseWriter, r *http.Request) {
+		FromRequest(r).SetString("a", "b")
+		w.WriteHeader(500)
+	})
+	if e.st.len() != 0 || e.sessionCookie(rec) != nil {
+		t.Error("5xx response saved the session")
+	}
+	// A login done before the failure is already in the store: its cookie still goes out.
+	rec = e.do("", func(w http.ResponseWriter, r *http.Request) {
+		e.m.Login(w, r, "1", "h")
+		w.WriteHeader(500)
+	})
+	if e.userOf(e.token(rec)) != "1" {
+		t.Error("cookie of a completed login not sent")
+	}
+}
+
+func TestCommittedResponse(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	e.do("", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "body first")
+		if err := e.m.Login(w, r, "1", "h"); !errors.Is(err, ErrCommitted) {
+			t.Errorf("Login after write: %v", err)
+		}
+	})
+	if e.st.len() != 0 {
+		t.Error("stored a session whose cookie cannot be sent")
+	}
+}
+
+func TestFlushCommits(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	rec := e.do("", func(w http.ResponseWriter, r *http.Request) {
+		FromRequest(r).SetString("a", "b")
+		w.(http.Flusher).Flush()
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("ResponseController: %v", err)
+		}
+	})
+	if !rec.Flushed || e.token(rec) == "" {
+		t.Error("flush did not commit the session")
+	}
+}
+
+// finalRecorder records like a server would: 1xx responses go out and the header map is
+// snapshotted at the final status (httptest.ResponseRecorder treats 1xx as final).
+type finalRecorder struct {
+	h     http.Header
+	codes []int
+	final http.Header
+}
+
+func (f *finalRecorder) Header() http.Header { return f.h }
+func (f *finalRecorder) Write(b []byte) (int, error) {
+	if f.final == nil {
+		f.WriteHeader(200)
+	}
+	return len(b), nil
+}
+func (f *finalRecorder) WriteHeader(code int) {
+	f.codes = append(f.codes, code)
+	if code >= 200 && f.final == nil {
+		f.final = f.h.Clone()
+	}
+}
+
+func TestInformationalDoesNotCommit(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	e.fn = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</a.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		FromRequest(r).SetString("a", "b")
+		if err := e.m.Login(w, r, "1", "h"); err != nil {
+			t.Fatal(err)
+		}
+		w.WriteHeader(200)
+	}
+	fr := &finalRecorder{h: http.Header{}}
+	e.h.ServeHTTP(fr, httptest.NewRequest("GET", "https://example.com/", nil))
+	if !slices.Equal(fr.codes, []int{103, 200}) {
+		t.Fatalf("codes %v", fr.codes)
+	}
+	rec := httptest.NewRecorder()
+	for k, v := range fr.final {
+		rec.Header()[k] = v
+	}
+	if e.userOf(e.token(rec)) != "1" {
+		t.Error("103 committed the session early")
+	}
+}
+
+func TestConcurrentEndDoesNotResurrect(t *testing.T) {
+	e := newEnv(t, Options{}, updFakeStore{newFakeStore()})
+	tok := e.login("1", "h")
+	e.clk.advance(2 * DefaultTouchInterval)
+	// This request loaded the session; while it runs, the password changes elsewhere.
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		if _, err := e.m.EndAll(context.Background(), "1"); err != nil {
+			t.Fatal(err)
+		}
+		FromRequest(r).SetString("late", "write")
+	})
+	if e.st.len() != 0 || e.userOf(tok) != "" {
+		t.Fatal("in-flight request brought an ended session back")
+	}
+	if c := e.sessionCookie(rec); c == nil || c.MaxAge >= 0 {
+		t.Errorf("cookie of ended session not expired: %v", c)
+	}
+	if !strings.Contains(e.logs.String(), "session.interrupted") {
+		t.Error("no event logged")
+	}
+}
+
+func TestCorruptDataDropsSession(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+	row := e.st.rows[storeKey(tok)]
+	row.Data = []byte{9, 9, 9}
+	e.st.rows[row.Key] = row
+	if e.userOf(tok) != "" || e.st.len() != 0 || !strings.Contains(e.logs.String(), "session.corrupt") {
+		t.Error("corrupt session not dropped")
+	}
+}
+
+func TestTouchIntervalClamped(t *testing.T) {
+	m := NewManager(newFakeStore(), Options{IdleTimeout: time.Minute, TouchInterval: time.Hour})
+	if m.opts.TouchInterval != 30*time.Second {
+		t.Errorf("TouchInterval = %v", m.opts.TouchInterval)
+	}
+}
+
+func TestClientIPFromResolver(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	req := httptest.NewRequest("GET", "https://example.com/", nil)
+	info := clientip.Info{IP: netip.MustParseAddr("192.0.2.77"), Scheme: "https"}
+	req = req.WithContext(clientip.NewContext(req.Context(), info))
+	tok := e.token(e.doReq(req, "", func(w http.ResponseWriter, r *http.Request) { e.m.Login(w, r, "1", "h") }))
+	if got := e.st.rows[storeKey(tok)].IP; got != "192.0.2.77" {
+		t.Errorf("IP = %q", got)
+	}
+}
+
+func TestConcurrentRequests(t *testing.T) {
+	st := newFakeStore()
+	m := NewManager(st, Options{})
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		n, _ := s.GetInt64("n")
+		s.SetInt64("n", n+1)
+		if r.URL.Path == "/login" {
+			if err := m.Login(w, r, "u", "h"); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			var tok string
+			for i := range 50 {
+				path := "/"
+				if i%10 == 0 {
+					path = "/login"
+				}
+				req := httptest.NewRequest("GET", "https://example.com"+path, nil)
+				if tok != "" {
+					req.Header.Set("Cookie", m.CookieName()+"="+tok)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				for _, c := range rec.Result().Cookies() {
+					tok = c.Value
+				}
+				if rec.Code != 200 {
+					t.Errorf("goroutine %d: %d", g, rec.Code)
+				}
+			}
+			if _, err := m.List(context.Background(), "u"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if got, err := m.List(context.Background(), "u"); err != nil || len(got) != 8 {
+		t.Errorf("List = %d, %v (want one session per client)", len(got), err)
+	}
+}
