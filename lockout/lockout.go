@@ -1,0 +1,647 @@
+// Package lockout stops password guessing the way django-axes does, with the gaps axes is known
+// for closed: failures are counted per username, per client IP and per (username, IP) pair at
+// once, in atomic store counters that several instances share; Check is cheap and runs before
+// any password hash; a lock can escalate; and a store outage locks rather than lets guesses through.
+//
+// The three scopes answer three attacks:
+//   - ScopePair (limit FailureLimit, default 5): a user mistyping from one address is slowed
+//     down without locking the account for everyone else.
+//   - ScopeUser (limit UserFailureLimit, default 4×FailureLimit): a botnet rotating addresses
+//     against one account (credential guessing from many IPs) is stopped at the account, as the
+//     OWASP Authentication cheat sheet asks ("lockout counter tied to the account, not the IP").
+//   - ScopeIP (limit IPFailureLimit, default 4×FailureLimit): one address spraying a password
+//     across many accounts is stopped even though no single account sees many failures.
+//
+// The app calls Check before verifying a password and, when the request is not locked, Fail or
+// Succeed after. Requests rejected by Check must not call Fail: axes extended the cool-off on
+// attempts made during a lockout, which punished users retrying with the right password
+// (jazzband/django-axes#837); here a lockout ends CoolOff after the failure that caused it.
+//
+// Failures are counted whether or not the username exists, so a lock reveals nothing about
+// which accounts exist.
+package lockout
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/rampart-go/rampart/store"
+)
+
+// Scope is a set of dimensions failures are counted in.
+type Scope uint8
+
+const (
+	// ScopePair counts failures per (username, client IP) pair.
+	ScopePair Scope = 1 << iota
+	// ScopeUser counts failures per username, whatever the client IP.
+	ScopeUser
+	// ScopeIP counts failures per client IP (IPv6 grouped by prefix), whatever the username.
+	ScopeIP
+
+	// ScopeAll is every scope; it is what a zero Options.LockBy means.
+	ScopeAll = ScopePair | ScopeUser | ScopeIP
+)
+
+// String names the scope as it appears in Decision.Reason and Entry.Scope.
+func (s Scope) String() string {
+	var parts []string
+	if s&ScopePair != 0 {
+		parts = append(parts, "username+ip")
+	}
+	if s&ScopeUser != 0 {
+		parts = append(parts, "username")
+	}
+	if s&ScopeIP != 0 {
+		parts = append(parts, "ip")
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ",")
+}
+
+// Defaults. CoolOff is 15 minutes: axes' own documentation example and its progressive-lockout
+// tier 1 (3 failures → 15 min), and the usual OWASP figure; long enough to make online guessing
+// hopeless (5 guesses per 15 min per pair, 20 per account), short enough that a locked-out user
+// or a victim of a deliberate lockout (lockout as DoS) is back quickly. Escalation raises it for
+// persistent attackers.
+const (
+	DefaultFailureLimit     = 5
+	DefaultCoolOff          = 15 * time.Minute
+	DefaultMaxCoolOff       = 24 * time.Hour
+	DefaultEscalationMemory = 24 * time.Hour
+	DefaultIPv6Prefix       = 64
+	DefaultPrefix           = "lockout:"
+	// maxEncodedName is the longest normalised username kept readable in keys; longer (hostile)
+	// names are hashed so keys stay short and cannot grow without bound.
+	maxEncodedName = 128
+)
+
+// Reasons reported in Decision.Reason besides the Scope names.
+const (
+	// ReasonUnavailable means the store could not answer: the request is refused (fail closed).
+	ReasonUnavailable = "unavailable"
+)
+
+// Options configure a Guard. The zero value is the secure default described on each field.
+type Options struct {
+	// FailureLimit is how many failures lock a (username, IP) pair. Zero means 5.
+	FailureLimit int
+	// UserFailureLimit is how many failures from any addresses lock a username. Zero means
+	// 4×FailureLimit: higher than the pair limit so an attacker needs more work to lock a
+	// known account for its owner, still far below NIST SP 800-63B's ceiling of 100.
+	UserFailureLimit int
+	// IPFailureLimit is how many failures against any usernames lock a client IP. Zero means
+	// 4×FailureLimit, which leaves room for a few users behind one NAT.
+	IPFailureLimit int
+	// LockBy selects the scopes counted and checked. Zero means ScopeAll. Leaving out
+	// ScopeUser lets rotating IPs guess one account forever; leaving out ScopeIP lets one IP
+	// spray every account.
+	LockBy Scope
+	// CoolOff is how long a lock lasts after the failure that caused it, and the window in
+	// which failures add up (each failure restarts it). Zero means 15 minutes.
+	CoolOff time.Duration
+	// Escalate doubles the cool-off for every further lockout of the same key within
+	// EscalationMemory, up to MaxCoolOff (OWASP's exponential lockout; axes' lockout tiers).
+	Escalate bool
+	// MaxCoolOff caps escalation. Zero means 24 hours.
+	MaxCoolOff time.Duration
+	// EscalationMemory is how long past lockouts are remembered for escalation. Zero means 24 hours.
+	EscalationMemory time.Duration
+	// ResetUserOnSuccess makes Succeed also clear the username's counter. By default a
+	// success clears only the pair's counter: clearing the account counter would hand a
+	// distributed attacker a fresh budget every time the owner logs in.
+	ResetUserOnSuccess bool
+	// InsecureResetIPOnSuccess makes Succeed also clear the client IP's counter. It is
+	// insecure: an attacker who owns one account can log into it between guesses and spray
+	// other accounts from one address forever. Off by default.
+	InsecureResetIPOnSuccess bool
+	// IPv6Prefix groups IPv6 clients by this prefix length, since one subscriber usually
+	// holds a whole /64 and could otherwise rotate addresses freely. Zero means 64.
+	IPv6Prefix int
+	// Normalize maps a username to its identity for counting. It must merge at least every
+	// spelling the login form accepts as the same account. Nil means NFKC, trimming spaces
+	// and Unicode case folding (merging more than the user table does is harmless).
+	Normalize func(string) string
+	// Prefix starts every counter key. Zero means "lockout:".
+	Prefix string
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Decision is the outcome of Check or Fail.
+type Decision struct {
+	// Locked reports that the attempt must be refused without checking the password.
+	Locked bool
+	// RetryAfter is how long until the longest applicable lock ends (zero when not locked,
+	// and when the store could not answer).
+	RetryAfter time.Duration
+	// Reason names the locked scopes ("username+ip", "username", "ip", comma-separated)
+	// or ReasonUnavailable.
+	Reason string
+	// Tripped is set by Fail when this failure reached a limit (a lockout began): the moment
+	// to write an audit event or notify the account owner.
+	Tripped bool
+}
+
+// Entry is one locked key, for the admin page.
+type Entry struct {
+	// Scope is exactly one of ScopePair, ScopeUser, ScopeIP.
+	Scope Scope
+	// Username is the normalised username (empty for ScopeIP and for over-long names,
+	// which are kept only as a hash; see Key).
+	Username string
+	// IP is the address or IPv6 prefix (empty for ScopeUser).
+	IP string
+	// Failures is the failure count.
+	Failures int64
+	// Until is when the lock ends.
+	Until time.Time
+	// Key is the store key, usable with UnlockKey.
+	Key string
+}
+
+// Guard decides and records lockouts. It is safe for concurrent use.
+type Guard struct {
+	c                     store.Counters
+	pairLimit, userLimit  int64
+	ipLimit               int64
+	by                    Scope
+	cool, maxCool, memory time.Duration
+	escalate              bool
+	resetUser, resetIP    bool
+	v6bits                int
+	normalize             func(string) string
+	prefix                string
+	now                   func() time.Time
+}
+
+// New returns a Guard keeping its counters in counters.
+func New(counters store.Counters, opts Options) *Guard {
+	g := &Guard{
+		c:         counters,
+		by:        opts.LockBy,
+		cool:      opts.CoolOff,
+		maxCool:   opts.MaxCoolOff,
+		memory:    opts.EscalationMemory,
+		escalate:  opts.Escalate,
+		resetUser: opts.ResetUserOnSuccess,
+		resetIP:   opts.InsecureResetIPOnSuccess,
+		v6bits:    opts.IPv6Prefix,
+		normalize: opts.Normalize,
+		prefix:    opts.Prefix,
+		now:       opts.Now,
+	}
+	limit := opts.FailureLimit
+	if limit <= 0 {
+		limit = DefaultFailureLimit
+	}
+	g.pairLimit = int64(limit)
+	g.userLimit = int64(opts.UserFailureLimit)
+	if g.userLimit <= 0 {
+		g.userLimit = 4 * g.pairLimit
+	}
+	g.ipLimit = int64(opts.IPFailureLimit)
+	if g.ipLimit <= 0 {
+		g.ipLimit = 4 * g.pairLimit
+	}
+	if g.by&ScopeAll == 0 {
+		g.by = ScopeAll
+	}
+	if g.cool <= 0 {
+		g.cool = DefaultCoolOff
+	}
+	if g.maxCool <= 0 {
+		g.maxCool = DefaultMaxCoolOff
+	}
+	if g.maxCool < g.cool {
+		g.maxCool = g.cool
+	}
+	if g.memory <= 0 {
+		g.memory = DefaultEscalationMemory
+	}
+	if g.v6bits <= 0 || g.v6bits > 128 {
+		g.v6bits = DefaultIPv6Prefix
+	}
+	if g.normalize == nil {
+		g.normalize = NormalizeUsername
+	}
+	if g.prefix == "" {
+		g.prefix = DefaultPrefix
+	}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	return g
+}
+
+// NormalizeUsername is the default Options.Normalize: NFKC (as Django's normalize_username),
+// surrounding white space removed, then Unicode case folding, so "Bob", "BOB " and "ｂｏｂ"
+// share one counter.
+func NormalizeUsername(s string) string {
+	if isASCII(s) {
+		// Fast path: NFKC leaves ASCII alone and folding is lower-casing, so skip the
+		// Unicode tables on the (common) path that Check takes before every login.
+		return strings.ToLower(strings.TrimSpace(s))
+	}
+	s = strings.TrimSpace(norm.NFKC.String(s))
+	// A Caser is stateful and not safe for concurrent use, so each call makes its own.
+	return cases.Fold().String(s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// key kinds; each key is prefix + kind + "|" + parts. Usernames are encoded with an alphabet
+// that has no "|" (base64url, or a SHA-256 for long names), so no username can forge the key
+// of another scope, another user or another IP.
+const (
+	kindUser  = "u"
+	kindIP    = "i"
+	kindPair  = "p"
+	levelMark = "L" // escalation level counters: prefix + "L" + kind + "|" + ...
+)
+
+type keys struct {
+	user, ip, pair string
+	scopes         Scope // scopes that apply to this attempt
+}
+
+// encodeUser returns the key form of an already normalised username.
+func encodeUser(name string) string {
+	if len(name) > maxEncodedName {
+		sum := sha256.Sum256([]byte(name))
+		return "h" + base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	return "e" + base64.RawURLEncoding.EncodeToString([]byte(name))
+}
+
+func decodeUser(enc string) (string, bool) {
+	if !strings.HasPrefix(enc, "e") {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc[1:])
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// ipKey returns the counting identity of ip: the address for IPv4, its prefix for IPv6.
+func (g *Guard) ipKey(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is6() && g.v6bits < 128 {
+		p, err := ip.WithZone("").Prefix(g.v6bits)
+		if err == nil {
+			return p.String()
+		}
+	}
+	return ip.WithZone("").String()
+}
+
+// keysFor builds the keys of an attempt. An empty username drops the user and pair scopes
+// (axes#261: an empty username once shared one global counter and locked everyone out); an
+// unusable IP drops the IP and pair scopes for the same reason, leaving the account counted.
+func (g *Guard) keysFor(username string, ip netip.Addr) keys {
+	var k keys
+	name := g.normalize(username)
+	hasUser := name != ""
+	hasIP := ip.IsValid()
+	var enc, ipk string
+	if hasUser {
+		enc = encodeUser(name)
+		if g.by&ScopeUser != 0 {
+			k.user = g.prefix + kindUser + "|" + enc
+			k.scopes |= ScopeUser
+		}
+	}
+	if hasIP {
+		ipk = g.ipKey(ip)
+		if g.by&ScopeIP != 0 {
+			k.ip = g.prefix + kindIP + "|" + ipk
+			k.scopes |= ScopeIP
+		}
+	}
+	if hasUser && hasIP && g.by&ScopePair != 0 {
+		k.pair = g.prefix + kindPair + "|" + enc + "|" + ipk
+		k.scopes |= ScopePair
+	}
+	return k
+}
+
+func (g *Guard) limitOf(s Scope) int64 {
+	switch s {
+	case ScopePair:
+		return g.pairLimit
+	case ScopeUser:
+		return g.userLimit
+	default:
+		return g.ipLimit
+	}
+}
+
+func (k keys) each(f func(s Scope, key string) error) error {
+	for _, sk := range [...]struct {
+		s   Scope
+		key string
+	}{{ScopePair, k.pair}, {ScopeUser, k.user}, {ScopeIP, k.ip}} {
+		if k.scopes&sk.s == 0 {
+			continue
+		}
+		if err := f(sk.s, sk.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unavailable is the fail-closed decision for a store error.
+func unavailable(err error) (Decision, error) {
+	return Decision{Locked: true, Reason: ReasonUnavailable}, fmt.Errorf("lockout: store: %w", err)
+}
+
+// Check reports whether an attempt for username from ip must be refused. It reads at most three
+// counters and computes no hash, so it is cheap enough to run before password verification on
+// every login request, which is what keeps a flood against a locked account from costing
+// argon2id time. A store error yields a locked Decision and the error (fail closed).
+func (g *Guard) Check(ctx context.Context, username string, ip netip.Addr) (Decision, error) {
+	now := g.now()
+	k := g.keysFor(username, ip)
+	var d Decision
+	var locked Scope
+	err := k.each(func(s Scope, key string) error {
+		c, err := g.c.GetCounter(ctx, key, now)
+		if err != nil {
+			return err
+		}
+		if c.N >= g.limitOf(s) {
+			locked |= s
+			if ra := c.ExpiresAt.Sub(now); ra > d.RetryAfter {
+				d.RetryAfter = ra
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	if locked != 0 {
+		d.Locked = true
+		d.Reason = locked.String()
+	}
+	return d, nil
+}
+
+// Fail records a failed attempt in every scope and returns the state after it. Each counter
+// is incremented atomically in the store with its expiry moved to CoolOff from now, so
+// concurrent failures on several instances are all counted (axes#784). With Escalate, the
+// failure that reaches a limit starts a lock of CoolOff×2^(n-1), n being the number of
+// lockouts of that key within EscalationMemory, capped at MaxCoolOff.
+func (g *Guard) Fail(ctx context.Context, username string, ip netip.Addr) (Decision, error) {
+	now := g.now()
+	k := g.keysFor(username, ip)
+	var d Decision
+	var locked Scope
+	err := k.each(func(s Scope, key string) error {
+		c, err := g.c.Incr(ctx, key, 1, now, g.cool, true)
+		if err != nil {
+			return err
+		}
+		limit := g.limitOf(s)
+		if c.N < limit {
+			return nil
+		}
+		locked |= s
+		if c.N == limit {
+			d.Tripped = true
+		}
+		until := c.ExpiresAt
+		if g.escalate {
+			cool, err := g.escalated(ctx, key, c.N == limit, now)
+			if err != nil {
+				return err
+			}
+			if cool > g.cool {
+				// Re-applied on later failures too, so a racing failure (one that passed
+				// Check before the lock) cannot shorten an escalated lock back to CoolOff.
+				c, err = g.c.Incr(ctx, key, 0, now, cool, true)
+				if err != nil {
+					return err
+				}
+				until = c.ExpiresAt
+			}
+		}
+		if ra := until.Sub(now); ra > d.RetryAfter {
+			d.RetryAfter = ra
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
+	}
+	if locked != 0 {
+		d.Locked = true
+		d.Reason = locked.String()
+	}
+	return d, nil
+}
+
+// escalated returns the cool-off of the current lock of key, counting a new lockout when tripped.
+func (g *Guard) escalated(ctx context.Context, key string, tripped bool, now time.Time) (time.Duration, error) {
+	lk := g.levelKey(key)
+	var level int64
+	if tripped {
+		c, err := g.c.Incr(ctx, lk, 1, now, g.memory, true)
+		if err != nil {
+			return 0, err
+		}
+		level = c.N
+	} else {
+		c, err := g.c.GetCounter(ctx, lk, now)
+		if err != nil {
+			return 0, err
+		}
+		level = c.N
+	}
+	cool := g.cool
+	for i := int64(1); i < level && cool < g.maxCool; i++ {
+		cool *= 2
+	}
+	return min(cool, g.maxCool), nil
+}
+
+func (g *Guard) levelKey(key string) string {
+	return g.prefix + levelMark + strings.TrimPrefix(key, g.prefix)
+}
+
+// Succeed records a successful login: it clears the pair's counter (the pair just proved it
+// knows the password), plus the username's and the IP's when the options say so. Escalation
+// memory is kept, so a lock soon after is still escalated.
+func (g *Guard) Succeed(ctx context.Context, username string, ip netip.Addr) error {
+	k := g.keysFor(username, ip)
+	return k.each(func(s Scope, key string) error {
+		if s == ScopePair || (s == ScopeUser && g.resetUser) || (s == ScopeIP && g.resetIP) {
+			if err := g.c.DeleteCounter(ctx, key); err != nil {
+				return fmt.Errorf("lockout: store: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// Unlock clears every counter of username: its account counter, all its (username, IP) pairs,
+// and their escalation memory (the admin decided to trust the account again).
+func (g *Guard) Unlock(ctx context.Context, username string) error {
+	name := g.normalize(username)
+	if name == "" {
+		return errors.New("lockout: empty username")
+	}
+	enc := encodeUser(name)
+	if err := g.deleteWithLevel(ctx, g.prefix+kindUser+"|"+enc); err != nil {
+		return err
+	}
+	return g.deletePrefix(ctx, g.prefix+kindPair+"|"+enc+"|", nil)
+}
+
+// UnlockIP clears the counters of ip (its IPv6 prefix) and of every pair involving it.
+func (g *Guard) UnlockIP(ctx context.Context, ip netip.Addr) error {
+	if !ip.IsValid() {
+		return errors.New("lockout: invalid IP")
+	}
+	ipk := g.ipKey(ip)
+	if err := g.deleteWithLevel(ctx, g.prefix+kindIP+"|"+ipk); err != nil {
+		return err
+	}
+	suffix := "|" + ipk
+	return g.deletePrefix(ctx, g.prefix+kindPair+"|", func(key string) bool {
+		return strings.HasSuffix(key, suffix)
+	})
+}
+
+// UnlockKey clears one counter listed by Locked (and its escalation memory).
+func (g *Guard) UnlockKey(ctx context.Context, key string) error {
+	if !strings.HasPrefix(key, g.prefix) || strings.HasPrefix(key, g.prefix+levelMark) {
+		return errors.New("lockout: not a lockout key")
+	}
+	return g.deleteWithLevel(ctx, key)
+}
+
+func (g *Guard) deleteWithLevel(ctx context.Context, key string) error {
+	if err := g.c.DeleteCounter(ctx, key); err != nil {
+		return fmt.Errorf("lockout: store: %w", err)
+	}
+	if err := g.c.DeleteCounter(ctx, g.levelKey(key)); err != nil {
+		return fmt.Errorf("lockout: store: %w", err)
+	}
+	return nil
+}
+
+// deletePrefix removes the counters under prefix and their escalation memory, which may
+// outlive an expired failure counter and so is listed on its own.
+func (g *Guard) deletePrefix(ctx context.Context, prefix string, keep func(string) bool) error {
+	now := g.now()
+	for _, p := range [...]string{prefix, g.levelKey(prefix)} {
+		cs, err := g.c.ListCounters(ctx, p, 0, now, 0)
+		if err != nil {
+			return fmt.Errorf("lockout: store: %w", err)
+		}
+		for _, c := range cs {
+			if keep != nil && !keep(c.Key) {
+				continue
+			}
+			if err := g.c.DeleteCounter(ctx, c.Key); err != nil {
+				return fmt.Errorf("lockout: store: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// Locked lists the keys currently locked, at most limit of them (limit <= 0: all), pairs
+// first, then usernames, then IPs, each in key order.
+func (g *Guard) Locked(ctx context.Context, limit int) ([]Entry, error) {
+	now := g.now()
+	var out []Entry
+	for _, s := range [...]Scope{ScopePair, ScopeUser, ScopeIP} {
+		if g.by&s == 0 {
+			continue
+		}
+		rest := 0
+		if limit > 0 {
+			rest = limit - len(out)
+			if rest <= 0 {
+				break
+			}
+		}
+		kind := map[Scope]string{ScopePair: kindPair, ScopeUser: kindUser, ScopeIP: kindIP}[s]
+		prefix := g.prefix + kind + "|"
+		cs, err := g.c.ListCounters(ctx, prefix, g.limitOf(s), now, rest)
+		if err != nil {
+			return nil, fmt.Errorf("lockout: store: %w", err)
+		}
+		for _, c := range cs {
+			e := Entry{Scope: s, Failures: c.N, Until: c.ExpiresAt, Key: c.Key}
+			rest := strings.TrimPrefix(c.Key, prefix)
+			switch s {
+			case ScopeIP:
+				e.IP = rest
+			case ScopeUser:
+				e.Username, _ = decodeUser(rest)
+			case ScopePair:
+				enc, ip, _ := strings.Cut(rest, "|")
+				e.Username, _ = decodeUser(enc)
+				e.IP = ip
+			}
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// LockedMessage is the body WriteLocked sends. It names no account, so it reveals nothing.
+const LockedMessage = "Too many failed login attempts. Please try again later.\n"
+
+// UnavailableMessage is the body WriteLocked sends when the store could not answer.
+const UnavailableMessage = "Login is temporarily unavailable. Please try again later.\n"
+
+// WriteLocked writes the response for a locked Decision: 429 Too Many Requests with
+// Retry-After in whole seconds rounded up (never 0, which clients read as "retry now"), or
+// 503 Service Unavailable when the lock came from a store outage.
+func WriteLocked(w http.ResponseWriter, d Decision) {
+	secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
+	status, msg := http.StatusTooManyRequests, LockedMessage
+	if d.Reason == ReasonUnavailable {
+		status, msg = http.StatusServiceUnavailable, UnavailableMessage
+		if secs <= 0 {
+			secs = 30
+		}
+	}
+	if secs < 1 {
+		secs = 1
+	}
+	h := w.Header()
+	h.Set("Retry-After", strconv.FormatInt(secs, 10))
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(msg))
+}

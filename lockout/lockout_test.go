@@ -1,0 +1,633 @@
+package lockout
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/store"
+)
+
+var ctx = context.Background()
+
+func ip(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// v4 returns a distinct IPv4 address for each i.
+func v4(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+}
+
+func newGuard(t testing.TB, c store.Counters, clk *clock, opts Options) *Guard {
+	t.Helper()
+	opts.Now = clk.Now
+	return New(c, opts)
+}
+
+// loginHandler is the shape an app's login view takes: Check before any hash, then Fail or
+// Succeed. Every password is wrong except "right".
+func loginHandler(g *Guard, checked *int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass := r.FormValue("username"), r.FormValue("password")
+		addr := clientip.FromRequest(r).IP
+		d, err := g.Check(r.Context(), user, addr)
+		if d.Locked {
+			_ = err // would be logged
+			WriteLocked(w, d)
+			return
+		}
+		*checked++ // the password hash would run here
+		if pass != "right" {
+			if _, err := g.Fail(r.Context(), user, addr); err != nil {
+				http.Error(w, "unavailable", http.StatusServiceUnavailable)
+				return
+			}
+			http.Error(w, "Invalid username or password.", http.StatusOK)
+			return
+		}
+		_ = g.Succeed(r.Context(), user, addr)
+		w.WriteHeader(http.StatusSeeOther)
+	})
+}
+
+func post(h http.Handler, user, pass string, addr netip.Addr) *httptest.ResponseRecorder {
+	body := "username=" + user + "&password=" + pass
+	r := httptest.NewRequest(http.MethodPost, "/accounts/login", strings.NewReader(body))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.RemoteAddr = netip.AddrPortFrom(addr, 40000).String()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+func TestRotatingIPsLockAccount(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{})
+	checked := 0
+	h := loginHandler(g, &checked)
+	var rejected int
+	for i := range 1000 {
+		w := post(h, "alice", fmt.Sprintf("guess%d", i), v4(i))
+		switch w.Code {
+		case http.StatusOK:
+		case http.StatusTooManyRequests:
+			rejected++
+			if got := w.Header().Get("Retry-After"); got != "900" {
+				t.Fatalf("attempt %d: Retry-After = %q, want 900", i, got)
+			}
+		default:
+			t.Fatalf("attempt %d: status %d", i, w.Code)
+		}
+	}
+	// The default account limit is 4×5 = 20: exactly 20 passwords were ever hashed.
+	if checked != 20 || rejected != 980 {
+		t.Fatalf("hashed %d, rejected %d; want 20 and 980", checked, rejected)
+	}
+	// Even the right password from a fresh address is refused while the account is locked.
+	if w := post(h, "alice", "right", v4(5000)); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("right password during lock: %d", w.Code)
+	}
+	d, err := g.Check(ctx, "ALICE", v4(6000))
+	if err != nil || !d.Locked || d.Reason != "username" {
+		t.Fatalf("Check = %+v, %v; want locked by username", d, err)
+	}
+	// Other accounts are untouched.
+	if w := post(h, "bob", "right", v4(7000)); w.Code != http.StatusSeeOther {
+		t.Fatalf("bob: %d", w.Code)
+	}
+	// After the cool-off the owner gets in.
+	clk.Advance(DefaultCoolOff)
+	if w := post(h, "alice", "right", v4(5000)); w.Code != http.StatusSeeOther {
+		t.Fatalf("after cool-off: %d", w.Code)
+	}
+}
+
+func TestSprayFromOneIP(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{})
+	checked := 0
+	h := loginHandler(g, &checked)
+	attacker := ip("203.0.113.9")
+	for i := range 1000 {
+		post(h, fmt.Sprintf("user%d", i), "Password1", attacker)
+	}
+	if checked != 20 {
+		t.Fatalf("hashed %d passwords, want 20 (IP limit)", checked)
+	}
+	d, _ := g.Check(ctx, "someone-else", attacker)
+	if !d.Locked || d.Reason != "ip" {
+		t.Fatalf("spraying IP: %+v", d)
+	}
+	// The sprayed accounts are not locked for their owners.
+	if d, _ := g.Check(ctx, "user3", ip("198.51.100.1")); d.Locked {
+		t.Fatalf("victim account locked: %+v", d)
+	}
+}
+
+func TestIPv6GroupedByPrefix(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{})
+	base := ip("2001:db8:1:2::").As16()
+	for i := range 20 {
+		a := base
+		a[15], a[14] = byte(i), byte(i*7)
+		if _, err := g.Fail(ctx, fmt.Sprintf("u%d", i), netip.AddrFrom16(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, _ := g.Check(ctx, "x", ip("2001:db8:1:2:ffff::1")); !d.Locked || d.Reason != "ip" {
+		t.Fatalf("same /64: %+v", d)
+	}
+	if d, _ := g.Check(ctx, "x", ip("2001:db8:1:3::1")); d.Locked {
+		t.Fatalf("other /64 locked: %+v", d)
+	}
+	// IPv4-mapped IPv6 counts as the IPv4 address.
+	for range 5 {
+		g.Fail(ctx, "carol", ip("::ffff:192.0.2.1"))
+	}
+	if d, _ := g.Check(ctx, "carol", ip("192.0.2.1")); !d.Locked || d.Reason != "username+ip" {
+		t.Fatalf("mapped address: %+v", d)
+	}
+}
+
+func TestScopesAndLimits(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    Options
+		fails   func(g *Guard)
+		user    string
+		addr    netip.Addr
+		locked  bool
+		reason  string
+		tripped int
+	}{
+		{
+			name: "pair locks after 5",
+			fails: func(g *Guard) {
+				for range 5 {
+					g.Fail(ctx, "bob", ip("192.0.2.1"))
+				}
+			},
+			user: "bob", addr: ip("192.0.2.1"), locked: true, reason: "username+ip",
+		},
+		{
+			name: "pair lock does not follow the user elsewhere",
+			fails: func(g *Guard) {
+				for range 5 {
+					g.Fail(ctx, "bob", ip("192.0.2.1"))
+				}
+			},
+			user: "bob", addr: ip("192.0.2.2"), locked: false,
+		},
+		{
+			name: "4 failures do not lock",
+			fails: func(g *Guard) {
+				for range 4 {
+					g.Fail(ctx, "bob", ip("192.0.2.1"))
+				}
+			},
+			user: "bob", addr: ip("192.0.2.1"), locked: false,
+		},
+		{
+			name: "custom limits",
+			opts: Options{FailureLimit: 2, UserFailureLimit: 3, IPFailureLimit: 100},
+			fails: func(g *Guard) {
+				g.Fail(ctx, "bob", ip("192.0.2.1"))
+				g.Fail(ctx, "bob", ip("192.0.2.2"))
+				g.Fail(ctx, "bob", ip("192.0.2.3"))
+			},
+			user: "bob", addr: ip("192.0.2.4"), locked: true, reason: "username",
+		},
+		{
+			name: "LockBy IP only ignores the account",
+			opts: Options{LockBy: ScopeIP},
+			fails: func(g *Guard) {
+				for i := range 50 {
+					g.Fail(ctx, "bob", v4(i))
+				}
+			},
+			user: "bob", addr: v4(99), locked: false,
+		},
+		{
+			name: "case and width variants share a counter",
+			fails: func(g *Guard) {
+				for _, u := range []string{"Bob", "BOB", " bob ", "ｂｏｂ", "bob"} {
+					g.Fail(ctx, u, ip("192.0.2.1"))
+				}
+			},
+			user: "bOb", addr: ip("192.0.2.1"), locked: true, reason: "username+ip",
+		},
+		{
+			name: "empty username never builds a global account key",
+			fails: func(g *Guard) {
+				for i := range 50 {
+					g.Fail(ctx, "", v4(i))
+				}
+			},
+			user: "", addr: v4(1000), locked: false,
+		},
+		{
+			name: "invalid IP still counts the account",
+			fails: func(g *Guard) {
+				for range 20 {
+					g.Fail(ctx, "dave", netip.Addr{})
+				}
+			},
+			user: "dave", addr: ip("192.0.2.1"), locked: true, reason: "username",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGuard(t, newFake(), newClock(), tt.opts)
+			tt.fails(g)
+			d, err := g.Check(ctx, tt.user, tt.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Locked != tt.locked || d.Reason != tt.reason {
+				t.Fatalf("Check = %+v; want locked=%v reason=%q", d, tt.locked, tt.reason)
+			}
+		})
+	}
+}
+
+func TestHostileUsernamesDoNotCollide(t *testing.T) {
+	g := newGuard(t, newFake(), newClock(), Options{})
+	long := strings.Repeat("x", 5000)
+	names := []string{"a|b", "a", "b", "e", "p|ea|1.2.3.4", "u|eYQ", "a|192.0.2.1", long, long + "y", "\x00", "\xff\xfe"}
+	seen := map[string]string{}
+	for _, n := range names {
+		k := g.keysFor(n, ip("192.0.2.1"))
+		for _, key := range []string{k.user, k.pair} {
+			if prev, ok := seen[key]; ok {
+				t.Fatalf("%q and %q share key %q", prev, n, key)
+			}
+			seen[key] = n
+			if len(key) > 200 {
+				t.Fatalf("key for %d-byte name is %d bytes", len(n), len(key))
+			}
+		}
+	}
+	// Locking "a|b" must not lock "a" at IP "b"-anything, nor the other way.
+	for range 5 {
+		g.Fail(ctx, "a|b", ip("192.0.2.1"))
+	}
+	if d, _ := g.Check(ctx, "a", ip("192.0.2.1")); d.Locked {
+		t.Fatalf("collision: %+v", d)
+	}
+}
+
+func TestCoolOffExpiry(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{CoolOff: 10 * time.Minute})
+	for range 4 {
+		g.Fail(ctx, "erin", ip("192.0.2.1"))
+		clk.Advance(time.Minute) // failures keep adding up: each restarts the window
+	}
+	d, err := g.Fail(ctx, "erin", ip("192.0.2.1"))
+	if err != nil || !d.Locked || !d.Tripped || d.RetryAfter != 10*time.Minute {
+		t.Fatalf("5th failure = %+v, %v", d, err)
+	}
+	clk.Advance(10*time.Minute - time.Second)
+	d, _ = g.Check(ctx, "erin", ip("192.0.2.1"))
+	if !d.Locked || d.RetryAfter != time.Second {
+		t.Fatalf("1s before expiry: %+v", d)
+	}
+	clk.Advance(time.Second)
+	if d, _ = g.Check(ctx, "erin", ip("192.0.2.1")); d.Locked {
+		t.Fatalf("after expiry: %+v", d)
+	}
+	// The counter expired as a whole: one more failure does not lock again.
+	if d, _ = g.Fail(ctx, "erin", ip("192.0.2.1")); d.Locked {
+		t.Fatalf("fresh failure after expiry locked: %+v", d)
+	}
+}
+
+func TestEscalation(t *testing.T) {
+	clk := newClock()
+	c := newFake()
+	g := newGuard(t, c, clk, Options{Escalate: true, CoolOff: time.Minute, MaxCoolOff: 5 * time.Minute})
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 5 * time.Minute, 5 * time.Minute}
+	for round, w := range want {
+		var d Decision
+		for range 5 {
+			d, _ = g.Fail(ctx, "frank", ip("192.0.2.1"))
+		}
+		if !d.Locked || !d.Tripped || d.RetryAfter != w {
+			t.Fatalf("round %d: %+v, want lock of %v", round, d, w)
+		}
+		// A failure racing in after the lock must not shorten it.
+		clk.Advance(10 * time.Second)
+		d, _ = g.Fail(ctx, "frank", ip("192.0.2.1"))
+		if d.Tripped || d.RetryAfter != w {
+			t.Fatalf("round %d: racing failure gave %+v, want lock of %v", round, d, w)
+		}
+		clk.Advance(w - time.Second)
+		if d, _ := g.Check(ctx, "frank", ip("192.0.2.1")); !d.Locked {
+			t.Fatalf("round %d: lock ended early", round)
+		}
+		clk.Advance(time.Second)
+		if d, _ := g.Check(ctx, "frank", ip("192.0.2.1")); d.Locked {
+			t.Fatalf("round %d: still locked after %v: %+v", round, w, d)
+		}
+	}
+	// Unlock forgets the escalation too.
+	if err := g.Unlock(ctx, "frank"); err != nil {
+		t.Fatal(err)
+	}
+	var d Decision
+	for range 5 {
+		d, _ = g.Fail(ctx, "frank", ip("192.0.2.1"))
+	}
+	if d.RetryAfter != time.Minute {
+		t.Fatalf("after Unlock: %+v, want a 1m lock", d)
+	}
+	// Without Escalate every lock is CoolOff.
+	g2 := newGuard(t, newFake(), clk, Options{CoolOff: time.Minute})
+	for round := range 3 {
+		for range 5 {
+			d, _ = g2.Fail(ctx, "gina", ip("192.0.2.1"))
+		}
+		if d.RetryAfter != time.Minute {
+			t.Fatalf("round %d without escalation: %+v", round, d)
+		}
+		clk.Advance(time.Minute)
+	}
+}
+
+func TestSucceedResets(t *testing.T) {
+	tests := []struct {
+		name              string
+		opts              Options
+		pairN, userN, ipN int64
+	}{
+		{"default clears pair only", Options{}, 0, 4, 4},
+		{"ResetUserOnSuccess", Options{ResetUserOnSuccess: true}, 0, 0, 4},
+		{"InsecureResetIPOnSuccess", Options{InsecureResetIPOnSuccess: true}, 0, 4, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			c := newFake()
+			g := newGuard(t, c, clk, tt.opts)
+			for range 4 {
+				g.Fail(ctx, "hank", ip("192.0.2.1"))
+			}
+			if err := g.Succeed(ctx, "hank", ip("192.0.2.1")); err != nil {
+				t.Fatal(err)
+			}
+			k := g.keysFor("hank", ip("192.0.2.1"))
+			for _, x := range []struct {
+				key  string
+				want int64
+			}{{k.pair, tt.pairN}, {k.user, tt.userN}, {k.ip, tt.ipN}} {
+				got, _ := c.GetCounter(ctx, x.key, clk.Now())
+				if got.N != x.want {
+					t.Errorf("%s = %d, want %d", x.key, got.N, x.want)
+				}
+			}
+		})
+	}
+}
+
+func TestUnlockAndList(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{})
+	for range 5 {
+		g.Fail(ctx, "Ivy", ip("192.0.2.1"))
+		g.Fail(ctx, "ivy", ip("192.0.2.2"))
+	}
+	for i := range 10 {
+		g.Fail(ctx, "ivy", v4(i))
+	}
+	for i := range 20 {
+		g.Fail(ctx, fmt.Sprintf("spray%d", i), ip("198.51.100.7"))
+	}
+	entries, err := g.Locked(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, fmt.Sprintf("%s %s %s %d", e.Scope, e.Username, e.IP, e.Failures))
+		if !e.Until.After(clk.Now()) {
+			t.Errorf("entry %+v not in the future", e)
+		}
+	}
+	want := []string{
+		"username+ip ivy 192.0.2.1 5",
+		"username+ip ivy 192.0.2.2 5",
+		"username ivy  20",
+		"ip  198.51.100.7 20",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("Locked =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if e, _ := g.Locked(ctx, 2); len(e) != 2 {
+		t.Fatalf("Locked(2) returned %d", len(e))
+	}
+
+	if err := g.Unlock(ctx, "IVY"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := g.Check(ctx, "ivy", ip("192.0.2.1")); d.Locked {
+		t.Fatalf("after Unlock: %+v", d)
+	}
+	if d, _ := g.Check(ctx, "victim", ip("198.51.100.7")); !d.Locked {
+		t.Fatal("Unlock of a user cleared an IP lock")
+	}
+	if err := g.UnlockIP(ctx, ip("198.51.100.7")); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := g.Check(ctx, "victim", ip("198.51.100.7")); d.Locked {
+		t.Fatalf("after UnlockIP: %+v", d)
+	}
+	if e, _ := g.Locked(ctx, 0); len(e) != 0 {
+		t.Fatalf("still locked: %+v", e)
+	}
+	// UnlockIP clears pairs on that IP only.
+	for range 5 {
+		g.Fail(ctx, "jay", ip("192.0.2.9"))
+		g.Fail(ctx, "kim", ip("192.0.2.10"))
+	}
+	g.UnlockIP(ctx, ip("192.0.2.9"))
+	if d, _ := g.Check(ctx, "jay", ip("192.0.2.9")); d.Locked {
+		t.Fatal("UnlockIP left the pair locked")
+	}
+	if d, _ := g.Check(ctx, "kim", ip("192.0.2.10")); !d.Locked {
+		t.Fatal("UnlockIP cleared another IP's pair")
+	}
+	e, _ := g.Locked(ctx, 0)
+	if len(e) != 1 || g.UnlockKey(ctx, e[0].Key) != nil {
+		t.Fatalf("UnlockKey setup: %+v", e)
+	}
+	if d, _ := g.Check(ctx, "kim", ip("192.0.2.10")); d.Locked {
+		t.Fatal("UnlockKey left the pair locked")
+	}
+	if g.UnlockKey(ctx, "session:abc") == nil || g.Unlock(ctx, "  ") == nil || g.UnlockIP(ctx, netip.Addr{}) == nil {
+		t.Fatal("bad unlock arguments accepted")
+	}
+}
+
+func TestStoreOutageFailsClosed(t *testing.T) {
+	c := newFake()
+	g := newGuard(t, c, newClock(), Options{})
+	c.setFail(errOutage)
+	d, err := g.Check(ctx, "lee", ip("192.0.2.1"))
+	if err == nil || !d.Locked || d.Reason != ReasonUnavailable {
+		t.Fatalf("Check during outage = %+v, %v", d, err)
+	}
+	if d, err := g.Fail(ctx, "lee", ip("192.0.2.1")); err == nil || !d.Locked {
+		t.Fatalf("Fail during outage = %+v, %v", d, err)
+	}
+	if g.Succeed(ctx, "lee", ip("192.0.2.1")) == nil || g.Unlock(ctx, "lee") == nil {
+		t.Fatal("Succeed/Unlock hid the outage")
+	}
+	if _, err := g.Locked(ctx, 10); err == nil {
+		t.Fatal("Locked hid the outage")
+	}
+	checked := 0
+	w := post(loginHandler(g, &checked), "lee", "right", ip("192.0.2.1"))
+	if w.Code != http.StatusServiceUnavailable || checked != 0 || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("login during outage: %d, hashed %d", w.Code, checked)
+	}
+}
+
+func TestConcurrentFailuresAllCount(t *testing.T) {
+	c := newFake()
+	clk := newClock()
+	g := newGuard(t, c, clk, Options{FailureLimit: 1000, UserFailureLimit: 1000, IPFailureLimit: 1000})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	tripped := 0
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, _ := g.Fail(ctx, "max", v4(i%3))
+			if d.Tripped {
+				mu.Lock()
+				tripped++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	got, _ := c.GetCounter(ctx, g.keysFor("max", v4(0)).user, clk.Now())
+	if got.N != 200 || tripped != 0 {
+		t.Fatalf("user counter = %d (tripped %d), want 200", got.N, tripped)
+	}
+}
+
+func TestWriteLocked(t *testing.T) {
+	tests := []struct {
+		d      Decision
+		status int
+		retry  string
+	}{
+		{Decision{Locked: true, RetryAfter: 15 * time.Minute, Reason: "username"}, 429, "900"},
+		{Decision{Locked: true, RetryAfter: 1200 * time.Millisecond}, 429, "2"},
+		{Decision{Locked: true, RetryAfter: time.Nanosecond}, 429, "1"},
+		{Decision{Locked: true}, 429, "1"},
+		{Decision{Locked: true, Reason: ReasonUnavailable}, 503, "30"},
+	}
+	for _, tt := range tests {
+		w := httptest.NewRecorder()
+		WriteLocked(w, tt.d)
+		if w.Code != tt.status || w.Header().Get("Retry-After") != tt.retry {
+			t.Errorf("%+v: %d Retry-After %q; want %d %q", tt.d, w.Code, w.Header().Get("Retry-After"), tt.status, tt.retry)
+		}
+		if w.Header().Get("Cache-Control") != "no-store" || strings.Contains(w.Body.String(), "username") {
+			t.Errorf("%+v: headers %v body %q", tt.d, w.Header(), w.Body.String())
+		}
+	}
+}
+
+func FuzzUsernameKeys(f *testing.F) {
+	for _, s := range []string{"alice", "A|B", "", " ", "ｂｏｂ", "\xff", strings.Repeat("z", 200), "e|p|u"} {
+		f.Add(s, "bob")
+	}
+	g := New(newFake(), Options{})
+	addr := ip("192.0.2.1")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		ka, kb := g.keysFor(a, addr), g.keysFor(b, addr)
+		na, nb := g.normalize(a), g.normalize(b)
+		if (na == nb) != (ka == kb) {
+			t.Fatalf("%q/%q: normalised equal %v but keys equal %v", a, b, na == nb, ka == kb)
+		}
+		if na == "" {
+			if ka.user != "" || ka.pair != "" {
+				t.Fatalf("empty name %q got account keys", a)
+			}
+			return
+		}
+		enc, ok := strings.CutPrefix(ka.user, DefaultPrefix+"u|")
+		if !ok || strings.ContainsAny(enc, "|") {
+			t.Fatalf("%q: malformed key %q", a, ka.user)
+		}
+		if name, ok := decodeUser(enc); ok && name != na {
+			t.Fatalf("%q: key decodes to %q, want %q", a, name, na)
+		}
+		if ka.pair != DefaultPrefix+"p|"+enc+"|192.0.2.1" {
+			t.Fatalf("%q: pair key %q", a, ka.pair)
+		}
+	})
+}
+
+func BenchmarkCheckLocked(b *testing.B) {
+	clk := newClock()
+	g := newGuard(b, newFake(), clk, Options{})
+	for i := range 20 {
+		g.Fail(ctx, "victim", v4(i))
+	}
+	addr := ip("203.0.113.50")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		d, _ := g.Check(ctx, "victim", addr)
+		if !d.Locked {
+			b.Fatal("not locked")
+		}
+	}
+}
+
+func BenchmarkCheckLockedParallel(b *testing.B) {
+	clk := newClock()
+	g := newGuard(b, newFake(), clk, Options{})
+	for i := range 20 {
+		g.Fail(ctx, "victim", v4(i))
+	}
+	addr := ip("203.0.113.50")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if d, _ := g.Check(ctx, "victim", addr); !d.Locked {
+				b.Fatal("not locked")
+			}
+		}
+	})
+}
+
+func FuzzNormalizeASCIIFastPath(f *testing.F) {
+	for _, s := range []string{"Alice", " BOB\t", "a\x00b", "K", "\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !isASCII(s) {
+			return
+		}
+		slow := cases.Fold().String(strings.TrimSpace(norm.NFKC.String(s)))
+		if got := NormalizeUsername(s); got != slow {
+			t.Fatalf("NormalizeUsername(%q) = %q, Unicode path gives %q", s, got, slow)
+		}
+	})
+}
