@@ -1,0 +1,90 @@
+// Package settings loads rampart's configuration from RAMPART_* environment variables, an
+// optional .env file and NAME_FILE indirections, and refuses unsafe production configurations.
+//
+// # Sources
+//
+// Each variable is looked up in the process environment first, then in the .env file (the
+// environment wins). Any variable may instead be given as NAME_FILE, the path of a file holding
+// the value (Docker and Kubernetes secrets); trailing newlines are trimmed, and setting both NAME
+// and NAME_FILE is an error. An empty value counts as unset.
+//
+// .env lines are `[export ]KEY=value`; '#' starts a comment line; 'single quotes' keep the value
+// raw; "double quotes" understand \n \r \t \" \\; unquoted values end at " #". A malformed line is
+// an error, not skipped.
+//
+// Values are typed: a bad boolean, integer, duration, list item or URL is an error naming the
+// variable. Booleans are 1/0, true/false, yes/no, on/off. Durations are Go durations (30m, 12h)
+// or whole seconds. Lists are comma-separated.
+//
+// # Modes
+//
+// Production is the default. RAMPART_DEBUG=1 shows the detailed (still redacted) error page;
+// RAMPART_INSECURE_DEV=1 serves plain HTTP: no HSTS, no HTTPS redirect, no Secure or __Host-
+// cookies. Both are allowed only when RAMPART_ADDR is a loopback address, and both are reported
+// by `rampart check`. With either on, an unset secret key is replaced by a random per-process key
+// and ALLOWED_HOSTS defaults to localhost. In production (Debug off) Validate refuses a missing
+// or weak secret key or fallback key and an empty ALLOWED_HOSTS.
+//
+// # Variables
+//
+// Defaults marked "dev:" apply when RAMPART_INSECURE_DEV is on (ALLOWED_HOSTS and SECRET_KEY:
+// when RAMPART_DEBUG or RAMPART_INSECURE_DEV is on).
+//
+//	| Variable                              | Field                   | Type      | Default                                  | Django analogue                    |
+//	|---------------------------------------|-------------------------|-----------|------------------------------------------|------------------------------------|
+//	| RAMPART_DEBUG                         | Debug                   | bool      | false                                    | DEBUG                              |
+//	| RAMPART_INSECURE_DEV                  | InsecureDev             | bool      | false                                    | (none)                             |
+//	| RAMPART_SECRET_KEY                    | SecretKey               | secret    | required in production; dev: random      | SECRET_KEY                         |
+//	| RAMPART_SECRET_KEY_FALLBACKS          | SecretKeyFallbacks      | list      | empty                                    | SECRET_KEY_FALLBACKS               |
+//	| RAMPART_ADDR                          | Addr                    | host:port | 127.0.0.1:8000                           | (runserver address)                |
+//	| RAMPART_ALLOWED_HOSTS                 | AllowedHosts            | list      | empty; dev: .localhost,127.0.0.1,[::1]   | ALLOWED_HOSTS                      |
+//	| RAMPART_TRUSTED_PROXIES               | TrustedProxies          | CIDR list | empty (no proxy trusted)                 | SECURE_PROXY_SSL_HEADER, USE_X_FORWARDED_HOST |
+//	| RAMPART_PROXY_HEADER                  | ProxyHeader             | enum      | x-forwarded (or: forwarded)              | (none)                             |
+//	| RAMPART_TRUSTED_ORIGINS               | TrustedOrigins          | list      | empty                                    | CSRF_TRUSTED_ORIGINS               |
+//	| RAMPART_DATABASE_URL                  | DatabaseURL             | secret URL| sqlite://rampart.db                      | DATABASES (django-environ db_url)  |
+//	| RAMPART_REDIS_URL                     | RedisURL                | secret URL| empty (not used)                         | CACHES (django-environ cache_url)  |
+//	| RAMPART_HSTS_SECONDS                  | HSTSSeconds             | int       | 31536000; dev: 0                         | SECURE_HSTS_SECONDS (default 0)    |
+//	| RAMPART_HSTS_INCLUDE_SUBDOMAINS       | HSTSIncludeSubdomains   | bool      | true                                     | SECURE_HSTS_INCLUDE_SUBDOMAINS     |
+//	| RAMPART_HSTS_PRELOAD                  | HSTSPreload             | bool      | false                                    | SECURE_HSTS_PRELOAD                |
+//	| RAMPART_SSL_REDIRECT                  | SSLRedirect             | bool      | true; dev: false                         | SECURE_SSL_REDIRECT (default False)|
+//	| RAMPART_REFERRER_POLICY               | ReferrerPolicy          | list      | same-origin                              | SECURE_REFERRER_POLICY             |
+//	| RAMPART_CROSS_ORIGIN_OPENER_POLICY    | COOP                    | enum      | same-origin                              | SECURE_CROSS_ORIGIN_OPENER_POLICY  |
+//	| RAMPART_CROSS_ORIGIN_RESOURCE_POLICY  | CORP                    | enum      | same-origin                              | (none)                             |
+//	| RAMPART_X_FRAME_OPTIONS               | XFrameOptions           | enum      | DENY (or SAMEORIGIN)                     | X_FRAME_OPTIONS                    |
+//	| RAMPART_CSP_REPORT_ONLY               | CSPReportOnly           | bool      | false                                    | SECURE_CSP_REPORT_ONLY             |
+//	| RAMPART_CSP_REPORT_URI                | CSPReportURI            | path/URL  | /csp-report                              | (report-uri directive)             |
+//	| RAMPART_SESSION_COOKIE_NAME           | SessionCookieName       | string    | __Host-rampart_session; dev: rampart_session | SESSION_COOKIE_NAME            |
+//	| RAMPART_SESSION_COOKIE_SECURE         | SessionCookieSecure     | bool      | true; dev: false                         | SESSION_COOKIE_SECURE (default False) |
+//	| RAMPART_SESSION_COOKIE_SAMESITE       | SessionCookieSameSite   | enum      | Lax (or Strict, None)                    | SESSION_COOKIE_SAMESITE            |
+//	| RAMPART_SESSION_IDLE_TIMEOUT          | SessionIdleTimeout      | duration  | 30m (ASVS L2 / OWASP)                    | SESSION_COOKIE_AGE (2 weeks)       |
+//	| RAMPART_SESSION_ABSOLUTE_TIMEOUT      | SessionAbsoluteTimeout  | duration  | 12h (ASVS L2; NIST AAL2 ≤ 24h)           | (none)                             |
+//	| RAMPART_CSRF_COOKIE_NAME              | CSRFCookieName          | string    | __Host-rampart_csrf; dev: rampart_csrf   | CSRF_COOKIE_NAME                   |
+//	| RAMPART_CSRF_COOKIE_SECURE            | CSRFCookieSecure        | bool      | true; dev: false                         | CSRF_COOKIE_SECURE (default False) |
+//	| RAMPART_CSRF_COOKIE_SAMESITE          | CSRFCookieSameSite      | enum      | Lax                                      | CSRF_COOKIE_SAMESITE               |
+//	| RAMPART_CSRF_COOKIE_AGE               | CSRFCookieAge           | duration  | 8736h (52 weeks)                         | CSRF_COOKIE_AGE                    |
+//	| RAMPART_CSRF_USE_SESSIONS             | CSRFUseSessions         | bool      | false                                    | CSRF_USE_SESSIONS                  |
+//	| RAMPART_PASSWORD_MIN_LENGTH           | PasswordMinLength       | int ≥ 1   | 12                                       | MinimumLengthValidator (8)         |
+//	| RAMPART_PASSWORD_RESET_TIMEOUT        | PasswordResetTimeout    | duration  | 1h                                       | PASSWORD_RESET_TIMEOUT (3 days)    |
+//	| RAMPART_LOCKOUT_LIMIT                 | LockoutLimit            | int ≥ 1   | 5                                        | AXES_FAILURE_LIMIT (3)             |
+//	| RAMPART_LOCKOUT_COOLOFF               | LockoutCooloff          | duration  | 15m                                      | AXES_COOLOFF_TIME                  |
+//	| RAMPART_LOGIN_RATE                    | LoginRate               | rate      | 10/m (per client IP)                     | django-ratelimit rate              |
+//	| RAMPART_READ_HEADER_TIMEOUT           | ReadHeaderTimeout       | duration  | 5s                                       | (server)                           |
+//	| RAMPART_READ_TIMEOUT                  | ReadTimeout             | duration  | 30s                                      | (server)                           |
+//	| RAMPART_WRITE_TIMEOUT                 | WriteTimeout            | duration  | 60s                                      | (server)                           |
+//	| RAMPART_IDLE_TIMEOUT                  | IdleTimeout             | duration  | 120s                                     | (server)                           |
+//	| RAMPART_MAX_BODY_BYTES                | MaxBodyBytes            | int ≥ 1   | 2621440 (2.5 MiB)                        | DATA_UPLOAD_MAX_MEMORY_SIZE        |
+//
+// DATABASE_URL accepts sqlite://rampart.db (relative path), sqlite:///var/lib/rampart.db
+// (absolute), sqlite::memory:, file:rampart.db?options, a bare path, and postgres:// or
+// postgresql:// URLs. REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
+//
+// Not configurable on purpose (always on): X-Content-Type-Options nosniff, HttpOnly session
+// cookies. RAMPART_TEST_* variables configure test suites and are ignored; any other unknown
+// RAMPART_* variable is listed in Settings.Unknown and reported by `rampart check`.
+//
+// # Secrets
+//
+// SecretKey, SecretKeyFallbacks, DatabaseURL and RedisURL have type Secret, which prints, logs
+// and marshals as a mask; Settings itself prints redacted (String, LogValue, MarshalJSON), and
+// Redacted lists every variable with secrets masked.
+package settings

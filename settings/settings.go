@@ -1,0 +1,324 @@
+package settings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/signing"
+)
+
+// Prefix starts the name of every rampart environment variable.
+const Prefix = "RAMPART_"
+
+// Mask replaces secret values wherever settings are shown (20 stars, as Django's debug page).
+const Mask = "********************"
+
+// Secret holds a credential. It prints, logs and marshals as Mask, so that logging a Settings
+// value or a field by mistake does not leak it; Reveal returns the real value.
+type Secret string
+
+// Reveal returns the secret itself, for the one place that needs it (a signer, a driver).
+func (s Secret) Reveal() string { return string(s) }
+
+// String returns Mask (or "" for an empty secret, so that "unset" stays visible).
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return Mask
+}
+
+// GoString masks %#v as well.
+func (s Secret) GoString() string { return fmt.Sprintf("%q", s.String()) }
+
+// MarshalText masks the secret in JSON, XML and other text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// LogValue masks the secret in log/slog output.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Rate is a number of events per period, written "N/unit" as in django-ratelimit: "10/m",
+// "100/5m", "5/30s", "1000/d", or "N/seconds".
+type Rate struct {
+	Limit  int
+	Period time.Duration
+}
+
+// String formats r in the form ParseRate reads.
+func (r Rate) String() string {
+	switch r.Period {
+	case time.Second:
+		return fmt.Sprintf("%d/s", r.Limit)
+	case time.Minute:
+		return fmt.Sprintf("%d/m", r.Limit)
+	case time.Hour:
+		return fmt.Sprintf("%d/h", r.Limit)
+	case 24 * time.Hour:
+		return fmt.Sprintf("%d/d", r.Limit)
+	}
+	return fmt.Sprintf("%d/%s", r.Limit, r.Period)
+}
+
+// Settings is rampart's whole configuration. Build it with Load (or LoadFrom, Parse); the
+// defaults it fills in are secure. The environment variable of each field is in doc.go.
+type Settings struct {
+	// SecretKey signs sessions, CSRF tokens, reset tokens and everything else (RAMPART_SECRET_KEY).
+	SecretKey Secret
+	// SecretKeyFallbacks are retired keys still accepted for verification (RAMPART_SECRET_KEY_FALLBACKS).
+	SecretKeyFallbacks []Secret
+	// SecretKeyEphemeral is true when no key was configured in development mode and a random
+	// per-process key was generated: every restart logs everybody out.
+	SecretKeyEphemeral bool
+
+	// Debug shows the detailed error page (RAMPART_DEBUG). Only allowed on a loopback address.
+	Debug bool
+	// InsecureDev serves plain HTTP without Secure cookies, HSTS or HTTPS redirect
+	// (RAMPART_INSECURE_DEV). Only allowed on a loopback address.
+	InsecureDev bool
+	// Addr is the listen address (RAMPART_ADDR).
+	Addr string
+
+	// AllowedHosts are the Host header values served (RAMPART_ALLOWED_HOSTS), with Django's
+	// syntax: "example.com", ".example.com" (domain and subdomains), "*".
+	AllowedHosts []string
+	// TrustedProxies are the proxies whose forwarding headers are believed (RAMPART_TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
+	// ProxyHeader is the header family those proxies set (RAMPART_PROXY_HEADER).
+	ProxyHeader clientip.HeaderMode
+	// TrustedOrigins are other origins allowed to send unsafe requests (RAMPART_TRUSTED_ORIGINS),
+	// "https://example.com" or "https://*.example.com".
+	TrustedOrigins []string
+
+	// DatabaseURL locates the database (RAMPART_DATABASE_URL); see ParseDatabaseURL.
+	DatabaseURL Secret
+	// RedisURL optionally locates a Redis server for shared counters (RAMPART_REDIS_URL).
+	RedisURL Secret
+
+	// HSTSSeconds is the Strict-Transport-Security max-age; 0 sends none (RAMPART_HSTS_SECONDS).
+	HSTSSeconds int
+	// HSTSIncludeSubdomains adds includeSubDomains (RAMPART_HSTS_INCLUDE_SUBDOMAINS).
+	HSTSIncludeSubdomains bool
+	// HSTSPreload adds preload (RAMPART_HSTS_PRELOAD).
+	HSTSPreload bool
+	// SSLRedirect redirects plain HTTP requests to HTTPS (RAMPART_SSL_REDIRECT).
+	SSLRedirect bool
+	// ReferrerPolicy is the Referrer-Policy header (RAMPART_REFERRER_POLICY).
+	ReferrerPolicy string
+	// COOP is the Cross-Origin-Opener-Policy header (RAMPART_CROSS_ORIGIN_OPENER_POLICY).
+	COOP string
+	// CORP is the Cross-Origin-Resource-Policy header (RAMPART_CROSS_ORIGIN_RESOURCE_POLICY).
+	CORP string
+	// XFrameOptions is the X-Frame-Options header, DENY or SAMEORIGIN (RAMPART_X_FRAME_OPTIONS).
+	XFrameOptions string
+	// CSPReportOnly sends the CSP as Content-Security-Policy-Report-Only (RAMPART_CSP_REPORT_ONLY).
+	CSPReportOnly bool
+	// CSPReportURI is where browsers send CSP violation reports (RAMPART_CSP_REPORT_URI).
+	CSPReportURI string
+
+	// SessionCookieName names the session cookie (RAMPART_SESSION_COOKIE_NAME).
+	SessionCookieName string
+	// SessionCookieSecure marks the session cookie Secure (RAMPART_SESSION_COOKIE_SECURE).
+	SessionCookieSecure bool
+	// SessionCookieSameSite is the session cookie's SameSite (RAMPART_SESSION_COOKIE_SAMESITE).
+	SessionCookieSameSite http.SameSite
+	// SessionIdleTimeout ends a session after this long without a request (RAMPART_SESSION_IDLE_TIMEOUT).
+	SessionIdleTimeout time.Duration
+	// SessionAbsoluteTimeout ends a session this long after login whatever the activity
+	// (RAMPART_SESSION_ABSOLUTE_TIMEOUT); it is also the cookie's Max-Age.
+	SessionAbsoluteTimeout time.Duration
+
+	// CSRFCookieName names the CSRF cookie (RAMPART_CSRF_COOKIE_NAME).
+	CSRFCookieName string
+	// CSRFCookieSecure marks the CSRF cookie Secure (RAMPART_CSRF_COOKIE_SECURE).
+	CSRFCookieSecure bool
+	// CSRFCookieSameSite is the CSRF cookie's SameSite (RAMPART_CSRF_COOKIE_SAMESITE).
+	CSRFCookieSameSite http.SameSite
+	// CSRFCookieAge is the CSRF cookie's Max-Age (RAMPART_CSRF_COOKIE_AGE).
+	CSRFCookieAge time.Duration
+	// CSRFUseSessions keeps the CSRF secret in the session instead of a cookie (RAMPART_CSRF_USE_SESSIONS).
+	CSRFUseSessions bool
+
+	// PasswordMinLength is the minimum password length (RAMPART_PASSWORD_MIN_LENGTH).
+	PasswordMinLength int
+	// PasswordResetTimeout is how long a password-reset link stays valid (RAMPART_PASSWORD_RESET_TIMEOUT).
+	PasswordResetTimeout time.Duration
+	// LockoutLimit is the number of failed logins that locks an account/IP pair (RAMPART_LOCKOUT_LIMIT).
+	LockoutLimit int
+	// LockoutCooloff is how long a lockout lasts (RAMPART_LOCKOUT_COOLOFF).
+	LockoutCooloff time.Duration
+	// LoginRate limits login attempts per client IP (RAMPART_LOGIN_RATE).
+	LoginRate Rate
+
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the http.Server timeouts
+	// (RAMPART_READ_HEADER_TIMEOUT, RAMPART_READ_TIMEOUT, RAMPART_WRITE_TIMEOUT, RAMPART_IDLE_TIMEOUT).
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxBodyBytes caps request bodies (RAMPART_MAX_BODY_BYTES).
+	MaxBodyBytes int64
+
+	// Unknown lists RAMPART_* variables that were set but are not settings (likely typos).
+	Unknown []string
+}
+
+// Load reads the settings from the process environment and ./.env, and validates them:
+// it returns an error naming every problem, and the application should refuse to start.
+func Load() (Settings, error) { return LoadFrom(nil, ".env") }
+
+// LoadFrom is Load with an explicit environment lookup (nil means the process environment) and
+// .env path ("" means none; a missing file is ignored). The environment wins over the file.
+func LoadFrom(env func(string) (string, bool), dotenvPath string) (Settings, error) {
+	s, err := Parse(env, dotenvPath)
+	if err != nil {
+		return s, err
+	}
+	return s, s.Validate()
+}
+
+// Parse reads and type-checks the settings like LoadFrom but does not apply the production rules
+// of Validate; `rampart check` uses it to report every problem instead of stopping at startup.
+func Parse(env func(string) (string, bool), dotenvPath string) (Settings, error) {
+	var names []string
+	if env == nil {
+		env = os.LookupEnv
+		for _, kv := range os.Environ() {
+			k, _, _ := strings.Cut(kv, "=")
+			names = append(names, k)
+		}
+	}
+	dotenv, err := readDotenv(dotenvPath)
+	if err != nil {
+		return Settings{}, fmt.Errorf("settings: %w", err)
+	}
+	for k := range dotenv {
+		names = append(names, k)
+	}
+	src := &source{env: env, dotenv: dotenv}
+	s, err := parse(src)
+	s.Unknown = unknown(names)
+	return s, err
+}
+
+func unknown(names []string) []string {
+	known := map[string]bool{}
+	for _, v := range variables {
+		known[Prefix+v.name] = true
+		known[Prefix+v.name+"_FILE"] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		// RAMPART_TEST_* configure the test suites, not the application.
+		if !strings.HasPrefix(n, Prefix) || strings.HasPrefix(n, Prefix+"TEST_") || known[n] || seen[n] {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out
+}
+
+func parse(src *source) (Settings, error) {
+	var s Settings
+	var errs []error
+	for _, v := range variables {
+		name := Prefix + v.name
+		raw, ok, err := src.lookup(name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if !ok {
+			raw = v.def(&s)
+		}
+		if err := v.set(&s, raw); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if s.SecretKey == "" && (s.Debug || s.InsecureDev) {
+		s.SecretKey = Secret(signing.GenerateKey())
+		s.SecretKeyEphemeral = true
+	}
+	if len(errs) > 0 {
+		return s, fmt.Errorf("settings: %w", errors.Join(errs...))
+	}
+	return s, nil
+}
+
+// Field is one setting as shown to people: its environment variable and its value, masked
+// when it is a secret.
+type Field struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Redacted lists every setting by environment variable, with secrets replaced by Mask and the
+// passwords of database and Redis URLs masked. It is what the debug page and `rampart check`
+// show.
+func (s Settings) Redacted() []Field {
+	out := make([]Field, 0, len(variables))
+	for _, v := range variables {
+		out = append(out, Field{Name: Prefix + v.name, Value: v.show(&s)})
+	}
+	return out
+}
+
+// SecretValues returns the raw secrets held by s (keys, database and Redis URLs and their
+// passwords), so that error pages and logs can scrub them from free text such as panic values.
+func (s Settings) SecretValues() []string {
+	var out []string
+	add := func(v string) {
+		if len(v) >= 4 { // shorter strings would mask innocent text everywhere
+			out = append(out, v)
+		}
+	}
+	add(s.SecretKey.Reveal())
+	for _, k := range s.SecretKeyFallbacks {
+		add(k.Reveal())
+	}
+	for _, u := range []Secret{s.DatabaseURL, s.RedisURL} {
+		add(u.Reveal())
+		add(urlPassword(u.Reveal()))
+	}
+	return out
+}
+
+// String renders s redacted, one NAME=value per line, so that printing or logging a Settings
+// value never shows a secret.
+func (s Settings) String() string {
+	var b strings.Builder
+	for _, f := range s.Redacted() {
+		b.WriteString(f.Name)
+		b.WriteByte('=')
+		b.WriteString(f.Value)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// GoString masks %#v too.
+func (s Settings) GoString() string { return "settings.Settings{\n" + s.String() + "}" }
+
+// LogValue renders s redacted in log/slog output.
+func (s Settings) LogValue() slog.Value {
+	attrs := make([]slog.Attr, 0, len(variables))
+	for _, f := range s.Redacted() {
+		attrs = append(attrs, slog.String(f.Name, f.Value))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// MarshalJSON renders s redacted, as an object keyed by environment variable.
+func (s Settings) MarshalJSON() ([]byte, error) {
+	m := map[string]string{}
+	for _, f := range s.Redacted() {
+		m[f.Name] = f.Value
+	}
+	return json.Marshal(m)
+}

@@ -1,0 +1,482 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rampart-go/rampart/clientip"
+)
+
+// variable describes one setting: its name after the prefix, its default (which may depend on
+// the modes parsed before it), how to parse it into Settings and how to show it.
+type variable struct {
+	name string
+	def  func(*Settings) string
+	set  func(*Settings, string) error
+	show func(*Settings) string
+}
+
+func static(v string) func(*Settings) string { return func(*Settings) string { return v } }
+
+// unlessInsecureDev returns prod normally and dev when RAMPART_INSECURE_DEV is set: only the
+// plain-HTTP development mode relaxes transport security.
+func unlessInsecureDev(prod, dev string) func(*Settings) string {
+	return func(s *Settings) string {
+		if s.InsecureDev {
+			return dev
+		}
+		return prod
+	}
+}
+
+func boolVar(name string, def func(*Settings) string, f func(*Settings) *bool) variable {
+	return variable{name, def,
+		func(s *Settings, raw string) error {
+			b, err := ParseBool(raw)
+			*f(s) = b
+			return err
+		},
+		func(s *Settings) string { return strconv.FormatBool(*f(s)) }}
+}
+
+func intVar(name, def string, min int, f func(*Settings) *int) variable {
+	return variable{name, static(def),
+		func(s *Settings, raw string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(raw))
+			if err != nil {
+				return fmt.Errorf("%q is not an integer", raw)
+			}
+			if n < min {
+				return fmt.Errorf("%d is below the minimum %d", n, min)
+			}
+			*f(s) = n
+			return nil
+		},
+		func(s *Settings) string { return strconv.Itoa(*f(s)) }}
+}
+
+func durVar(name, def string, f func(*Settings) *time.Duration) variable {
+	return variable{name, static(def),
+		func(s *Settings, raw string) error {
+			d, err := ParseDuration(raw)
+			if err != nil {
+				return err
+			}
+			if d <= 0 {
+				return errors.New("must be positive")
+			}
+			*f(s) = d
+			return nil
+		},
+		func(s *Settings) string { return f(s).String() }}
+}
+
+func strVar(name string, def func(*Settings) string, norm func(string) (string, error), f func(*Settings) *string) variable {
+	return variable{name, def,
+		func(s *Settings, raw string) error {
+			v, err := norm(strings.TrimSpace(raw))
+			*f(s) = v
+			return err
+		},
+		func(s *Settings) string { return *f(s) }}
+}
+
+func sameSiteVar(name string, f func(*Settings) *http.SameSite) variable {
+	return variable{name, static("Lax"),
+		func(s *Settings, raw string) error {
+			v, err := ParseSameSite(raw)
+			*f(s) = v
+			return err
+		},
+		func(s *Settings) string { return SameSiteString(*f(s)) }}
+}
+
+// variables is every setting, in parse order: DEBUG and INSECURE_DEV come first because other
+// defaults depend on them. doc.go documents each one; a test keeps the two in step.
+var variables = []variable{
+	boolVar("DEBUG", static("false"), func(s *Settings) *bool { return &s.Debug }),
+	boolVar("INSECURE_DEV", static("false"), func(s *Settings) *bool { return &s.InsecureDev }),
+	{"SECRET_KEY", static(""),
+		func(s *Settings, raw string) error { s.SecretKey = Secret(raw); return nil },
+		func(s *Settings) string { return s.SecretKey.String() }},
+	{"SECRET_KEY_FALLBACKS", static(""),
+		func(s *Settings, raw string) error {
+			s.SecretKeyFallbacks = nil
+			for _, k := range ParseList(raw) {
+				s.SecretKeyFallbacks = append(s.SecretKeyFallbacks, Secret(k))
+			}
+			return nil
+		},
+		func(s *Settings) string {
+			m := make([]string, len(s.SecretKeyFallbacks))
+			for i := range m {
+				m[i] = Mask
+			}
+			return strings.Join(m, ",")
+		}},
+	strVar("ADDR", static("127.0.0.1:8000"), checkAddr, func(s *Settings) *string { return &s.Addr }),
+	{"ALLOWED_HOSTS",
+		func(s *Settings) string {
+			// Django's DEBUG default; production must list its hosts.
+			if s.Debug || s.InsecureDev {
+				return ".localhost,127.0.0.1,[::1]"
+			}
+			return ""
+		},
+		func(s *Settings, raw string) error {
+			hosts, err := ParseAllowedHosts(raw)
+			s.AllowedHosts = hosts
+			return err
+		},
+		func(s *Settings) string { return strings.Join(s.AllowedHosts, ",") }},
+	{"TRUSTED_PROXIES", static(""),
+		func(s *Settings, raw string) error {
+			p, err := clientip.ParsePrefixes(raw)
+			s.TrustedProxies = p
+			return err
+		},
+		func(s *Settings) string {
+			out := make([]string, len(s.TrustedProxies))
+			for i, p := range s.TrustedProxies {
+				out[i] = p.String()
+			}
+			return strings.Join(out, ",")
+		}},
+	{"PROXY_HEADER", static("x-forwarded"),
+		func(s *Settings, raw string) error {
+			switch strings.ToLower(strings.TrimSpace(raw)) {
+			case "x-forwarded":
+				s.ProxyHeader = clientip.XForwarded
+			case "forwarded":
+				s.ProxyHeader = clientip.Forwarded
+			default:
+				return fmt.Errorf("%q is not x-forwarded or forwarded", raw)
+			}
+			return nil
+		},
+		func(s *Settings) string {
+			if s.ProxyHeader == clientip.Forwarded {
+				return "forwarded"
+			}
+			return "x-forwarded"
+		}},
+	{"TRUSTED_ORIGINS", static(""),
+		func(s *Settings, raw string) error {
+			o, err := ParseOrigins(raw)
+			s.TrustedOrigins = o
+			return err
+		},
+		func(s *Settings) string { return strings.Join(s.TrustedOrigins, ",") }},
+	{"DATABASE_URL", static("sqlite://rampart.db"),
+		func(s *Settings, raw string) error {
+			s.DatabaseURL = Secret(raw)
+			_, err := ParseDatabaseURL(raw)
+			return err
+		},
+		func(s *Settings) string { return RedactURL(s.DatabaseURL.Reveal()) }},
+	{"REDIS_URL", static(""),
+		func(s *Settings, raw string) error {
+			s.RedisURL = Secret(raw)
+			if raw == "" {
+				return nil
+			}
+			_, err := ParseRedisURL(raw)
+			return err
+		},
+		func(s *Settings) string { return RedactURL(s.RedisURL.Reveal()) }},
+	{"HSTS_SECONDS", unlessInsecureDev("31536000", "0"),
+		func(s *Settings, raw string) error {
+			n, err := strconv.Atoi(strings.TrimSpace(raw))
+			if err != nil || n < 0 {
+				return fmt.Errorf("%q is not a whole number of seconds", raw)
+			}
+			s.HSTSSeconds = n
+			return nil
+		},
+		func(s *Settings) string { return strconv.Itoa(s.HSTSSeconds) }},
+	boolVar("HSTS_INCLUDE_SUBDOMAINS", static("true"), func(s *Settings) *bool { return &s.HSTSIncludeSubdomains }),
+	boolVar("HSTS_PRELOAD", static("false"), func(s *Settings) *bool { return &s.HSTSPreload }),
+	boolVar("SSL_REDIRECT", unlessInsecureDev("true", "false"), func(s *Settings) *bool { return &s.SSLRedirect }),
+	strVar("REFERRER_POLICY", static("same-origin"), NormalizeReferrerPolicy, func(s *Settings) *string { return &s.ReferrerPolicy }),
+	strVar("CROSS_ORIGIN_OPENER_POLICY", static("same-origin"), oneOf(COOPValues...), func(s *Settings) *string { return &s.COOP }),
+	strVar("CROSS_ORIGIN_RESOURCE_POLICY", static("same-origin"), oneOf(CORPValues...), func(s *Settings) *string { return &s.CORP }),
+	strVar("X_FRAME_OPTIONS", static("DENY"), func(v string) (string, error) {
+		return oneOf("DENY", "SAMEORIGIN")(strings.ToUpper(v))
+	}, func(s *Settings) *string { return &s.XFrameOptions }),
+	boolVar("CSP_REPORT_ONLY", static("false"), func(s *Settings) *bool { return &s.CSPReportOnly }),
+	strVar("CSP_REPORT_URI", static("/csp-report"), checkReportURI, func(s *Settings) *string { return &s.CSPReportURI }),
+	strVar("SESSION_COOKIE_NAME", unlessInsecureDev("__Host-rampart_session", "rampart_session"), checkCookieName, func(s *Settings) *string { return &s.SessionCookieName }),
+	boolVar("SESSION_COOKIE_SECURE", unlessInsecureDev("true", "false"), func(s *Settings) *bool { return &s.SessionCookieSecure }),
+	sameSiteVar("SESSION_COOKIE_SAMESITE", func(s *Settings) *http.SameSite { return &s.SessionCookieSameSite }),
+	durVar("SESSION_IDLE_TIMEOUT", "30m", func(s *Settings) *time.Duration { return &s.SessionIdleTimeout }),
+	durVar("SESSION_ABSOLUTE_TIMEOUT", "12h", func(s *Settings) *time.Duration { return &s.SessionAbsoluteTimeout }),
+	strVar("CSRF_COOKIE_NAME", unlessInsecureDev("__Host-rampart_csrf", "rampart_csrf"), checkCookieName, func(s *Settings) *string { return &s.CSRFCookieName }),
+	boolVar("CSRF_COOKIE_SECURE", unlessInsecureDev("true", "false"), func(s *Settings) *bool { return &s.CSRFCookieSecure }),
+	sameSiteVar("CSRF_COOKIE_SAMESITE", func(s *Settings) *http.SameSite { return &s.CSRFCookieSameSite }),
+	durVar("CSRF_COOKIE_AGE", "8736h", func(s *Settings) *time.Duration { return &s.CSRFCookieAge }),
+	boolVar("CSRF_USE_SESSIONS", static("false"), func(s *Settings) *bool { return &s.CSRFUseSessions }),
+	intVar("PASSWORD_MIN_LENGTH", "12", 1, func(s *Settings) *int { return &s.PasswordMinLength }),
+	durVar("PASSWORD_RESET_TIMEOUT", "1h", func(s *Settings) *time.Duration { return &s.PasswordResetTimeout }),
+	intVar("LOCKOUT_LIMIT", "5", 1, func(s *Settings) *int { return &s.LockoutLimit }),
+	durVar("LOCKOUT_COOLOFF", "15m", func(s *Settings) *time.Duration { return &s.LockoutCooloff }),
+	{"LOGIN_RATE", static("10/m"),
+		func(s *Settings, raw string) error {
+			r, err := ParseRate(raw)
+			s.LoginRate = r
+			return err
+		},
+		func(s *Settings) string { return s.LoginRate.String() }},
+	durVar("READ_HEADER_TIMEOUT", "5s", func(s *Settings) *time.Duration { return &s.ReadHeaderTimeout }),
+	durVar("READ_TIMEOUT", "30s", func(s *Settings) *time.Duration { return &s.ReadTimeout }),
+	durVar("WRITE_TIMEOUT", "60s", func(s *Settings) *time.Duration { return &s.WriteTimeout }),
+	durVar("IDLE_TIMEOUT", "120s", func(s *Settings) *time.Duration { return &s.IdleTimeout }),
+	{"MAX_BODY_BYTES", static("2621440"),
+		func(s *Settings, raw string) error {
+			n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a positive number of bytes", raw)
+			}
+			s.MaxBodyBytes = n
+			return nil
+		},
+		func(s *Settings) string { return strconv.FormatInt(s.MaxBodyBytes, 10) }},
+}
+
+// ParseBool accepts 1/0, true/false, yes/no, on/off (any case). Anything else is an error rather
+// than false, so that a typo cannot silently switch a protection off.
+func ParseBool(raw string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "1", "true", "yes", "on", "y":
+		return true, nil
+	case "0", "false", "no", "off", "n":
+		return false, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (use true or false)", raw)
+}
+
+// ParseDuration accepts a Go duration ("30m", "1h30m") or a whole number of seconds ("900").
+func ParseDuration(raw string) (time.Duration, error) {
+	raw = strings.TrimSpace(raw)
+	if n, err := strconv.ParseInt(raw, 10, 64); err == nil {
+		if n > int64(1<<63-1)/int64(time.Second) || n < 0 {
+			return 0, fmt.Errorf("%q seconds is out of range", raw)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(raw)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration (like 30m, 12h or a number of seconds)", raw)
+	}
+	return d, nil
+}
+
+// ParseList splits a comma-separated list, trimming items and dropping empty ones.
+func ParseList(raw string) []string {
+	var out []string
+	for _, p := range strings.Split(raw, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ParseRate reads "N/unit" (unit s, m, h, d, a Go duration such as 5m, or a number of seconds).
+func ParseRate(raw string) (Rate, error) {
+	n, per, ok := strings.Cut(strings.TrimSpace(raw), "/")
+	limit, err := strconv.Atoi(n)
+	if !ok || err != nil || limit < 1 {
+		return Rate{}, fmt.Errorf("%q is not a rate like 10/m", raw)
+	}
+	var d time.Duration
+	switch per {
+	case "s":
+		d = time.Second
+	case "m":
+		d = time.Minute
+	case "h":
+		d = time.Hour
+	case "d":
+		d = 24 * time.Hour
+	default:
+		if strings.HasSuffix(per, "d") {
+			k, err := strconv.Atoi(strings.TrimSuffix(per, "d"))
+			if err == nil && k > 0 && k < 3650 {
+				d = time.Duration(k) * 24 * time.Hour
+			}
+		} else if dd, err := ParseDuration(per); err == nil {
+			d = dd
+		}
+	}
+	if d < time.Second {
+		return Rate{}, fmt.Errorf("%q is not a rate like 10/m (period of at least 1s)", raw)
+	}
+	return Rate{Limit: limit, Period: d}, nil
+}
+
+// ParseSameSite reads Lax, Strict or None (any case).
+func ParseSameSite(raw string) (http.SameSite, error) {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "lax":
+		return http.SameSiteLaxMode, nil
+	case "strict":
+		return http.SameSiteStrictMode, nil
+	case "none":
+		return http.SameSiteNoneMode, nil
+	}
+	return 0, fmt.Errorf("%q is not Lax, Strict or None", raw)
+}
+
+// SameSiteString is the inverse of ParseSameSite.
+func SameSiteString(v http.SameSite) string {
+	switch v {
+	case http.SameSiteStrictMode:
+		return "Strict"
+	case http.SameSiteNoneMode:
+		return "None"
+	case http.SameSiteLaxMode:
+		return "Lax"
+	}
+	return "default"
+}
+
+// ReferrerPolicies are the valid Referrer-Policy tokens (Django's security.E023 list).
+var ReferrerPolicies = []string{"no-referrer", "no-referrer-when-downgrade", "origin", "origin-when-cross-origin",
+	"same-origin", "strict-origin", "strict-origin-when-cross-origin", "unsafe-url"}
+
+// COOPValues are the valid Cross-Origin-Opener-Policy values (Django's security.E024 list).
+var COOPValues = []string{"same-origin", "same-origin-allow-popups", "unsafe-none"}
+
+// CORPValues are the valid Cross-Origin-Resource-Policy values.
+var CORPValues = []string{"same-origin", "same-site", "cross-origin"}
+
+func oneOf(valid ...string) func(string) (string, error) {
+	return func(v string) (string, error) {
+		for _, ok := range valid {
+			if strings.EqualFold(v, ok) {
+				return ok, nil
+			}
+		}
+		return v, fmt.Errorf("%q is not one of %s", v, strings.Join(valid, ", "))
+	}
+}
+
+// NormalizeReferrerPolicy validates a comma-separated Referrer-Policy (fallback list) and joins it
+// with "," as Django does ("strict-origin, origin" becomes "strict-origin,origin").
+func NormalizeReferrerPolicy(v string) (string, error) {
+	parts := ParseList(v)
+	if len(parts) == 0 {
+		return v, errors.New("is empty")
+	}
+	for i, p := range parts {
+		n, err := oneOf(ReferrerPolicies...)(p)
+		if err != nil {
+			return v, err
+		}
+		parts[i] = n
+	}
+	return strings.Join(parts, ","), nil
+}
+
+func checkAddr(v string) (string, error) {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return v, fmt.Errorf("%q is not host:port", v)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return v, fmt.Errorf("%q has a bad port", v)
+	}
+	return v, nil
+}
+
+func checkReportURI(v string) (string, error) {
+	if strings.HasPrefix(v, "/") && !strings.HasPrefix(v, "//") {
+		return v, nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return v, fmt.Errorf("%q is neither a path starting with / nor an https:// URL", v)
+	}
+	return v, nil
+}
+
+func checkCookieName(v string) (string, error) {
+	if v == "" {
+		return v, errors.New("is empty")
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		// RFC 6265 token characters.
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return v, fmt.Errorf("%q is not a valid cookie name", v)
+		}
+	}
+	return v, nil
+}
+
+// ParseAllowedHosts reads a comma-separated ALLOWED_HOSTS list: host names, IP addresses,
+// "[v6]" literals, ".domain" wildcards and "*". Entries are lower-cased; a scheme, path or port
+// is an error because ports are not compared and a scheme is a common mistake.
+func ParseAllowedHosts(raw string) ([]string, error) {
+	var out []string
+	for _, h := range ParseList(raw) {
+		h = strings.ToLower(strings.TrimSuffix(h, "."))
+		if h == "*" {
+			out = append(out, h)
+			continue
+		}
+		if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+			if _, err := netip.ParseAddr(h[1 : len(h)-1]); err != nil {
+				return out, fmt.Errorf("%q is not an IPv6 literal", h)
+			}
+			out = append(out, h)
+			continue
+		}
+		name := strings.TrimPrefix(h, ".")
+		if name == "" || strings.ContainsAny(name, "/:@*_ ") {
+			return out, fmt.Errorf("%q is not a host name (no scheme, port or path)", h)
+		}
+		for _, l := range strings.Split(name, ".") {
+			if l == "" || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+				return out, fmt.Errorf("%q is not a host name", h)
+			}
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// ParseOrigins reads a comma-separated list of origins "scheme://host[:port]"; the host may start
+// with "*." to allow subdomains. A missing scheme is an error (Django's 4_0.E001).
+func ParseOrigins(raw string) ([]string, error) {
+	var out []string
+	for _, o := range ParseList(raw) {
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// NormalizeOrigin validates one trusted origin and lower-cases it.
+func NormalizeOrigin(o string) (string, error) {
+	u, err := url.Parse(strings.ToLower(o))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+		u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return o, fmt.Errorf("%q is not an origin like https://example.com", o)
+	}
+	host := strings.TrimPrefix(u.Hostname(), "*.")
+	if host == "" || strings.Contains(host, "*") {
+		return o, fmt.Errorf("%q has a bad host (only a leading *. is allowed)", o)
+	}
+	return u.Scheme + "://" + u.Host, nil
+}
