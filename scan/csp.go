@@ -417,7 +417,7 @@ func cspTest(rs *ResponseSet) cspOutcome {
 		return o
 	}
 	httpPolicies := splitPolicies(headerValues(resp.Header, "Content-Security-Policy"))
-	equivPolicies := splitPolicies(resp.httpEquiv()["content-security-policy"])
+	equivPolicies := splitPolicies(rs.httpEquiv()["content-security-policy"])
 	o.numPolicies = len(httpPolicies) + len(equivPolicies)
 
 	csp, err := parseCSP(append(append([]string{}, httpPolicies...), equivPolicies...))

@@ -21,8 +21,6 @@ type Response struct {
 	Verified bool        `json:"verified"` // TLS chain verified (always true for plain HTTP)
 	// RequestHeader holds the headers sent (the CORS test reads the Origin sent).
 	RequestHeader http.Header `json:"-"`
-
-	equiv map[string][]string
 }
 
 // Redirect is one hop of a redirect chain: the URL requested and the status it answered.
@@ -81,6 +79,8 @@ type ResponseSet struct {
 	DebugProbe *Response
 	// CSRFProbe is the outcome of the cross-origin form submission, if a form was found.
 	CSRFProbe *CSRFProbe
+
+	equiv map[string][]string
 }
 
 // CSRFProbe records the cross-origin POST of the first form on the page.
@@ -131,19 +131,20 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// httpEquiv returns the meta http-equiv values of an HTML response, computed once.
-func (r *Response) httpEquiv() map[string][]string {
-	if r == nil {
-		return nil
-	}
-	if r.equiv == nil {
-		r.equiv = map[string][]string{}
-		mime := strings.Split(firstHeader(r.Header, "Content-Type"), ";")[0]
-		if htmlTypes[mime] && r.Body != "" {
-			r.equiv = parseHTTPEquiv(r.Body)
+// httpEquiv returns the meta http-equiv values of the Auto response when it
+// is HTML. It is cached on the ResponseSet (Grade works on its own copy, so
+// concurrent Grade calls never share the cache).
+func (rs *ResponseSet) httpEquiv() map[string][]string {
+	if rs.equiv == nil {
+		rs.equiv = map[string][]string{}
+		if r := rs.Auto; r != nil {
+			mime := strings.Split(firstHeader(r.Header, "Content-Type"), ";")[0]
+			if htmlTypes[mime] && r.Body != "" {
+				rs.equiv = parseHTTPEquiv(r.Body)
+			}
 		}
 	}
-	return r.equiv
+	return rs.equiv
 }
 
 var htmlTypes = map[string]bool{"text/html": true, "application/xhtml+xml": true}
@@ -302,7 +303,7 @@ func referrerTest(rs *ResponseSet) outcome {
 		o.result = ReferrerNotImplemented
 		return o
 	}
-	vals := append(append([]string{}, headerValues(rs.Auto.Header, "Referrer-Policy")...), rs.Auto.httpEquiv()["referrer-policy"]...)
+	vals := append(append([]string{}, headerValues(rs.Auto.Header, "Referrer-Policy")...), rs.httpEquiv()["referrer-policy"]...)
 	if len(vals) == 0 {
 		o.result, o.pass = ReferrerNotImplemented, true
 		return o
@@ -554,7 +555,7 @@ func corpTest(rs *ResponseSet) outcome {
 	v := ""
 	if h := firstHeader(rs.Auto.Header, "Cross-Origin-Resource-Policy"); h != "" {
 		v = strings.ToLower(jsTrim(truncate(h, 256)))
-	} else if eq := rs.Auto.httpEquiv()["cross-origin-resource-policy"]; len(eq) > 0 && eq[len(eq)-1] != "" {
+	} else if eq := rs.httpEquiv()["cross-origin-resource-policy"]; len(eq) > 0 && eq[len(eq)-1] != "" {
 		v = strings.ToLower(jsTrim(truncate(eq[len(eq)-1], 256)))
 	}
 	if v != "" {

@@ -14,7 +14,7 @@ const fixtureDir = "testdata/observatory"
 
 // emptySet mirrors the Observatory's test helper emptyRequests: page URL
 // https://mozilla.org/, Content-Type text/html, the same three-hop http chain.
-func emptySet(t *testing.T, htmlFile string) *ResponseSet {
+func emptySet(t testing.TB, htmlFile string) *ResponseSet {
 	t.Helper()
 	body := ""
 	if htmlFile != "" {
@@ -180,7 +180,7 @@ func TestCSPHTTPEquiv(t *testing.T) {
 func TestHTTPEquivReferrerAndXFO(t *testing.T) {
 	for _, f := range []string{"test_parse_http_equiv_headers_referrer1.html", "test_parse_http_equiv_headers_case_insensitivity.html"} {
 		rs := emptySet(t, f)
-		eq := rs.Auto.httpEquiv()
+		eq := rs.httpEquiv()
 		if got := eq["referrer-policy"]; len(got) != 1 || got[0] != "no-referrer, same-origin" {
 			t.Errorf("%s: referrer meta = %q", f, got)
 		}
@@ -236,7 +236,7 @@ func TestSRIFixtures(t *testing.T) {
 }
 
 // loadCapturedScan converts an Observatory test fixture into a ResponseSet.
-func loadCapturedScan(t *testing.T, name string) ResponseSet {
+func loadCapturedScan(t testing.TB, name string) ResponseSet {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixtureDir, name))
 	if err != nil {
