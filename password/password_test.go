@@ -113,7 +113,7 @@ func TestMinimumLength(t *testing.T) {
 		{MinimumLength{Min: 3}, "12", true},
 		{MinimumLength{}, "12345678901", true},
 		{MinimumLength{}, "123456789012", false},
-		{MinimumLength{Min: 4}, "ééé", true},   // 3 code points, 6 bytes
+		{MinimumLength{Min: 4}, "ééé", true},  // 3 code points, 6 bytes
 		{MinimumLength{Min: 3}, "ééé", false}, // counted in code points, not bytes
 	}
 	for _, tc := range tests {

@@ -1,0 +1,419 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+var ctx = context.Background()
+
+// fast is a cheap hasher for behaviour tests (costs are not what is being tested).
+func fast() *Hasher { return &Hasher{Argon2: Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}} }
+
+func mustVerify(t *testing.T, h *Hasher, pw, enc string) bool {
+	t.Helper()
+	ok, err := h.Verify(ctx, pw, enc)
+	if err != nil {
+		t.Fatalf("Verify(%q): %v", enc, err)
+	}
+	return ok
+}
+
+// Django's documented vectors (tests/auth_tests/test_hashers.py).
+func TestDjangoVectors(t *testing.T) {
+	h := fast()
+	tests := []struct {
+		pw, enc string
+	}{
+		{"lètmein", "pbkdf2_sha256$600000$seasalt$OAXyhAQ/4ZDA9V5RMExt3C1OwQdUpLZ99vm1McFlLRA="},
+		{"lètmein", "pbkdf2_sha256$1500000$seasalt$P4UiMPVduVWIL/oS1GzH+IofsccjJNM5hUTikBvi5to="},
+		{"lètmein", "pbkdf2_sha256$600000$seasalt2$OSllgFdJjYQjb0RfMzrx8u0XYl4Fkt+wKpI1yq4lZlo="},
+		{"lètmein", "pbkdf2_sha1$600000$seasalt2$2CLsaL1MZhq6JOG6QOHtVbiopHE="},
+		{"secret", "argon2$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q"},
+	}
+	for _, tc := range tests {
+		if !mustVerify(t, h, tc.pw, tc.enc) {
+			t.Errorf("%s does not verify", tc.enc)
+		}
+		if mustVerify(t, h, tc.pw+"x", tc.enc) {
+			t.Errorf("%s verifies a wrong password", tc.enc)
+		}
+		if !h.NeedsUpgrade(tc.enc) {
+			t.Errorf("%s should need an upgrade", tc.enc)
+		}
+	}
+}
+
+type kdfVectors struct {
+	SHA1 []struct {
+		P, S  string
+		C     int
+		DKLen int
+		DK    string
+	} `json:"pbkdf2_hmac_sha1_rfc6070"`
+	SHA256 []struct {
+		P, S  string
+		C     int
+		DKLen int
+		DK    string
+	} `json:"pbkdf2_hmac_sha256_rfc7914_sec11"`
+	Argon2id struct {
+		Password, Salt string
+		Cases          []struct {
+			T, P int
+			M    int `json:"m_KiB"`
+			Tag  string
+		}
+	} `json:"argon2id_public_api_phc_reference"`
+}
+
+// RFC vectors from corpora/vectors/otp-kdf-vectors.json, fed through the stored-hash formats.
+func TestRFCVectors(t *testing.T) {
+	raw, err := os.ReadFile("testdata/otp-kdf-vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v kdfVectors
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	h := fast()
+	b64 := func(hexs string, n int) string {
+		b, _ := hex.DecodeString(hexs)
+		return base64.StdEncoding.EncodeToString(b[:n])
+	}
+	n := 0
+	for _, c := range v.SHA256 {
+		// PBKDF2 blocks are independent: the first 32 bytes of a 64-byte key are the 32-byte key.
+		enc := fmt.Sprintf("pbkdf2_sha256$%d$%s$%s", c.C, c.S, b64(c.DK, 32))
+		if !mustVerify(t, h, c.P, enc) {
+			t.Errorf("RFC 7914 %s/%s/%d", c.P, c.S, c.C)
+		}
+		n++
+	}
+	for _, c := range v.SHA1 {
+		if c.P == "" || c.DKLen < 20 {
+			continue // the NUL-byte vector has a 16-byte key; Django's format needs 20
+		}
+		enc := fmt.Sprintf("pbkdf2_sha1$%d$%s$%s", c.C, c.S, b64(c.DK, 20))
+		ok := mustVerify(t, h, c.P, enc)
+		if c.C > maxPBKDF2Iter {
+			// 16,777,216 iterations is beyond the bound on stored costs: refused, not run.
+			if ok {
+				t.Errorf("over-bound iteration count verified")
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("RFC 6070 %s/%s/%d", c.P, c.S, c.C)
+		}
+		n++
+	}
+	salt := base64.RawStdEncoding.EncodeToString([]byte(v.Argon2id.Salt))
+	for _, c := range v.Argon2id.Cases {
+		tag, _ := hex.DecodeString(c.Tag)
+		for _, prefix := range []string{"argon2", ""} { // Django's format and bare PHC
+			enc := fmt.Sprintf("%s$argon2id$v=19$m=%d,t=%d,p=%d$%s$%s", prefix, c.M, c.T, c.P, salt,
+				base64.RawStdEncoding.EncodeToString(tag))
+			if !mustVerify(t, h, v.Argon2id.Password, enc) {
+				t.Errorf("argon2id vector %s", enc)
+			}
+			if mustVerify(t, h, "Password", enc) {
+				t.Errorf("argon2id vector verifies a wrong password")
+			}
+			n++
+		}
+	}
+	if n < 15 {
+		t.Fatalf("only %d vectors ran", n)
+	}
+}
+
+// OpenBSD / John the Ripper bcrypt vectors, in the three accepted spellings.
+func TestBcryptVectors(t *testing.T) {
+	h := fast()
+	for _, c := range []struct{ pw, hash string }{
+		{"U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"},
+		{"U*U*", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.VGOzA784oUp/Z0DY336zx7pLYAy0lwK"},
+		{"U*U*U", "$2a$05$XXXXXXXXXXXXXXXXXXXXXOAcXxm9kjPGEMsLznoKqmqw7tc8WCx4a"},
+		{"", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.7uG0VCzI2bS7j6ymqJi9CdcdxiRTWNy"},
+	} {
+		for _, enc := range []string{c.hash, "bcrypt$" + c.hash} {
+			if !mustVerify(t, h, c.pw, enc) {
+				t.Errorf("%q / %s", c.pw, enc)
+			}
+			if mustVerify(t, h, c.pw+"!", enc) {
+				t.Errorf("wrong password verified for %s", enc)
+			}
+		}
+	}
+}
+
+func TestBcryptRoundTrip(t *testing.T) {
+	h := fast()
+	long := strings.Repeat("a", 72)
+	// bcrypt_sha256: Django pre-hashes with hex SHA-256, so bytes after 72 count.
+	sum := sha256.Sum256([]byte(long + "1"))
+	b, err := bcrypt.GenerateFromPassword([]byte(hex.EncodeToString(sum[:])), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := "bcrypt_sha256$" + string(b)
+	if !mustVerify(t, h, long+"1", enc) || mustVerify(t, h, long+"2", enc) {
+		t.Error("bcrypt_sha256 must verify exactly, without truncation")
+	}
+	// Plain bcrypt: only the first 72 bytes ever counted.
+	b, _ = bcrypt.GenerateFromPassword([]byte(long), bcrypt.MinCost)
+	for _, enc := range []string{"bcrypt$" + string(b), string(b)} {
+		if !mustVerify(t, h, long, enc) || !mustVerify(t, h, long+"tail", enc) || mustVerify(t, h, long[:71], enc) {
+			t.Errorf("plain bcrypt semantics: %s", enc)
+		}
+		if !h.NeedsUpgrade(enc) {
+			t.Error("bcrypt must be upgraded")
+		}
+	}
+	info, err := ParseHash(enc)
+	if err != nil || info.Algorithm != AlgBcryptSHA256 || info.Cost != bcrypt.MinCost {
+		t.Errorf("ParseHash: %+v %v", info, err)
+	}
+}
+
+func TestHashFormatAndUpgrade(t *testing.T) {
+	h := &Hasher{} // OWASP defaults
+	enc, err := h.Hash(ctx, "lètmein")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(enc, "argon2$argon2id$v=19$m=19456,t=2,p=1$") {
+		t.Fatalf("format: %s", enc)
+	}
+	if !mustVerify(t, h, "lètmein", enc) || mustVerify(t, h, "letmein", enc) {
+		t.Error("round trip")
+	}
+	if h.NeedsUpgrade(enc) {
+		t.Error("fresh hash needs upgrade")
+	}
+	enc2, _ := h.Hash(ctx, "lètmein")
+	if enc2 == enc {
+		t.Error("salt not random")
+	}
+	info, err := ParseHash(enc)
+	if err != nil || info.Algorithm != AlgArgon2id || info.MemoryKiB != 19456 || info.Iterations != 2 ||
+		info.Threads != 1 || info.SaltLen != 16 || info.KeyLen != 32 {
+		t.Errorf("info %+v %v", info, err)
+	}
+	// Parameter changes trigger an upgrade (TestUtilsHashPassArgon2).
+	for _, p := range []Argon2Params{{MemoryKiB: 65536}, {Time: 3}, {Threads: 2}} {
+		if !(&Hasher{Argon2: p}).NeedsUpgrade(enc) {
+			t.Errorf("%+v: no upgrade", p)
+		}
+	}
+	// Blank password hashes and verifies; " " does not match "".
+	e, _ := fast().Hash(ctx, "")
+	if !mustVerify(t, fast(), "", e) || mustVerify(t, fast(), " ", e) {
+		t.Error("blank password")
+	}
+	if _, err := h.Hash(ctx, strings.Repeat("x", MaxPasswordBytes+1)); !errors.Is(err, ErrPasswordTooLong) {
+		t.Errorf("too long: %v", err)
+	}
+}
+
+func TestUnusable(t *testing.T) {
+	u := UnusablePassword()
+	if len(u) != 41 || u[0] != '!' || IsUsable(u) || UnusablePassword() == u {
+		t.Fatalf("unusable %q", u)
+	}
+	if _, err := ParseHash(u); !errors.Is(err, ErrUnusable) {
+		t.Error(err)
+	}
+	if fast().NeedsUpgrade(u) {
+		t.Error("unusable needs upgrade")
+	}
+	for _, s := range []string{"lètmein_badencoded", "", "md5$x$y"} {
+		if !IsUsable(s) {
+			t.Errorf("IsUsable(%q)", s)
+		}
+	}
+	if _, err := ParseHash("lolcat$abc"); !errors.Is(err, ErrUnknownAlgorithm) {
+		t.Errorf("lolcat: %v", err)
+	}
+}
+
+// test_check_password_calls_make_password_to_fake_runtime: an unusable hash, an unknown
+// algorithm, garbage, an over-budget or hostile hash and an over-long password each do one
+// default-cost hash and never verify.
+func TestEqualWorkOnNothingToVerify(t *testing.T) {
+	h := fast()
+	good, _ := h.Hash(ctx, "pw")
+	cases := []struct{ pw, enc string }{
+		{"pw", UnusablePassword()},
+		{"pw", "lolcat$1$2$3"},
+		{"pw", ""},
+		{"pw", "argon2$argon2id$v=19$m=1048576,t=1,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+		{"pw", "argon2$argon2id$v=19$m=64,t=999,p=1$c29tZXNhbHQ$AAAAAAAA"},
+		{"pw", "bcrypt$$2b$31$" + strings.Repeat("a", 53)},
+		{"pw", "pbkdf2_sha256$99999999999$salt$AAAA"},
+		{strings.Repeat("p", MaxPasswordBytes+1), good},
+	}
+	for _, c := range cases {
+		lim := h.limiter()
+		before, peak := lim.started.Load(), lim.peakMiB.Load()
+		if mustVerify(t, h, c.pw, c.enc) {
+			t.Errorf("%.40s verified", c.enc)
+		}
+		if got := lim.started.Load() - before; got != 1 {
+			t.Errorf("%.40s: %d hash computations, want 1 dummy", c.enc, got)
+		}
+		if lim.peakMiB.Load() > max(peak, 1) {
+			t.Errorf("%.40s: dummy used %d MiB", c.enc, lim.peakMiB.Load())
+		}
+	}
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	// Budget 4 MiB, 2 MiB per hash: never more than 2 at once, whatever MaxConcurrent allows.
+	h := &Hasher{Argon2: Argon2Params{MemoryKiB: 2048, Time: 1}, MemoryBudgetMiB: 4, MaxConcurrent: 16}
+	var wg sync.WaitGroup
+	for range 24 {
+		wg.Go(func() {
+			if _, err := h.Hash(ctx, "pw"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	lim := h.limiter()
+	if p := lim.peakMiB.Load(); p > 4 || p < 2 {
+		t.Errorf("peak %d MiB, budget 4", p)
+	}
+	if lim.inflightMiB.Load() != 0 || len(lim.tokens) != 0 || len(lim.slots) != 0 {
+		t.Error("tokens leaked")
+	}
+}
+
+func TestLimiterRespectsContext(t *testing.T) {
+	l := newLimiter(1, 4)
+	if err := l.acquire(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := l.acquire(cctx, 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("full slots: %v", err)
+	}
+	l.release(3)
+	// Memory exhausted but slots free: waiting for tokens also gives up, returning partial tokens.
+	l2 := newLimiter(4, 4)
+	if err := l2.acquire(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	l2.turn <- struct{}{} // hold the turn so the next acquirer blocks deterministically
+	<-l2.turn
+	tctx, cancel2 := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- l2.acquire(tctx, 3) }()
+	cancel2()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("tokens: %v", err)
+	}
+	if len(l2.tokens) != 3 || len(l2.slots) != 1 || len(l2.turn) != 0 {
+		t.Errorf("state after cancel: tokens %d slots %d turn %d", len(l2.tokens), len(l2.slots), len(l2.turn))
+	}
+	// Verify surfaces the context error instead of reporting a mismatch.
+	if _, err := fast().Verify(cctx, "pw", "x"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+func FuzzParseHash(f *testing.F) {
+	for _, s := range []string{
+		"pbkdf2_sha256$600000$seasalt$OAXyhAQ/4ZDA9V5RMExt3C1OwQdUpLZ99vm1McFlLRA=",
+		"argon2$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q",
+		"argon2$argon2id$v=19$m=64,t=1,p=1$c29tZXNhbHQ$ZVrRXqxlLcWfcXCnMyv0m4RpvhvbnCi7",
+		"$argon2id$v=19$m=64,t=1,p=1,p=2$c29tZXNhbHQ$ZVrRXqxlLcWfcXCnMyv0m4RpvhvbnCi7",
+		"bcrypt_sha256$$2b$12$" + strings.Repeat("a", 53),
+		"$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+		"!abc", "", "$", "argon2$", "pbkdf2_sha1$-1$$",
+	} {
+		f.Add(s)
+	}
+	h := fast()
+	f.Fuzz(func(t *testing.T, s string) {
+		info, err := ParseHash(s)
+		if err != nil {
+			return
+		}
+		if info.MemoryKiB > maxArgon2MemoryKiB || info.Iterations > maxPBKDF2Iter || info.Cost > maxBcryptCost {
+			t.Fatalf("over-bound parameters accepted: %+v", info)
+		}
+		_ = h.NeedsUpgrade(s)
+		// Verify the cheap ones end to end (no panic on any parsed value).
+		if info.MemoryKiB <= 1024 && info.Iterations <= 1000 && info.Cost <= 5 {
+			if _, err := h.Verify(ctx, "pw", s); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+func benchVerify(b *testing.B, h *Hasher, enc string) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := h.Verify(ctx, "lètmein", enc); !ok {
+			b.Fatal("no match")
+		}
+	}
+}
+
+func BenchmarkHashArgon2idOWASP(b *testing.B) {
+	h := &Hasher{}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Hash(ctx, "lètmein"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkVerifyArgon2idOWASP(b *testing.B) {
+	h := &Hasher{}
+	enc, _ := h.Hash(ctx, "lètmein")
+	benchVerify(b, h, enc)
+}
+
+func BenchmarkVerifyPBKDF2Django600k(b *testing.B) {
+	benchVerify(b, &Hasher{}, "pbkdf2_sha256$600000$seasalt$OAXyhAQ/4ZDA9V5RMExt3C1OwQdUpLZ99vm1McFlLRA=")
+}
+
+func BenchmarkVerifyBcryptSHA256Cost12(b *testing.B) {
+	sum := sha256.Sum256([]byte("lètmein"))
+	enc, _ := bcrypt.GenerateFromPassword([]byte(hex.EncodeToString(sum[:])), 12)
+	benchVerify(b, &Hasher{}, "bcrypt_sha256$"+string(enc))
+}
+
+func BenchmarkVerifyUnusable(b *testing.B) {
+	h := &Hasher{}
+	u := UnusablePassword()
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = h.Verify(ctx, "lètmein", u)
+	}
+}
+
+func BenchmarkParseHash(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = ParseHash("argon2$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZVrRXqxlLcWfcXCnMyv0m4RpvhvbnCi7ZVrRXqxlLcU")
+	}
+}
