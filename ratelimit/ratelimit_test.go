@@ -1,0 +1,457 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var ctx = context.Background()
+
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Rate
+		err  string
+	}{
+		{"5/m", Rate{5, time.Minute}, ""},
+		{"100/5m", Rate{100, 5 * time.Minute}, ""},
+		{"10/s", Rate{10, time.Second}, ""},
+		{"1000/h", Rate{1000, time.Hour}, ""},
+		{"20/d", Rate{20, 24 * time.Hour}, ""},
+		{"100/300", Rate{100, 300 * time.Second}, ""},
+		{"100/300s", Rate{100, 300 * time.Second}, ""},
+		{"0/s", Rate{0, time.Second}, ""},
+		{" 5/m ", Rate{5, time.Minute}, ""},
+		{"5/366d", Rate{5, 366 * 24 * time.Hour}, ""},
+		{"", Rate{}, "missing '/'"},
+		{"5", Rate{}, "missing '/'"},
+		{"5/", Rate{}, "missing period"},
+		{"/m", Rate{}, "count is empty"},
+		{"-5/m", Rate{}, "not a whole number"},
+		{"+5/m", Rate{}, "not a whole number"},
+		{"5.5/m", Rate{}, "not a whole number"},
+		{"5/0m", Rate{}, "zero period"},
+		{"5/0", Rate{}, "zero period"},
+		{"5/w", Rate{}, "unknown unit 'w'"},
+		{"5/M", Rate{}, "unknown unit 'M'"},
+		{"5/ m", Rate{}, "not a whole number"},
+		{"5 /m", Rate{}, "not a whole number"},
+		{"5/m/s", Rate{}, "not a whole number"},
+		{"5/367d", Rate{}, "period above"},
+		{"5/99999999999999999999s", Rate{}, "too large"},
+		{"1000000001/s", Rate{}, "count above"},
+		{"99999999999999999999/s", Rate{}, "too large"},
+		{"５/m", Rate{}, "not a whole number"},
+	}
+	for _, tt := range tests {
+		got, err := ParseRate(tt.in)
+		if tt.err == "" {
+			if err != nil || got != tt.want {
+				t.Errorf("ParseRate(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+			}
+			if back, err := ParseRate(got.String()); err != nil || back != got {
+				t.Errorf("%q: String %q does not round-trip: %v %v", tt.in, got.String(), back, err)
+			}
+			continue
+		}
+		if err == nil || !errors.Is(err, ErrInvalidRate) || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("ParseRate(%q) error = %v; want one containing %q", tt.in, err, tt.err)
+		}
+	}
+}
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"5/m", "100/5m", "10/s", "1000/h", "20/d", "0/s", "100/300", "/", "5/0", "1/366d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidRate) || r != (Rate{}) {
+				t.Fatalf("%q: error %v with rate %v", s, err, r)
+			}
+			return
+		}
+		if r.valid() != nil {
+			t.Fatalf("%q parsed to invalid %v", s, r)
+		}
+		if back, err := ParseRate(r.String()); err != nil || back != r {
+			t.Fatalf("%q → %v → %q → %v, %v", s, r, r.String(), back, err)
+		}
+		// Both limiters must accept every rate ParseRate returns.
+		NewMemory(r, MemoryOptions{})
+		NewStore(newFake(), r, StoreOptions{})
+	})
+}
+
+type step struct {
+	advance   time.Duration
+	allowed   bool
+	remaining int
+	retry     time.Duration // checked when denied and non-zero
+}
+
+func run(t *testing.T, l Limiter, clk *clock, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		clk.Advance(s.advance)
+		res, err := l.Allow(ctx, "k")
+		if err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		if res.Allowed != s.allowed || (s.allowed && res.Remaining != s.remaining) {
+			t.Fatalf("step %d: %+v; want allowed=%v remaining=%d", i, res, s.allowed, s.remaining)
+		}
+		if !s.allowed && s.retry != 0 && res.RetryAfter != s.retry {
+			t.Fatalf("step %d: RetryAfter %v, want %v", i, res.RetryAfter, s.retry)
+		}
+	}
+}
+
+func TestMemoryGCRA(t *testing.T) {
+	clk := newClock()
+	l := NewMemory(MustParseRate("5/m"), MemoryOptions{Now: clk.Now})
+	run(t, l, clk, []step{
+		{0, true, 4, 0}, {0, true, 3, 0}, {0, true, 2, 0}, {0, true, 1, 0}, {0, true, 0, 0},
+		{0, false, 0, 12 * time.Second},
+		{11 * time.Second, false, 0, time.Second},
+		{time.Second, true, 0, 0}, // one event per 12s once the burst is spent
+		{0, false, 0, 12 * time.Second},
+		{time.Hour, true, 4, 0}, // idle: full burst again
+	})
+	// Denied events are not counted: hammering does not extend the wait.
+	clk2 := newClock()
+	l2 := NewMemory(MustParseRate("1/10s"), MemoryOptions{Now: clk2.Now})
+	run(t, l2, clk2, []step{
+		{0, true, 0, 0},
+		{time.Second, false, 0, 9 * time.Second},
+		{time.Second, false, 0, 8 * time.Second},
+		{8 * time.Second, true, 0, 0},
+	})
+	// Keys are independent.
+	for i := range 3 {
+		if r, _ := l2.Allow(ctx, fmt.Sprint("other", i)); !r.Allowed {
+			t.Fatalf("fresh key %d denied", i)
+		}
+	}
+	l2.Reset("k")
+	if r, _ := l2.Allow(ctx, "k"); !r.Allowed {
+		t.Fatal("Reset did not forget the key")
+	}
+}
+
+func TestZeroRateBlocks(t *testing.T) {
+	clk := newClock()
+	for _, l := range []Limiter{
+		NewMemory(MustParseRate("0/m"), MemoryOptions{Now: clk.Now}),
+		NewStore(newFake(), MustParseRate("0/m"), StoreOptions{Now: clk.Now}),
+	} {
+		if r, err := l.Allow(ctx, "k"); err != nil || r.Allowed || r.RetryAfter != time.Minute {
+			t.Fatalf("%T: %+v %v", l, r, err)
+		}
+	}
+}
+
+func TestMemoryBoundedKeys(t *testing.T) {
+	clk := newClock()
+	l := NewMemory(MustParseRate("1/s"), MemoryOptions{Now: clk.Now, MaxKeys: shardCount * 64})
+	full := 0
+	for i := range 10 * shardCount * 64 {
+		if _, err := l.Allow(ctx, fmt.Sprint("key", i)); errors.Is(err, ErrFull) {
+			full++
+		}
+	}
+	if full == 0 || l.Len() > shardCount*64 {
+		t.Fatalf("full %d, len %d: the bound was not enforced", full, l.Len())
+	}
+	// Once the keys' arrival times pass, they are swept and new keys fit again.
+	clk.Advance(2 * time.Second)
+	for i := range 10 * shardCount * 64 {
+		if _, err := l.Allow(ctx, fmt.Sprint("new", i)); err != nil && !errors.Is(err, ErrFull) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Allow(ctx, "new0"); err != nil {
+		t.Fatalf("swept limiter still full for a tracked key: %v", err)
+	}
+}
+
+func TestMemoryConcurrentExact(t *testing.T) {
+	clk := newClock()
+	l := NewMemory(MustParseRate("100/h"), MemoryOptions{Now: clk.Now})
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	allowed := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				if r, _ := l.Allow(ctx, "shared"); r.Allowed {
+					mu.Lock()
+					allowed++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if allowed != 100 {
+		t.Fatalf("allowed %d of 800, want exactly 100", allowed)
+	}
+}
+
+func TestStoreSlidingWindow(t *testing.T) {
+	clk := newClock() // 12:00:00, a minute boundary
+	l := NewStore(newFake(), MustParseRate("10/m"), StoreOptions{Now: clk.Now})
+	steps := make([]step, 0, 16)
+	for i := range 10 {
+		steps = append(steps, step{0, true, 9 - i, 0})
+	}
+	steps = append(steps,
+		step{0, false, 0, 0},
+		// Next window, 15 s in: the previous 10 still weigh 10×0.75 = 7.5, so 2 fit.
+		step{time.Minute + 15*time.Second, true, 1, 0},
+		step{0, true, 0, 0},
+		step{0, false, 0, 0},
+		// 30 s in: 10×0.5 + 2 = 7 → 3 more.
+		step{15 * time.Second, true, 2, 0},
+	)
+	run(t, l, clk, steps)
+}
+
+func TestStoreRetryAfterIsHonest(t *testing.T) {
+	// Whatever RetryAfter a denial reports, waiting exactly that long must be enough, and
+	// waiting noticeably less must not be.
+	for _, rate := range []string{"10/m", "3/s", "1/h", "7/5m"} {
+		t.Run(rate, func(t *testing.T) {
+			clk := newClock()
+			clk.Advance(17 * time.Second) // not at a boundary
+			l := NewStore(newFake(), MustParseRate(rate), StoreOptions{Now: clk.Now})
+			for round := range 20 {
+				var res Result
+				for {
+					var err error
+					if res, err = l.Allow(ctx, "k"); err != nil {
+						t.Fatal(err)
+					}
+					if !res.Allowed {
+						break
+					}
+				}
+				if res.RetryAfter <= 0 {
+					t.Fatalf("round %d: RetryAfter %v", round, res.RetryAfter)
+				}
+				if res.RetryAfter > 10*time.Millisecond {
+					clk.Advance(res.RetryAfter - 10*time.Millisecond)
+					if r, _ := l.Allow(ctx, "k"); r.Allowed {
+						t.Fatalf("round %d: allowed 10ms before RetryAfter %v", round, res.RetryAfter)
+					}
+					clk.Advance(10 * time.Millisecond)
+				} else {
+					clk.Advance(res.RetryAfter)
+				}
+				if r, _ := l.Allow(ctx, "k"); !r.Allowed {
+					t.Fatalf("round %d: denied after waiting RetryAfter %v", round, res.RetryAfter)
+				}
+			}
+		})
+	}
+}
+
+func TestStoreSharedAcrossInstances(t *testing.T) {
+	clk := newClock()
+	c := newFake()
+	a := NewStore(c, MustParseRate("5/m"), StoreOptions{Now: clk.Now})
+	b := NewStore(c, MustParseRate("5/m"), StoreOptions{Now: clk.Now})
+	other := NewStore(c, MustParseRate("5/m"), StoreOptions{Now: clk.Now, Name: "comments"})
+	allowed := 0
+	for i := range 20 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if r, _ := l.Allow(ctx, "ip:192.0.2.1"); r.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("two instances allowed %d, want 5 in total", allowed)
+	}
+	if r, _ := other.Allow(ctx, "ip:192.0.2.1"); !r.Allowed {
+		t.Fatal("a differently named limiter shares the count")
+	}
+}
+
+func TestStoreOutage(t *testing.T) {
+	c := newFake()
+	l := NewStore(c, MustParseRate("5/m"), StoreOptions{})
+	c.setFail(errOutage)
+	if r, err := l.Allow(ctx, "k"); err == nil || r.Allowed {
+		t.Fatalf("outage: %+v %v", r, err)
+	}
+}
+
+func req(addr string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/accounts/login", nil)
+	r.RemoteAddr = addr
+	return r
+}
+
+func TestMiddleware(t *testing.T) {
+	clk := newClock()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	l := NewMemory(MustParseRate("2/m"), MemoryOptions{Now: clk.Now})
+	h := Middleware(l, ByIP, Options{Headers: true})(ok)
+
+	codes := []int{}
+	var last *httptest.ResponseRecorder
+	for range 3 {
+		last = httptest.NewRecorder()
+		h.ServeHTTP(last, req("192.0.2.1:1234"))
+		codes = append(codes, last.Code)
+	}
+	if fmt.Sprint(codes) != "[204 204 429]" {
+		t.Fatalf("codes %v", codes)
+	}
+	hd := last.Header()
+	if hd.Get("Retry-After") != "30" || hd.Get("RateLimit-Policy") != `"default";q=2;w=60` ||
+		hd.Get("RateLimit") != `"default";r=0;t=60` || hd.Get("Cache-Control") != "no-store" {
+		t.Fatalf("headers %v", hd)
+	}
+	// Another address, and another address in the same IPv6 /64.
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req("192.0.2.2:1234"))
+	if w.Code != 204 {
+		t.Fatalf("other IP: %d", w.Code)
+	}
+	for i, want := range []int{204, 204, 429} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req(fmt.Sprintf("[2001:db8::%x]:1", i+1)))
+		if w.Code != want {
+			t.Fatalf("IPv6 #%d: %d, want %d", i, w.Code, want)
+		}
+	}
+}
+
+func TestMiddlewareFailClosed(t *testing.T) {
+	c := newFake()
+	c.setFail(errOutage)
+	l := NewStore(c, MustParseRate("5/m"), StoreOptions{})
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	var logged error
+	closed := Middleware(l, ByIP, Options{OnError: func(_ *http.Request, err error) { logged = err }})(next)
+	w := httptest.NewRecorder()
+	closed.ServeHTTP(w, req("192.0.2.1:1"))
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !errors.Is(logged, errOutage) {
+		t.Fatalf("fail closed: %d %v %v", w.Code, w.Header(), logged)
+	}
+	open := Middleware(l, ByIP, Options{InsecureFailOpen: true})(next)
+	w = httptest.NewRecorder()
+	open.ServeHTTP(w, req("192.0.2.1:1"))
+	if w.Code != 204 {
+		t.Fatalf("InsecureFailOpen: %d", w.Code)
+	}
+}
+
+func TestKeyFuncs(t *testing.T) {
+	r := req("192.0.2.7:99")
+	r.Pattern = "POST /accounts/login"
+	user := ""
+	byUser := ByUser(func(*http.Request) string { return user })
+	tests := []struct {
+		name string
+		got  string
+		want string
+	}{
+		{"ByIP v4", ByIP(r), "ip:192.0.2.7"},
+		{"ByIP v6", ByIP(req("[2001:db8:1:2:3:4:5:6]:1")), "ip:2001:db8:1:2::/64"},
+		{"ByIP mapped", ByIP(req("[::ffff:192.0.2.7]:1")), "ip:192.0.2.7"},
+		{"ByIP unusable", ByIP(req("garbage")), "ip:unknown"},
+		{"ByRouteIP named", ByRouteIP("login")(r), "route:login|ip:192.0.2.7"},
+		{"ByRouteIP pattern", ByRouteIP("")(r), "route:POST /accounts/login|ip:192.0.2.7"},
+		{"ByUser anonymous", byUser(r), ""},
+	}
+	user = "42"
+	tests = append(tests, struct{ name, got, want string }{"ByUser", byUser(r), "user:42"})
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+		}
+	}
+	// Anonymous requests pass a ByUser limiter untouched.
+	l := NewMemory(MustParseRate("0/s"), MemoryOptions{})
+	w := httptest.NewRecorder()
+	Middleware(l, ByUser(func(*http.Request) string { return "" }), Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })).ServeHTTP(w, r)
+	if w.Code != 204 {
+		t.Fatalf("anonymous through ByUser: %d", w.Code)
+	}
+}
+
+func BenchmarkMemoryAllow(b *testing.B) {
+	l := NewMemory(MustParseRate("1000000/s"), MemoryOptions{})
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprint("ip:10.0.", i/256, ".", i%256)
+		l.Allow(ctx, keys[i])
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		l.Allow(ctx, keys[i&1023])
+		i++
+	}
+}
+
+func BenchmarkMemoryAllowDenied(b *testing.B) {
+	l := NewMemory(MustParseRate("1/h"), MemoryOptions{})
+	l.Allow(ctx, "ip:192.0.2.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		if r, _ := l.Allow(ctx, "ip:192.0.2.1"); r.Allowed {
+			b.Fatal("allowed")
+		}
+	}
+}
+
+func BenchmarkMemoryAllowParallel(b *testing.B) {
+	l := NewMemory(MustParseRate("1000000/s"), MemoryOptions{})
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprint("ip:10.0.", i/256, ".", i%256)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			l.Allow(ctx, keys[i&1023])
+			i++
+		}
+	})
+}
+
+func BenchmarkStoreAllow(b *testing.B) {
+	l := NewStore(newFake(), MustParseRate("1000000/s"), StoreOptions{})
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Allow(ctx, "ip:192.0.2.1")
+	}
+}
+
+func BenchmarkMiddleware(b *testing.B) {
+	l := NewMemory(MustParseRate("1000000000/s"), MemoryOptions{})
+	h := Middleware(l, ByIP, Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	r := req("192.0.2.1:1")
+	w := httptest.NewRecorder()
+	b.ReportAllocs()
+	for b.Loop() {
+		h.ServeHTTP(w, r)
+	}
+}
