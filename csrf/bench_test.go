@@ -96,4 +96,3 @@ func BenchmarkMaskUnmask(b *testing.B) {
 		}
 	}
 }
-
