@@ -123,3 +123,18 @@ func FuzzFindCookie(f *testing.F) {
 		}
 	})
 }
+
+func TestTokenShape(t *testing.T) {
+	seen := map[string]bool{}
+	for range 100 {
+		tok := newToken()
+		if len(tok) != tokenLen || !validToken(tok) || seen[tok] {
+			t.Fatalf("token %q", tok)
+		}
+		seen[tok] = true
+	}
+	// storeKey is SHA-256 in hex (a known vector), whatever the length of its input.
+	if got := storeKey("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
+		t.Errorf("storeKey(abc) = %s", got)
+	}
+}

@@ -13,8 +13,8 @@ import (
 // OWASP session cheat sheet ask for (128), so a token never needs a second secret beside it.
 const tokenBytes = 32
 
-// tokenLen is the length of a token in the cookie (unpadded base64url).
-var tokenLen = base64.RawURLEncoding.EncodedLen(tokenBytes)
+// tokenLen is the length of a token in the cookie: unpadded base64url of tokenBytes.
+const tokenLen = (tokenBytes*8 + 5) / 6
 
 // newToken returns a fresh random cookie token. crypto/rand.Read never fails (since Go 1.24
 // it aborts the program rather than return weak randomness).
@@ -29,7 +29,15 @@ func newToken() string {
 // nothing that can be replayed as a cookie. A fast hash is enough: the token has 256 bits of
 // entropy, there is nothing to brute-force.
 func storeKey(token string) string {
-	sum := sha256.Sum256([]byte(token))
+	// Tokens are copied to a fixed array: a plain []byte(token) of 43 bytes would be a heap
+	// allocation on every request (only conversions up to 32 bytes stay on the stack).
+	var tb [tokenLen]byte
+	var sum [sha256.Size]byte
+	if n := copy(tb[:], token); n == len(token) {
+		sum = sha256.Sum256(tb[:n])
+	} else {
+		sum = sha256.Sum256([]byte(token))
+	}
 	var buf [2 * sha256.Size]byte
 	hex.Encode(buf[:], sum[:])
 	return string(buf[:])
