@@ -23,12 +23,8 @@ func walk(n *html.Node, f func(*html.Node)) {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		f(n)
-		var kids []*html.Node
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			kids = append(kids, c)
-		}
-		for i := len(kids) - 1; i >= 0; i-- {
-			stack = append(stack, kids[i])
+		for c := n.LastChild; c != nil; c = c.PrevSibling {
+			stack = append(stack, c)
 		}
 	}
 }
@@ -46,9 +42,9 @@ func attr(n *html.Node, key string) (string, bool) {
 // parseHTTPEquiv collects what the Observatory reads from <meta>: every
 // http-equiv Content-Security-Policy with a non-empty content, and the last
 // <meta name="referrer">, keyed by lower-case header name.
-func parseHTTPEquiv(body string) map[string][]string {
+func parseHTTPEquiv(doc *html.Node) map[string][]string {
 	out := map[string][]string{"content-security-policy": nil}
-	walk(parseDocument(body), func(n *html.Node) {
+	walk(doc, func(n *html.Node) {
 		if n.Type != html.ElementNode || n.Data != "meta" {
 			return
 		}
@@ -72,9 +68,9 @@ type scriptTag struct {
 	integrity bool
 }
 
-func findScripts(body string) []scriptTag {
+func findScripts(doc *html.Node) []scriptTag {
 	var out []scriptTag
-	walk(parseDocument(body), func(n *html.Node) {
+	walk(doc, func(n *html.Node) {
 		if n.Type != html.ElementNode || n.Data != "script" || n.Namespace != "" {
 			return
 		}

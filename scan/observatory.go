@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/html"
 	"golang.org/x/net/publicsuffix"
 )
 
@@ -81,6 +82,7 @@ type ResponseSet struct {
 	CSRFProbe *CSRFProbe
 
 	equiv map[string][]string
+	doc   *html.Node
 }
 
 // CSRFProbe records the cross-origin POST of the first form on the page.
@@ -140,11 +142,23 @@ func (rs *ResponseSet) httpEquiv() map[string][]string {
 		if r := rs.Auto; r != nil {
 			mime := strings.Split(firstHeader(r.Header, "Content-Type"), ";")[0]
 			if htmlTypes[mime] && r.Body != "" {
-				rs.equiv = parseHTTPEquiv(r.Body)
+				rs.equiv = parseHTTPEquiv(rs.document())
 			}
 		}
 	}
 	return rs.equiv
+}
+
+// document parses the Auto body once per grading.
+func (rs *ResponseSet) document() *html.Node {
+	if rs.doc == nil {
+		body := ""
+		if rs.Auto != nil {
+			body = rs.Auto.Body
+		}
+		rs.doc = parseDocument(body)
+	}
+	return rs.doc
 }
 
 var htmlTypes = map[string]bool{"text/html": true, "application/xhtml+xml": true}
@@ -415,7 +429,7 @@ func sriTest(rs *ResponseSet) outcome {
 	if mime != "" && !htmlTypes[mime] {
 		o.result = SRINotHTML
 	} else {
-		scripts := findScripts(resp.Body)
+		scripts := findScripts(rs.document())
 		site := registrableDomain(rs.Hostname)
 		sessionHTTPS := strings.HasPrefix(strings.ToLower(rs.URL), "https:")
 		foreign := false

@@ -318,7 +318,7 @@ func FuzzHTML(f *testing.F) {
 			Header: http.Header{"Content-Type": {"text/html"}}, Body: body}}
 		_ = sriTest(rs)
 		_ = firstPostForm(body)
-		_ = parseHTTPEquiv(body)
+		_ = rs.httpEquiv()
 	})
 }
 
