@@ -283,3 +283,17 @@ func BenchmarkRecord(b *testing.B) {
 		l.Record(ctx, e)
 	}
 }
+
+type nopEvents struct{ store.Events }
+
+func (nopEvents) AppendEvent(context.Context, store.Event) error { return nil }
+
+// BenchmarkRecordOverhead measures the logger itself (slog, goroutine, timer) without a store.
+func BenchmarkRecordOverhead(b *testing.B) {
+	l := New(nopEvents{}, Options{Log: slog.New(slog.DiscardHandler)})
+	e := store.Event{Kind: KindLoginFailure, Username: "alice", IP: "192.0.2.1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		l.Record(ctx, e)
+	}
+}
