@@ -1,0 +1,168 @@
+// Package csp sends a strict, nonce-based Content-Security-Policy and collects violation
+// reports.
+//
+// Every response gets a fresh nonce (16 bytes from crypto/rand, base64url, like Django's).
+// Templates print it with the "cspNonce" function of FuncMap:
+//
+//	t := template.Must(template.New("page").Funcs(csp.FuncMap).Parse(
+//		`<script nonce="{{cspNonce .Request}}">…</script>`))
+//	t.Execute(w, struct{ Request *http.Request }{r})
+//
+// The function takes the request (or its context) rather than binding the nonce into the
+// template, because html/template forbids changing functions after the first execution: a
+// zero-argument {{cspNonce}} would need a Clone of every template on every request. Handlers
+// that do not use templates call Nonce(r).
+//
+// Because a cached page would replay its nonce, responses that carry one also get
+// Cache-Control: no-store unless the handler sets its own (Django ticket #36825).
+package csp
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Options configures the middleware. The zero value enforces DefaultPolicy.
+type Options struct {
+	// Policy replaces DefaultPolicy. It is compiled once; later changes have no effect.
+	Policy *Policy
+	// ReportOnly sends the policy as Content-Security-Policy-Report-Only: violations are
+	// reported, nothing is blocked, and the Observatory scores the site as having no CSP.
+	// For trial roll-outs only; `rampart check` flags it in production.
+	ReportOnly bool
+	// ReportURI, when set (e.g. "/csp-report"), adds report-uri and report-to directives and a
+	// Reporting-Endpoints header naming the endpoint "csp-endpoint". Browsers that know
+	// report-to ignore report-uri, older ones use it: both are sent, as OWASP advises.
+	ReportURI string
+}
+
+const reportGroup = "csp-endpoint"
+
+type mw struct {
+	next      http.Handler
+	key       string
+	parts     []string // header split around nonce positions
+	fixed     []string // the whole header when the policy has no nonce
+	reporting []string
+}
+
+// Middleware returns the CSP middleware. It panics if the policy is invalid (see
+// Policy.Validate), a start-up configuration error.
+func Middleware(opts Options) func(http.Handler) http.Handler {
+	p := opts.Policy
+	if p == nil {
+		p = DefaultPolicy()
+	}
+	p = p.Clone()
+	m := &mw{key: "Content-Security-Policy"}
+	if opts.ReportOnly {
+		m.key = "Content-Security-Policy-Report-Only"
+	}
+	if opts.ReportURI != "" {
+		if strings.ContainsFunc(opts.ReportURI, func(r rune) bool { return r <= ' ' || r == ';' || r == ',' || r == '"' || r > 0x7e }) {
+			panic("csp: bad ReportURI " + strconv.Quote(opts.ReportURI))
+		}
+		p.Set("report-uri", opts.ReportURI).Set("report-to", reportGroup)
+		m.reporting = []string{reportGroup + `="` + opts.ReportURI + `"`}[:1:1]
+	}
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	m.parts = p.compile()
+	if len(m.parts) == 1 {
+		m.fixed = []string{m.parts[0]}[:1:1]
+	}
+	return func(next http.Handler) http.Handler {
+		mm := *m
+		mm.next = next
+		return &mm
+	}
+}
+
+type nonceKey struct{}
+
+func (m *mw) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	if _, ok := h[m.key]; ok {
+		// An outer layer already chose the policy; a nonce we made would not be in it.
+		m.next.ServeHTTP(w, r)
+		return
+	}
+	if m.reporting != nil {
+		if _, ok := h["Reporting-Endpoints"]; !ok {
+			h["Reporting-Endpoints"] = m.reporting
+		}
+	}
+	if m.fixed != nil {
+		h[m.key] = m.fixed
+		m.next.ServeHTTP(w, r)
+		return
+	}
+	value, nonce := m.build()
+	h[m.key] = []string{value}
+	if _, ok := h["Cache-Control"]; !ok {
+		h["Cache-Control"] = noStore
+	}
+	m.next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), nonceKey{}, nonce)))
+}
+
+var noStore = []string{"no-store"}[:1:1]
+
+const nonceLen = 22 // base64url of 16 bytes, unpadded
+
+// build writes the header in one allocation; the nonce is a substring of it.
+func (m *mw) build() (string, string) {
+	// crypto/rand is used directly: since Go 1.24 it reads the kernel's vDSO getrandom
+	// without a system call or lock, as fast as a user-space buffer would be, and it never fails.
+	var raw [16]byte
+	_, _ = rand.Read(raw[:])
+	var enc [nonceLen]byte
+	base64.RawURLEncoding.Encode(enc[:], raw[:])
+	n := (len(m.parts) - 1) * nonceLen
+	for _, p := range m.parts {
+		n += len(p)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(m.parts[0])
+	at := b.Len()
+	for _, p := range m.parts[1:] {
+		b.Write(enc[:])
+		b.WriteString(p)
+	}
+	s := b.String()
+	return s, s[at : at+nonceLen]
+}
+
+// Nonce returns this request's nonce, or "" when no nonce policy applies (no middleware, a
+// policy without NonceSource, or a CSP header already set by an outer layer).
+func Nonce(r *http.Request) string { return NonceFromContext(r.Context()) }
+
+// NonceFromContext is Nonce for code that only has the request's context.
+func NonceFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(nonceKey{}).(string)
+	return s
+}
+
+// FuncMap holds "cspNonce", taking a *http.Request or a context.Context:
+// <script nonce="{{cspNonce .Request}}">. Add it with template.Funcs before parsing.
+var FuncMap = template.FuncMap{"cspNonce": templateNonce}
+
+func templateNonce(v any) string {
+	switch x := v.(type) {
+	case *http.Request:
+		if x != nil {
+			return Nonce(x)
+		}
+	case context.Context:
+		if x != nil {
+			return NonceFromContext(x)
+		}
+	}
+	return ""
+}
