@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rampart-go/rampart/clientip"
@@ -50,11 +51,29 @@ func cookieName(r *http.Request) (string, bool) {
 // CSRFSecret implements SecretStore.
 func (c *CookieStore) CSRFSecret(r *http.Request) (string, bool) {
 	name, _ := cookieName(r)
-	ck, err := r.Cookie(name)
-	if err != nil {
-		return "", false
+	return cookieValue(r.Header["Cookie"], name)
+}
+
+// cookieValue finds a cookie without allocating. r.Cookie parses into *http.Cookie values
+// (two allocations), which is a third of the token path's cost. The value is not
+// validated here: every caller runs checkFormat on it, which accepts only [a-zA-Z0-9].
+func cookieValue(lines []string, name string) (string, bool) {
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || strings.TrimSpace(k) != name {
+				continue
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			return v, true
+		}
 	}
-	return ck.Value, true
+	return "", false
 }
 
 // SetCSRFSecret implements SecretStore.

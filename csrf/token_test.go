@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -127,6 +128,34 @@ func TestTokenMatches(t *testing.T) {
 	for _, tt := range tests {
 		if got := tokenMatches(tt.token, testSecret); got != tt.want {
 			t.Errorf("tokenMatches(%q) = %v, want %v", tt.token, got, tt.want)
+		}
+	}
+}
+
+func TestCookieValue(t *testing.T) {
+	tests := []struct {
+		lines []string
+		want  string
+		ok    bool
+	}{
+		{nil, "", false},
+		{[]string{"csrftoken=abc"}, "abc", true},
+		{[]string{"a=1; csrftoken=abc; b=2"}, "abc", true},
+		{[]string{"a=1;csrftoken=\"abc\""}, "abc", true},
+		{[]string{"xcsrftoken=abc; csrftokenx=def"}, "", false},
+		{[]string{"a=1", " csrftoken = abc"}, " abc", true}, // as net/http; the format check rejects the space
+		{[]string{"a=1", "csrftoken="}, "", true},
+		{[]string{"csrftoken=first; csrftoken=second"}, "first", true},
+	}
+	for _, tt := range tests {
+		got, ok := cookieValue(tt.lines, "csrftoken")
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("cookieValue(%q) = %q, %v; want %q, %v", tt.lines, got, ok, tt.want, tt.ok)
+		}
+		// Agreement with net/http's own parser where it finds the cookie.
+		r := &http.Request{Header: http.Header{"Cookie": tt.lines}}
+		if ck, err := r.Cookie("csrftoken"); err == nil && ck.Value != got {
+			t.Errorf("cookieValue(%q) = %q, net/http says %q", tt.lines, got, ck.Value)
 		}
 	}
 }
