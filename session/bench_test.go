@@ -1,9 +1,13 @@
 package session
 
 import (
+	"context"
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/memory"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -16,8 +20,9 @@ func (w *nopWriter) Header() http.Header         { return w.h }
 func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *nopWriter) WriteHeader(int)             {}
 
-func benchManager(b *testing.B, fn http.HandlerFunc) (*Manager, http.Handler, *fakeStore) {
-	st := newFakeStore()
+// benchManager runs on store/memory, the in-memory backend the 3 µs goal is about.
+func benchManager(b *testing.B, fn http.HandlerFunc) (*Manager, http.Handler, *countingStore) {
+	st := &countingStore{Store: memory.New()}
 	now := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	m := NewManager(st, Options{Now: func() time.Time { return now }})
 	return m, m.Middleware(fn), st
@@ -40,6 +45,17 @@ func benchLogin(b *testing.B, m *Manager) string {
 	return ""
 }
 
+// countingStore counts writes to prove read-only requests make none.
+type countingStore struct {
+	*memory.Store
+	saves atomic.Int64
+}
+
+func (c *countingStore) SaveSession(ctx context.Context, s store.Session) error {
+	c.saves.Add(1)
+	return c.Store.SaveSession(ctx, s)
+}
+
 func run(b *testing.B, h http.Handler, cookie string) {
 	req := httptest.NewRequest("GET", "https://example.com/page", nil)
 	if cookie != "" {
@@ -47,9 +63,13 @@ func run(b *testing.B, h http.Handler, cookie string) {
 	}
 	w := &nopWriter{h: http.Header{}}
 	b.ReportAllocs()
+	c0 := processCPU()
 	for b.Loop() {
 		clear(w.h)
 		h.ServeHTTP(w, req)
+	}
+	if c := processCPU() - c0; c > 0 {
+		b.ReportMetric(float64(c)/float64(b.N), "cpu-ns/op")
 	}
 }
 
@@ -74,9 +94,9 @@ func BenchmarkLoggedInReadOnly(b *testing.B) {
 		_, _ = io.WriteString(w, "ok")
 	})
 	tok := benchLogin(b, m)
-	_, s0, _ := st.counts()
+	s0 := st.saves.Load()
 	run(b, h, tok)
-	if _, s, _ := st.counts(); s != s0 {
+	if s := st.saves.Load(); s != s0 {
 		b.Fatalf("read-only requests wrote %d times", s-s0)
 	}
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -137,4 +138,34 @@ func TestTokenShape(t *testing.T) {
 	if got := storeKey("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
 		t.Errorf("storeKey(abc) = %s", got)
 	}
+}
+
+// FuzzMiddlewareCookie sends arbitrary Cookie headers through the whole middleware: it must
+// never panic, never fail, and ask the store only for well-formed tokens.
+func FuzzMiddlewareCookie(f *testing.F) {
+	f.Add("__Host-session=" + newToken())
+	f.Add("__Host-session=" + strings.Repeat("A", 43) + "; __Host-session=x")
+	f.Add("__Host-session=\x00\xff")
+	st := newFakeStore()
+	m := NewManager(st, Options{})
+	h := m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if FromRequest(r).UserID() != "" {
+			panic("anonymous cookie logged in")
+		}
+	}))
+	f.Fuzz(func(t *testing.T, cookie string) {
+		req := httptest.NewRequest("GET", "https://example.com/", nil)
+		req.Header.Set("Cookie", cookie)
+		l0, _, _ := st.counts()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		l1, _, _ := st.counts()
+		tok, present := findCookie(req.Header, m.CookieName())
+		if rec.Code != 200 || (l1-l0 == 1) != (tok != "") {
+			t.Fatalf("code %d, loads %d for token %q", rec.Code, l1-l0, tok)
+		}
+		if present && rec.Header().Get("Set-Cookie") == "" {
+			t.Fatalf("stale cookie %q not expired", cookie)
+		}
+	})
 }

@@ -583,6 +583,9 @@ type Info struct {
 // List returns the live sessions of userID, most recently seen first. Pass the request's
 // context (r.Context()) so that the request's own session is marked Current.
 func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
+	if userID == "" {
+		return nil, nil // anonymous sessions have no index
+	}
 	recs, err := m.st.UserSessions(ctx, userID, m.opts.Now())
 	if err != nil {
 		m.logStoreError(ctx, "list", err)
@@ -608,7 +611,7 @@ func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
 // store.ErrNotFound when userID has no such session (so a user cannot end someone else's).
 // Ending the request's own session leaves the request anonymous and expires its cookie.
 func (m *Manager) End(ctx context.Context, userID, publicIDStr string) error {
-	if !validPublicID(publicIDStr) {
+	if userID == "" || !validPublicID(publicIDStr) {
 		return fmt.Errorf("session: malformed session id: %w", store.ErrNotFound)
 	}
 	recs, err := m.st.UserSessions(ctx, userID, m.opts.Now())

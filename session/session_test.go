@@ -15,6 +15,7 @@ import (
 
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/memory"
 )
 
 func setFoo(w http.ResponseWriter, r *http.Request) { FromRequest(r).SetString("foo", "bar") }
@@ -899,5 +900,31 @@ func TestConcurrentRequests(t *testing.T) {
 	wg.Wait()
 	if got, err := m.List(context.Background(), "u"); err != nil || len(got) != 8 {
 		t.Errorf("List = %d, %v (want one session per client)", len(got), err)
+	}
+}
+
+// TestWithMemoryStore runs the main flows on the real in-memory backend, not the fake.
+func TestWithMemoryStore(t *testing.T) {
+	e := newEnv(t, Options{}, memory.New())
+	a := e.login("u", "h")
+	b := e.login("u", "h")
+	if e.userOf(a) != "u" || e.userOf(b) != "u" {
+		t.Fatal("login")
+	}
+	var list []Info
+	e.do(a, func(w http.ResponseWriter, r *http.Request) { list, _ = e.m.List(r.Context(), "u") })
+	if len(list) != 2 || list[0].Current == list[1].Current {
+		t.Fatalf("List = %+v", list)
+	}
+	e.clk.advance(DefaultIdleTimeout)
+	if e.userOf(a) != "" {
+		t.Error("idle session alive")
+	}
+	c := e.login("u", "h")
+	if n, err := e.m.EndAll(context.Background(), "u"); err != nil || n < 1 || e.userOf(c) != "" {
+		t.Errorf("EndAll = %d, %v", n, err)
+	}
+	if list, err := e.m.List(context.Background(), ""); err != nil || list != nil {
+		t.Errorf("List of anonymous = %v, %v", list, err)
 	}
 }
