@@ -3,6 +3,7 @@ package csrf
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -109,6 +110,35 @@ func FuzzTrustedOrigin(f *testing.F) {
 			if tr.matches(&other) {
 				t.Fatalf("wildcard %q matches %+v", s, other)
 			}
+		}
+	})
+}
+
+// FuzzReferer: the strict Referer check never panics and, with a valid token, accepts only
+// https Referers from the request's own host or a trusted origin.
+func FuzzReferer(f *testing.F) {
+	for _, s := range []string{"https://www.example.com/", "https://www.example.com", "http://www.example.com/", "", "https://[",
+		"//www.example.com/", "https://a.example.com:443/x", "https://u@www.example.com/", "ØBöIß", "https://www.example.com:444/"} {
+		f.Add(s)
+	}
+	tok := maskSecret(testSecret)
+	f.Fuzz(func(t *testing.T, s string) {
+		r := httptest.NewRequest("POST", "https://www.example.com/", nil)
+		r.Header["Referer"] = []string{s}
+		r.Header.Set(HeaderName, tok)
+		r.AddCookie(&http.Cookie{Name: SecureCookieName, Value: testSecret})
+		rec := httptest.NewRecorder()
+		fuzzHandler.ServeHTTP(rec, r)
+		if rec.Code != 200 {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Scheme != "https" || u.User != nil {
+			t.Fatalf("Referer %q accepted", s)
+		}
+		h := strings.TrimSuffix(strings.ToLower(u.Host), ":443")
+		if h != "www.example.com" && h != "example.com" && !strings.HasSuffix(h, ".example.com") {
+			t.Fatalf("Referer %q (host %q) accepted", s, h)
 		}
 	})
 }
