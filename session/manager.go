@@ -193,8 +193,35 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(&st.w, r)
 		if !s.committed {
 			st.w.commit(http.StatusOK)
+		} else if s.modified && !st.w.failed {
+			m.lateSave(s, st.w.status)
 		}
 	})
+}
+
+// lateSave stores changes made after the response had started: typically flashes consumed
+// or a CSRF secret created while a template was being written. A stored session needs no new
+// cookie, so it can still be saved (a failure can only be logged now); a session that does
+// not exist yet cannot, since its cookie can no longer be sent.
+func (m *Manager) lateSave(s *Session, status int) {
+	if status >= 500 {
+		return
+	}
+	ctx := s.r.Context()
+	if !s.stored {
+		m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "session changed after the response started; not saved",
+			slog.String("event", "session.late_change"))
+		return
+	}
+	var err error
+	if s.empty() {
+		err = m.st.DeleteSession(ctx, s.key)
+	} else {
+		err = m.write(ctx, s, m.opts.Now(), s.p.encode(), true)
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		m.logStoreError(ctx, "late_save", err)
+	}
 }
 
 // load fills s from the store. A missing, expired or unreadable session leaves s anonymous
@@ -373,6 +400,7 @@ func (s *Session) setCookie(h http.Header) {
 type writer struct {
 	http.ResponseWriter
 	s      *Session
+	status int // status the response was committed with
 	failed bool
 }
 
@@ -383,6 +411,7 @@ var errUnavailable = errors.New("session: store unavailable")
 func (w *writer) commit(status int) bool {
 	s := w.s
 	s.committed = true
+	w.status = status
 	if err := s.save(s.r.Context(), status); err != nil {
 		w.failed = true
 		s.m.fail(w.ResponseWriter, s.r, "save", err)
@@ -549,14 +578,16 @@ func (m *Manager) CSRFSecret(r *http.Request) (string, bool) {
 
 // SetCSRFSecret keeps secret in the request's session, under a field of its own that no
 // application key can overwrite. It survives ID rotation; Login for another user and Logout
-// drop it.
+// drop it. For a session that is not stored yet it must be called before the response
+// starts (ErrCommitted otherwise: the new cookie could not be sent); for a stored one it may
+// be called later, even while a template is being written.
 func (m *Manager) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error {
 	s := FromRequest(r)
 	if s == nil {
 		return ErrNoSession
 	}
 	if s.p.csrf != secret {
-		if s.committed {
+		if s.committed && !s.stored { // a new session's cookie can no longer be sent
 			return ErrCommitted
 		}
 		s.p.csrf = secret

@@ -928,3 +928,40 @@ func TestWithMemoryStore(t *testing.T) {
 		t.Errorf("List of anonymous = %v, %v", list, err)
 	}
 }
+
+func TestChangesAfterResponseStarted(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) { FromRequest(r).Flash("hello") })
+	// A template writes the page and consumes the flashes as it goes.
+	var shown []string
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html>")
+		shown = FromRequest(r).Flashes()
+		FromRequest(r).SetString("late", "v")
+		if err := e.m.SetCSRFSecret(w, r, "late-secret"); err != nil {
+			t.Errorf("SetCSRFSecret on stored session after write: %v", err)
+		}
+	})
+	var again []string
+	var late, csrf string
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		again = FromRequest(r).Flashes()
+		late, _ = FromRequest(r).GetString("late")
+		csrf, _ = e.m.CSRFSecret(r)
+	})
+	if !slices.Equal(shown, []string{"hello"}) || again != nil || late != "v" || csrf != "late-secret" {
+		t.Errorf("shown %q, again %q, late %q, csrf %q", shown, again, late, csrf)
+	}
+	// A session that does not exist yet cannot be created once the response started.
+	e.do("", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html>")
+		if err := e.m.SetCSRFSecret(w, r, "x"); !errors.Is(err, ErrCommitted) {
+			t.Errorf("SetCSRFSecret on new session after write: %v", err)
+		}
+		FromRequest(r).SetString("lost", "v")
+	})
+	if e.st.len() != 1 || !strings.Contains(e.logs.String(), "session.late_change") {
+		t.Errorf("late change to a new session: rows %d, logs %s", e.st.len(), e.logs)
+	}
+}
