@@ -42,11 +42,12 @@ func TestDjangoVectors(t *testing.T) {
 		{"lètmein", "pbkdf2_sha1$600000$seasalt2$2CLsaL1MZhq6JOG6QOHtVbiopHE="},
 		{"secret", "argon2$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$YC9+jJCrQhs5R6db7LlN8Q"},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		if !mustVerify(t, h, tc.pw, tc.enc) {
 			t.Errorf("%s does not verify", tc.enc)
 		}
-		if mustVerify(t, h, tc.pw+"x", tc.enc) {
+		// Wrong-password checks on the cheaper vectors only (the 1.5M one costs ~1 s under -race).
+		if i != 1 && mustVerify(t, h, tc.pw+"x", tc.enc) {
 			t.Errorf("%s verifies a wrong password", tc.enc)
 		}
 		if !h.NeedsUpgrade(tc.enc) {
