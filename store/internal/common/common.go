@@ -3,6 +3,7 @@
 package common
 
 import (
+	"context"
 	"cmp"
 	"slices"
 	"strings"
@@ -41,4 +42,28 @@ func FromMicros(us int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(us).UTC()
+}
+
+// SweepLoop calls sweep with now() every interval until ctx is done, reporting failures to
+// onErr (which may be nil). SQL backends have no native expiry, so an application runs this
+// in a goroutine to keep expired sessions and counters from piling up.
+func SweepLoop(ctx context.Context, every time.Duration, now func() time.Time, sweep func(context.Context, time.Time) error, onErr func(error)) {
+	if every <= 0 {
+		every = 10 * time.Minute
+	}
+	if now == nil {
+		now = time.Now
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := sweep(ctx, now()); err != nil && onErr != nil && ctx.Err() == nil {
+				onErr(err)
+			}
+		}
+	}
 }

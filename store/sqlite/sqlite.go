@@ -1,0 +1,565 @@
+// Package sqlite is the embedded default store.Store, on modernc.org/sqlite (pure Go, no cgo).
+//
+// One file holds every kind of state. The database runs in WAL mode so that readers never
+// wait for the writer; writes go through a pool of one connection because SQLite has a single
+// writer anyway, and queuing in Go is cheaper than spinning in the busy handler. Other
+// processes on the same file (several instances on one host) are served by busy_timeout.
+// Expired sessions and counters stay in the file until Sweep (see SweepEvery).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/internal/common"
+)
+
+// Store is a store.Store on one SQLite file.
+type Store struct {
+	w, r *sql.DB // w: the single writer; r: readers (query_only)
+
+	loadSession, saveSession, incr *sql.Stmt
+}
+
+var _ store.Store = (*Store)(nil)
+
+// pragmas apply to every connection: WAL for concurrent readers, a busy timeout so that
+// another process holding the write lock makes us wait instead of fail, NORMAL sync (durable
+// at checkpoints; the WAL survives an application crash), and BEGIN IMMEDIATE so that a
+// transaction takes the write lock up front instead of failing when it upgrades.
+const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+
+// Open opens (creating if needed) the SQLite database at path and brings its schema up to
+// date. path is a file name; ":memory:" is refused because each pooled connection would see a
+// different empty database (use store/memory instead).
+func Open(path string) (*Store, error) {
+	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlite: unusable database path %q (want a plain file name)", path)
+	}
+	w, err := sql.Open("sqlite", path+"?"+pragmas)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", path+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s := &Store{w: w, r: r}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	prep := func(db *sql.DB, q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.PrepareContext(ctx, q)
+		return st
+	}
+	s.loadSession = prep(s.r, `SELECT user_id, data, ip, user_agent, created_at, last_seen, expires_at
+		FROM sessions WHERE key = ? AND expires_at > ?`)
+	s.saveSession = prep(s.w, `INSERT INTO sessions (key, user_id, data, ip, user_agent, created_at, last_seen, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (key) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, ip = excluded.ip,
+			user_agent = excluded.user_agent, created_at = excluded.created_at, last_seen = excluded.last_seen,
+			expires_at = excluded.expires_at`)
+	// One statement, so concurrent increments (also from other processes) never lose a hit.
+	// SET expressions see the old row, so both CASEs test the same "still live" condition.
+	s.incr = prep(s.w, `INSERT INTO counters (key, n, expires_at) VALUES (?1, ?2, ?3)
+		ON CONFLICT (key) DO UPDATE SET
+			n = CASE WHEN counters.expires_at > ?4 THEN counters.n + excluded.n ELSE excluded.n END,
+			expires_at = CASE WHEN counters.expires_at > ?4 AND NOT ?5 THEN counters.expires_at ELSE excluded.expires_at END
+		RETURNING n, expires_at`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	return nil
+}
+
+// migrations are applied in order, each once; the schema_version table records how many ran.
+// Append new steps; never edit a released one.
+var migrations = []string{
+	`CREATE TABLE sessions (
+		key TEXT PRIMARY KEY,
+		user_id TEXT NOT NULL,
+		data BLOB,
+		ip TEXT NOT NULL,
+		user_agent TEXT NOT NULL,
+		created_at INTEGER NOT NULL,
+		last_seen INTEGER NOT NULL,
+		expires_at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX sessions_user ON sessions (user_id, last_seen) WHERE user_id <> '';
+	CREATE INDEX sessions_expires ON sessions (expires_at);
+	CREATE TABLE counters (key TEXT PRIMARY KEY, n INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+	CREATE INDEX counters_expires ON counters (expires_at);
+	CREATE TABLE otp_steps (device TEXT PRIMARY KEY, step INTEGER NOT NULL) WITHOUT ROWID;
+	CREATE TABLE users (
+		id INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: an ID is never reused
+		username TEXT NOT NULL,
+		username_key TEXT NOT NULL UNIQUE,
+		email TEXT NOT NULL,
+		email_key TEXT UNIQUE, -- NULL when there is no e-mail; NULLs do not collide
+		password_hash TEXT NOT NULL,
+		is_active INTEGER NOT NULL,
+		is_staff INTEGER NOT NULL,
+		date_joined INTEGER NOT NULL,
+		last_login INTEGER NOT NULL,
+		totp_secret BLOB,
+		totp_enabled INTEGER NOT NULL,
+		device_epoch INTEGER NOT NULL
+	);
+	CREATE TABLE backup_codes (user_id TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (user_id, hash)) WITHOUT ROWID;
+	CREATE TABLE events (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		time INTEGER NOT NULL,
+		kind TEXT NOT NULL,
+		user_id TEXT NOT NULL,
+		username TEXT NOT NULL,
+		ip TEXT NOT NULL,
+		detail TEXT NOT NULL
+	);`,
+}
+
+// Migrate brings the schema up to date; it is idempotent and safe to run from several
+// processes at once (the write lock serialises them). Open calls it.
+func (s *Store) Migrate(ctx context.Context) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	var v int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("sqlite: database schema version %d is newer than this program knows (%d)", v, len(migrations))
+	}
+	if v == len(migrations) {
+		return nil
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, len(migrations)); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion reports how many migrations the database has run.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.r.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
+	return v, wrap(err)
+}
+
+// SweepEvery runs Sweep with the wall clock every interval until ctx is done, reporting
+// failures to onErr (which may be nil). Run it in its own goroutine.
+func (s *Store) SweepEvery(ctx context.Context, every time.Duration, onErr func(error)) {
+	common.SweepLoop(ctx, every, time.Now, s.Sweep, onErr)
+}
+
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var se interface{ Code() int }
+	if errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) {
+		return fmt.Errorf("%w (%v)", store.ErrConflict, err)
+	}
+	return fmt.Errorf("sqlite: %w", err)
+}
+
+// LoadSession implements store.Sessions.
+func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (store.Session, error) {
+	x := store.Session{Key: key}
+	var c, l, e int64
+	err := s.loadSession.QueryRowContext(ctx, key, common.Micros(now)).Scan(&x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e)
+	if err != nil {
+		return store.Session{}, wrap(err)
+	}
+	x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
+	return x, nil
+}
+
+// SaveSession implements store.Sessions.
+func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
+	_, err := s.saveSession.ExecContext(ctx, x.Key, x.UserID, x.Data, x.IP, x.UserAgent,
+		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt))
+	return wrap(err)
+}
+
+// DeleteSession implements store.Sessions.
+func (s *Store) DeleteSession(ctx context.Context, key string) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE key = ?`, key)
+	return wrap(err)
+}
+
+// UserSessions implements store.Sessions.
+func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
+		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`,
+		userID, common.Micros(now))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		var x store.Session
+		var c, l, e int64
+		if err := rows.Scan(&x.Key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e); err != nil {
+			return nil, wrap(err)
+		}
+		x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
+		out = append(out, x)
+	}
+	return out, wrap(rows.Err())
+}
+
+// DeleteUserSessions implements store.Sessions.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND user_id <> '' AND key <> ?`, userID, exceptKey)
+	if err != nil {
+		return 0, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), wrap(err)
+}
+
+// Incr implements store.Counters.
+func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (store.Counter, error) {
+	c := store.Counter{Key: key}
+	var e int64
+	err := s.incr.QueryRowContext(ctx, key, delta, common.Micros(now.Add(ttl)), common.Micros(now), extend).Scan(&c.N, &e)
+	if err != nil {
+		return store.Counter{}, wrap(err)
+	}
+	c.ExpiresAt = common.FromMicros(e)
+	return c, nil
+}
+
+// GetCounter implements store.Counters.
+func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	c := store.Counter{Key: key}
+	var e int64
+	err := s.r.QueryRowContext(ctx, `SELECT n, expires_at FROM counters WHERE key = ? AND expires_at > ?`,
+		key, common.Micros(now)).Scan(&c.N, &e)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, nil
+	}
+	if err != nil {
+		return store.Counter{}, wrap(err)
+	}
+	c.ExpiresAt = common.FromMicros(e)
+	return c, nil
+}
+
+// DeleteCounter implements store.Counters.
+func (s *Store) DeleteCounter(ctx context.Context, key string) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM counters WHERE key = ?`, key)
+	return wrap(err)
+}
+
+// ListCounters implements store.Counters. The prefix is compared with substr rather than
+// LIKE so that '%' and '_' in it are literal.
+func (s *Store) ListCounters(ctx context.Context, prefix string, min int64, now time.Time, limit int) ([]store.Counter, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT key, n, expires_at FROM counters
+		WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1 AND n >= ?2 AND expires_at > ?3
+		ORDER BY key LIMIT ?4`, prefix, min, common.Micros(now), limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Counter
+	for rows.Next() {
+		var c store.Counter
+		var e int64
+		if err := rows.Scan(&c.Key, &c.N, &e); err != nil {
+			return nil, wrap(err)
+		}
+		c.ExpiresAt = common.FromMicros(e)
+		out = append(out, c)
+	}
+	return out, wrap(rows.Err())
+}
+
+// ClaimStep implements store.OTPSteps in one statement: the upsert changes a row only when
+// the step moves forward, so of several racing claims exactly one sees a change.
+func (s *Store) ClaimStep(ctx context.Context, device string, step int64) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `INSERT INTO otp_steps (device, step) VALUES (?, ?)
+		ON CONFLICT (device) DO UPDATE SET step = excluded.step WHERE excluded.step > otp_steps.step`, device, step)
+	if err != nil {
+		return false, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, wrap(err)
+	}
+	return n == 1, nil
+}
+
+// ResetSteps implements store.OTPSteps.
+func (s *Store) ResetSteps(ctx context.Context, device string) error {
+	_, err := s.w.ExecContext(ctx, `DELETE FROM otp_steps WHERE device = ?`, device)
+	return wrap(err)
+}
+
+const userCols = `id, username, email, password_hash, is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch`
+
+func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+	var u store.User
+	var id, dj, ll int64
+	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &dj, &ll, &u.TOTPSecret, &u.TOTPEnabled, &u.DeviceEpoch)
+	if err != nil {
+		return store.User{}, wrap(err)
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	u.DateJoined, u.LastLogin = common.FromMicros(dj), common.FromMicros(ll)
+	return u, nil
+}
+
+// emailKey is NULL for an empty address so that users without one never collide or match.
+func emailKey(email string) any {
+	if email == "" {
+		return nil
+	}
+	return common.FoldKey(email)
+}
+
+// parseID accepts only the canonical decimal form the store hands out, so "007" or "7 " do
+// not alias user 7.
+func parseID(id string) (int64, bool) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil && n > 0 && strconv.FormatInt(n, 10) == id
+}
+
+// CreateUser implements store.Users; the unique indexes on the folded username and e-mail
+// decide conflicts, so racing creates cannot both win.
+func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+	var id int64
+	err := s.w.QueryRowContext(ctx, `INSERT INTO users (username, username_key, email, email_key, password_hash,
+			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
+		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch).Scan(&id)
+	if err != nil {
+		return store.User{}, wrap(err)
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	return u, nil
+}
+
+// UserByID implements store.Users.
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	n, ok := parseID(id)
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, n))
+}
+
+// UserByUsername implements store.Users.
+func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username_key = ?`, common.FoldKey(username)))
+}
+
+// UserByEmail implements store.Users.
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	if email == "" {
+		return store.User{}, store.ErrNotFound
+	}
+	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email_key = ?`, common.FoldKey(email)))
+}
+
+// UpdateUser implements store.Users.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	id, ok := parseID(u.ID)
+	if !ok {
+		return store.ErrNotFound
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE users SET username = ?, username_key = ?, email = ?, email_key = ?,
+			password_hash = ?, is_active = ?, is_staff = ?, date_joined = ?, last_login = ?, totp_secret = ?,
+			totp_enabled = ?, device_epoch = ?
+		WHERE id = ?`,
+		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
+		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, id)
+	if err != nil {
+		return wrap(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(err)
+	}
+	if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// ListUsers implements store.Users.
+func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE username_key > ? ORDER BY username_key LIMIT ?`,
+		common.FoldKey(after), limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, wrap(rows.Err())
+}
+
+// ReplaceBackupCodes implements store.BackupCodes in one transaction, so a half-replaced set
+// is never visible.
+func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []string) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM backup_codes WHERE user_id = ?`, userID); err != nil {
+		return wrap(err)
+	}
+	for _, h := range hashes {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO backup_codes (user_id, hash) VALUES (?, ?)`, userID, h); err != nil {
+			return wrap(err)
+		}
+	}
+	return wrap(tx.Commit())
+}
+
+// UseBackupCode implements store.BackupCodes: the DELETE that removes the row is the check.
+func (s *Store) UseBackupCode(ctx context.Context, userID, hash string) (bool, error) {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM backup_codes WHERE user_id = ? AND hash = ?`, userID, hash)
+	if err != nil {
+		return false, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, wrap(err)
+	}
+	return n == 1, nil
+}
+
+// CountBackupCodes implements store.BackupCodes.
+func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM backup_codes WHERE user_id = ?`, userID).Scan(&n)
+	return n, wrap(err)
+}
+
+// AppendEvent implements store.Events.
+func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+		common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail)
+	return wrap(err)
+}
+
+// RecentEvents implements store.Events.
+func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		var t int64
+		if err := rows.Scan(&e.ID, &t, &e.Kind, &e.UserID, &e.Username, &e.IP, &e.Detail); err != nil {
+			return nil, wrap(err)
+		}
+		e.Time = common.FromMicros(t)
+		out = append(out, e)
+	}
+	return out, wrap(rows.Err())
+}
+
+// Ping implements store.Store; it checks both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return wrap(err)
+	}
+	return wrap(s.r.PingContext(ctx))
+}
+
+// Sweep implements store.Store: it deletes sessions and counters that expired by now.
+func (s *Store) Sweep(ctx context.Context, now time.Time) error {
+	us := common.Micros(now)
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, us); err != nil {
+		return wrap(err)
+	}
+	_, err := s.w.ExecContext(ctx, `DELETE FROM counters WHERE expires_at <= ?`, us)
+	return wrap(err)
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.loadSession, s.saveSession, s.incr} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	return errors.Join(s.r.Close(), s.w.Close())
+}

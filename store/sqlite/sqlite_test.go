@@ -1,0 +1,118 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/sqlite"
+	"github.com/rampart-go/rampart/store/storetest"
+)
+
+func open(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	t.Log("conformance: sqlite")
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "rampart.db"))
+	})
+}
+
+// Two stores on one file stand for two processes on one host.
+func TestShared(t *testing.T) {
+	t.Log("conformance (shared file): sqlite")
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		path := filepath.Join(t.TempDir(), "rampart.db")
+		return open(t, path), open(t, path)
+	})
+}
+
+func TestMigrateIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s := open(t, path)
+	for range 3 {
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("SchemaVersion = %d, %v; want 1", v, err)
+	}
+	// A reopen keeps data and does not re-run migrations.
+	if err := s.AppendEvent(ctx, store.Event{Kind: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := open(t, path)
+	ev, err := s2.RecentEvents(ctx, 5)
+	if err != nil || len(ev) != 1 {
+		t.Fatalf("after reopen: %v, %v", ev, err)
+	}
+	// A database from a newer program is refused instead of being misread.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE schema_version SET version = 99`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Open(path); err == nil {
+		t.Fatal("Open accepted a schema newer than it knows")
+	}
+	var mode string
+	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
+	}
+}
+
+func TestOpenRefusesBadPaths(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db", "x.db?mode=ro", filepath.Join(t.TempDir(), "no", "such", "dir", "x.db")} {
+		if s, err := sqlite.Open(p); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+// After Close every method fails with an error, never a panic or a false success.
+func TestClosedFailsClosed(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "c.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	ctx := context.Background()
+	if err := s.Ping(ctx); err == nil {
+		t.Fatal("Ping after Close succeeded")
+	}
+	ok, err := s.ClaimStep(ctx, "d", 1)
+	if ok || err == nil {
+		t.Fatalf("ClaimStep after Close = %v, %v", ok, err)
+	}
+	if _, err := s.LoadSession(ctx, "k", store.Session{}.ExpiresAt); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("LoadSession after Close: %v", err)
+	}
+}
+
+func BenchmarkLoadSave(b *testing.B) {
+	storetest.BenchLoadSave(b, open(b, filepath.Join(b.TempDir(), "b.db")))
+}
+
+func BenchmarkIncr(b *testing.B) {
+	storetest.BenchIncr(b, open(b, filepath.Join(b.TempDir(), "b.db")))
+}
