@@ -965,3 +965,10 @@ func TestChangesAfterResponseStarted(t *testing.T) {
 		t.Errorf("late change to a new session: rows %d, logs %s", e.st.len(), e.logs)
 	}
 }
+
+// The csrf package keeps its secret through exactly this interface (csrf.SecretStore); it is
+// restated here so this package's tests do not depend on csrf.
+var _ interface {
+	CSRFSecret(r *http.Request) (string, bool)
+	SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error
+} = (*Manager)(nil)
