@@ -183,9 +183,15 @@ func (m *mw) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	for i := range m.always {
-		if _, ok := h[m.always[i].key]; !ok {
+	if len(h) == 0 { // the usual case: nothing to preserve, skip the look-ups
+		for i := range m.always {
 			h[m.always[i].key] = m.always[i].value
+		}
+	} else {
+		for i := range m.always {
+			if _, ok := h[m.always[i].key]; !ok {
+				h[m.always[i].key] = m.always[i].value
+			}
 		}
 	}
 	// Browsers ignore HSTS received over plain HTTP (RFC 6797 §8.1), and Django sends it only
