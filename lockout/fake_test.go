@@ -3,83 +3,56 @@ package lockout
 import (
 	"context"
 	"errors"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/memory"
 )
 
-// fakeCounters is a minimal store.Counters following the contract in store/store.go, used
-// until (and alongside) store/memory, plus an injectable outage.
+// fakeCounters is store/memory with an injectable outage.
 type fakeCounters struct {
+	c    store.Counters
 	mu   sync.Mutex
-	m    map[string]store.Counter
 	fail error
 }
 
-func newFake() *fakeCounters { return &fakeCounters{m: map[string]store.Counter{}} }
+func newFake() *fakeCounters { return &fakeCounters{c: memory.New()} }
 
 var errOutage = errors.New("fake: connection refused")
 
-func (f *fakeCounters) Incr(_ context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (store.Counter, error) {
+func (f *fakeCounters) err() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fail != nil {
-		return store.Counter{}, f.fail
-	}
-	c, ok := f.m[key]
-	if !ok || !c.ExpiresAt.After(now) {
-		c = store.Counter{Key: key, ExpiresAt: now.Add(ttl)}
-	} else if extend {
-		c.ExpiresAt = now.Add(ttl)
-	}
-	c.N += delta
-	f.m[key] = c
-	return c, nil
+	return f.fail
 }
 
-func (f *fakeCounters) GetCounter(_ context.Context, key string, now time.Time) (store.Counter, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return store.Counter{}, f.fail
+func (f *fakeCounters) Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (store.Counter, error) {
+	if err := f.err(); err != nil {
+		return store.Counter{}, err
 	}
-	c, ok := f.m[key]
-	if !ok || !c.ExpiresAt.After(now) {
-		return store.Counter{Key: key}, nil
-	}
-	return c, nil
+	return f.c.Incr(ctx, key, delta, now, ttl, extend)
 }
 
-func (f *fakeCounters) DeleteCounter(_ context.Context, key string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return f.fail
+func (f *fakeCounters) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	if err := f.err(); err != nil {
+		return store.Counter{}, err
 	}
-	delete(f.m, key)
-	return nil
+	return f.c.GetCounter(ctx, key, now)
 }
 
-func (f *fakeCounters) ListCounters(_ context.Context, prefix string, min int64, now time.Time, limit int) ([]store.Counter, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.fail != nil {
-		return nil, f.fail
+func (f *fakeCounters) DeleteCounter(ctx context.Context, key string) error {
+	if err := f.err(); err != nil {
+		return err
 	}
-	var out []store.Counter
-	for k, c := range f.m {
-		if strings.HasPrefix(k, prefix) && c.N >= min && c.ExpiresAt.After(now) {
-			out = append(out, c)
-		}
+	return f.c.DeleteCounter(ctx, key)
+}
+
+func (f *fakeCounters) ListCounters(ctx context.Context, prefix string, min int64, now time.Time, limit int) ([]store.Counter, error) {
+	if err := f.err(); err != nil {
+		return nil, err
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return f.c.ListCounters(ctx, prefix, min, now, limit)
 }
 
 func (f *fakeCounters) setFail(err error) {

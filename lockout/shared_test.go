@@ -1,0 +1,105 @@
+package lockout
+
+import (
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/sqlite"
+)
+
+// testTwoInstances runs the brute-force scenario against two Guards, as two app instances
+// would, each with its own connection to one shared backend.
+func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
+	t.Helper()
+	clk := newClock()
+	opts := Options{Now: clk.Now, Prefix: prefix}
+	ga, gb := New(a, opts), New(b, opts)
+	guards := []*Guard{ga, gb}
+
+	// 1,000 guesses from rotating IPs, alternating instances: exactly the account limit
+	// (20) reach password verification, whichever instance serves them.
+	hashed := 0
+	for i := range 1000 {
+		g := guards[i%2]
+		d, err := g.Check(ctx, "alice", v4(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Locked {
+			continue
+		}
+		hashed++
+		if _, err := g.Fail(ctx, "alice", v4(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hashed != 20 {
+		t.Fatalf("%d guesses reached the hash across two instances, want 20", hashed)
+	}
+	for _, g := range guards {
+		if d, err := g.Check(ctx, "Alice", v4(99999)); err != nil || !d.Locked || d.Reason != "username" {
+			t.Fatalf("Check = %+v, %v", d, err)
+		}
+	}
+
+	// Concurrent failures on both instances are all counted (atomic increments).
+	var wg sync.WaitGroup
+	for i := range 60 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := guards[i%2].Fail(ctx, "bob", v4(i)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := b.GetCounter(ctx, ga.keysFor("bob", v4(0)).user, clk.Now())
+	if err != nil || c.N != 60 {
+		t.Fatalf("bob's counter = %d, %v; want 60", c.N, err)
+	}
+
+	// The admin page on one instance sees locks made on the other; unlock on one frees both.
+	entries, err := gb.Locked(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var users []string
+	for _, e := range entries {
+		if e.Scope == ScopeUser {
+			users = append(users, e.Username)
+		}
+	}
+	if fmt.Sprint(users) != "[alice bob]" {
+		t.Fatalf("locked users %v", users)
+	}
+	if err := ga.Unlock(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := gb.Check(ctx, "alice", v4(99999)); d.Locked {
+		t.Fatalf("after Unlock on the other instance: %+v", d)
+	}
+	for _, u := range []string{"bob"} {
+		if err := gb.Unlock(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTwoInstancesSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rampart.db")
+	a, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	testTwoInstances(t, a, b, DefaultPrefix)
+}

@@ -1,0 +1,49 @@
+package ratelimit
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/sqlite"
+)
+
+// testShared checks that limiters on two connections to one backend share one budget.
+func testShared(t *testing.T, a, b store.Counters, name string) {
+	t.Helper()
+	clk := newClock()
+	la := NewStore(a, MustParseRate("5/m"), StoreOptions{Now: clk.Now, Name: name})
+	lb := NewStore(b, MustParseRate("5/m"), StoreOptions{Now: clk.Now, Name: name})
+	allowed := 0
+	for i := range 20 {
+		l := la
+		if i%2 == 1 {
+			l = lb
+		}
+		r, err := l.Allow(ctx, "ip:192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 5 {
+		t.Fatalf("allowed %d across two instances, want 5", allowed)
+	}
+}
+
+func TestSharedSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rl.db")
+	a, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	testShared(t, a, b, "test")
+}
