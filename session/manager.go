@@ -247,7 +247,7 @@ func (m *Manager) load(ctx context.Context, s *Session, token string) error {
 		// Our own data, unreadable: a bug or a damaged row, not a reason to lock the user
 		// out of the site. Drop it; the user starts anonymous and must log in again.
 		m.opts.Logger.LogAttrs(ctx, slog.LevelError, "session data unreadable; session dropped",
-			slog.String("event", "session.corrupt"), slog.String("session", publicID(key)))
+			slog.String("event", "session.corrupt"), slog.String("session", derivePublicID(key)))
 		m.dropBestEffort(ctx, key)
 		return nil
 	}
@@ -351,7 +351,7 @@ func (s *Session) save(ctx context.Context, status int) error {
 		if errors.Is(err, store.ErrNotFound) {
 			// Ended by another request after we loaded it: stay ended, drop our changes.
 			m.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "session ended during request; changes dropped",
-				slog.String("event", "session.interrupted"), slog.String("session", publicID(s.key)))
+				slog.String("event", "session.interrupted"), slog.String("session", derivePublicID(s.key)))
 			s.reset()
 			err = nil
 		}
@@ -627,7 +627,7 @@ func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
 	for _, rec := range recs {
 		ip, _ := netip.ParseAddr(rec.IP)
 		out = append(out, Info{
-			PublicID:  publicID(rec.Key),
+			PublicID:  derivePublicID(rec.Key),
 			CreatedAt: rec.CreatedAt,
 			LastSeen:  rec.LastSeen,
 			IP:        ip,
@@ -641,8 +641,8 @@ func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
 // End ends userID's session with the given public ID. It returns an error wrapping
 // store.ErrNotFound when userID has no such session (so a user cannot end someone else's).
 // Ending the request's own session leaves the request anonymous and expires its cookie.
-func (m *Manager) End(ctx context.Context, userID, publicIDStr string) error {
-	if userID == "" || !validPublicID(publicIDStr) {
+func (m *Manager) End(ctx context.Context, userID, publicID string) error {
+	if userID == "" || !validPublicID(publicID) {
 		return fmt.Errorf("session: malformed session id: %w", store.ErrNotFound)
 	}
 	recs, err := m.st.UserSessions(ctx, userID, m.opts.Now())
@@ -651,7 +651,7 @@ func (m *Manager) End(ctx context.Context, userID, publicIDStr string) error {
 		return err
 	}
 	for _, rec := range recs {
-		if publicID(rec.Key) != publicIDStr {
+		if derivePublicID(rec.Key) != publicID {
 			continue
 		}
 		if err := m.st.DeleteSession(ctx, rec.Key); err != nil {
@@ -663,7 +663,7 @@ func (m *Manager) End(ctx context.Context, userID, publicIDStr string) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("session: no session %s for this user: %w", publicIDStr, store.ErrNotFound)
+	return fmt.Errorf("session: no session %s for this user: %w", publicID, store.ErrNotFound)
 }
 
 // EndOthers ends every session of the request's user except the request's own (offered

@@ -180,7 +180,7 @@ func (s *Session) PublicID() string {
 	if s == nil || !s.stored {
 		return ""
 	}
-	return publicID(s.key)
+	return derivePublicID(s.key)
 }
 
 // reset makes s an empty anonymous session with no token: what is left after Logout or

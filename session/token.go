@@ -43,11 +43,11 @@ func storeKey(token string) string {
 	return string(buf[:])
 }
 
-// publicID derives the short, non-secret identifier shown in session lists from the store
+// derivePublicID derives the short, non-secret identifier shown in session lists from the store
 // key. It is a separate hash (not a prefix of the key) so that what is shown to users and
 // put in forms tells nothing about the store's keys; 64 bits are plenty to tell one user's
 // sessions apart.
-func publicID(key string) string {
+func derivePublicID(key string) string {
 	sum := sha256.Sum256([]byte("rampart/session/public-id\x00" + key))
 	return hex.EncodeToString(sum[:8])
 }
