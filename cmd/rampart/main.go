@@ -1,0 +1,60 @@
+// Command rampart is the operator's tool: it serves the reference app, checks a deployment's
+// settings, grades a live site, and manages keys, users, lockouts and database migrations.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/rampart-go/rampart/check"
+	"github.com/rampart-go/rampart/scan"
+	"github.com/rampart-go/rampart/signing"
+)
+
+const usage = `usage: rampart <command> [flags]
+
+commands:
+  serve        run the reference app (settings from RAMPART_* variables)
+  check        deploy checks; exits 1 when any warning or error is found (--json)
+  scan URL     grade a live site like the MDN HTTP Observatory, plus rampart's checks (--json, --min-grade)
+  genkey       print a new secret key for RAMPART_SECRET_KEY
+  createuser   create a user: --username U [--email E] [--staff] --password-stdin
+  unlock       clear lockouts: --username U | --ip A | --all
+  migrate      create or upgrade the SQL schema of RAMPART_DATABASE_URL
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "check":
+		return check.Main(rest, stdout, stderr)
+	case "scan":
+		return scan.Main(rest, stdout, stderr)
+	case "genkey":
+		fmt.Fprintln(stdout, signing.GenerateKey())
+		return 0
+	case "serve":
+		return serve(rest, stdout, stderr)
+	case "createuser":
+		return createUser(rest, stdin, stdout, stderr)
+	case "unlock":
+		return unlock(rest, stdout, stderr)
+	case "migrate":
+		return migrate(rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "rampart: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
