@@ -54,6 +54,7 @@ type Memory struct {
 	interval int64 // ns between events at the sustained rate
 	window   int64 // interval*N: how far ahead the arrival time may run (the burst)
 	now      func() time.Time
+	base     time.Time // arrival times count from here, on the monotonic clock
 	perShard int
 	seed     maphash.Seed
 	shards   [shardCount]shard
@@ -61,7 +62,7 @@ type Memory struct {
 
 type shard struct {
 	mu      sync.Mutex
-	tat     map[string]int64 // key → theoretical arrival time (Unix ns)
+	tat     map[string]int64 // key → theoretical arrival time (ns since base)
 	sweepAt int
 	_       [40]byte // keep shards on separate cache lines
 }
@@ -76,6 +77,9 @@ func NewMemory(rate Rate, opts MemoryOptions) *Memory {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	// Measuring from a base with Sub uses the monotonic clock, so a wall-clock step (NTP,
+	// a VM resume) neither frees every key nor blocks them for hours.
+	m.base = m.now()
 	maxKeys := opts.MaxKeys
 	if maxKeys <= 0 {
 		maxKeys = 1 << 20
@@ -100,7 +104,7 @@ func (m *Memory) Allow(_ context.Context, key string) (Result, error) {
 	if m.rate.N == 0 {
 		return Result{RetryAfter: m.rate.Per, Reset: m.rate.Per}, nil
 	}
-	now := m.now().UnixNano()
+	now := int64(m.now().Sub(m.base))
 	s := &m.shards[maphash.String(m.seed, key)%shardCount]
 	s.mu.Lock()
 	tat, ok := s.tat[key]
