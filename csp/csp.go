@@ -4,7 +4,7 @@
 // Every response gets a fresh nonce (16 bytes from crypto/rand, base64url, like Django's).
 // Templates print it with the "cspNonce" function of FuncMap:
 //
-//	t := template.Must(template.New("page").Funcs(csp.FuncMap).Parse(
+//	t := template.Must(template.New("page").Funcs(csp.FuncMap()).Parse(
 //		`<script nonce="{{cspNonce .Request}}">…</script>`))
 //	t.Execute(w, struct{ Request *http.Request }{r})
 //
@@ -168,9 +168,10 @@ func NonceFromContext(ctx context.Context) string {
 	return ""
 }
 
-// FuncMap holds "cspNonce", taking a *http.Request or a context.Context:
-// <script nonce="{{cspNonce .Request}}">. Add it with template.Funcs before parsing.
-var FuncMap = template.FuncMap{"cspNonce": templateNonce}
+// FuncMap returns a new map holding "cspNonce", which takes a *http.Request or a
+// context.Context: <script nonce="{{cspNonce .Request}}">. Add it with template.Funcs before
+// parsing; the template is parsed once and shared by all requests.
+func FuncMap() template.FuncMap { return template.FuncMap{"cspNonce": templateNonce} }
 
 func templateNonce(v any) string {
 	switch x := v.(type) {

@@ -172,7 +172,7 @@ func TestMiddlewareModes(t *testing.T) {
 }
 
 func TestTemplate(t *testing.T) {
-	tpl := template.Must(template.New("p").Funcs(FuncMap).Parse(
+	tpl := template.Must(template.New("p").Funcs(FuncMap()).Parse(
 		`<script nonce="{{cspNonce .Request}}"></script><style nonce="{{cspNonce .Ctx}}"></style>{{cspNonce .Nil}}`))
 	var out bytes.Buffer
 	var nonce string

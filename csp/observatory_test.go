@@ -20,7 +20,7 @@ import (
 	"github.com/rampart-go/rampart/scan"
 )
 
-var page = template.Must(template.New("p").Funcs(csp.FuncMap).Parse(`<!DOCTYPE html>
+var page = template.Must(template.New("p").Funcs(csp.FuncMap()).Parse(`<!DOCTYPE html>
 <html><head><title>rampart</title><style nonce="{{cspNonce .}}">body{margin:0}</style></head>
 <body><h1>Hello</h1><script nonce="{{cspNonce .}}">document.title = "ok";</script>
 <img src="data:image/png;base64,iVBORw0KGgo=" alt=""></body></html>`))

@@ -8,11 +8,14 @@
 package redirect
 
 import (
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/rampart-go/rampart/clientip"
 )
 
 // IsSafe reports whether target is a relative URL, or an absolute http(s) URL whose host
@@ -185,4 +188,16 @@ func equalFoldASCII(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// Target returns target when it is safe for this request, else fallback: the allowed hosts
+// are the host the client addressed (clientip.FromRequest) plus extraHosts, and HTTPS is
+// required when the request itself is secure, as Django's LoginView does. Use it for "next".
+func Target(r *http.Request, target, fallback string, extraHosts ...string) string {
+	info := clientip.FromRequest(r)
+	allowed := append([]string{info.Host}, extraHosts...)
+	if IsSafe(target, allowed, info.Secure()) {
+		return strings.TrimSpace(target)
+	}
+	return fallback
 }

@@ -2,6 +2,7 @@ package redirect
 
 import (
 	"bufio"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -324,5 +325,30 @@ func BenchmarkIsSafe(b *testing.B) {
 				IsSafe(u, allowed, true)
 			}
 		})
+	}
+}
+
+func TestTarget(t *testing.T) {
+	cases := []struct {
+		url, next string
+		extra     []string
+		want      string
+	}{
+		{"https://site.example/login", "/account", nil, "/account"},
+		{"https://site.example/login", "  /account ", nil, "/account"},
+		{"https://site.example/login", "https://site.example/x", nil, "https://site.example/x"},
+		{"https://site.example/login", "http://site.example/x", nil, "/"}, // downgrade refused on a secure request
+		{"http://site.example/login", "http://site.example/x", nil, "http://site.example/x"},
+		{"https://site.example/login", "https://evil.example/", nil, "/"},
+		{"https://site.example/login", "https://shop.example/", []string{"shop.example"}, "https://shop.example/"},
+		{"https://site.example:8443/login", "https://site.example:8443/x", nil, "https://site.example:8443/x"},
+		{"https://site.example/login", "//evil.example", nil, "/"},
+		{"https://site.example/login", "", nil, "/"},
+	}
+	for _, c := range cases {
+		r := httptest.NewRequest("GET", c.url, nil)
+		if got := Target(r, c.next, "/", c.extra...); got != c.want {
+			t.Errorf("Target(%s, %q) = %q, want %q", c.url, c.next, got, c.want)
+		}
 	}
 }
