@@ -52,6 +52,8 @@ type Limiter interface {
 // checks: browsers send reports without tokens). Its zero value is ready: 16 KiB bodies,
 // 20 reports per client per minute, reports logged with slog.
 //
+// Use it by pointer and do not copy it after first use (it holds the limiter state).
+//
 // Answers: 204 accepted, 400 malformed JSON, 405 not POST, 413 body too large, 415 wrong
 // Content-Type, 429 rate limited.
 type ReportHandler struct {
@@ -74,6 +76,7 @@ var (
 	ErrContentType = errors.New("csp: unsupported report content type")
 )
 
+// ServeHTTP checks method, rate, type and size before parsing, so a flood costs little.
 func (h *ReportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.once.Do(func() {
 		h.lim = h.Limiter
