@@ -533,6 +533,20 @@ func testCounterGetDelete(t *testing.T, s store.Store) {
 	if c.N != 1 {
 		t.Fatalf("Incr after delete N = %d, want 1", c.N)
 	}
+	// Keys may carry hostile bytes (a username typed into a login form): NUL and invalid UTF-8.
+	for _, key := range []string{"lock:user:a\x00b", "lock:user:\xff\xfe", "lock:user:日本"} {
+		c, err := s.Incr(ctx, key, 2, now, time.Minute, false)
+		must(t, err)
+		wantCounter(t, "odd key", c, key, 2, now.Add(time.Minute))
+		c, err = s.GetCounter(ctx, key, now)
+		must(t, err)
+		wantCounter(t, "odd key get", c, key, 2, now.Add(time.Minute))
+	}
+	list, err := s.ListCounters(ctx, "lock:user:", 0, now, 0)
+	must(t, err)
+	if len(list) != 3 || list[0].Key != "lock:user:a\x00b" || list[2].Key != "lock:user:\xff\xfe" {
+		t.Fatalf("ListCounters with odd keys = %+v", list)
+	}
 }
 
 func testCounterConcurrent(t *testing.T, s store.Store) {

@@ -1,0 +1,598 @@
+// Package postgres is a store.Store on PostgreSQL through pgx v5 (pgxpool), for several
+// application instances sharing one database.
+//
+// Every check-and-set is one SQL statement (an upsert with a condition, a DELETE whose row
+// count is the answer), so racing instances agree without explicit locks. Keys that may carry
+// user-typed bytes (session, counter and device keys) are bytea, because text columns reject
+// NUL and invalid UTF-8; display-only text (IP, user agent, event fields) is made valid UTF-8
+// before it is stored. Expired rows stay until Sweep (see SweepEvery).
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/internal/common"
+)
+
+// Options tune Open. The zero value uses the connection's default schema and migrates at Open.
+type Options struct {
+	// Schema holds rampart's tables (created if missing); empty means the first schema in the
+	// server's search_path, usually "public". Tests use a random schema per test.
+	Schema string
+	// NoMigrate skips Migrate at Open, for deployments that run `rampart migrate` as a separate
+	// step with a more privileged role.
+	NoMigrate bool
+	// MaxConns caps the pool; 0 keeps pgxpool's default (max(4, NumCPU)).
+	MaxConns int32
+}
+
+// Store is a store.Store on one PostgreSQL database.
+type Store struct {
+	pool   *pgxpool.Pool
+	schema string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://...), checks that it answers and, unless
+// opt.NoMigrate, brings the schema up to date.
+func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	if opt.Schema != "" {
+		cfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{opt.Schema}.Sanitize()
+	}
+	if opt.MaxConns > 0 {
+		cfg.MaxConns = opt.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	s := &Store{pool: pool, schema: opt.Schema}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if !opt.NoMigrate {
+		if err := s.Migrate(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// migrations are applied in order, each once; schema_version records how many ran. Append new
+// steps; never edit a released one.
+var migrations = []string{
+	`CREATE TABLE sessions (
+		key bytea PRIMARY KEY,
+		user_id text NOT NULL,
+		data bytea,
+		ip text NOT NULL,
+		user_agent text NOT NULL,
+		created_at timestamptz NOT NULL,
+		last_seen timestamptz NOT NULL,
+		expires_at timestamptz NOT NULL
+	);
+	CREATE INDEX sessions_user ON sessions (user_id, last_seen) WHERE user_id <> '';
+	CREATE INDEX sessions_expires ON sessions (expires_at);
+	CREATE TABLE counters (key bytea PRIMARY KEY, n bigint NOT NULL, expires_at timestamptz NOT NULL);
+	CREATE INDEX counters_expires ON counters (expires_at);
+	CREATE TABLE otp_steps (device bytea PRIMARY KEY, step bigint NOT NULL);
+	CREATE TABLE users (
+		id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- a sequence: IDs are never reused
+		username text NOT NULL,
+		username_key text COLLATE "C" NOT NULL UNIQUE,
+		email text NOT NULL,
+		email_key text COLLATE "C" UNIQUE, -- NULL when there is no e-mail; NULLs do not collide
+		password_hash text NOT NULL,
+		is_active boolean NOT NULL,
+		is_staff boolean NOT NULL,
+		date_joined timestamptz NOT NULL,
+		last_login timestamptz,
+		totp_secret bytea,
+		totp_enabled boolean NOT NULL,
+		device_epoch bigint NOT NULL
+	);
+	CREATE TABLE backup_codes (user_id text NOT NULL, hash text NOT NULL, PRIMARY KEY (user_id, hash));
+	CREATE TABLE events (
+		id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		time timestamptz NOT NULL,
+		kind text NOT NULL,
+		user_id text NOT NULL,
+		username text NOT NULL,
+		ip text NOT NULL,
+		detail text NOT NULL
+	);`,
+}
+
+// Migrate brings the schema up to date. It is idempotent and safe to run from several
+// instances at once: an advisory lock serialises them. Open calls it unless NoMigrate.
+func (s *Store) Migrate(ctx context.Context) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	steps := []string{`SELECT pg_advisory_xact_lock(hashtext('rampart-migrate:' || $1::text))`}
+	if s.schema != "" {
+		steps = append(steps, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{s.schema}.Sanitize())
+	}
+	steps = append(steps, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`)
+	for i, q := range steps {
+		var args []any
+		if i == 0 {
+			args = []any{s.schema}
+		}
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
+	}
+	var v int
+	if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if v > len(migrations) {
+		return fmt.Errorf("postgres: database schema version %d is newer than this program knows (%d)", v, len(migrations))
+	}
+	if v == len(migrations) {
+		return nil
+	}
+	for i := v; i < len(migrations); i++ {
+		if _, err := tx.Exec(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("postgres: migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM schema_version`); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, len(migrations)); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion reports how many migrations the database has run.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
+	return v, wrap(err)
+}
+
+// SweepEvery runs Sweep with the wall clock every interval until ctx is done, reporting
+// failures to onErr (which may be nil). Run it in its own goroutine.
+func (s *Store) SweepEvery(ctx context.Context, every time.Duration, onErr func(error)) {
+	common.SweepLoop(ctx, every, time.Now, s.Sweep, onErr)
+}
+
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
+		return fmt.Errorf("%w (%s)", store.ErrConflict, pe.ConstraintName)
+	}
+	return fmt.Errorf("postgres: %w", err)
+}
+
+// clean makes display-only text storable in a text column (no NUL, valid UTF-8).
+func clean(s string) string {
+	if utf8.ValidString(s) && !strings.Contains(s, "\x00") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// storable reports whether s can be kept in a text column as is; a username or e-mail that
+// cannot is never stored, so looking it up finds nothing.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.Contains(s, "\x00") }
+
+var errBadText = errors.New("postgres: username and e-mail must be valid UTF-8 without NUL")
+
+func ts(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+// nullTime maps the zero time (never) to NULL.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = ts(t)
+	return &t
+}
+
+func utc(t time.Time) time.Time { return t.UTC() }
+
+const sessionCols = `key, user_id, data, ip, user_agent, created_at, last_seen, expires_at`
+
+func scanSession(row pgx.Row) (store.Session, error) {
+	var x store.Session
+	var key []byte
+	if err := row.Scan(&key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &x.CreatedAt, &x.LastSeen, &x.ExpiresAt); err != nil {
+		return store.Session{}, wrap(err)
+	}
+	x.Key = string(key)
+	x.CreatedAt, x.LastSeen, x.ExpiresAt = utc(x.CreatedAt), utc(x.LastSeen), utc(x.ExpiresAt)
+	return x, nil
+}
+
+// LoadSession implements store.Sessions.
+func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (store.Session, error) {
+	return scanSession(s.pool.QueryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE key = $1 AND expires_at > $2`,
+		[]byte(key), ts(now)))
+}
+
+// SaveSession implements store.Sessions.
+func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (key) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, ip = excluded.ip,
+			user_agent = excluded.user_agent, created_at = excluded.created_at, last_seen = excluded.last_seen,
+			expires_at = excluded.expires_at`,
+		[]byte(x.Key), clean(x.UserID), x.Data, clean(x.IP), clean(x.UserAgent), ts(x.CreatedAt), ts(x.LastSeen), ts(x.ExpiresAt))
+	return wrap(err)
+}
+
+// DeleteSession implements store.Sessions.
+func (s *Store) DeleteSession(ctx context.Context, key string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE key = $1`, []byte(key))
+	return wrap(err)
+}
+
+// UserSessions implements store.Sessions.
+func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	if userID == "" || !storable(userID) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+sessionCols+` FROM sessions
+		WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen DESC, key`, userID, ts(now))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		x, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, wrap(rows.Err())
+}
+
+// DeleteUserSessions implements store.Sessions.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
+	if userID == "" || !storable(userID) {
+		return 0, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1 AND key <> $2`, userID, []byte(exceptKey))
+	if err != nil {
+		return 0, wrap(err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Incr implements store.Counters in one statement, so concurrent increments from any number
+// of instances never lose a hit. SET expressions see the old row, so both CASEs test the
+// same "still live" condition.
+func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (store.Counter, error) {
+	c := store.Counter{Key: key}
+	err := s.pool.QueryRow(ctx, `INSERT INTO counters AS c (key, n, expires_at) VALUES ($1, $2, $3)
+		ON CONFLICT (key) DO UPDATE SET
+			n = CASE WHEN c.expires_at > $4 THEN c.n + excluded.n ELSE excluded.n END,
+			expires_at = CASE WHEN c.expires_at > $4 AND NOT $5 THEN c.expires_at ELSE excluded.expires_at END
+		RETURNING n, expires_at`, []byte(key), delta, ts(now.Add(ttl)), ts(now), extend).Scan(&c.N, &c.ExpiresAt)
+	if err != nil {
+		return store.Counter{}, wrap(err)
+	}
+	c.ExpiresAt = utc(c.ExpiresAt)
+	return c, nil
+}
+
+// GetCounter implements store.Counters.
+func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	c := store.Counter{Key: key}
+	err := s.pool.QueryRow(ctx, `SELECT n, expires_at FROM counters WHERE key = $1 AND expires_at > $2`,
+		[]byte(key), ts(now)).Scan(&c.N, &c.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Counter{Key: key}, nil
+	}
+	if err != nil {
+		return store.Counter{}, wrap(err)
+	}
+	c.ExpiresAt = utc(c.ExpiresAt)
+	return c, nil
+}
+
+// DeleteCounter implements store.Counters.
+func (s *Store) DeleteCounter(ctx context.Context, key string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM counters WHERE key = $1`, []byte(key))
+	return wrap(err)
+}
+
+// ListCounters implements store.Counters. bytea compares byte-wise, so the prefix test is an
+// exact byte comparison (no LIKE metacharacters) and the order is the same as on every backend.
+func (s *Store) ListCounters(ctx context.Context, prefix string, min int64, now time.Time, limit int) ([]store.Counter, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT key, n, expires_at FROM counters
+		WHERE key >= $1 AND substring(key from 1 for octet_length($1)) = $1 AND n >= $2 AND expires_at > $3
+		ORDER BY key LIMIT $4`, []byte(prefix), min, ts(now), lim)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Counter
+	for rows.Next() {
+		var c store.Counter
+		var key []byte
+		if err := rows.Scan(&key, &c.N, &c.ExpiresAt); err != nil {
+			return nil, wrap(err)
+		}
+		c.Key, c.ExpiresAt = string(key), utc(c.ExpiresAt)
+		out = append(out, c)
+	}
+	return out, wrap(rows.Err())
+}
+
+// ClaimStep implements store.OTPSteps in one statement: the upsert changes a row only when the
+// step moves forward, so of several racing claims exactly one sees a change.
+func (s *Store) ClaimStep(ctx context.Context, device string, step int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `INSERT INTO otp_steps AS o (device, step) VALUES ($1, $2)
+		ON CONFLICT (device) DO UPDATE SET step = excluded.step WHERE excluded.step > o.step`, []byte(device), step)
+	if err != nil {
+		return false, wrap(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ResetSteps implements store.OTPSteps.
+func (s *Store) ResetSteps(ctx context.Context, device string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM otp_steps WHERE device = $1`, []byte(device))
+	return wrap(err)
+}
+
+const userCols = `id, username, email, password_hash, is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch`
+
+func scanUser(row pgx.Row) (store.User, error) {
+	var u store.User
+	var id int64
+	var ll *time.Time
+	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &u.DateJoined, &ll, &u.TOTPSecret, &u.TOTPEnabled, &u.DeviceEpoch)
+	if err != nil {
+		return store.User{}, wrap(err)
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	u.DateJoined = utc(u.DateJoined)
+	if ll != nil {
+		u.LastLogin = utc(*ll)
+	}
+	return u, nil
+}
+
+// emailKey is NULL for an empty address so that users without one never collide or match.
+func emailKey(email string) *string {
+	if email == "" {
+		return nil
+	}
+	k := common.FoldKey(email)
+	return &k
+}
+
+// parseID accepts only the canonical decimal form the store hands out, so "007" does not
+// alias user 7.
+func parseID(id string) (int64, bool) {
+	n, err := strconv.ParseInt(id, 10, 64)
+	return n, err == nil && n > 0 && strconv.FormatInt(n, 10) == id
+}
+
+// CreateUser implements store.Users; the unique indexes on the folded username and e-mail
+// decide conflicts, so racing creates cannot both win.
+func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+	if !storable(u.Username) || !storable(u.Email) {
+		return store.User{}, errBadText
+	}
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO users (username, username_key, email, email_key, password_hash,
+			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
+		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch).Scan(&id)
+	if err != nil {
+		return store.User{}, wrap(err)
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	return u, nil
+}
+
+// UserByID implements store.Users.
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	n, ok := parseID(id)
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`, n))
+}
+
+// UserByUsername implements store.Users.
+func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	if !storable(username) {
+		return store.User{}, store.ErrNotFound
+	}
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username_key = $1`, common.FoldKey(username)))
+}
+
+// UserByEmail implements store.Users.
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	if email == "" || !storable(email) {
+		return store.User{}, store.ErrNotFound
+	}
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE email_key = $1`, common.FoldKey(email)))
+}
+
+// UpdateUser implements store.Users.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	id, ok := parseID(u.ID)
+	if !ok {
+		return store.ErrNotFound
+	}
+	if !storable(u.Username) || !storable(u.Email) {
+		return errBadText
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE users SET username = $1, username_key = $2, email = $3, email_key = $4,
+			password_hash = $5, is_active = $6, is_staff = $7, date_joined = $8, last_login = $9, totp_secret = $10,
+			totp_enabled = $11, device_epoch = $12
+		WHERE id = $13`,
+		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
+		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, id)
+	if err != nil {
+		return wrap(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// ListUsers implements store.Users; username_key is COLLATE "C", so the order is byte-wise
+// like every other backend's, whatever the database's default collation.
+func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE username_key > $1 ORDER BY username_key LIMIT $2`,
+		clean(common.FoldKey(after)), lim)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, wrap(rows.Err())
+}
+
+// ReplaceBackupCodes implements store.BackupCodes in one transaction, so a half-replaced set
+// is never visible.
+func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []string) error {
+	clean := make([]string, len(hashes))
+	for i, h := range hashes {
+		if !storable(h) {
+			return errors.New("postgres: backup code hash must be valid UTF-8 without NUL")
+		}
+		clean[i] = h
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return wrap(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `DELETE FROM backup_codes WHERE user_id = $1`, userID); err != nil {
+		return wrap(err)
+	}
+	if len(clean) > 0 {
+		if _, err := tx.Exec(ctx, `INSERT INTO backup_codes (user_id, hash) SELECT $1, h FROM unnest($2::text[]) AS h
+			ON CONFLICT DO NOTHING`, userID, clean); err != nil {
+			return wrap(err)
+		}
+	}
+	return wrap(tx.Commit(ctx))
+}
+
+// UseBackupCode implements store.BackupCodes: the DELETE that removes the row is the check.
+func (s *Store) UseBackupCode(ctx context.Context, userID, hash string) (bool, error) {
+	if !storable(userID) || !storable(hash) {
+		return false, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM backup_codes WHERE user_id = $1 AND hash = $2`, userID, hash)
+	if err != nil {
+		return false, wrap(err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// CountBackupCodes implements store.BackupCodes.
+func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM backup_codes WHERE user_id = $1`, clean(userID)).Scan(&n)
+	return n, wrap(err)
+}
+
+// AppendEvent implements store.Events.
+func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
+		ts(e.Time), clean(e.Kind), clean(e.UserID), clean(e.Username), clean(e.IP), clean(e.Detail))
+	return wrap(err)
+}
+
+// RecentEvents implements store.Events.
+func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Event
+	for rows.Next() {
+		var e store.Event
+		if err := rows.Scan(&e.ID, &e.Time, &e.Kind, &e.UserID, &e.Username, &e.IP, &e.Detail); err != nil {
+			return nil, wrap(err)
+		}
+		e.Time = utc(e.Time)
+		out = append(out, e)
+	}
+	return out, wrap(rows.Err())
+}
+
+// Ping implements store.Store with a round trip (pool.Ping alone may reuse an idle connection
+// without touching the server).
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	return wrap(s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
+}
+
+// Sweep implements store.Store: it deletes sessions and counters that expired by now.
+func (s *Store) Sweep(ctx context.Context, now time.Time) error {
+	batch := &pgx.Batch{}
+	batch.Queue(`DELETE FROM sessions WHERE expires_at <= $1`, ts(now))
+	batch.Queue(`DELETE FROM counters WHERE expires_at <= $1`, ts(now))
+	return wrap(s.pool.SendBatch(ctx, batch).Close())
+}
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,176 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/postgres"
+	"github.com/rampart-go/rampart/store/storetest"
+)
+
+func testURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv("RAMPART_TEST_POSTGRES_URL")
+	if u == "" {
+		t.Skip("PostgreSQL tests skipped: set RAMPART_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+	}
+	return u
+}
+
+// schema returns a fresh random schema name and drops the schema when the test ends, so tests
+// sharing one server never see each other's rows.
+func schema(t testing.TB, dbURL string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "rampart_test_" + hex.EncodeToString(b)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(context.Background(), dbURL)
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{name}.Sanitize()+` CASCADE`); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	return name
+}
+
+func open(t testing.TB, dbURL, schema string) *postgres.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), dbURL, postgres.Options{Schema: schema, MaxConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	u := testURL(t)
+	t.Log("conformance: postgres")
+	storetest.Run(t, func(t *testing.T) store.Store { return open(t, u, schema(t, u)) })
+}
+
+func TestShared(t *testing.T) {
+	u := testURL(t)
+	t.Log("conformance (two instances on one database): postgres")
+	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
+		sc := schema(t, u)
+		return open(t, u, sc), open(t, u, sc)
+	})
+}
+
+func TestMigrate(t *testing.T) {
+	u := testURL(t)
+	ctx := context.Background()
+	sc := schema(t, u)
+	s, err := postgres.Open(ctx, u, postgres.Options{Schema: sc, NoMigrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.SchemaVersion(ctx); err == nil {
+		t.Fatal("NoMigrate still created the schema")
+	}
+	// Concurrent migrators (several instances starting at once) serialise on the advisory lock.
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() { errs <- s.Migrate(ctx) }()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, err := s.SchemaVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("SchemaVersion = %d, %v", v, err)
+	}
+	if err := s.AppendEvent(ctx, store.Event{Kind: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.RecentEvents(ctx, 5)
+	if err != nil || len(ev) != 1 {
+		t.Fatalf("data lost by re-migrating: %v %v", ev, err)
+	}
+}
+
+// TestOutage cuts the connection between the store and PostgreSQL (through a relay we control,
+// since the server is shared) and checks that every method fails closed, then recovers.
+func TestOutage(t *testing.T) {
+	raw := testURL(t)
+	t.Log("outage: postgres")
+	pu, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := storetest.NewProxy(t, pu.Host)
+	pu.Host = proxy.Addr()
+	s := open(t, pu.String(), schema(t, raw))
+	storetest.RunOutage(t, s, proxy.Down, proxy.Up)
+}
+
+// TestTerminatedConnections kills the store's server connections with pg_terminate_backend:
+// calls may fail while the pool notices, but never succeed falsely, and the store recovers.
+func TestTerminatedConnections(t *testing.T) {
+	raw := testURL(t)
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	app := "rampart-kill-" + hex.EncodeToString(b)
+	pu, _ := url.Parse(raw)
+	q := pu.Query()
+	q.Set("application_name", app)
+	pu.RawQuery = q.Encode()
+	s := open(t, pu.String(), schema(t, raw))
+	if ok, err := s.ClaimStep(ctx, "d", 1); !ok || err != nil {
+		t.Fatalf("ClaimStep = %v, %v", ok, err)
+	}
+	admin, err := pgx.Connect(ctx, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	var killed int
+	if err := admin.QueryRow(ctx, `SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) k`, app).Scan(&killed); err != nil {
+		t.Fatal(err)
+	}
+	if killed == 0 {
+		t.Fatal("no connection of the store was found to terminate")
+	}
+	// Step 1 again is a replay whatever happened to the connections: an error or false, never true.
+	for range 5 {
+		ok, err := s.ClaimStep(ctx, "d", 1)
+		if ok {
+			t.Fatal("replayed step accepted after connections were killed")
+		}
+		if err == nil {
+			break
+		}
+	}
+	if ok, err := s.ClaimStep(ctx, "d", 2); !ok || err != nil {
+		t.Fatalf("no recovery: ClaimStep = %v, %v", ok, err)
+	}
+}
+
+func BenchmarkLoadSave(b *testing.B) {
+	u := testURL(b)
+	storetest.BenchLoadSave(b, open(b, u, schema(b, u)))
+}
+
+func BenchmarkIncr(b *testing.B) {
+	u := testURL(b)
+	storetest.BenchIncr(b, open(b, u, schema(b, u)))
+}
