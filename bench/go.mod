@@ -3,11 +3,16 @@ module github.com/rampart-go/rampart/bench
 go 1.26.0
 
 require (
+	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/v2 v2.9.0
+	github.com/gomodule/redigo v1.8.0
 	github.com/gorilla/csrf v1.7.3
+	github.com/justinas/nosurf v1.2.0
 	github.com/rampart-go/rampart v0.0.0
+	github.com/sethvargo/go-limiter v0.7.1
 	github.com/ulule/limiter/v3 v3.11.2
 	github.com/unrolled/secure v1.17.0
+	golang.org/x/time v0.16.0
 )
 
 require (
