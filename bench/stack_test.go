@@ -31,7 +31,7 @@ var stackMakers = []stackMaker{
 			tb.Fatal(err)
 		}
 		tb.Cleanup(func() { st.Close() })
-		cfg.Sessions = st
+		cfg.Store = st
 		s, err := Rampart(cfg)
 		s = mustStack(tb, s, err)
 		s.Name = "rampart-sqlite"

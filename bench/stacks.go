@@ -22,9 +22,11 @@ import (
 	ulmemory "github.com/ulule/limiter/v3/drivers/store/memory"
 	"github.com/unrolled/secure"
 
+	"github.com/rampart-go/rampart/audit"
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/errorpage"
 	"github.com/rampart-go/rampart/headers"
 	"github.com/rampart-go/rampart/hosts"
 	"github.com/rampart-go/rampart/ratelimit"
@@ -48,8 +50,8 @@ type Config struct {
 	// Rate is the per-IP limit in ratelimit syntax ("1/h" for the rate-limited scenario).
 	// Empty means a limit so high it never trips, so the check itself is measured.
 	Rate string
-	// Sessions is rampart's session backend; nil means store/memory.
-	Sessions store.Sessions
+	// Store is rampart's backend (sessions, audit events); nil means store/memory.
+	Store store.Store
 	// BehindProxy trusts X-Forwarded-Proto from 127.0.0.1 (the wrk server runs plain HTTP
 	// on loopback, as behind a TLS-terminating proxy).
 	BehindProxy bool
@@ -129,9 +131,13 @@ func loopback() []netip.Prefix {
 	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 }
 
-// Rampart assembles rampart's default stack in the order the lead's rampart.New uses:
-// clientip -> hosts -> headers (HSTS, HTTPS redirect) -> csp -> ratelimit -> session -> csrf
-// -> app, every layer with its zero-value (secure) options except the host allow-list.
+// Rampart assembles rampart's default stack as rampart.New + (*Stack).Handler do (rampart.go
+// does not build in this tree yet: store/open is missing), layer for layer and in the same
+// order: clientip -> panic recovery -> hosts -> headers (HSTS, HTTPS redirect) -> csp ->
+// ratelimit (RateLimit headers, error page on 429) -> session -> csrf (rejections recorded
+// by audit, error page) -> app, every layer at its zero-value (secure) options except the
+// host allow-list. Only the account services (auth, lockout, twofactor), which no request
+// here reaches, are left out.
 func Rampart(cfg Config) (*Stack, error) {
 	rate := cfg.Rate
 	if rate == "" {
@@ -141,12 +147,20 @@ func Rampart(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := cfg.Sessions
+	st := cfg.Store
 	if st == nil {
 		st = memory.New()
 	}
 	mgr := session.NewManager(st, session.Options{Logger: Quiet})
-	protect, err := csrf.New(csrf.Options{Logger: Quiet})
+	errs := errorpage.Options{Logger: Quiet, Nonce: csp.Nonce}
+	events := audit.New(st, audit.Options{Log: Quiet})
+	protect, err := csrf.New(csrf.Options{Logger: Quiet,
+		OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
+			e := audit.NewEvent(r, audit.KindCSRFReject)
+			e.Detail = reason.Error()
+			_ = events.Record(r.Context(), e)
+			errs.WriteMessage(w, r, http.StatusForbidden, "This request was refused by the site's cross-site request forgery protection.")
+		}})
 	if err != nil {
 		return nil, err
 	}
@@ -178,10 +192,15 @@ func Rampart(cfg Config) (*Stack, error) {
 	h := http.Handler(app.mux())
 	h = protect(h)
 	h = mgr.Middleware(h)
-	h = ratelimit.Middleware(ratelimit.NewMemory(rt, ratelimit.MemoryOptions{}), ratelimit.ByIP, ratelimit.Options{})(h)
+	h = ratelimit.Middleware(ratelimit.NewMemory(rt, ratelimit.MemoryOptions{}), ratelimit.ByIP, ratelimit.Options{
+		Headers: true,
+		OnLimited: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			errs.WriteMessage(w, r, http.StatusTooManyRequests, "Too many requests. Please slow down.")
+		})})(h)
 	h = csp.Middleware(csp.Options{})(h)
 	h = headers.Middleware(headers.Options{})(h)
 	h = hosts.Middleware(hosts.Options{Allowed: []string{Host}, Logger: Quiet})(h)
+	h = errorpage.Recover(errs)(h)
 	h = res.Middleware(h)
 	return &Stack{Name: "rampart", Handler: h}, nil
 }

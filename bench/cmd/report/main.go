@@ -22,7 +22,7 @@ type sample struct{ ns, bytes, allocs float64 }
 
 type row struct {
 	group, scenario, impl string
-	samples              []sample
+	samples               []sample
 }
 
 func (r *row) med(f func(sample) float64) float64 {
