@@ -1,0 +1,661 @@
+// Package redis is a store.Store on Redis (7.0 or later) through go-redis v9, for several
+// application instances sharing sessions, lockout and rate-limit state.
+//
+// Every operation is one round trip: a plain command, a MULTI/EXEC pipeline or a Lua script.
+// Scripts make the check-and-set operations atomic (counters, TOTP steps, unique usernames).
+// Sessions and counters carry a native TTL at their ExpiresAt, so Redis forgets them without a
+// sweep; the expiry is also stored in the item and compared with the caller's now, so results
+// match the SQL backends under an injected clock. Scripts build some key names from the prefix,
+// which is fine on one Redis server (or a Sentinel group) but not on Redis Cluster.
+//
+// Layout under the prefix P: P+"s:"+key session hash; P+"us:"+user sorted set of the user's
+// session keys; P+"c:"+key counter hash and P+"ci" the lexical index of counter keys;
+// P+"otp:"+device last step; P+"u:"+id user hash, P+"un:"/P+"ue:" folded username/e-mail to
+// ID, P+"ul" lexical index of folded usernames, P+"uid" the ID sequence; P+"bc:"+user backup
+// code set; P+"ev" the capped event list and P+"eid" its ID sequence.
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/internal/common"
+)
+
+// Options tune Open and New. The zero value uses the prefix "rampart:" and keeps 10000 events.
+type Options struct {
+	// KeyPrefix namespaces every key, so one Redis can serve several applications (and tests
+	// can isolate themselves with a random prefix). Empty means "rampart:".
+	KeyPrefix string
+	// MaxEvents caps the stored audit trail (oldest dropped first); 0 means 10000.
+	MaxEvents int
+}
+
+// Store is a store.Store on one Redis server.
+type Store struct {
+	c         goredis.UniversalClient
+	p         string
+	maxEvents int
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
+// TLS) and checks that it answers.
+func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	o, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	s := New(goredis.NewClient(o), opt)
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New wraps an existing client (for Sentinel or custom TLS settings). Close closes it.
+func New(c goredis.UniversalClient, opt Options) *Store {
+	s := &Store{c: c, p: opt.KeyPrefix, maxEvents: opt.MaxEvents}
+	if s.p == "" {
+		s.p = "rampart:"
+	}
+	if s.maxEvents <= 0 {
+		s.maxEvents = 10000
+	}
+	return s
+}
+
+func wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("redis store: %w", err)
+}
+
+func us(t time.Time) string { return strconv.FormatInt(common.Micros(t), 10) }
+
+// ms is the wall-clock expiry for PEXPIREAT, rounded up so Redis never forgets an item before
+// its stored ExpiresAt.
+func ms(t time.Time) string {
+	m := t.UnixMilli()
+	if t.UnixMicro()%1000 != 0 {
+		m++
+	}
+	return strconv.FormatInt(m, 10)
+}
+
+func parseUs(s string) time.Time {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return common.FromMicros(n)
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+var saveSessionScript = goredis.NewScript(`
+local old = redis.call('HGET', KEYS[1], 'u')
+if old and old ~= '' and old ~= ARGV[3] then redis.call('ZREM', ARGV[1] .. 'us:' .. old, ARGV[2]) end
+redis.call('HSET', KEYS[1], 'u', ARGV[3], 'd', ARGV[4], 'ip', ARGV[5], 'ua', ARGV[6], 'c', ARGV[7], 'l', ARGV[8], 'e', ARGV[9])
+redis.call('PEXPIREAT', KEYS[1], ARGV[10])
+if ARGV[3] ~= '' then
+	local ik = ARGV[1] .. 'us:' .. ARGV[3]
+	redis.call('ZADD', ik, ARGV[11], ARGV[2])
+	local cur = redis.call('PEXPIRETIME', ik)
+	if cur == -1 or cur < tonumber(ARGV[10]) then redis.call('PEXPIREAT', ik, ARGV[10]) end
+end
+return 1`)
+
+var sessionFields = []string{"u", "d", "ip", "ua", "c", "l", "e"}
+
+func decodeSession(key string, v []any) store.Session {
+	return store.Session{
+		Key: key, UserID: str(v[0]), Data: []byte(str(v[1])), IP: str(v[2]), UserAgent: str(v[3]),
+		CreatedAt: parseUs(str(v[4])), LastSeen: parseUs(str(v[5])), ExpiresAt: parseUs(str(v[6])),
+	}
+}
+
+// LoadSession implements store.Sessions.
+func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (store.Session, error) {
+	v, err := s.c.HMGet(ctx, s.p+"s:"+key, sessionFields...).Result()
+	if err != nil {
+		return store.Session{}, wrap(err)
+	}
+	if v[6] == nil {
+		return store.Session{}, store.ErrNotFound
+	}
+	x := decodeSession(key, v)
+	if !x.ExpiresAt.After(now) {
+		return store.Session{}, store.ErrNotFound
+	}
+	return x, nil
+}
+
+// SaveSession implements store.Sessions.
+func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
+	err := saveSessionScript.Run(ctx, s.c, []string{s.p + "s:" + x.Key},
+		s.p, x.Key, x.UserID, x.Data, x.IP, x.UserAgent, us(x.CreatedAt), us(x.LastSeen), us(x.ExpiresAt),
+		ms(x.ExpiresAt), x.LastSeen.UnixMilli()).Err()
+	return wrap(err)
+}
+
+var deleteSessionScript = goredis.NewScript(`
+local u = redis.call('HGET', KEYS[1], 'u')
+redis.call('DEL', KEYS[1])
+if u and u ~= '' then redis.call('ZREM', ARGV[1] .. 'us:' .. u, ARGV[2]) end
+return 1`)
+
+// DeleteSession implements store.Sessions.
+func (s *Store) DeleteSession(ctx context.Context, key string) error {
+	return wrap(deleteSessionScript.Run(ctx, s.c, []string{s.p + "s:" + key}, s.p, key).Err())
+}
+
+// userSessionsScript returns key and fields of each indexed session still owned by the user,
+// pruning index entries whose session expired or moved to another user.
+var userSessionsScript = goredis.NewScript(`
+local out = {}
+for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+	local v = redis.call('HMGET', ARGV[1] .. 's:' .. k, 'u', 'd', 'ip', 'ua', 'c', 'l', 'e')
+	if v[1] == ARGV[2] then
+		table.insert(out, k)
+		for i = 1, 7 do table.insert(out, v[i]) end
+	else
+		redis.call('ZREM', KEYS[1], k)
+	end
+end
+return out`)
+
+// UserSessions implements store.Sessions.
+func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	if userID == "" {
+		return nil, nil
+	}
+	v, err := userSessionsScript.Run(ctx, s.c, []string{s.p + "us:" + userID}, s.p, userID).Slice()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []store.Session
+	for i := 0; i+8 <= len(v); i += 8 {
+		x := decodeSession(str(v[i]), v[i+1:i+8])
+		if x.ExpiresAt.After(now) {
+			out = append(out, x)
+		}
+	}
+	common.SortSessions(out)
+	return out, nil
+}
+
+var deleteUserSessionsScript = goredis.NewScript(`
+local n = 0
+for _, k in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+	if k ~= ARGV[3] then
+		local sk = ARGV[1] .. 's:' .. k
+		if redis.call('HGET', sk, 'u') == ARGV[2] then n = n + redis.call('DEL', sk) end
+		redis.call('ZREM', KEYS[1], k)
+	end
+end
+return n`)
+
+// DeleteUserSessions implements store.Sessions.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
+	if userID == "" {
+		return 0, nil
+	}
+	n, err := deleteUserSessionsScript.Run(ctx, s.c, []string{s.p + "us:" + userID}, s.p, userID, exceptKey).Int()
+	return n, wrap(err)
+}
+
+// incrScript keeps N and the expiry (µs) in a hash; the stored expiry, not the TTL, decides
+// liveness, so an injected clock gives the same answers as on SQL.
+var incrScript = goredis.NewScript(`
+local e = redis.call('HGET', KEYS[1], 'e')
+local n
+if e and tonumber(e) > tonumber(ARGV[2]) then
+	n = redis.call('HINCRBY', KEYS[1], 'n', ARGV[1])
+	if ARGV[4] == '1' then
+		e = ARGV[3]
+		redis.call('HSET', KEYS[1], 'e', e)
+		redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+	end
+else
+	redis.call('HSET', KEYS[1], 'n', ARGV[1], 'e', ARGV[3])
+	redis.call('PEXPIREAT', KEYS[1], ARGV[5])
+	redis.call('ZADD', KEYS[2], 0, ARGV[6])
+	n = tonumber(ARGV[1])
+	e = ARGV[3]
+end
+return {n, e}`)
+
+// Incr implements store.Counters.
+func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (store.Counter, error) {
+	exp := now.Add(ttl)
+	ext := "0"
+	if extend {
+		ext = "1"
+	}
+	v, err := incrScript.Run(ctx, s.c, []string{s.p + "c:" + key, s.p + "ci"},
+		delta, us(now), us(exp), ext, ms(exp), key).Slice()
+	if err != nil {
+		return store.Counter{}, wrap(err)
+	}
+	if len(v) != 2 {
+		return store.Counter{}, errors.New("redis: unexpected counter reply")
+	}
+	n, _ := v[0].(int64)
+	return store.Counter{Key: key, N: n, ExpiresAt: parseUs(str(v[1]))}, nil
+}
+
+// GetCounter implements store.Counters.
+func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	v, err := s.c.HMGet(ctx, s.p+"c:"+key, "n", "e").Result()
+	if err != nil {
+		return store.Counter{}, wrap(err)
+	}
+	c := store.Counter{Key: key}
+	if v[0] == nil || v[1] == nil {
+		return c, nil
+	}
+	exp := parseUs(str(v[1]))
+	if !exp.After(now) {
+		return c, nil
+	}
+	c.N, _ = strconv.ParseInt(str(v[0]), 10, 64)
+	c.ExpiresAt = exp
+	return c, nil
+}
+
+// DeleteCounter implements store.Counters.
+func (s *Store) DeleteCounter(ctx context.Context, key string) error {
+	_, err := s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, s.p+"c:"+key)
+		p.ZRem(ctx, s.p+"ci", key)
+		return nil
+	})
+	return wrap(err)
+}
+
+// listCountersScript walks the lexical index from the prefix on, in batches, stopping at the
+// first key without the prefix; index entries of counters Redis already expired are pruned.
+var listCountersScript = goredis.NewScript(`
+local out = {}
+local count = 0
+local prefix = ARGV[2]
+local plen = string.len(prefix)
+local min = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+local lim = tonumber(ARGV[5])
+local start = '[' .. prefix
+while true do
+	local batch = redis.call('ZRANGEBYLEX', KEYS[1], start, '+', 'LIMIT', 0, 256)
+	if #batch == 0 then return out end
+	for _, k in ipairs(batch) do
+		if string.sub(k, 1, plen) ~= prefix then return out end
+		local v = redis.call('HMGET', ARGV[1] .. 'c:' .. k, 'n', 'e')
+		if not v[1] then
+			redis.call('ZREM', KEYS[1], k)
+		elseif tonumber(v[1]) >= min and tonumber(v[2]) > now then
+			table.insert(out, k)
+			table.insert(out, v[1])
+			table.insert(out, v[2])
+			count = count + 1
+			if lim > 0 and count >= lim then return out end
+		end
+	end
+	start = '(' .. batch[#batch]
+end`)
+
+// ListCounters implements store.Counters.
+func (s *Store) ListCounters(ctx context.Context, prefix string, min int64, now time.Time, limit int) ([]store.Counter, error) {
+	v, err := listCountersScript.Run(ctx, s.c, []string{s.p + "ci"}, s.p, prefix, min, us(now), max(limit, 0)).Slice()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []store.Counter
+	for i := 0; i+3 <= len(v); i += 3 {
+		n, _ := strconv.ParseInt(str(v[i+1]), 10, 64)
+		out = append(out, store.Counter{Key: str(v[i]), N: n, ExpiresAt: parseUs(str(v[i+2]))})
+	}
+	return out, nil
+}
+
+var claimStepScript = goredis.NewScript(`
+local c = redis.call('GET', KEYS[1])
+if c and tonumber(ARGV[1]) <= tonumber(c) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1`)
+
+// ClaimStep implements store.OTPSteps with a compare-and-set script.
+func (s *Store) ClaimStep(ctx context.Context, device string, step int64) (bool, error) {
+	n, err := claimStepScript.Run(ctx, s.c, []string{s.p + "otp:" + device}, step).Int()
+	if err != nil {
+		return false, wrap(err)
+	}
+	return n == 1, nil
+}
+
+// ResetSteps implements store.OTPSteps.
+func (s *Store) ResetSteps(ctx context.Context, device string) error {
+	return wrap(s.c.Del(ctx, s.p+"otp:"+device).Err())
+}
+
+// userFields flattens u into hash field/value pairs (without the ID).
+func userFields(u store.User) []any {
+	b := func(v bool) string {
+		if v {
+			return "1"
+		}
+		return "0"
+	}
+	return []any{
+		"un", u.Username, "uk", common.FoldKey(u.Username), "em", u.Email, "ek", emailKey(u.Email),
+		"ph", u.PasswordHash, "ac", b(u.IsActive), "st", b(u.IsStaff), "dj", us(u.DateJoined), "ll", us(u.LastLogin),
+		"ts", u.TOTPSecret, "te", b(u.TOTPEnabled), "de", u.DeviceEpoch,
+	}
+}
+
+func emailKey(email string) string {
+	if email == "" {
+		return ""
+	}
+	return common.FoldKey(email)
+}
+
+// decodeUser reads the flat HGETALL reply of a user hash.
+func decodeUser(v []any) (store.User, bool) {
+	m := make(map[string]string, len(v)/2)
+	for i := 0; i+2 <= len(v); i += 2 {
+		m[str(v[i])] = str(v[i+1])
+	}
+	return userFromMap(m)
+}
+
+func userFromMap(m map[string]string) (store.User, bool) {
+	if m["id"] == "" {
+		return store.User{}, false
+	}
+	u := store.User{
+		ID: m["id"], Username: m["un"], Email: m["em"], PasswordHash: m["ph"],
+		IsActive: m["ac"] == "1", IsStaff: m["st"] == "1", DateJoined: parseUs(m["dj"]), LastLogin: parseUs(m["ll"]),
+		TOTPEnabled: m["te"] == "1",
+	}
+	if ts := m["ts"]; ts != "" {
+		u.TOTPSecret = []byte(ts)
+	}
+	u.DeviceEpoch, _ = strconv.ParseInt(m["de"], 10, 64)
+	return u, true
+}
+
+// createUserScript checks both unique indexes and writes the user and its index entries in
+// one atomic step, so racing creates cannot both win.
+var createUserScript = goredis.NewScript(`
+local p = ARGV[1]
+if redis.call('EXISTS', p .. 'un:' .. ARGV[2]) == 1 then return -1 end
+if ARGV[3] ~= '' and redis.call('EXISTS', p .. 'ue:' .. ARGV[3]) == 1 then return -1 end
+local id = redis.call('INCR', p .. 'uid')
+redis.call('HSET', p .. 'u:' .. id, 'id', id, unpack(ARGV, 4))
+redis.call('SET', p .. 'un:' .. ARGV[2], id)
+if ARGV[3] ~= '' then redis.call('SET', p .. 'ue:' .. ARGV[3], id) end
+redis.call('ZADD', p .. 'ul', 0, ARGV[2])
+return id`)
+
+// CreateUser implements store.Users.
+func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+	args := append([]any{s.p, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
+	id, err := createUserScript.Run(ctx, s.c, nil, args...).Int64()
+	if err != nil {
+		return store.User{}, wrap(err)
+	}
+	if id < 0 {
+		return store.User{}, store.ErrConflict
+	}
+	u.ID = strconv.FormatInt(id, 10)
+	return u, nil
+}
+
+// validID accepts only the canonical decimal IDs the store hands out, so an ID can neither
+// alias another ("007") nor reach another key (":x").
+func validID(id string) bool {
+	n, err := strconv.ParseInt(id, 10, 64)
+	return err == nil && n > 0 && strconv.FormatInt(n, 10) == id
+}
+
+// UserByID implements store.Users.
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	if !validID(id) {
+		return store.User{}, store.ErrNotFound
+	}
+	m, err := s.c.HGetAll(ctx, s.p+"u:"+id).Result()
+	if err != nil {
+		return store.User{}, wrap(err)
+	}
+	u, ok := userFromMap(m)
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return u, nil
+}
+
+var userByIndexScript = goredis.NewScript(`
+local id = redis.call('GET', KEYS[1])
+if not id then return {} end
+return redis.call('HGETALL', ARGV[1] .. 'u:' .. id)`)
+
+func (s *Store) userByIndex(ctx context.Context, key string) (store.User, error) {
+	v, err := userByIndexScript.Run(ctx, s.c, []string{key}, s.p).Slice()
+	if err != nil {
+		return store.User{}, wrap(err)
+	}
+	u, ok := decodeUser(v)
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return u, nil
+}
+
+// UserByUsername implements store.Users.
+func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	return s.userByIndex(ctx, s.p+"un:"+common.FoldKey(username))
+}
+
+// UserByEmail implements store.Users.
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	if email == "" {
+		return store.User{}, store.ErrNotFound
+	}
+	return s.userByIndex(ctx, s.p+"ue:"+common.FoldKey(email))
+}
+
+var updateUserScript = goredis.NewScript(`
+local p, id, uk, ek = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local hk = p .. 'u:' .. id
+if redis.call('EXISTS', hk) == 0 then return -2 end
+local x = redis.call('GET', p .. 'un:' .. uk)
+if x and x ~= id then return -1 end
+if ek ~= '' then
+	x = redis.call('GET', p .. 'ue:' .. ek)
+	if x and x ~= id then return -1 end
+end
+local o = redis.call('HMGET', hk, 'uk', 'ek')
+if o[1] and o[1] ~= uk then
+	redis.call('DEL', p .. 'un:' .. o[1])
+	redis.call('ZREM', p .. 'ul', o[1])
+end
+if o[2] and o[2] ~= '' and o[2] ~= ek then redis.call('DEL', p .. 'ue:' .. o[2]) end
+redis.call('SET', p .. 'un:' .. uk, id)
+redis.call('ZADD', p .. 'ul', 0, uk)
+if ek ~= '' then redis.call('SET', p .. 'ue:' .. ek, id) end
+redis.call('HSET', hk, unpack(ARGV, 5))
+return 0`)
+
+// UpdateUser implements store.Users; the conflict checks and index moves are one script.
+func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	if !validID(u.ID) {
+		return store.ErrNotFound
+	}
+	args := append([]any{s.p, u.ID, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
+	n, err := updateUserScript.Run(ctx, s.c, nil, args...).Int()
+	switch {
+	case err != nil:
+		return wrap(err)
+	case n == -2:
+		return store.ErrNotFound
+	case n == -1:
+		return store.ErrConflict
+	}
+	return nil
+}
+
+var listUsersScript = goredis.NewScript(`
+local p = ARGV[1]
+local start = '-'
+if ARGV[2] ~= '' then start = '(' .. ARGV[2] end
+local names
+if tonumber(ARGV[3]) > 0 then
+	names = redis.call('ZRANGEBYLEX', p .. 'ul', start, '+', 'LIMIT', 0, ARGV[3])
+else
+	names = redis.call('ZRANGEBYLEX', p .. 'ul', start, '+')
+end
+local out = {}
+for _, n in ipairs(names) do
+	local id = redis.call('GET', p .. 'un:' .. n)
+	if id then table.insert(out, redis.call('HGETALL', p .. 'u:' .. id)) end
+end
+return out`)
+
+// ListUsers implements store.Users.
+func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
+	v, err := listUsersScript.Run(ctx, s.c, nil, s.p, common.FoldKey(after), max(limit, 0)).Slice()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]store.User, 0, len(v))
+	for _, h := range v {
+		fields, _ := h.([]any)
+		if u, ok := decodeUser(fields); ok {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// ReplaceBackupCodes implements store.BackupCodes in one MULTI/EXEC.
+func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []string) error {
+	k := s.p + "bc:" + userID
+	_, err := s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.Del(ctx, k)
+		if len(hashes) > 0 {
+			m := make([]any, len(hashes))
+			for i, h := range hashes {
+				m[i] = h
+			}
+			p.SAdd(ctx, k, m...)
+		}
+		return nil
+	})
+	return wrap(err)
+}
+
+// UseBackupCode implements store.BackupCodes: SREM reports whether the member was there.
+func (s *Store) UseBackupCode(ctx context.Context, userID, hash string) (bool, error) {
+	n, err := s.c.SRem(ctx, s.p+"bc:"+userID, hash).Result()
+	if err != nil {
+		return false, wrap(err)
+	}
+	return n == 1, nil
+}
+
+// CountBackupCodes implements store.BackupCodes.
+func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error) {
+	n, err := s.c.SCard(ctx, s.p+"bc:"+userID).Result()
+	return int(n), wrap(err)
+}
+
+type eventJSON struct {
+	T  int64  `json:"t"`
+	K  string `json:"k"`
+	U  string `json:"u,omitempty"`
+	N  string `json:"n,omitempty"`
+	IP string `json:"ip,omitempty"`
+	D  string `json:"d,omitempty"`
+}
+
+var appendEventScript = goredis.NewScript(`
+local id = redis.call('INCR', KEYS[2])
+redis.call('LPUSH', KEYS[1], id .. ' ' .. ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+return id`)
+
+// AppendEvent implements store.Events; the list is capped at MaxEvents in the same script.
+func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
+	b, err := json.Marshal(eventJSON{T: common.Micros(e.Time), K: e.Kind, U: e.UserID, N: e.Username, IP: e.IP, D: e.Detail})
+	if err != nil {
+		return wrap(err)
+	}
+	return wrap(appendEventScript.Run(ctx, s.c, []string{s.p + "ev", s.p + "eid"}, b, s.maxEvents).Err())
+}
+
+// RecentEvents implements store.Events.
+func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	v, err := s.c.LRange(ctx, s.p+"ev", 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]store.Event, 0, len(v))
+	for _, item := range v {
+		id, payload, ok := strings.Cut(item, " ")
+		var j eventJSON
+		if !ok || json.Unmarshal([]byte(payload), &j) != nil {
+			return nil, errors.New("redis: malformed event entry")
+		}
+		e := store.Event{Time: common.FromMicros(j.T), Kind: j.K, UserID: j.U, Username: j.N, IP: j.IP, Detail: j.D}
+		e.ID, _ = strconv.ParseInt(id, 10, 64)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return wrap(s.c.Ping(ctx).Err()) }
+
+// sweepIndexScript prunes one batch of counter-index entries whose counter Redis has
+// expired, and returns the last member looked at ("" when the index is done).
+var sweepIndexScript = goredis.NewScript(`
+local batch = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[2], '+', 'LIMIT', 0, tonumber(ARGV[3]))
+for _, k in ipairs(batch) do
+	if redis.call('EXISTS', ARGV[1] .. 'c:' .. k) == 0 then redis.call('ZREM', KEYS[1], k) end
+end
+if #batch < tonumber(ARGV[3]) then return '' end
+return batch[#batch]`)
+
+// Sweep implements store.Store. Redis expires sessions and counters itself; Sweep only prunes
+// the counter index of keys Redis already forgot, in batches so no script runs long.
+func (s *Store) Sweep(ctx context.Context, _ time.Time) error {
+	start := "-"
+	for {
+		last, err := sweepIndexScript.Run(ctx, s.c, []string{s.p + "ci"}, s.p, start, 500).Text()
+		if err != nil {
+			return wrap(err)
+		}
+		if last == "" {
+			return nil
+		}
+		start = "(" + last
+	}
+}
+
+// Close implements store.Store; it closes the client.
+func (s *Store) Close() error { return s.c.Close() }
