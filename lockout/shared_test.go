@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/sqlite"
@@ -14,9 +15,12 @@ import (
 // would, each with its own connection to one shared backend.
 func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
 	t.Helper()
-	clk := newClock()
+	// The injected clock starts at the real time: Redis expires keys on its own clock, so a
+	// clock months away would see its counters vanish (or never expire).
+	clk := &clock{t: time.Now().Truncate(time.Second)}
 	opts := Options{Now: clk.Now, Prefix: prefix}
 	ga, gb := New(a, opts), New(b, opts)
+	defer cleanCounters(t, a, prefix)
 	guards := []*Guard{ga, gb}
 
 	// 1,000 guesses from rotating IPs, alternating instances: exactly the account limit
@@ -102,4 +106,18 @@ func TestTwoInstancesSQLite(t *testing.T) {
 	}
 	defer b.Close()
 	testTwoInstances(t, a, b, DefaultPrefix)
+}
+
+// cleanCounters removes every counter under prefix, for backends shared with other tests.
+func cleanCounters(t *testing.T, c store.Counters, prefix string) {
+	cs, err := c.ListCounters(ctx, prefix, -1<<62, time.Now().Add(-time.Hour), 0)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	for _, k := range cs {
+		if err := c.DeleteCounter(ctx, k.Key); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
 }

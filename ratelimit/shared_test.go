@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/sqlite"
@@ -11,7 +12,17 @@ import (
 // testShared checks that limiters on two connections to one backend share one budget.
 func testShared(t *testing.T, a, b store.Counters, name string) {
 	t.Helper()
-	clk := newClock()
+	// Real time: Redis expires keys on its own clock.
+	clk := &clock{t: time.Now()}
+	defer func() {
+		cs, err := a.ListCounters(ctx, "rl:"+name+":", -1<<62, time.Now().Add(-time.Hour), 0)
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		for _, c := range cs {
+			a.DeleteCounter(ctx, c.Key)
+		}
+	}()
 	la := NewStore(a, MustParseRate("5/m"), StoreOptions{Now: clk.Now, Name: name})
 	lb := NewStore(b, MustParseRate("5/m"), StoreOptions{Now: clk.Now, Name: name})
 	allowed := 0
