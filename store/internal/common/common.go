@@ -3,8 +3,8 @@
 package common
 
 import (
-	"context"
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 	"time"

@@ -1,0 +1,147 @@
+// Package open turns the two URLs of rampart's settings (RAMPART_DATABASE_URL and the optional
+// RAMPART_REDIS_URL) into one store.Store.
+//
+// The database URL picks the main backend: postgres:// or postgresql:// for PostgreSQL,
+// sqlite:PATH, sqlite://PATH or a plain file path for SQLite, redis:// or rediss:// to keep
+// everything in Redis. When a Redis URL is given as well, sessions and counters (hot,
+// short-lived, shared by every instance) go to Redis and the durable state (users, backup
+// codes, TOTP steps, audit events) stays in the database.
+package open
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/postgres"
+	"github.com/rampart-go/rampart/store/redis"
+	"github.com/rampart-go/rampart/store/sqlite"
+)
+
+// kind classifies a database URL; path is the SQLite file for kindSQLite.
+func kind(databaseURL string) (k, path string, err error) {
+	u := strings.TrimSpace(databaseURL)
+	lower := strings.ToLower(u)
+	switch {
+	case u == "":
+		return "", "", errors.New("store: no database URL")
+	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
+		return "postgres", "", nil
+	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"):
+		return "redis", "", nil
+	case strings.HasPrefix(lower, "sqlite://"):
+		return "sqlite", u[len("sqlite://"):], nil
+	case strings.HasPrefix(lower, "sqlite:"):
+		return "sqlite", u[len("sqlite:"):], nil
+	case strings.Contains(u, "://"):
+		return "", "", fmt.Errorf("store: unsupported database URL scheme in %q", redact(u))
+	default:
+		return "sqlite", u, nil
+	}
+}
+
+// redact hides a password in a URL before it reaches an error message or a log.
+func redact(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 || at < scheme {
+		return u
+	}
+	return u[:scheme+3] + "…" + u[at:]
+}
+
+func openMain(ctx context.Context, databaseURL string) (store.Store, error) {
+	k, path, err := kind(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case "postgres":
+		return postgres.Open(ctx, databaseURL, postgres.Options{})
+	case "redis":
+		return redis.Open(ctx, databaseURL, redis.Options{})
+	default:
+		return sqlite.Open(path)
+	}
+}
+
+// Open returns the store for databaseURL, with sessions and counters in Redis when redisURL is
+// not empty. SQL schemas are migrated on open.
+func Open(ctx context.Context, databaseURL, redisURL string) (store.Store, error) {
+	main, err := openMain(ctx, databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(redisURL) == "" {
+		return main, nil
+	}
+	r, err := redis.Open(ctx, redisURL, redis.Options{})
+	if err != nil {
+		main.Close()
+		return nil, err
+	}
+	return Split(r, main), nil
+}
+
+// Migrate brings the schema of the SQL database at databaseURL up to date (for
+// `rampart migrate`); Redis needs no migration.
+func Migrate(ctx context.Context, databaseURL string) error {
+	k, path, err := kind(databaseURL)
+	if err != nil {
+		return err
+	}
+	switch k {
+	case "postgres":
+		s, err := postgres.Open(ctx, databaseURL, postgres.Options{NoMigrate: true})
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.Migrate(ctx)
+	case "sqlite":
+		s, err := sqlite.Open(path) // Open migrates
+		if err != nil {
+			return err
+		}
+		return s.Close()
+	}
+	return nil
+}
+
+// SplitStore serves sessions and counters from Fast and everything else from Durable.
+type SplitStore struct {
+	store.Sessions
+	store.Counters
+	store.OTPSteps
+	store.Users
+	store.BackupCodes
+	store.Events
+	Fast, Durable store.Store
+}
+
+var _ store.Store = (*SplitStore)(nil)
+
+// Split combines two stores: sessions and counters from fast, the rest from durable.
+func Split(fast, durable store.Store) *SplitStore {
+	return &SplitStore{
+		Sessions: fast, Counters: fast,
+		OTPSteps: durable, Users: durable, BackupCodes: durable, Events: durable,
+		Fast: fast, Durable: durable,
+	}
+}
+
+// Ping reports an error when either backend does not answer.
+func (s *SplitStore) Ping(ctx context.Context) error {
+	return errors.Join(s.Fast.Ping(ctx), s.Durable.Ping(ctx))
+}
+
+// Sweep sweeps both backends.
+func (s *SplitStore) Sweep(ctx context.Context, now time.Time) error {
+	return errors.Join(s.Fast.Sweep(ctx, now), s.Durable.Sweep(ctx, now))
+}
+
+// Close closes both backends.
+func (s *SplitStore) Close() error { return errors.Join(s.Fast.Close(), s.Durable.Close()) }

@@ -1,0 +1,143 @@
+package open
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/memory"
+	"github.com/rampart-go/rampart/store/postgres"
+	"github.com/rampart-go/rampart/store/redis"
+	"github.com/rampart-go/rampart/store/sqlite"
+	"github.com/rampart-go/rampart/store/storetest"
+)
+
+func TestKind(t *testing.T) {
+	tests := []struct{ in, kind, path string }{
+		{"postgres://u:p@h/db", "postgres", ""},
+		{"PostgreSQL://h/db", "postgres", ""},
+		{"redis://127.0.0.1:6379/0", "redis", ""},
+		{"rediss://h:6380", "redis", ""},
+		{"sqlite:///var/lib/rampart.db", "sqlite", "/var/lib/rampart.db"},
+		{"sqlite://rampart.db", "sqlite", "rampart.db"},
+		{"sqlite:data/r.db", "sqlite", "data/r.db"},
+		{"./rampart.db", "sqlite", "./rampart.db"},
+		{"", "", ""},
+		{"mysql://u:secret@h/db", "", ""},
+	}
+	for _, tc := range tests {
+		k, p, err := kind(tc.in)
+		if k != tc.kind || p != tc.path || (err == nil) != (tc.kind != "") {
+			t.Errorf("kind(%q) = %q, %q, %v; want %q, %q", tc.in, k, p, err, tc.kind, tc.path)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+}
+
+func TestOpenSQLiteAndMigrate(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "r.db")
+	if err := Migrate(ctx, "sqlite:"+path); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, path, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.(*sqlite.Store); !ok {
+		t.Fatalf("Open(path) = %T, want *sqlite.Store", s)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The split store passes the conformance suite (memory halves stand in for Redis and SQL).
+func TestSplitConformance(t *testing.T) {
+	t.Log("conformance: split (memory + memory)")
+	storetest.Run(t, func(t *testing.T) store.Store { return Split(memory.New(), memory.New()) })
+}
+
+func TestOpenPostgresRedis(t *testing.T) {
+	pg, rd := os.Getenv("RAMPART_TEST_POSTGRES_URL"), os.Getenv("RAMPART_TEST_REDIS_URL")
+	if pg == "" || rd == "" {
+		t.Skip("set RAMPART_TEST_POSTGRES_URL and RAMPART_TEST_REDIS_URL to test opening PostgreSQL + Redis")
+	}
+	ctx := context.Background()
+	pg = isolatedSchema(t, pg)
+	if err := Migrate(ctx, pg); err != nil {
+		t.Fatal(err)
+	}
+	if err := Migrate(ctx, rd); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(ctx, pg, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sp, ok := s.(*SplitStore)
+	if !ok {
+		t.Fatalf("Open = %T, want *SplitStore", s)
+	}
+	if _, ok := sp.Fast.(*redis.Store); !ok {
+		t.Fatalf("fast half = %T", sp.Fast)
+	}
+	if _, ok := sp.Durable.(*postgres.Store); !ok {
+		t.Fatalf("durable half = %T", sp.Durable)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, pg, "redis://127.0.0.1:1/0"); err == nil {
+		t.Fatal("Open succeeded with an unreachable Redis")
+	}
+}
+
+// isolatedSchema creates a random schema, drops it when the test ends, and returns rawURL with
+// search_path pointing at it, so the shared test database's public schema is left alone.
+func isolatedSchema(t *testing.T, rawURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "rampart_test_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, rawURL)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
+			t.Error(err)
+		}
+	})
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
