@@ -12,6 +12,11 @@
 //     with its own notion of expiry (Redis TTLs) must give the same observable results.
 //   - Counters and replay checks are atomic in the backend (one statement or one script), so
 //     several instances sharing a backend agree.
+//   - Times are kept to the microsecond and returned in UTC; the zero time survives a round trip.
+//   - now should be close to the wall clock: Redis also expires sessions and counters natively
+//     at their ExpiresAt, so an item whose ExpiresAt is already past in real time may be gone.
+//   - Keys (session, counter, device) are arbitrary bytes, including NUL and invalid UTF-8.
+//   - The conformance suite in store/storetest is the executable form of this contract.
 package store
 
 import (
@@ -53,10 +58,12 @@ type Sessions interface {
 	SaveSession(ctx context.Context, s Session) error
 	// DeleteSession removes the session; deleting a missing session is not an error.
 	DeleteSession(ctx context.Context, key string) error
-	// UserSessions lists the unexpired sessions of userID, most recently seen first.
+	// UserSessions lists the unexpired sessions of userID, most recently seen first (ties by
+	// key). Anonymous sessions are not indexed: an empty userID lists nothing.
 	UserSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// DeleteUserSessions removes every session of userID except the one keyed exceptKey
-	// (which may be empty) and returns how many were removed.
+	// (which may be empty) and returns how many were removed (which may include expired
+	// sessions not yet swept). An empty userID removes nothing.
 	DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error)
 }
 
@@ -74,12 +81,14 @@ type Counters interface {
 	// moves ExpiresAt to now+ttl (a cool-off measured from the latest hit); otherwise the
 	// expiry of a live counter is kept (a fixed window).
 	Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (Counter, error)
-	// GetCounter returns the live counter at key, or a Counter with N == 0 when it is missing or expired.
+	// GetCounter returns the live counter at key, or Counter{Key: key} (N == 0, zero ExpiresAt)
+	// when it is missing or expired.
 	GetCounter(ctx context.Context, key string, now time.Time) (Counter, error)
 	// DeleteCounter removes the counter; removing a missing counter is not an error.
 	DeleteCounter(ctx context.Context, key string) error
 	// ListCounters returns live counters whose key starts with prefix and whose N >= min,
-	// at most limit of them (limit <= 0 means no limit), in key order.
+	// at most limit of them (limit <= 0 means no limit), in byte-wise key order. The prefix is
+	// literal ('%', '_' and '*' have no special meaning).
 	ListCounters(ctx context.Context, prefix string, min int64, now time.Time, limit int) ([]Counter, error)
 }
 
@@ -120,14 +129,18 @@ type Users interface {
 	// non-empty e-mail is taken (case-insensitively).
 	CreateUser(ctx context.Context, u User) (User, error)
 	// UserByID, UserByUsername and UserByEmail return ErrNotFound when there is no such user.
-	// Username and e-mail lookups are case-insensitive.
+	// Username and e-mail lookups are case-insensitive (strings.ToLower on both sides). An
+	// empty e-mail never matches, not even users without one; an ID not issued by the backend
+	// (including "007" for "7") is ErrNotFound, not another error.
 	UserByID(ctx context.Context, id string) (User, error)
 	UserByUsername(ctx context.Context, username string) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
 	// UpdateUser replaces every field of the user with u.ID; ErrNotFound when it does not
 	// exist, ErrConflict when the new username or e-mail is taken by another user.
 	UpdateUser(ctx context.Context, u User) error
-	// ListUsers returns up to limit users ordered by username, starting after the username `after`.
+	// ListUsers returns up to limit users ordered by username, starting after the username
+	// `after`. Order and `after` use the lower-cased username compared byte-wise, so pages are
+	// stable across backends; limit <= 0 means no limit.
 	ListUsers(ctx context.Context, after string, limit int) ([]User, error)
 }
 
@@ -157,7 +170,8 @@ type Event struct {
 type Events interface {
 	// AppendEvent stores e with a new ID.
 	AppendEvent(ctx context.Context, e Event) error
-	// RecentEvents returns up to limit events, newest first.
+	// RecentEvents returns up to limit events, newest (highest ID) first; limit <= 0 returns
+	// none. Backends may cap the stored trail (Redis keeps the latest 10000 by default).
 	RecentEvents(ctx context.Context, limit int) ([]Event, error)
 }
 
