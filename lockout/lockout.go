@@ -31,6 +31,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/cases"
@@ -84,6 +85,9 @@ const (
 	DefaultEscalationMemory = 24 * time.Hour
 	DefaultIPv6Prefix       = 64
 	DefaultPrefix           = "lockout:"
+	DefaultLockCacheTTL     = time.Second
+	// maxCached bounds the lock cache; past it, locks are simply read from the store.
+	maxCached = 1 << 14
 	// maxEncodedName is the longest normalised username kept readable in keys; longer (hostile)
 	// names are hashed so keys stay short and cannot grow without bound.
 	maxEncodedName = 128
@@ -135,6 +139,13 @@ type Options struct {
 	// spelling the login form accepts as the same account. Nil means NFKC, trimming spaces
 	// and Unicode case folding (merging more than the user table does is harmless).
 	Normalize func(string) string
+	// LockCacheTTL is how long a Guard remembers, in process, that a key is locked, so a
+	// flood against a locked account is rejected without a store round trip (Redis or SQL
+	// would otherwise cap rejects at a few thousand per second). Remembering a lock only ever
+	// refuses more, never less; the cost is that an Unlock made on another instance takes up
+	// to this long to be seen here (Unlock on this Guard is seen at once). Zero means 1s;
+	// negative disables the cache.
+	LockCacheTTL time.Duration
 	// Prefix starts every counter key. Zero means "lockout:".
 	Prefix string
 	// Now is the clock. Nil means time.Now.
@@ -186,6 +197,8 @@ type Guard struct {
 	normalize             func(string) string
 	prefix                string
 	now                   func() time.Time
+	cacheTTL              time.Duration
+	cache                 lockCache
 }
 
 // New returns a Guard keeping its counters in counters.
@@ -244,7 +257,68 @@ func New(counters store.Counters, opts Options) *Guard {
 	if g.now == nil {
 		g.now = time.Now
 	}
+	g.cacheTTL = opts.LockCacheTTL
+	if g.cacheTTL == 0 {
+		g.cacheTTL = DefaultLockCacheTTL
+	}
+	g.cache.m = make(map[string]cachedLock)
 	return g
+}
+
+// lockCache remembers locks seen in the store: key → when the lock ends and until when the
+// memory may be trusted.
+type lockCache struct {
+	mu sync.Mutex
+	m  map[string]cachedLock
+}
+
+type cachedLock struct {
+	until, trust time.Time
+	scope        Scope
+}
+
+func (g *Guard) cached(key string, now time.Time) (cachedLock, bool) {
+	if g.cacheTTL < 0 || key == "" {
+		return cachedLock{}, false
+	}
+	g.cache.mu.Lock()
+	c, ok := g.cache.m[key]
+	g.cache.mu.Unlock()
+	if !ok || !now.Before(c.trust) {
+		return cachedLock{}, false
+	}
+	return c, true
+}
+
+func (g *Guard) remember(key string, s Scope, until, now time.Time) {
+	if g.cacheTTL < 0 || !until.After(now) {
+		return
+	}
+	trust := now.Add(g.cacheTTL)
+	if until.Before(trust) {
+		trust = until
+	}
+	c := cachedLock{until: until, trust: trust, scope: s}
+	g.cache.mu.Lock()
+	defer g.cache.mu.Unlock()
+	if len(g.cache.m) >= maxCached {
+		for k, v := range g.cache.m {
+			if !now.Before(v.trust) {
+				delete(g.cache.m, k)
+			}
+		}
+		if len(g.cache.m) >= maxCached {
+			return
+		}
+	}
+	g.cache.m[key] = c
+}
+
+// forget drops the whole cache: unlocks are rare admin actions, so precision is not worth code.
+func (g *Guard) forget() {
+	g.cache.mu.Lock()
+	clear(g.cache.m)
+	g.cache.mu.Unlock()
 }
 
 // NormalizeUsername is the default Options.Normalize: NFKC (as Django's normalize_username),
@@ -387,6 +461,17 @@ func (g *Guard) Check(ctx context.Context, username string, ip netip.Addr) (Deci
 	k := g.keysFor(username, ip)
 	var d Decision
 	var locked Scope
+	// A remembered lock answers without the store (see Options.LockCacheTTL).
+	_ = k.each(func(s Scope, key string) error {
+		if c, ok := g.cached(key, now); ok {
+			locked |= s
+			d.RetryAfter = max(d.RetryAfter, c.until.Sub(now))
+		}
+		return nil
+	})
+	if locked != 0 {
+		return Decision{Locked: true, RetryAfter: d.RetryAfter, Reason: locked.String()}, nil
+	}
 	err := k.each(func(s Scope, key string) error {
 		c, err := g.c.GetCounter(ctx, key, now)
 		if err != nil {
@@ -394,6 +479,7 @@ func (g *Guard) Check(ctx context.Context, username string, ip netip.Addr) (Deci
 		}
 		if c.N >= g.limitOf(s) {
 			locked |= s
+			g.remember(key, s, c.ExpiresAt, now)
 			if ra := c.ExpiresAt.Sub(now); ra > d.RetryAfter {
 				d.RetryAfter = ra
 			}
@@ -449,6 +535,7 @@ func (g *Guard) Fail(ctx context.Context, username string, ip netip.Addr) (Decis
 				until = c.ExpiresAt
 			}
 		}
+		g.remember(key, s, until, now)
 		if ra := until.Sub(now); ra > d.RetryAfter {
 			d.RetryAfter = ra
 		}
@@ -497,6 +584,7 @@ func (g *Guard) levelKey(key string) string {
 // memory is kept, so a lock soon after is still escalated.
 func (g *Guard) Succeed(ctx context.Context, username string, ip netip.Addr) error {
 	k := g.keysFor(username, ip)
+	g.forget()
 	return k.each(func(s Scope, key string) error {
 		if s == ScopePair || (s == ScopeUser && g.resetUser) || (s == ScopeIP && g.resetIP) {
 			if err := g.c.DeleteCounter(ctx, key); err != nil {
@@ -545,6 +633,7 @@ func (g *Guard) UnlockKey(ctx context.Context, key string) error {
 }
 
 func (g *Guard) deleteWithLevel(ctx context.Context, key string) error {
+	g.forget()
 	if err := g.c.DeleteCounter(ctx, key); err != nil {
 		return fmt.Errorf("lockout: store: %w", err)
 	}
@@ -557,6 +646,7 @@ func (g *Guard) deleteWithLevel(ctx context.Context, key string) error {
 // deletePrefix removes the counters under prefix and their escalation memory, which may
 // outlive an expired failure counter and so is listed on its own.
 func (g *Guard) deletePrefix(ctx context.Context, prefix string, keep func(string) bool) error {
+	g.forget()
 	now := g.now()
 	for _, p := range [...]string{prefix, g.levelKey(prefix)} {
 		cs, err := g.c.ListCounters(ctx, p, 0, now, 0)

@@ -631,3 +631,65 @@ func FuzzNormalizeASCIIFastPath(f *testing.F) {
 		}
 	})
 }
+
+// countingCounters counts store reads.
+type countingCounters struct {
+	*fakeCounters
+	mu   sync.Mutex
+	gets int
+}
+
+func (c *countingCounters) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	c.mu.Lock()
+	c.gets++
+	c.mu.Unlock()
+	return c.fakeCounters.GetCounter(ctx, key, now)
+}
+
+func TestLockCache(t *testing.T) {
+	clk := newClock()
+	c := &countingCounters{fakeCounters: newFake()}
+	g := newGuard(t, c, clk, Options{CoolOff: 10 * time.Second})
+	for i := range 20 {
+		g.Fail(ctx, "nina", v4(i))
+	}
+	c.gets = 0
+	for range 100 {
+		d, err := g.Check(ctx, "nina", ip("203.0.113.1"))
+		if err != nil || !d.Locked || d.Reason != "username" || d.RetryAfter != 10*time.Second {
+			t.Fatalf("cached Check = %+v, %v", d, err)
+		}
+	}
+	if c.gets != 0 {
+		t.Fatalf("%d store reads for a remembered lock, want 0", c.gets)
+	}
+	// The memory is trusted for LockCacheTTL, then the store is asked again.
+	clk.Advance(DefaultLockCacheTTL)
+	if d, _ := g.Check(ctx, "nina", ip("203.0.113.1")); !d.Locked || d.RetryAfter != 9*time.Second || c.gets == 0 {
+		t.Fatalf("after cache TTL: %+v, %d reads", d, c.gets)
+	}
+	// Never past the lock's own end.
+	clk.Advance(9 * time.Second)
+	if d, _ := g.Check(ctx, "nina", ip("203.0.113.1")); d.Locked {
+		t.Fatalf("cache outlived the lock: %+v", d)
+	}
+	// Unlock on this Guard is seen at once.
+	for i := range 20 {
+		g.Fail(ctx, "nina", v4(i))
+	}
+	g.Unlock(ctx, "nina")
+	if d, _ := g.Check(ctx, "nina", ip("203.0.113.1")); d.Locked {
+		t.Fatalf("after local Unlock: %+v", d)
+	}
+	// Disabled cache: every Check reads the store.
+	g2 := newGuard(t, c, clk, Options{LockCacheTTL: -1})
+	for i := range 20 {
+		g2.Fail(ctx, "omar", v4(i))
+	}
+	c.gets = 0
+	g2.Check(ctx, "omar", ip("203.0.113.1"))
+	g2.Check(ctx, "omar", ip("203.0.113.1"))
+	if c.gets != 6 {
+		t.Fatalf("uncached: %d reads, want 6", c.gets)
+	}
+}

@@ -43,3 +43,30 @@ func TestTwoInstancesPostgres(t *testing.T) {
 	defer sb.Close()
 	testTwoInstances(t, sa, sb, DefaultPrefix)
 }
+
+// BenchmarkCheckLockedPostgres measures rejects of a locked account through PostgreSQL with
+// 64 concurrent requests.
+func BenchmarkCheckLockedPostgres(b *testing.B) {
+	url := os.Getenv("RAMPART_TEST_POSTGRES_URL")
+	if url == "" {
+		b.Skip("set RAMPART_TEST_POSTGRES_URL")
+	}
+	rb := make([]byte, 6)
+	rand.Read(rb)
+	schema := "rampart_lockout_" + hex.EncodeToString(rb)
+	defer func() {
+		conn, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			b.Errorf("cleanup: %v", err)
+			return
+		}
+		defer conn.Close(context.Background())
+		conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`)
+	}()
+	s, err := postgres.Open(ctx, url, postgres.Options{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchCheckLockedOn(b, s)
+}

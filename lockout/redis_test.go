@@ -31,3 +31,20 @@ func TestTwoInstancesRedis(t *testing.T) {
 	defer sb.Close()
 	testTwoInstances(t, sa, sb, DefaultPrefix)
 }
+
+// BenchmarkCheckLockedRedis measures rejects of a locked account through Redis, with 64
+// concurrent requests as in a flood (three GETs per Check, one round trip each).
+func BenchmarkCheckLockedRedis(b *testing.B) {
+	url := os.Getenv("RAMPART_TEST_REDIS_URL")
+	if url == "" {
+		b.Skip("set RAMPART_TEST_REDIS_URL")
+	}
+	rb := make([]byte, 6)
+	rand.Read(rb)
+	s, err := redis.Open(ctx, url, redis.Options{KeyPrefix: "rampart-lockout-test-" + hex.EncodeToString(rb) + ":"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	benchCheckLockedOn(b, s)
+}

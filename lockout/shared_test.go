@@ -2,6 +2,7 @@ package lockout
 
 import (
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -83,6 +84,11 @@ func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
 	if err := ga.Unlock(ctx, "alice"); err != nil {
 		t.Fatal(err)
 	}
+	// The other instance remembers the lock for at most LockCacheTTL, then sees the unlock.
+	if d, _ := gb.Check(ctx, "alice", v4(99999)); !d.Locked {
+		t.Fatalf("lock cache not used: %+v", d)
+	}
+	clk.Advance(DefaultLockCacheTTL)
 	if d, _ := gb.Check(ctx, "alice", v4(99999)); d.Locked {
 		t.Fatalf("after Unlock on the other instance: %+v", d)
 	}
@@ -119,5 +125,41 @@ func cleanCounters(t *testing.T, c store.Counters, prefix string) {
 		if err := c.DeleteCounter(ctx, k.Key); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
+	}
+}
+
+func benchCheckLockedOn(b *testing.B, c store.Counters) {
+	for _, bc := range []struct {
+		name string
+		ttl  time.Duration
+	}{{"cache", 0}, {"nocache", -1}} {
+		b.Run(bc.name, func(b *testing.B) {
+			g := New(c, Options{LockCacheTTL: bc.ttl})
+			defer func() {
+				if err := g.Unlock(ctx, "victim"); err != nil {
+					b.Error(err)
+				}
+				for i := range 20 {
+					g.UnlockIP(ctx, v4(i))
+				}
+			}()
+			for i := range 20 {
+				if _, err := g.Fail(ctx, "victim", v4(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			addr := netip.MustParseAddr("203.0.113.50")
+			b.ReportAllocs()
+			b.SetParallelism(32)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if d, err := g.Check(ctx, "victim", addr); !d.Locked || err != nil {
+						b.Error("not locked", err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rejects/s")
+		})
 	}
 }
