@@ -19,6 +19,13 @@
 //
 // Failures are counted whether or not the username exists, so a lock reveals nothing about
 // which accounts exist.
+//
+// Lockout as denial of service (ASVS V6.1.1): anyone can lock a known account for CoolOff with
+// UserFailureLimit guesses. The defaults keep that short (15 minutes, not axes' "until an admin
+// resets it") and the owner keeps every other way in that does not take a password guess: a
+// password reset mail still works while the account is locked, as the OWASP Authentication
+// cheat sheet advises, and the lock is per account, not global (an empty username or an
+// unknown client address never builds a shared key).
 package lockout
 
 import (
