@@ -69,6 +69,12 @@ func (m *Store) LoadSession(_ context.Context, key string, now time.Time) (store
 func (m *Store) SaveSession(_ context.Context, s store.Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	old, ok := m.sessions[s.Key]
+	if ok && old.UserID == s.UserID {
+		// Same owner (the common save after each request): the index is already right.
+		m.sessions[s.Key] = cloneSession(s)
+		return nil
+	}
 	m.deleteLocked(s.Key)
 	m.sessions[s.Key] = cloneSession(s)
 	if s.UserID != "" {

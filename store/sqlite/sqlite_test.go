@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -115,4 +116,39 @@ func BenchmarkLoadSave(b *testing.B) {
 
 func BenchmarkIncr(b *testing.B) {
 	storetest.BenchIncr(b, open(b, filepath.Join(b.TempDir(), "b.db")))
+}
+
+// FuzzKeys stores counters and sessions under arbitrary bytes (keys carry user input such as
+// a typed username) and checks they round-trip exactly and never alias another key.
+func FuzzKeys(f *testing.F) {
+	for _, k := range []string{"", "a", "a\x00b", "\xff\xfe", "lock:user:%", "x' OR '1'='1", "日本"} {
+		f.Add(k)
+	}
+	s := open(f, filepath.Join(f.TempDir(), "fuzz.db"))
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	f.Fuzz(func(t *testing.T, key string) {
+		c, err := s.Incr(ctx, key, 1, now, time.Minute, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetCounter(ctx, key, now)
+		if err != nil || got.N != c.N || got.Key != key {
+			t.Fatalf("GetCounter(%q) = %+v, %v; Incr gave %+v", key, got, err, c)
+		}
+		other, err := s.GetCounter(ctx, key+"\x00", now)
+		if err != nil || other.Key != key+"\x00" {
+			t.Fatalf("GetCounter(%q+NUL) = %+v, %v", key, other, err)
+		}
+		if err := s.SaveSession(ctx, store.Session{Key: key, UserID: "u", LastSeen: now, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		x, err := s.LoadSession(ctx, key, now)
+		if err != nil || x.Key != key {
+			t.Fatalf("LoadSession(%q) = %+v, %v", key, x, err)
+		}
+		if err := s.DeleteSession(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
