@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/rampart-go/rampart/store"
@@ -35,7 +37,14 @@ type Store struct {
 	rate   Rate
 	prefix string
 	now    func() time.Time
+	// denied remembers, per key, when a denial ends: within one window the counts can only
+	// grow, so a client told to wait is refused locally until then, and a flood of refused
+	// requests costs no store round trips. Bounded; past the bound the store is asked.
+	mu     sync.Mutex
+	denied map[string]time.Time
 }
+
+const maxDenied = 1 << 14
 
 // NewStore returns a Store limiter for rate. It panics on a rate ParseRate would reject.
 func NewStore(c store.Counters, rate Rate, opts StoreOptions) *Store {
@@ -54,7 +63,7 @@ func NewStore(c store.Counters, rate Rate, opts StoreOptions) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{c: c, rate: rate, prefix: prefix + name + ":", now: now}
+	return &Store{c: c, rate: rate, prefix: prefix + name + ":", now: now, denied: make(map[string]time.Time)}
 }
 
 // Rate returns the limiter's rate.
@@ -74,6 +83,16 @@ func (l *Store) Allow(ctx context.Context, key string) (Result, error) {
 		return Result{RetryAfter: l.rate.Per, Reset: l.rate.Per}, nil
 	}
 	now := l.now()
+	l.mu.Lock()
+	until, ok := l.denied[key]
+	if ok && !now.Before(until) {
+		delete(l.denied, key)
+		ok = false
+	}
+	l.mu.Unlock()
+	if ok {
+		return Result{Limit: l.rate.N, RetryAfter: until.Sub(now), Reset: until.Sub(now)}, nil
+	}
 	ns := now.UnixNano()
 	w := floorDiv(ns, per)
 	start := w * per
@@ -103,11 +122,29 @@ func (l *Store) Allow(ctx context.Context, key string) (Result, error) {
 	if _, err := l.c.Incr(ctx, curKey, -1, now, untilEnd+l.rate.Per, false); err != nil {
 		return Result{}, fmt.Errorf("ratelimit: store: %w", err)
 	}
+	wait := retryAfter(float64(prev.N), float64(cur.N-1), n, f, l.rate.Per)
+	l.rememberDenial(key, now.Add(wait), now)
 	return Result{
 		Limit:      l.rate.N,
-		RetryAfter: retryAfter(float64(prev.N), float64(cur.N-1), n, f, l.rate.Per),
+		RetryAfter: wait,
 		Reset:      untilEnd,
 	}, nil
+}
+
+func (l *Store) rememberDenial(key string, until, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.denied) >= maxDenied {
+		for k, t := range l.denied {
+			if !now.Before(t) {
+				delete(l.denied, k)
+			}
+		}
+		if len(l.denied) >= maxDenied {
+			return
+		}
+	}
+	l.denied[strings.Clone(key)] = until
 }
 
 // retryAfter is how long until prev×(1−f)+cur+1 <= n, with the counts left as they are.

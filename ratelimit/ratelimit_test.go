@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rampart-go/rampart/store"
 )
 
 var ctx = context.Background()
@@ -234,7 +236,10 @@ func TestStoreRetryAfterIsHonest(t *testing.T) {
 		t.Run(rate, func(t *testing.T) {
 			clk := newClock()
 			clk.Advance(17 * time.Second) // not at a boundary
-			l := NewStore(newFake(), MustParseRate(rate), StoreOptions{Now: clk.Now})
+			c := newFake()
+			l := NewStore(c, MustParseRate(rate), StoreOptions{Now: clk.Now})
+			// probe shares the counts but not l's memory of denials, so it asks the store.
+			probe := NewStore(c, MustParseRate(rate), StoreOptions{Now: clk.Now})
 			for round := range 20 {
 				var res Result
 				for {
@@ -251,7 +256,7 @@ func TestStoreRetryAfterIsHonest(t *testing.T) {
 				}
 				if res.RetryAfter > 10*time.Millisecond {
 					clk.Advance(res.RetryAfter - 10*time.Millisecond)
-					if r, _ := l.Allow(ctx, "k"); r.Allowed {
+					if r, _ := probe.Allow(ctx, "k"); r.Allowed {
 						t.Fatalf("round %d: allowed 10ms before RetryAfter %v", round, res.RetryAfter)
 					}
 					clk.Advance(10 * time.Millisecond)
@@ -263,6 +268,57 @@ func TestStoreRetryAfterIsHonest(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// countingCounters counts store calls.
+type countingCounters struct {
+	*fakeCounters
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *countingCounters) Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (store.Counter, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.fakeCounters.Incr(ctx, key, delta, now, ttl, extend)
+}
+
+func (c *countingCounters) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.fakeCounters.GetCounter(ctx, key, now)
+}
+
+func TestStoreRemembersDenials(t *testing.T) {
+	clk := newClock()
+	c := &countingCounters{fakeCounters: newFake()}
+	l := NewStore(c, MustParseRate("2/m"), StoreOptions{Now: clk.Now})
+	l.Allow(ctx, "k")
+	l.Allow(ctx, "k")
+	first, _ := l.Allow(ctx, "k")
+	if first.Allowed {
+		t.Fatal("third event allowed")
+	}
+	c.calls = 0
+	for range 1000 {
+		clk.Advance(time.Millisecond)
+		r, err := l.Allow(ctx, "k")
+		if err != nil || r.Allowed {
+			t.Fatalf("%+v %v", r, err)
+		}
+	}
+	if c.calls != 0 {
+		t.Fatalf("%d store calls for remembered denials, want 0", c.calls)
+	}
+	if r, _ := l.Allow(ctx, "other"); !r.Allowed || c.calls == 0 {
+		t.Fatal("another key was affected")
+	}
+	clk.Advance(first.RetryAfter - time.Second)
+	if r, _ := l.Allow(ctx, "k"); !r.Allowed {
+		t.Fatalf("still denied after the remembered wait: %+v", r)
 	}
 }
 
