@@ -67,9 +67,16 @@ func (m *Store) LoadSession(_ context.Context, key string, now time.Time) (store
 
 // SaveSession implements store.Sessions.
 func (m *Store) SaveSession(_ context.Context, s store.Session) error {
+	return m.saveSession(s, false)
+}
+
+func (m *Store) saveSession(s store.Session, mustExist bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, ok := m.sessions[s.Key]
+	if mustExist && !ok {
+		return store.ErrNotFound
+	}
 	if ok && old.UserID == s.UserID {
 		// Same owner (the common save after each request): the index is already right.
 		m.sessions[s.Key] = cloneSession(s)
@@ -101,6 +108,13 @@ func (m *Store) deleteLocked(key string) bool {
 		}
 	}
 	return true
+}
+
+// UpdateSession replaces the session only if it still exists, else it returns
+// store.ErrNotFound, so a request finishing after a logout cannot bring the session back
+// (the session package's optional Updater).
+func (m *Store) UpdateSession(_ context.Context, s store.Session) error {
+	return m.saveSession(s, true)
 }
 
 // DeleteSession implements store.Sessions.

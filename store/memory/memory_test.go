@@ -20,3 +20,6 @@ func BenchmarkLoadSave(b *testing.B) {
 func BenchmarkIncr(b *testing.B) {
 	storetest.BenchIncr(b, memory.New())
 }
+
+// Every backend offers the session package's Updater (UpdateSession), checked at compile time.
+var _ storetest.Updater = (*memory.Store)(nil)

@@ -133,6 +133,17 @@ func Split(fast, durable store.Store) *SplitStore {
 	}
 }
 
+// UpdateSession forwards to the fast store's UpdateSession when it has one (every backend in
+// this module does), else it falls back to SaveSession.
+func (s *SplitStore) UpdateSession(ctx context.Context, x store.Session) error {
+	if u, ok := s.Fast.(interface {
+		UpdateSession(context.Context, store.Session) error
+	}); ok {
+		return u.UpdateSession(ctx, x)
+	}
+	return s.Fast.SaveSession(ctx, x)
+}
+
 // Ping reports an error when either backend does not answer.
 func (s *SplitStore) Ping(ctx context.Context) error {
 	return errors.Join(s.Fast.Ping(ctx), s.Durable.Ping(ctx))

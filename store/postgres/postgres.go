@@ -253,6 +253,22 @@ func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
 	return wrap(err)
 }
 
+// UpdateSession replaces the session only if it still exists, else it returns
+// store.ErrNotFound, so a request finishing after a logout cannot bring the session back
+// (the session package's optional Updater).
+func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sessions SET user_id = $2, data = $3, ip = $4, user_agent = $5,
+			created_at = $6, last_seen = $7, expires_at = $8 WHERE key = $1`,
+		[]byte(x.Key), clean(x.UserID), x.Data, clean(x.IP), clean(x.UserAgent), ts(x.CreatedAt), ts(x.LastSeen), ts(x.ExpiresAt))
+	if err != nil {
+		return wrap(err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, key string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE key = $1`, []byte(key))

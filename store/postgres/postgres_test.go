@@ -174,3 +174,6 @@ func BenchmarkIncr(b *testing.B) {
 	u := testURL(b)
 	storetest.BenchIncr(b, open(b, u, schema(b, u)))
 }
+
+// Every backend offers the session package's Updater (UpdateSession), checked at compile time.
+var _ storetest.Updater = (*postgres.Store)(nil)

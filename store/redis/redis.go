@@ -104,8 +104,11 @@ func str(v any) string {
 	return s
 }
 
+// saveSessionScript writes the session and moves it between per-user indexes; with ARGV[12]
+// = "1" it only replaces an existing session (returns 0 when there is none).
 var saveSessionScript = goredis.NewScript(`
 local old = redis.call('HGET', KEYS[1], 'u')
+if ARGV[12] == '1' and not old then return 0 end
 if old and old ~= '' and old ~= ARGV[3] then redis.call('ZREM', ARGV[1] .. 'us:' .. old, ARGV[2]) end
 redis.call('HSET', KEYS[1], 'u', ARGV[3], 'd', ARGV[4], 'ip', ARGV[5], 'ua', ARGV[6], 'c', ARGV[7], 'l', ARGV[8], 'e', ARGV[9])
 redis.call('PEXPIREAT', KEYS[1], ARGV[10])
@@ -144,10 +147,26 @@ func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (sto
 
 // SaveSession implements store.Sessions.
 func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
-	err := saveSessionScript.Run(ctx, s.c, []string{s.p + "s:" + x.Key},
+	_, err := s.saveSession(ctx, x, "0")
+	return err
+}
+
+// UpdateSession replaces the session only if it still exists, else it returns
+// store.ErrNotFound, so a request finishing after a logout cannot bring the session back
+// (the session package's optional Updater).
+func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
+	n, err := s.saveSession(ctx, x, "1")
+	if err == nil && n == 0 {
+		return store.ErrNotFound
+	}
+	return err
+}
+
+func (s *Store) saveSession(ctx context.Context, x store.Session, onlyExisting string) (int, error) {
+	n, err := saveSessionScript.Run(ctx, s.c, []string{s.p + "s:" + x.Key},
 		s.p, x.Key, x.UserID, x.Data, x.IP, x.UserAgent, us(x.CreatedAt), us(x.LastSeen), us(x.ExpiresAt),
-		ms(x.ExpiresAt), x.LastSeen.UnixMilli()).Err()
-	return wrap(err)
+		ms(x.ExpiresAt), x.LastSeen.UnixMilli(), onlyExisting).Int()
+	return n, wrap(err)
 }
 
 var deleteSessionScript = goredis.NewScript(`

@@ -243,3 +243,6 @@ func BenchmarkIncr(b *testing.B) {
 	u := testURL(b)
 	storetest.BenchIncr(b, open(b, u, redis.Options{KeyPrefix: prefix(b, u)}))
 }
+
+// Every backend offers the session package's Updater (UpdateSession), checked at compile time.
+var _ storetest.Updater = (*redis.Store)(nil)

@@ -234,6 +234,24 @@ func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
 	return wrap(err)
 }
 
+// UpdateSession replaces the session only if it still exists, else it returns
+// store.ErrNotFound, so a request finishing after a logout cannot bring the session back
+// (the session package's optional Updater).
+func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET user_id = ?, data = ?, ip = ?, user_agent = ?,
+			created_at = ?, last_seen = ?, expires_at = ? WHERE key = ?`,
+		x.UserID, x.Data, x.IP, x.UserAgent, common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt), x.Key)
+	if err != nil {
+		return wrap(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return wrap(err)
+	} else if n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, key string) error {
 	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE key = ?`, key)

@@ -152,3 +152,6 @@ func FuzzKeys(f *testing.F) {
 		}
 	})
 }
+
+// Every backend offers the session package's Updater (UpdateSession), checked at compile time.
+var _ storetest.Updater = (*sqlite.Store)(nil)

@@ -159,6 +159,12 @@ func RunOutage(t *testing.T, s store.Store, down, up func()) {
 		{"RecentEvents", func() (bool, error) { _, err := s.RecentEvents(ctx, 5); return false, err }},
 		{"Sweep", nil}, // Redis may legitimately do nothing; checked only after recovery
 	}
+	if u, ok := s.(Updater); ok {
+		calls = append(calls, struct {
+			name string
+			fn   func() (bool, error)
+		}{"UpdateSession", func() (bool, error) { return false, u.UpdateSession(ctx, session("before", "u", now, time.Hour)) }})
+	}
 	for _, c := range calls {
 		if c.fn == nil {
 			continue

@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SessionExpiry", testSessionExpiry},
 		{"SessionReplace", testSessionReplace},
 		{"SessionDelete", testSessionDelete},
+		{"UpdateSession", testUpdateSession},
 		{"UserSessionsIndex", testUserSessions},
 		{"DeleteUserSessions", testDeleteUserSessions},
 		{"CounterFixedWindow", testCounterFixedWindow},
@@ -1094,5 +1095,75 @@ func testSweep(t *testing.T, s store.Store) {
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("DeleteUserSessions after Sweep = %d, want 1 (the expired session should be gone)", n)
+	}
+}
+
+// Updater is the optional session extension (see the session package): UpdateSession
+// replaces a session only if it still exists. Run checks it when a store has it.
+type Updater interface {
+	UpdateSession(ctx context.Context, s store.Session) error
+}
+
+func testUpdateSession(t *testing.T, s store.Store) {
+	u, ok := s.(Updater)
+	if !ok {
+		t.Skip("store has no UpdateSession")
+	}
+	ctx := context.Background()
+	now := base()
+	if err := u.UpdateSession(ctx, session("nope", "u1", now, time.Hour)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateSession of a missing session: err = %v, want ErrNotFound", err)
+	}
+	if _, err := s.LoadSession(ctx, "nope", now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UpdateSession created a session: %v", err)
+	}
+	list, err := s.UserSessions(ctx, "u1", now)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("UpdateSession of a missing session indexed %s", sessionKeys(list))
+	}
+	must(t, s.SaveSession(ctx, session("up", "", now, time.Hour)))
+	want := session("up", "u1", now.Add(time.Second), 2*time.Hour)
+	must(t, u.UpdateSession(ctx, want))
+	got, err := s.LoadSession(ctx, "up", now)
+	must(t, err)
+	sameSession(t, got, want)
+	list, err = s.UserSessions(ctx, "u1", now)
+	must(t, err)
+	if sessionKeys(list) != "up" {
+		t.Fatalf("index after UpdateSession = %q", sessionKeys(list))
+	}
+	// Logout racing a request that saves afterwards: once deleted, the session stays gone.
+	for i := range 20 {
+		key := fmt.Sprintf("race%d", i)
+		x := session(key, "u2", now, time.Hour)
+		must(t, s.SaveSession(ctx, x))
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		wg.Add(2)
+		go func() { defer wg.Done(); errs <- s.DeleteSession(ctx, key) }()
+		go func() {
+			defer wg.Done()
+			if err := u.UpdateSession(ctx, x); err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs <- err
+			}
+		}()
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			must(t, err)
+		}
+		// Whichever ran first, a save after the delete must not bring it back.
+		if err := u.UpdateSession(ctx, x); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("UpdateSession after delete: err = %v, want ErrNotFound", err)
+		}
+		if _, err := s.LoadSession(ctx, key, now); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("session %s came back after delete: %v", key, err)
+		}
+	}
+	list, err = s.UserSessions(ctx, "u2", now)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("deleted sessions still indexed: %s", sessionKeys(list))
 	}
 }
