@@ -64,10 +64,12 @@
 //	| RAMPART_CSRF_COOKIE_AGE               | CSRFCookieAge           | duration  | 8736h (52 weeks)                         | CSRF_COOKIE_AGE                    |
 //	| RAMPART_CSRF_USE_SESSIONS             | CSRFUseSessions         | bool      | false                                    | CSRF_USE_SESSIONS                  |
 //	| RAMPART_PASSWORD_MIN_LENGTH           | PasswordMinLength       | int ≥ 1   | 12                                       | MinimumLengthValidator (8)         |
-//	| RAMPART_PASSWORD_RESET_TIMEOUT        | PasswordResetTimeout    | duration  | 1h                                       | PASSWORD_RESET_TIMEOUT (3 days)    |
+//	| RAMPART_PASSWORD_RESET_TIMEOUT        | PasswordResetTimeout    | duration  | 72h (Django: 3 days)                     | PASSWORD_RESET_TIMEOUT (3 days)    |
 //	| RAMPART_LOCKOUT_LIMIT                 | LockoutLimit            | int ≥ 1   | 5                                        | AXES_FAILURE_LIMIT (3)             |
 //	| RAMPART_LOCKOUT_COOLOFF               | LockoutCooloff          | duration  | 15m                                      | AXES_COOLOFF_TIME                  |
 //	| RAMPART_LOGIN_RATE                    | LoginRate               | rate      | 10/m (per client IP)                     | django-ratelimit rate              |
+//	| RAMPART_RATE                          | RequestRate             | rate      | 600/m (all requests, per client IP)      | (none)                             |
+//	| RAMPART_TOTP_ISSUER                   | TOTPIssuer              | string    | rampart                                  | OTP_TOTP_ISSUER                    |
 //	| RAMPART_READ_HEADER_TIMEOUT           | ReadHeaderTimeout       | duration  | 5s                                       | (server)                           |
 //	| RAMPART_READ_TIMEOUT                  | ReadTimeout             | duration  | 30s                                      | (server)                           |
 //	| RAMPART_WRITE_TIMEOUT                 | WriteTimeout            | duration  | 60s                                      | (server)                           |

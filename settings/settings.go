@@ -156,6 +156,11 @@ type Settings struct {
 	LockoutCooloff time.Duration
 	// LoginRate limits login attempts per client IP (RAMPART_LOGIN_RATE).
 	LoginRate Rate
+	// RequestRate limits all requests per client IP, a coarse flood guard in front of
+	// sessions and handlers (RAMPART_RATE).
+	RequestRate Rate
+	// TOTPIssuer is the name authenticator apps show for this site (RAMPART_TOTP_ISSUER).
+	TOTPIssuer string
 
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are the http.Server timeouts
 	// (RAMPART_READ_HEADER_TIMEOUT, RAMPART_READ_TIMEOUT, RAMPART_WRITE_TIMEOUT, RAMPART_IDLE_TIMEOUT).

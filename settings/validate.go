@@ -104,6 +104,9 @@ func (s Settings) Validate() error {
 	if s.LoginRate.Limit < 1 || s.LoginRate.Period < 1 {
 		bad("LOGIN_RATE", "must be a positive rate like 10/m")
 	}
+	if s.RequestRate.Limit < 1 || s.RequestRate.Period < 1 {
+		bad("RATE", "must be a positive rate like 600/m")
+	}
 	if s.HSTSSeconds < 0 {
 		bad("HSTS_SECONDS", "must not be negative")
 	}

@@ -223,7 +223,7 @@ var variables = []variable{
 	durVar("CSRF_COOKIE_AGE", "8736h", func(s *Settings) *time.Duration { return &s.CSRFCookieAge }),
 	boolVar("CSRF_USE_SESSIONS", static("false"), func(s *Settings) *bool { return &s.CSRFUseSessions }),
 	intVar("PASSWORD_MIN_LENGTH", "12", 1, func(s *Settings) *int { return &s.PasswordMinLength }),
-	durVar("PASSWORD_RESET_TIMEOUT", "1h", func(s *Settings) *time.Duration { return &s.PasswordResetTimeout }),
+	durVar("PASSWORD_RESET_TIMEOUT", "72h", func(s *Settings) *time.Duration { return &s.PasswordResetTimeout }),
 	intVar("LOCKOUT_LIMIT", "5", 1, func(s *Settings) *int { return &s.LockoutLimit }),
 	durVar("LOCKOUT_COOLOFF", "15m", func(s *Settings) *time.Duration { return &s.LockoutCooloff }),
 	{"LOGIN_RATE", static("10/m"),
@@ -233,6 +233,14 @@ var variables = []variable{
 			return err
 		},
 		func(s *Settings) string { return s.LoginRate.String() }},
+	{"RATE", static("600/m"),
+		func(s *Settings, raw string) error {
+			r, err := ParseRate(raw)
+			s.RequestRate = r
+			return err
+		},
+		func(s *Settings) string { return s.RequestRate.String() }},
+	strVar("TOTP_ISSUER", static("rampart"), checkIssuer, func(s *Settings) *string { return &s.TOTPIssuer }),
 	durVar("READ_HEADER_TIMEOUT", "5s", func(s *Settings) *time.Duration { return &s.ReadHeaderTimeout }),
 	durVar("READ_TIMEOUT", "30s", func(s *Settings) *time.Duration { return &s.ReadTimeout }),
 	durVar("WRITE_TIMEOUT", "60s", func(s *Settings) *time.Duration { return &s.WriteTimeout }),
@@ -479,4 +487,13 @@ func NormalizeOrigin(o string) (string, error) {
 		return o, fmt.Errorf("%q has a bad host (only a leading *. is allowed)", o)
 	}
 	return u.Scheme + "://" + u.Host, nil
+}
+
+// checkIssuer keeps the issuer printable and short: it is shown in authenticator apps and
+// becomes part of the otpauth label, where ':' is the separator.
+func checkIssuer(v string) (string, error) {
+	if v == "" || len(v) > 64 || strings.ContainsAny(v, ":\x00\r\n") {
+		return v, fmt.Errorf("%q must be 1-64 characters without ':' or control characters", v)
+	}
+	return v, nil
 }

@@ -191,3 +191,21 @@ type Store interface {
 	// Close releases the backend's resources.
 	Close() error
 }
+
+// Comment is a piece of user content, kept raw; it is sanitised when rendered.
+type Comment struct {
+	ID        int64
+	UserID    string
+	Username  string
+	Body      string
+	CreatedAt time.Time
+}
+
+// Comments is the content table of the reference application (and a pattern for apps): user
+// HTML is stored as written and only ever rendered through the sanitize package.
+type Comments interface {
+	// AddComment stores c with a new ID and returns it.
+	AddComment(ctx context.Context, c Comment) (Comment, error)
+	// RecentComments returns up to limit comments, newest first.
+	RecentComments(ctx context.Context, limit int) ([]Comment, error)
+}

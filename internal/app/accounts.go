@@ -1,0 +1,646 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rampart-go/rampart/audit"
+	"github.com/rampart-go/rampart/auth"
+	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/lockout"
+	"github.com/rampart-go/rampart/password"
+	"github.com/rampart-go/rampart/ratelimit"
+	"github.com/rampart-go/rampart/sanitize"
+	"github.com/rampart-go/rampart/session"
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/twofactor"
+)
+
+// Session keys of the pending second step. The password step renews the session ID before
+// setting them, and they expire after pendingFor, like django-two-factor-auth's
+// TWO_FACTOR_LOGIN_TIMEOUT; the password itself is never kept.
+const (
+	keyPendingUser = "2fa.user"
+	keyPendingAt   = "2fa.at"
+	pendingFor     = 10 * time.Minute
+)
+
+const genericLoginError = "Please enter a correct username and password. Note that both fields may be case-sensitive."
+
+func (a *App) home(w http.ResponseWriter, r *http.Request) {
+	a.render(w, r, http.StatusOK, "home", page{Title: "Home"})
+}
+
+func formValues(r *http.Request, names ...string) map[string]string {
+	m := map[string]string{}
+	for _, n := range names {
+		m[n] = r.PostFormValue(n)
+	}
+	return m
+}
+
+func (a *App) register(w http.ResponseWriter, r *http.Request) {
+	p := page{Title: "Register", Data: a.helpTexts()}
+	if r.Method != http.MethodPost {
+		a.render(w, r, http.StatusOK, "register", p)
+		return
+	}
+	if !a.allowLoginAttempt(w, r) {
+		return
+	}
+	p.Form = formValues(r, "username", "email")
+	pw1, pw2 := r.PostFormValue("password1"), r.PostFormValue("password2")
+	if pw1 != pw2 {
+		p.Errors = []string{"The two password fields didn’t match."}
+		a.render(w, r, http.StatusOK, "register", p)
+		return
+	}
+	u, err := a.st.Accounts.CreateUser(r.Context(), p.Form["username"], p.Form["email"], pw1, false)
+	if err != nil {
+		var ve *password.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			p.Errors = ve.Messages()
+		case errors.Is(err, store.ErrConflict):
+			p.Errors = []string{"A user with that username or e-mail address already exists."}
+		case errors.Is(err, auth.ErrInvalidUsername):
+			p.Errors = []string{"Enter a valid username: 150 characters or fewer, letters, digits and @/./+/-/_ only."}
+		case errors.Is(err, auth.ErrInvalidEmail):
+			p.Errors = []string{"Enter a valid e-mail address."}
+		default:
+			a.unavailable(w, r, err)
+			return
+		}
+		a.render(w, r, http.StatusOK, "register", p)
+		return
+	}
+	a.event(r, audit.KindUserCreate, &u, "", "self-registration")
+	a.completeLogin(w, r, u, "/")
+}
+
+func (a *App) helpTexts() []string {
+	return []string{
+		"Your password can’t be too similar to your other personal information.",
+		"Your password must contain at least " + itoa(a.st.Settings.PasswordMinLength) + " characters.",
+		"Your password can’t be a commonly used password.",
+		"Your password can’t be entirely numeric.",
+	}
+}
+
+// allowLoginAttempt applies the per-IP login rate limit; it answers 429 (or 503 when the
+// limiter's store fails) and reports false when the request must stop here.
+func (a *App) allowLoginAttempt(w http.ResponseWriter, r *http.Request) bool {
+	res, err := a.st.LoginLimiter.Allow(r.Context(), ratelimit.IPKey(clientip.FromRequest(r).IP))
+	if err != nil {
+		a.unavailable(w, r, err)
+		return false
+	}
+	if !res.Allowed {
+		retryAfter(w, res.RetryAfter)
+		a.event(r, audit.KindRateLimited, nil, "", r.URL.Path)
+		a.st.Errors.WriteMessage(w, r, http.StatusTooManyRequests, "Too many attempts from your network. Please wait and try again.")
+		return false
+	}
+	return true
+}
+
+func (a *App) login(w http.ResponseWriter, r *http.Request) {
+	p := page{Title: "Log in", Next: r.URL.Query().Get("next")}
+	if r.Method != http.MethodPost {
+		a.render(w, r, http.StatusOK, "login", p)
+		return
+	}
+	if !a.allowLoginAttempt(w, r) {
+		return
+	}
+	username, pw := r.PostFormValue("username"), r.PostFormValue("password")
+	p.Form = map[string]string{"username": username}
+	ip := clientip.FromRequest(r).IP
+	ctx := r.Context()
+	// The lockout decision comes before any password hash is computed, so a locked
+	// account costs the attacker's requests almost nothing on our side.
+	d, err := a.st.Lockout.Check(ctx, username, ip)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if d.Locked {
+		a.locked(w, r, p, d, username)
+		return
+	}
+	u, err := a.st.Accounts.Authenticate(ctx, username, pw)
+	if err != nil {
+		if !errors.Is(err, auth.ErrInvalidCredentials) {
+			a.unavailable(w, r, err)
+			return
+		}
+		d, ferr := a.st.Lockout.Fail(ctx, username, ip)
+		a.event(r, audit.KindLoginFailure, nil, username, "")
+		if ferr != nil {
+			a.unavailable(w, r, ferr)
+			return
+		}
+		if d.Tripped {
+			a.event(r, audit.KindLockout, nil, username, d.Reason)
+		}
+		if d.Locked {
+			a.locked(w, r, p, d, username)
+			return
+		}
+		p.Errors = []string{genericLoginError}
+		a.render(w, r, http.StatusOK, "login", p)
+		return
+	}
+	if err := a.st.Lockout.Succeed(ctx, username, ip); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if u.TOTPEnabled && !a.st.TwoFactor.Remembered(r, u) {
+		sess := session.FromRequest(r)
+		if err := a.st.Sessions.RenewID(w, r); err != nil {
+			a.unavailable(w, r, err)
+			return
+		}
+		sess.SetString(keyPendingUser, u.ID)
+		sess.SetInt64(keyPendingAt, a.now().Unix())
+		http.Redirect(w, r, "/accounts/login/2fa?next="+urlQueryEscape(safeNext(r)), http.StatusSeeOther)
+		return
+	}
+	a.completeLogin(w, r, u, safeNext(r))
+}
+
+func (a *App) locked(w http.ResponseWriter, r *http.Request, p page, d lockout.Decision, username string) {
+	retryAfter(w, d.RetryAfter)
+	p.Errors = []string{"Too many failed login attempts. Please try again later."}
+	a.render(w, r, http.StatusTooManyRequests, "login", p)
+}
+
+// completeLogin is the one place a session becomes authenticated: new session ID (fixation),
+// new CSRF secret (tokens planted before login die), last login recorded (reset tokens
+// issued before die), audit event, then a 303 to a checked destination.
+func (a *App) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, next string) {
+	ctx := r.Context()
+	u, err := a.st.Accounts.RecordLogin(ctx, u)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	sess := session.FromRequest(r)
+	sess.Delete(keyPendingUser)
+	sess.Delete(keyPendingAt)
+	if err := a.st.Sessions.Login(w, r, u.ID, a.st.Accounts.SessionAuthHash(u)); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if err := csrf.Rotate(w, r); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	a.event(r, audit.KindLoginSuccess, &u, "", "")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (a *App) pendingUser(r *http.Request) (store.User, bool, error) {
+	sess := session.FromRequest(r)
+	id, ok := sess.GetString(keyPendingUser)
+	at, ok2 := sess.GetInt64(keyPendingAt)
+	if !ok || !ok2 || a.now().Sub(time.Unix(at, 0)) > pendingFor {
+		return store.User{}, false, nil
+	}
+	u, err := a.st.Store.UserByID(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, false, nil
+	}
+	if err != nil {
+		return store.User{}, false, err
+	}
+	return u, u.IsActive && u.TOTPEnabled, nil
+}
+
+func (a *App) login2FA(w http.ResponseWriter, r *http.Request) {
+	u, ok, err := a.pendingUser(r)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if !ok {
+		session.FromRequest(r).Flash("Your login timed out. Please log in again.")
+		http.Redirect(w, r, "/accounts/login", http.StatusSeeOther)
+		return
+	}
+	p := page{Title: "Two-factor authentication", Next: safeNext(r)}
+	if r.Method != http.MethodPost {
+		a.render(w, r, http.StatusOK, "login2fa", p)
+		return
+	}
+	method, err := a.st.TwoFactor.Verify(r.Context(), u, r.PostFormValue("code"))
+	if err != nil {
+		var te *twofactor.ThrottledError
+		switch {
+		case errors.As(err, &te):
+			retryAfter(w, te.RetryAfter)
+			p.Errors = []string{"Too many wrong codes. Wait a moment and try again."}
+			a.event(r, audit.Kind2FAFailure, &u, "", "throttled")
+			a.render(w, r, http.StatusTooManyRequests, "login2fa", p)
+		case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrReplay):
+			p.Errors = []string{"That code is not valid. Codes work once; wait for the next one."}
+			a.event(r, audit.Kind2FAFailure, &u, "", err.Error())
+			a.render(w, r, http.StatusOK, "login2fa", p)
+		default:
+			a.unavailable(w, r, err)
+		}
+		return
+	}
+	if r.PostFormValue("remember") != "" {
+		http.SetCookie(w, a.st.TwoFactor.RememberCookie(u))
+	}
+	a.event(r, audit.Kind2FASuccess, &u, "", string(method))
+	a.completeLogin(w, r, u, safeNext(r))
+}
+
+func (a *App) logout(w http.ResponseWriter, r *http.Request) {
+	if u := userFrom(r); u != nil {
+		a.event(r, audit.KindLogout, u, "", "")
+	}
+	if err := a.st.Sessions.Logout(w, r); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
+	u := *userFrom(r)
+	p := page{Title: "Change password"}
+	if r.Method != http.MethodPost {
+		a.render(w, r, http.StatusOK, "password", p)
+		return
+	}
+	ctx := r.Context()
+	ip := clientip.FromRequest(r).IP
+	// The old password is a credential check like a login: the same lockout applies, so a
+	// stolen session cannot be used to brute-force the password.
+	d, err := a.st.Lockout.Check(ctx, u.Username, ip)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if d.Locked {
+		retryAfter(w, d.RetryAfter)
+		p.Errors = []string{"Too many failed attempts. Please try again later."}
+		a.render(w, r, http.StatusTooManyRequests, "password", p)
+		return
+	}
+	n1, n2 := r.PostFormValue("new_password1"), r.PostFormValue("new_password2")
+	if n1 != n2 {
+		p.Errors = []string{"The two password fields didn’t match."}
+		a.render(w, r, http.StatusOK, "password", p)
+		return
+	}
+	nu, err := a.st.Accounts.ChangePassword(ctx, u, r.PostFormValue("old_password"), n1)
+	if err != nil {
+		var ve *password.ValidationError
+		switch {
+		case errors.Is(err, auth.ErrInvalidCredentials):
+			if _, ferr := a.st.Lockout.Fail(ctx, u.Username, ip); ferr != nil {
+				a.unavailable(w, r, ferr)
+				return
+			}
+			p.Errors = []string{"Your old password was entered incorrectly. Please enter it again."}
+		case errors.As(err, &ve):
+			p.Errors = ve.Messages()
+		default:
+			a.unavailable(w, r, err)
+			return
+		}
+		a.render(w, r, http.StatusOK, "password", p)
+		return
+	}
+	if _, err := a.st.Sessions.EndOthers(w, r); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if err := a.st.Sessions.Login(w, r, nu.ID, a.st.Accounts.SessionAuthHash(nu)); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	a.event(r, audit.KindPasswordChange, &nu, "", "other sessions ended")
+	session.FromRequest(r).Flash("Your password was changed. You were logged out everywhere else.")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (a *App) reset(w http.ResponseWriter, r *http.Request) {
+	p := page{Title: "Reset password"}
+	if r.Method != http.MethodPost {
+		a.render(w, r, http.StatusOK, "reset", p)
+		return
+	}
+	if !a.allowLoginAttempt(w, r) {
+		return
+	}
+	info := clientip.FromRequest(r)
+	base := info.Scheme + "://" + info.Host + "/accounts/reset/"
+	email := strings.TrimSpace(r.PostFormValue("email"))
+	if err := a.st.Accounts.SendPasswordReset(r.Context(), email, func(tok string) string { return base + tok }); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	a.event(r, audit.KindPasswordResetReq, nil, "", "")
+	session.FromRequest(r).Flash("If an account uses that e-mail address, we have sent it a link to reset the password.")
+	http.Redirect(w, r, "/accounts/login", http.StatusSeeOther)
+}
+
+func (a *App) resetConfirm(w http.ResponseWriter, r *http.Request) {
+	token := r.PathValue("token")
+	p := page{Title: "Choose a new password"}
+	ctx := r.Context()
+	if _, err := a.st.Accounts.UserForResetToken(ctx, token); err != nil {
+		if !errors.Is(err, auth.ErrInvalidToken) {
+			a.unavailable(w, r, err)
+			return
+		}
+		a.render(w, r, http.StatusOK, "reset_confirm", p) // Data nil: "invalid link"
+		return
+	}
+	p.Data = r.URL.Path
+	if r.Method != http.MethodPost {
+		a.render(w, r, http.StatusOK, "reset_confirm", p)
+		return
+	}
+	n1, n2 := r.PostFormValue("new_password1"), r.PostFormValue("new_password2")
+	if n1 != n2 {
+		p.Errors = []string{"The two password fields didn’t match."}
+		a.render(w, r, http.StatusOK, "reset_confirm", p)
+		return
+	}
+	u, err := a.st.Accounts.ResetPassword(ctx, token, n1)
+	if err != nil {
+		var ve *password.ValidationError
+		switch {
+		case errors.As(err, &ve):
+			p.Errors = ve.Messages()
+		case errors.Is(err, auth.ErrInvalidToken):
+			p.Data = nil
+		default:
+			a.unavailable(w, r, err)
+			return
+		}
+		a.render(w, r, http.StatusOK, "reset_confirm", p)
+		return
+	}
+	if _, err := a.st.Sessions.EndAll(ctx, u.ID); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if err := a.st.Lockout.Unlock(ctx, u.Username); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	a.event(r, audit.KindPasswordReset, &u, "", "password reset; all sessions ended")
+	session.FromRequest(r).Flash("Your password has been set. You may log in now.")
+	http.Redirect(w, r, "/accounts/login", http.StatusSeeOther)
+}
+
+type twoFactorData struct {
+	Enabled     bool
+	BackupLeft  int
+	BackupCodes []string
+	QR          string
+	Secret      string
+}
+
+func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
+	u := *userFrom(r)
+	ctx := r.Context()
+	p := page{Title: "Two-factor authentication"}
+	data := twoFactorData{Enabled: u.TOTPEnabled}
+	if r.Method == http.MethodPost {
+		switch r.PostFormValue("action") {
+		case "enable":
+			codes, err := a.st.TwoFactor.Confirm(ctx, u, r.PostFormValue("code"))
+			switch {
+			case err == nil:
+				data.Enabled, data.BackupCodes = true, codes
+				a.event(r, audit.Kind2FAEnable, &u, "", "")
+				if err := a.st.Sessions.RenewID(w, r); err != nil {
+					a.unavailable(w, r, err)
+					return
+				}
+			case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrReplay), errors.Is(err, twofactor.ErrNotEnrolled):
+				p.Errors = []string{"That code is not valid. Check your device's clock and try the next code."}
+			default:
+				a.unavailable(w, r, err)
+				return
+			}
+		case "disable", "backup":
+			ok, err := a.st.Accounts.Hasher().Verify(ctx, r.PostFormValue("password"), u.PasswordHash)
+			if err != nil {
+				a.unavailable(w, r, err)
+				return
+			}
+			if !ok {
+				p.Errors = []string{"Your password was entered incorrectly."}
+				break
+			}
+			if r.PostFormValue("action") == "disable" {
+				if _, err := a.st.TwoFactor.Disable(ctx, u); err != nil {
+					a.unavailable(w, r, err)
+					return
+				}
+				a.event(r, audit.Kind2FADisable, &u, "", "")
+				session.FromRequest(r).Flash("Two-factor authentication is off.")
+				http.Redirect(w, r, "/accounts/2fa", http.StatusSeeOther)
+				return
+			}
+			codes, err := a.st.TwoFactor.NewBackupCodes(ctx, u)
+			if err != nil {
+				a.unavailable(w, r, err)
+				return
+			}
+			data.BackupCodes = codes
+		case "forget-devices":
+			u.DeviceEpoch++
+			if err := a.st.Store.UpdateUser(ctx, u); err != nil {
+				a.unavailable(w, r, err)
+				return
+			}
+			http.SetCookie(w, a.st.TwoFactor.ForgetCookie())
+			session.FromRequest(r).Flash("Every remembered browser must use a code again.")
+			http.Redirect(w, r, "/accounts/2fa", http.StatusSeeOther)
+			return
+		default:
+			a.st.Errors.Write(w, r, http.StatusBadRequest)
+			return
+		}
+	}
+	if data.Enabled {
+		n, err := a.st.TwoFactor.BackupCodesLeft(ctx, u)
+		if err != nil {
+			a.unavailable(w, r, err)
+			return
+		}
+		data.BackupLeft = n
+	} else {
+		fresh, err := a.st.Store.UserByID(ctx, u.ID)
+		if err != nil {
+			a.unavailable(w, r, err)
+			return
+		}
+		e, err := a.st.TwoFactor.Begin(ctx, fresh)
+		if err != nil {
+			a.unavailable(w, r, err)
+			return
+		}
+		data.QR, data.Secret = e.QRDataURL, e.Secret
+	}
+	p.Data = data
+	a.render(w, r, http.StatusOK, "twofactor", p)
+}
+
+type sessionRow struct {
+	ID        string
+	Created   time.Time
+	LastSeen  time.Time
+	IP        string
+	UserAgent string
+	Current   bool
+}
+
+func (a *App) sessions(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	ctx := r.Context()
+	if r.Method == http.MethodPost {
+		switch {
+		case r.PostFormValue("all") == "1":
+			n, err := a.st.Sessions.EndOthers(w, r)
+			if err != nil {
+				a.unavailable(w, r, err)
+				return
+			}
+			a.event(r, audit.KindSessionEnd, u, "", itoa(n)+" other sessions ended")
+			session.FromRequest(r).Flash("You were logged out everywhere else.")
+		case r.PostFormValue("session") != "":
+			err := a.st.Sessions.End(ctx, u.ID, r.PostFormValue("session"))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				a.unavailable(w, r, err)
+				return
+			}
+			if err == nil {
+				a.event(r, audit.KindSessionEnd, u, "", "one session ended")
+				session.FromRequest(r).Flash("That session was ended.")
+			}
+		}
+		http.Redirect(w, r, "/accounts/sessions", http.StatusSeeOther)
+		return
+	}
+	list, err := a.st.Sessions.List(ctx, u.ID)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	rows := make([]sessionRow, 0, len(list))
+	for _, s := range list {
+		ip := ""
+		if s.IP.IsValid() {
+			ip = s.IP.String()
+		}
+		rows = append(rows, sessionRow{ID: s.PublicID, Created: s.CreatedAt, LastSeen: s.LastSeen, IP: ip, UserAgent: s.UserAgent, Current: s.Current})
+	}
+	a.render(w, r, http.StatusOK, "sessions", page{Title: "Sessions", Data: rows})
+}
+
+type commentView struct {
+	Username  string
+	CreatedAt time.Time
+	Body      any
+}
+
+func (a *App) listComments(w http.ResponseWriter, r *http.Request) {
+	list, err := a.comments.RecentComments(r.Context(), 100)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	views := make([]commentView, len(list))
+	for i, c := range list {
+		// Stored raw, sanitised on the way out: a policy fix applies to old comments too.
+		views[i] = commentView{Username: c.Username, CreatedAt: c.CreatedAt, Body: sanitize.HTML(c.Body)}
+	}
+	a.render(w, r, http.StatusOK, "comments", page{Title: "Comments", Data: views})
+}
+
+const maxCommentLen = 10000
+
+func (a *App) postComment(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	body := strings.TrimSpace(r.PostFormValue("body"))
+	if body == "" || len(body) > maxCommentLen {
+		session.FromRequest(r).Flash("A comment must have between 1 and 10000 characters.")
+		http.Redirect(w, r, "/comments", http.StatusSeeOther)
+		return
+	}
+	if _, err := a.comments.AddComment(r.Context(), store.Comment{UserID: u.ID, Username: u.Username, Body: body, CreatedAt: a.now()}); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	http.Redirect(w, r, "/comments", http.StatusSeeOther)
+}
+
+type lockedRow struct {
+	Key      string
+	Label    string
+	Failures int64
+	Until    time.Time
+}
+
+type adminData struct {
+	Locked []lockedRow
+	Events []store.Event
+}
+
+func (a *App) admin(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if r.Method == http.MethodPost {
+		key := r.PostFormValue("unlock")
+		if key == "" {
+			a.st.Errors.Write(w, r, http.StatusBadRequest)
+			return
+		}
+		if err := a.st.Lockout.UnlockKey(ctx, key); err != nil {
+			a.unavailable(w, r, err)
+			return
+		}
+		a.event(r, audit.KindUnlock, userFrom(r), "", key)
+		session.FromRequest(r).Flash("Unlocked.")
+		http.Redirect(w, r, "/admin/security", http.StatusSeeOther)
+		return
+	}
+	locked, err := a.st.Lockout.Locked(ctx, 200)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	events, err := a.st.Audit.Recent(ctx, 100)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	d := adminData{Events: events}
+	for _, e := range locked {
+		label := e.Username
+		if e.IP != "" {
+			if label != "" {
+				label += " from "
+			}
+			label += e.IP
+		}
+		d.Locked = append(d.Locked, lockedRow{Key: e.Key, Label: label, Failures: e.Failures, Until: e.Until})
+	}
+	a.render(w, r, http.StatusOK, "admin", page{Title: "Security", Data: d})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

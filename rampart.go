@@ -1,0 +1,273 @@
+// Package rampart assembles rampart's default security stack for a net/http application:
+// client IP/scheme/host resolution, panic recovery, allowed hosts, HTTPS redirect and
+// security headers, a nonce-based Content Security Policy, per-client rate limiting,
+// server-side sessions and CSRF protection, in that order, plus the account services
+// (password hashing and validation, lockout, two-factor, audit) the handlers use.
+//
+//	s, err := settings.Load()
+//	stack, err := rampart.New(ctx, s, rampart.Options{})
+//	defer stack.Close()
+//	http.ListenAndServe(s.Addr, stack.Handler(myMux))
+//
+// Every layer is also usable alone from its own package; this file is the one place that
+// decides their order, so the order is reviewed once.
+package rampart
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rampart-go/rampart/audit"
+	"github.com/rampart-go/rampart/auth"
+	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/csp"
+	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/errorpage"
+	"github.com/rampart-go/rampart/headers"
+	"github.com/rampart-go/rampart/hosts"
+	"github.com/rampart-go/rampart/lockout"
+	"github.com/rampart-go/rampart/password"
+	"github.com/rampart-go/rampart/ratelimit"
+	"github.com/rampart-go/rampart/session"
+	"github.com/rampart-go/rampart/settings"
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/open"
+	"github.com/rampart-go/rampart/twofactor"
+)
+
+// Options are what the settings cannot express: injected services. The zero value opens the
+// stores named by the settings and logs to slog.Default().
+type Options struct {
+	// Store replaces the stores opened from Settings.DatabaseURL and RedisURL.
+	Store store.Store
+	// Mailer delivers password-reset mail. Nil means an auth.Outbox (kept in memory and
+	// logged without the link), which suits the reference app and tests.
+	Mailer auth.Mailer
+	// Logger receives security events and errors. Nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock for every layer. Nil means time.Now.
+	Now func() time.Time
+	// Policy replaces the default Content Security Policy.
+	Policy *csp.Policy
+}
+
+// Stack is the assembled default stack and the services handlers need.
+type Stack struct {
+	Settings  settings.Settings
+	Store     store.Store
+	Resolver  *clientip.Resolver
+	Sessions  *session.Manager
+	Accounts  *auth.Service
+	Lockout   *lockout.Guard
+	TwoFactor *twofactor.Manager
+	Audit     *audit.Logger
+	// LoginLimiter limits login POSTs per client IP (Settings.LoginRate).
+	LoginLimiter ratelimit.Limiter
+	// RequestLimiter limits every request per client IP (Settings.RequestRate).
+	RequestLimiter ratelimit.Limiter
+	Mailer         auth.Mailer
+	Outbox         *auth.Outbox // non-nil when the default in-memory mailer is used
+	Logger         *slog.Logger
+	Errors         errorpage.Options
+	// Keys are the secret key and its fallbacks, newest first.
+	Keys [][]byte
+
+	hosts     *hosts.Checker
+	headers   func(http.Handler) http.Handler
+	csp       func(http.Handler) http.Handler
+	csrf      func(http.Handler) http.Handler
+	cspReport http.Handler
+	recover   func(http.Handler) http.Handler
+	ownsStore bool
+}
+
+// New validates s and builds the stack. It opens the stores unless opts.Store is set; the
+// caller must Close the stack.
+func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	st := &Stack{Settings: s, Logger: log}
+	st.Keys = append(st.Keys, []byte(s.SecretKey.Reveal()))
+	for _, k := range s.SecretKeyFallbacks {
+		st.Keys = append(st.Keys, []byte(k.Reveal()))
+	}
+
+	st.Store = opts.Store
+	if st.Store == nil {
+		var err error
+		st.Store, err = open.Open(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("rampart: opening stores: %w", err)
+		}
+		st.ownsStore = true
+	}
+	fail := func(err error) (*Stack, error) {
+		st.Close()
+		return nil, err
+	}
+
+	st.Resolver = &clientip.Resolver{TrustedProxies: s.TrustedProxies, Header: s.ProxyHeader}
+	var err error
+	if st.hosts, err = hosts.New(hosts.Options{Allowed: s.AllowedHosts, Logger: log}); err != nil {
+		return fail(fmt.Errorf("rampart: RAMPART_ALLOWED_HOSTS: %w", err))
+	}
+	st.headers = headers.Middleware(headers.Options{
+		InsecureAllowHTTP:         s.InsecureDev || !s.SSLRedirect,
+		HSTSMaxAge:                time.Duration(s.HSTSSeconds) * time.Second,
+		InsecureNoHSTS:            s.HSTSSeconds == 0,
+		HSTSExcludeSubdomains:     !s.HSTSIncludeSubdomains,
+		HSTSPreload:               s.HSTSPreload,
+		ReferrerPolicy:            s.ReferrerPolicy,
+		FrameOptions:              s.XFrameOptions,
+		CrossOriginOpenerPolicy:   s.COOP,
+		CrossOriginResourcePolicy: s.CORP,
+	})
+	policy := opts.Policy
+	if policy == nil {
+		policy = csp.DefaultPolicy()
+	}
+	st.csp = csp.Middleware(csp.Options{Policy: policy, ReportOnly: s.CSPReportOnly, ReportURI: s.CSPReportURI})
+
+	st.Audit = audit.New(st.Store, audit.Options{Log: log, Now: now})
+	st.cspReport = &csp.ReportHandler{
+		OnReport: func(ctx context.Context, rep csp.Report) {
+			e := store.Event{Kind: audit.KindCSPReport, Detail: reportDetail(rep)}
+			if rep.ClientIP.IsValid() {
+				e.IP = rep.ClientIP.String()
+			}
+			_ = st.Audit.Record(ctx, e)
+		},
+		Now: now,
+	}
+
+	st.Sessions = session.NewManager(st.Store, session.Options{
+		IdleTimeout:            s.SessionIdleTimeout,
+		Lifetime:               s.SessionAbsoluteTimeout,
+		SameSiteStrict:         s.SessionCookieSameSite == http.SameSiteStrictMode,
+		CookieName:             s.SessionCookieName,
+		InsecureNoSecureCookie: !s.SessionCookieSecure,
+		Now:                    now,
+		Logger:                 log,
+	})
+
+	st.Errors = errorpage.Options{Debug: s.Debug, Logger: log, Settings: s.Redacted(), Scrub: s.SecretValues(), Nonce: csp.Nonce}
+	st.recover = errorpage.Recover(st.Errors)
+
+	csrfOpts := csrf.Options{TrustedOrigins: s.TrustedOrigins, Logger: log,
+		OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
+			e := audit.NewEvent(r, audit.KindCSRFReject)
+			e.Detail = reason.Error()
+			_ = st.Audit.Record(r.Context(), e)
+			st.Errors.WriteMessage(w, r, http.StatusForbidden, "This request was refused by the site's cross-site request forgery protection. Reload the page and try again.")
+		}}
+	if s.CSRFUseSessions {
+		csrfOpts.Store = st.Sessions
+	}
+	if st.csrf, err = csrf.New(csrfOpts); err != nil {
+		return fail(fmt.Errorf("rampart: RAMPART_TRUSTED_ORIGINS: %w", err))
+	}
+
+	st.Mailer = opts.Mailer
+	if st.Mailer == nil {
+		st.Outbox = &auth.Outbox{}
+		st.Mailer = st.Outbox
+	}
+	validators := []password.Validator{
+		&password.UserAttributeSimilarity{},
+		&password.MinimumLength{Min: s.PasswordMinLength},
+		&password.MaximumLength{},
+		&password.CommonPassword{},
+		&password.NumericPassword{},
+	}
+	if st.Accounts, err = auth.New(st.Store, auth.Options{Keys: st.Keys, Validators: validators, Now: now,
+		ResetTimeout: s.PasswordResetTimeout, Mailer: st.Mailer}); err != nil {
+		return fail(err)
+	}
+	st.Lockout = lockout.New(st.Store, lockout.Options{FailureLimit: s.LockoutLimit, CoolOff: s.LockoutCooloff, Now: now})
+	st.LoginLimiter = ratelimit.NewStore(st.Store, ratelimit.Rate{N: s.LoginRate.Limit, Per: s.LoginRate.Period},
+		ratelimit.StoreOptions{Name: "login", Now: now})
+	st.RequestLimiter = ratelimit.NewMemory(ratelimit.Rate{N: s.RequestRate.Limit, Per: s.RequestRate.Period},
+		ratelimit.MemoryOptions{Now: now})
+	if st.TwoFactor, err = twofactor.New(st.Store, twofactor.Options{Keys: st.Keys, Issuer: s.TOTPIssuer,
+		InsecureCookies: s.InsecureDev, Now: now}); err != nil {
+		return fail(err)
+	}
+	return st, nil
+}
+
+func reportDetail(rep csp.Report) string {
+	out := rep.EffectiveDirective + " blocked " + rep.BlockedURL + " on " + rep.DocumentURL
+	if len(out) > 500 {
+		out = out[:500]
+	}
+	return out
+}
+
+// Handler wraps app in the default stack. The order is the design's:
+//
+//	client IP/scheme/host -> panic recovery -> allowed host -> HTTPS redirect + security
+//	headers -> CSP nonce -> rate limit -> session -> CSRF -> app
+//
+// The CSP report endpoint (Settings.CSPReportURI) is answered before sessions and CSRF,
+// because browsers post reports without cookies or tokens; it has its own size and rate limits.
+func (st *Stack) Handler(app http.Handler) http.Handler {
+	inner := st.Sessions.Middleware(st.csrf(app))
+	limited := ratelimit.Middleware(st.RequestLimiter, ratelimit.ByIP, ratelimit.Options{Headers: true,
+		OnLimited: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			st.Errors.WriteMessage(w, r, http.StatusTooManyRequests, "Too many requests. Please slow down.")
+		})})(inner)
+	reportPath := st.Settings.CSPReportURI
+	if !strings.HasPrefix(reportPath, "/") {
+		reportPath = ""
+	}
+	routed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if reportPath != "" && r.URL.Path == reportPath {
+			st.cspReport.ServeHTTP(w, r)
+			return
+		}
+		limited.ServeHTTP(w, r)
+	})
+	h := st.csp(routed)
+	h = st.headers(h)
+	h = st.hosts.Middleware(h)
+	h = st.recover(h)
+	return st.Resolver.Middleware(h)
+}
+
+// Healthz answers 200 when the stores answer and 503 otherwise.
+func (st *Stack) Healthz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Cache-Control", "no-store")
+	if err := st.Store.Ping(ctx); err != nil {
+		st.Logger.Error("healthz: store unavailable", "err", err)
+		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Close releases the stores the stack opened.
+func (st *Stack) Close() error {
+	if st.ownsStore && st.Store != nil {
+		return st.Store.Close()
+	}
+	return nil
+}
+
+// ErrStoreUnavailable is what handlers report when the store fails; they answer 503.
+var ErrStoreUnavailable = errors.New("rampart: store unavailable")
