@@ -28,11 +28,15 @@ type Store struct {
 	lastID   int64
 	codes    map[string]map[string]struct{}
 	events   []store.Event
+	comments []store.Comment
 	// maxEvents caps the kept audit trail, oldest dropped first, so memory stays bounded.
 	maxEvents int
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Comments = (*Store)(nil)
+)
 
 // New returns an empty store.
 func New() *Store {
@@ -398,6 +402,30 @@ func (m *Store) RecentEvents(_ context.Context, limit int) ([]store.Event, error
 	out := make([]store.Event, n)
 	for i := range n {
 		out[i] = m.events[len(m.events)-1-i]
+	}
+	return out, nil
+}
+
+// AddComment implements store.Comments.
+func (m *Store) AddComment(_ context.Context, c store.Comment) (store.Comment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c.ID = int64(len(m.comments)) + 1
+	m.comments = append(m.comments, c)
+	return c, nil
+}
+
+// RecentComments implements store.Comments.
+func (m *Store) RecentComments(_ context.Context, limit int) ([]store.Comment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if limit <= 0 {
+		return nil, nil
+	}
+	n := min(limit, len(m.comments))
+	out := make([]store.Comment, n)
+	for i := range n {
+		out[i] = m.comments[len(m.comments)-1-i]
 	}
 	return out, nil
 }

@@ -144,6 +144,26 @@ func (s *SplitStore) UpdateSession(ctx context.Context, x store.Session) error {
 	return s.Fast.SaveSession(ctx, x)
 }
 
+// errNoComments is returned when the durable store keeps no comments (every backend in this
+// module does).
+var errNoComments = errors.New("store: durable backend has no comments table")
+
+// AddComment forwards to the durable store.
+func (s *SplitStore) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+	if cs, ok := s.Durable.(store.Comments); ok {
+		return cs.AddComment(ctx, c)
+	}
+	return store.Comment{}, errNoComments
+}
+
+// RecentComments forwards to the durable store.
+func (s *SplitStore) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+	if cs, ok := s.Durable.(store.Comments); ok {
+		return cs.RecentComments(ctx, limit)
+	}
+	return nil, errNoComments
+}
+
 // Ping reports an error when either backend does not answer.
 func (s *SplitStore) Ping(ctx context.Context) error {
 	return errors.Join(s.Fast.Ping(ctx), s.Durable.Ping(ctx))

@@ -43,7 +43,10 @@ type Store struct {
 	schema string
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Comments = (*Store)(nil)
+)
 
 // Open connects to the database at url (postgres://...), checks that it answers and, unless
 // opt.NoMigrate, brings the schema up to date.
@@ -118,6 +121,13 @@ var migrations = []string{
 		username text NOT NULL,
 		ip text NOT NULL,
 		detail text NOT NULL
+	);`,
+	`CREATE TABLE comments (
+		id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+		user_id text NOT NULL,
+		username text NOT NULL,
+		body text NOT NULL,
+		created_at timestamptz NOT NULL
 	);`,
 }
 
@@ -588,6 +598,40 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 		}
 		e.Time = utc(e.Time)
 		out = append(out, e)
+	}
+	return out, wrap(rows.Err())
+}
+
+// AddComment implements store.Comments. The body is stored as written (made valid UTF-8);
+// it is sanitised when rendered.
+func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+	c.UserID, c.Username, c.Body = clean(c.UserID), clean(c.Username), clean(c.Body)
+	err := s.pool.QueryRow(ctx, `INSERT INTO comments (user_id, username, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
+		c.UserID, c.Username, c.Body, ts(c.CreatedAt)).Scan(&c.ID)
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	return c, nil
+}
+
+// RecentComments implements store.Comments.
+func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, user_id, username, body, created_at FROM comments ORDER BY id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Comment
+	for rows.Next() {
+		var c store.Comment
+		if err := rows.Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &c.CreatedAt); err != nil {
+			return nil, wrap(err)
+		}
+		c.CreatedAt = utc(c.CreatedAt)
+		out = append(out, c)
 	}
 	return out, wrap(rows.Err())
 }

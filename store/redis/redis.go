@@ -37,16 +37,22 @@ type Options struct {
 	KeyPrefix string
 	// MaxEvents caps the stored audit trail (oldest dropped first); 0 means 10000.
 	MaxEvents int
+	// MaxComments caps the stored comments (oldest dropped first); 0 means 10000.
+	MaxComments int
 }
 
 // Store is a store.Store on one Redis server.
 type Store struct {
-	c         goredis.UniversalClient
-	p         string
-	maxEvents int
+	c           goredis.UniversalClient
+	p           string
+	maxEvents   int
+	maxComments int
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Comments = (*Store)(nil)
+)
 
 // Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
 // TLS) and checks that it answers.
@@ -71,6 +77,10 @@ func New(c goredis.UniversalClient, opt Options) *Store {
 	}
 	if s.maxEvents <= 0 {
 		s.maxEvents = 10000
+	}
+	s.maxComments = opt.MaxComments
+	if s.maxComments <= 0 {
+		s.maxComments = 10000
 	}
 	return s
 }
@@ -643,6 +653,50 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 		e := store.Event{Time: common.FromMicros(j.T), Kind: j.K, UserID: j.U, Username: j.N, IP: j.IP, Detail: j.D}
 		e.ID, _ = strconv.ParseInt(id, 10, 64)
 		out = append(out, e)
+	}
+	return out, nil
+}
+
+type commentJSON struct {
+	U string `json:"u,omitempty"`
+	N string `json:"n,omitempty"`
+	B string `json:"b"`
+	T int64  `json:"t"`
+}
+
+// AddComment implements store.Comments (a capped list, like events).
+func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+	b, err := json.Marshal(commentJSON{U: c.UserID, N: c.Username, B: c.Body, T: common.Micros(c.CreatedAt)})
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	id, err := appendEventScript.Run(ctx, s.c, []string{s.p + "cm", s.p + "cmid"}, b, s.maxComments).Int64()
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	c.ID = id
+	return c, nil
+}
+
+// RecentComments implements store.Comments.
+func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	v, err := s.c.LRange(ctx, s.p+"cm", 0, int64(limit-1)).Result()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]store.Comment, 0, len(v))
+	for _, item := range v {
+		id, payload, ok := strings.Cut(item, " ")
+		var j commentJSON
+		if !ok || json.Unmarshal([]byte(payload), &j) != nil {
+			return nil, errors.New("redis: malformed comment entry")
+		}
+		c := store.Comment{UserID: j.U, Username: j.N, Body: j.B, CreatedAt: common.FromMicros(j.T)}
+		c.ID, _ = strconv.ParseInt(id, 10, 64)
+		out = append(out, c)
 	}
 	return out, nil
 }

@@ -31,7 +31,10 @@ type Store struct {
 	loadSession, saveSession, incr *sql.Stmt
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Comments = (*Store)(nil)
+)
 
 // pragmas apply to every connection: WAL for concurrent readers, a busy timeout so that
 // another process holding the write lock makes us wait instead of fail, NORMAL sync (durable
@@ -147,6 +150,13 @@ var migrations = []string{
 		username TEXT NOT NULL,
 		ip TEXT NOT NULL,
 		detail TEXT NOT NULL
+	);`,
+	`CREATE TABLE comments (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		user_id TEXT NOT NULL,
+		username TEXT NOT NULL,
+		body TEXT NOT NULL,
+		created_at INTEGER NOT NULL
 	);`,
 }
 
@@ -550,6 +560,39 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 		}
 		e.Time = common.FromMicros(t)
 		out = append(out, e)
+	}
+	return out, wrap(rows.Err())
+}
+
+// AddComment implements store.Comments.
+func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+	err := s.w.QueryRowContext(ctx, `INSERT INTO comments (user_id, username, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		c.UserID, c.Username, c.Body, common.Micros(c.CreatedAt)).Scan(&c.ID)
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	return c, nil
+}
+
+// RecentComments implements store.Comments.
+func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, user_id, username, body, created_at FROM comments ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Comment
+	for rows.Next() {
+		var c store.Comment
+		var t int64
+		if err := rows.Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &t); err != nil {
+			return nil, wrap(err)
+		}
+		c.CreatedAt = common.FromMicros(t)
+		out = append(out, c)
 	}
 	return out, wrap(rows.Err())
 }

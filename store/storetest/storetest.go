@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateUser", testUpdateUser},
 		{"ListUsers", testListUsers},
 		{"Events", testEvents},
+		{"Comments", testComments},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
@@ -1165,5 +1166,52 @@ func testUpdateSession(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(list) != 0 {
 		t.Fatalf("deleted sessions still indexed: %s", sessionKeys(list))
+	}
+}
+
+func testComments(t *testing.T, s store.Store) {
+	cs, ok := s.(store.Comments)
+	if !ok {
+		t.Skip("store has no Comments")
+	}
+	ctx := context.Background()
+	now := base()
+	list, err := cs.RecentComments(ctx, 10)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("fresh store has comments: %+v", list)
+	}
+	in := []store.Comment{
+		{UserID: "1", Username: "alice", Body: `<script>alert(1)</script><b>kept raw</b>`, CreatedAt: now},
+		{UserID: "2", Username: "bob", Body: "second\nline", CreatedAt: now.Add(time.Second)},
+		{Body: "anonymous", CreatedAt: now.Add(2 * time.Second)},
+	}
+	var ids []int64
+	for _, c := range in {
+		c.ID = 999 // ignored
+		got, err := cs.AddComment(ctx, c)
+		must(t, err)
+		if got.ID == 999 || got.ID == 0 || (len(ids) > 0 && got.ID <= ids[len(ids)-1]) {
+			t.Fatalf("AddComment ID = %d after %v", got.ID, ids)
+		}
+		ids = append(ids, got.ID)
+	}
+	list, err = cs.RecentComments(ctx, 2)
+	must(t, err)
+	if len(list) != 2 || list[0].ID != ids[2] || list[1].ID != ids[1] {
+		t.Fatalf("RecentComments(2) = %+v", list)
+	}
+	list, err = cs.RecentComments(ctx, 10)
+	must(t, err)
+	for i, c := range list {
+		want := in[len(in)-1-i]
+		if c.UserID != want.UserID || c.Username != want.Username || c.Body != want.Body || !c.CreatedAt.Equal(want.CreatedAt) {
+			t.Fatalf("comment %d = %+v, want %+v", i, c, want)
+		}
+	}
+	list, err = cs.RecentComments(ctx, 0)
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("RecentComments(0) = %d comments", len(list))
 	}
 }
