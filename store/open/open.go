@@ -2,8 +2,9 @@
 // RAMPART_REDIS_URL) into one store.Store.
 //
 // The database URL picks the main backend: postgres:// or postgresql:// for PostgreSQL,
-// sqlite:PATH, sqlite://PATH or a plain file path for SQLite, redis:// or rediss:// to keep
-// everything in Redis. When a Redis URL is given as well, sessions and counters (hot,
+// sqlite:PATH, sqlite://PATH, sqlite:///ABS/PATH, file:PATH or a plain file path for SQLite,
+// sqlite::memory: for the in-process memory store (state lost on restart), redis:// or
+// rediss:// to keep everything in Redis. When a Redis URL is given as well, sessions and counters (hot,
 // short-lived, shared by every instance) go to Redis and the durable state (users, backup
 // codes, TOTP steps, audit events) stays in the database.
 package open
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/memory"
 	"github.com/rampart-go/rampart/store/postgres"
 	"github.com/rampart-go/rampart/store/redis"
 	"github.com/rampart-go/rampart/store/sqlite"
@@ -32,15 +34,30 @@ func kind(databaseURL string) (k, path string, err error) {
 		return "postgres", "", nil
 	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"):
 		return "redis", "", nil
-	case strings.HasPrefix(lower, "sqlite://"):
-		return "sqlite", u[len("sqlite://"):], nil
 	case strings.HasPrefix(lower, "sqlite:"):
-		return "sqlite", u[len("sqlite:"):], nil
+		return sqlitePath(strings.TrimPrefix(u[len("sqlite:"):], "//"))
+	case strings.HasPrefix(lower, "file:"):
+		return sqlitePath(strings.TrimPrefix(u[len("file:"):], "//"))
 	case strings.Contains(u, "://"):
 		return "", "", fmt.Errorf("store: unsupported database URL scheme in %q", redact(u))
 	default:
-		return "sqlite", u, nil
+		return sqlitePath(u)
 	}
+}
+
+// sqlitePath accepts a file path; ":memory:" selects the in-process memory store (SQLite's
+// in-memory database would be one per pooled connection). Query options are refused rather
+// than silently dropped: the sqlite package sets its own pragmas (WAL, busy timeout).
+func sqlitePath(p string) (k, path string, err error) {
+	switch {
+	case p == ":memory:":
+		return "memory", "", nil
+	case p == "":
+		return "", "", errors.New("store: sqlite URL has no file path (sqlite://rampart.db or sqlite:///abs/path.db)")
+	case strings.ContainsAny(p, "?#"):
+		return "", "", fmt.Errorf("store: sqlite options in %q are not supported (rampart sets WAL mode and a busy timeout itself)", p)
+	}
+	return "sqlite", p, nil
 }
 
 // redact hides a password in a URL before it reaches an error message or a log.
@@ -63,6 +80,8 @@ func openMain(ctx context.Context, databaseURL string) (store.Store, error) {
 		return postgres.Open(ctx, databaseURL, postgres.Options{})
 	case "redis":
 		return redis.Open(ctx, databaseURL, redis.Options{})
+	case "memory":
+		return memory.New(), nil
 	default:
 		return sqlite.Open(path)
 	}

@@ -30,6 +30,12 @@ func TestKind(t *testing.T) {
 		{"sqlite://rampart.db", "sqlite", "rampart.db"},
 		{"sqlite:data/r.db", "sqlite", "data/r.db"},
 		{"./rampart.db", "sqlite", "./rampart.db"},
+		{"file:r.db", "sqlite", "r.db"},
+		{"file:///abs/r.db", "sqlite", "/abs/r.db"},
+		{"sqlite::memory:", "memory", ""},
+		{":memory:", "memory", ""},
+		{"sqlite://", "", ""},
+		{"sqlite://r.db?_pragma=x", "", ""},
 		{"", "", ""},
 		{"mysql://u:secret@h/db", "", ""},
 	}
