@@ -3,6 +3,7 @@ package hosts
 import (
 	"bufio"
 	"errors"
+	"github.com/rampart-go/rampart/internal/corpora"
 	"io"
 	"log/slog"
 	"net"
@@ -247,9 +248,9 @@ func TestForwardedHostThroughClientIP(t *testing.T) {
 // checked: every name of the param-miner list (host-override headers included) is sent with
 // an evil value.
 func TestHostOverrideHeadersCorpus(t *testing.T) {
-	f, err := os.Open("/work/shared/corpora/headers/patt-param_miner_lowercase_headers.txt")
+	f, err := os.Open(corpora.File(t, "headers/patt-param_miner_lowercase_headers.txt"))
 	if err != nil {
-		t.Skip("corpus /work/shared/corpora/headers not present: ", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	res := &clientip.Resolver{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}

@@ -2,6 +2,7 @@ package redirect
 
 import (
 	"bufio"
+	"github.com/rampart-go/rampart/internal/corpora"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -220,9 +221,9 @@ var justifiedSafe = map[string]string{
 const ownHost = "www.whitelisteddomain.tld"
 
 func TestOpenRedirectCorpus(t *testing.T) {
-	files, _ := filepath.Glob("/work/shared/corpora/open-redirect/*")
+	files, _ := filepath.Glob(filepath.Join(corpora.Dir(t, "open-redirect"), "*"))
 	if len(files) == 0 {
-		t.Skip("corpus /work/shared/corpora/open-redirect not present")
+		t.Fatal("open-redirect corpus is empty")
 	}
 	base, _ := url.Parse("https://" + ownHost + "/accounts/login")
 	seen := map[string]bool{}

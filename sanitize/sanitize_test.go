@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/rampart-go/rampart/internal/corpora"
 	"html/template"
 	"os"
 	"path/filepath"
@@ -166,19 +167,13 @@ func TestHostilePayloads(t *testing.T) {
 	}
 }
 
-func corporaDir() string {
-	if d := os.Getenv("RAMPART_CORPORA"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "corpora")
-}
 
 // Every line of every file in corpora/xss through the policy.
 func TestXSSCorpus(t *testing.T) {
-	dir := filepath.Join(corporaDir(), "xss")
+	dir := corpora.Dir(t, "xss")
 	files, err := filepath.Glob(filepath.Join(dir, "*"))
 	if err != nil || len(files) == 0 {
-		t.Skipf("XSS corpora not found in %s (set RAMPART_CORPORA to the corpora directory)", dir)
+		t.Fatalf("XSS corpora directory %s is empty", dir)
 	}
 	total := 0
 	for _, f := range files {

@@ -3,6 +3,7 @@ package twofactor
 import (
 	"encoding/base32"
 	"encoding/json"
+	"github.com/rampart-go/rampart/internal/corpora"
 	"os"
 	"testing"
 	"time"
@@ -11,8 +12,6 @@ import (
 	"github.com/pquerna/otp/hotp"
 	"github.com/pquerna/otp/totp"
 )
-
-const vectorsPath = "../../shared/corpora/vectors/otp-kdf-vectors.json"
 
 type otpVectors struct {
 	HOTP struct {
@@ -33,7 +32,7 @@ type otpVectors struct {
 
 func loadVectors(t *testing.T) otpVectors {
 	t.Helper()
-	raw, err := os.ReadFile(vectorsPath)
+	raw, err := os.ReadFile(corpora.File(t, "vectors/otp-kdf-vectors.json"))
 	if err != nil {
 		t.Fatalf("reading RFC vectors (shared corpora are part of the test fixtures): %v", err)
 	}
