@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/internal/common"
 	"github.com/rampart-go/rampart/store/memory"
 	"github.com/rampart-go/rampart/store/postgres"
 	"github.com/rampart-go/rampart/store/redis"
@@ -195,3 +196,11 @@ func (s *SplitStore) Sweep(ctx context.Context, now time.Time) error {
 
 // Close closes both backends.
 func (s *SplitStore) Close() error { return errors.Join(s.Fast.Close(), s.Durable.Close()) }
+
+// SweepEvery calls s.Sweep with the wall clock every interval (0 means 10 minutes) until ctx is
+// done, reporting failures to onErr (which may be nil). SQL backends keep expired sessions and
+// counters until swept, so an application runs this in a goroutine; on Redis it only prunes
+// the counter index.
+func SweepEvery(ctx context.Context, s store.Store, every time.Duration, onErr func(error)) {
+	common.SweepLoop(ctx, every, time.Now, s.Sweep, onErr)
+}

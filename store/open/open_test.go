@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -146,4 +148,31 @@ func isolatedSchema(t *testing.T, rawURL string) string {
 	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// countingStore counts Sweep calls on top of a memory store.
+type countingStore struct {
+	*memory.Store
+	sweeps int
+}
+
+func (c *countingStore) Sweep(ctx context.Context, now time.Time) error {
+	c.sweeps++
+	return c.Store.Sweep(ctx, now)
+}
+
+func TestSweepEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &countingStore{Store: memory.New()}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { SweepEvery(ctx, s, time.Minute, nil); close(done) }()
+		time.Sleep(5*time.Minute + time.Second) // the bubble's fake clock
+		synctest.Wait()
+		cancel()
+		<-done
+		if s.sweeps != 5 {
+			t.Fatalf("sweeps in 5m at 1/min = %d, want 5", s.sweeps)
+		}
+	})
 }
