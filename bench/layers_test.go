@@ -300,11 +300,14 @@ func sessionCases(tb testing.TB) []benchCase {
 		{"rampart-sqlite", rampartSessions(sq)},
 		{"scs-memstore", scsSessions(scs.New())},
 	}
-	if h, ok := scsRedis(tb); ok {
+	if rh, sh, ok := redisStores(tb); ok {
 		impls = append(impls, struct {
 			name string
 			h    http.Handler
-		}{"scs-redisstore", h})
+		}{"rampart-redis", rh}, struct {
+			name string
+			h    http.Handler
+		}{"scs-redisstore", sh})
 	}
 	var cases []benchCase
 	for _, im := range impls {

@@ -239,8 +239,9 @@ func main() {
 		"Headers": "`rampart` = clientip + hosts + headers + csp (all four layers), against unrolled/secure configured with the same\n" +
 			"header values, host allow-list and CSP text. Rejections: rampart answers 400 to a bad Host (Django), unrolled 500.\n",
 		"Session": "`load+modify+save`: a logged-in session is loaded, `lastSeen` set, saved (Set-Cookie). `load-only`: read the user\n" +
-			"and e-mail. `no-cookie-untouched`: the wrapper cost for a request without a session. scs-redisstore runs only\n" +
-			"when RAMPART_TEST_REDIS_URL is set; rampart has no Redis session store in this tree yet.\n",
+			"and e-mail. `no-cookie-untouched`: the wrapper cost for a request without a session. The Redis rows\n" +
+			"(rampart store/redis on go-redis, scs redisstore on redigo) run only when RAMPART_TEST_REDIS_URL is set,\n" +
+			"against a local Redis on loopback, each under its own random key prefix.\n",
 		"Limiter": "`rampart-store-sliding-window(memory)` is the multi-instance limiter on store.Counters, here over store/memory\n" +
 			"(two counter round trips per call). x/time/rate is the usual `map[string]*rate.Limiter` + mutex.\n",
 	}
