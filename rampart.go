@@ -84,6 +84,7 @@ type Stack struct {
 	cspReport http.Handler
 	recover   func(http.Handler) http.Handler
 	ownsStore bool
+	stopSweep context.CancelFunc
 }
 
 // New validates s and builds the stack. It opens the stores unless opts.Store is set; the
@@ -206,6 +207,12 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		InsecureCookies: s.InsecureDev, Now: now}); err != nil {
 		return fail(err)
 	}
+	if st.ownsStore {
+		// SQL backends keep expired sessions and counters until swept; Redis expires them itself.
+		sweepCtx, cancel := context.WithCancel(context.Background())
+		st.stopSweep = cancel
+		go open.SweepEvery(sweepCtx, st.Store, 10*time.Minute, func(err error) { log.Warn("rampart: sweeping expired state", "err", err) })
+	}
 	return st, nil
 }
 
@@ -263,6 +270,9 @@ func (st *Stack) Healthz(w http.ResponseWriter, r *http.Request) {
 
 // Close releases the stores the stack opened.
 func (st *Stack) Close() error {
+	if st.stopSweep != nil {
+		st.stopSweep()
+	}
 	if st.ownsStore && st.Store != nil {
 		return st.Store.Close()
 	}
