@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -409,8 +410,10 @@ type twoFactorData struct {
 	Enabled     bool
 	BackupLeft  int
 	BackupCodes []string
-	QR          string
-	Secret      string
+	// QR is template.URL because html/template rewrites any data: URL in src to #ZgotmplZ;
+	// this one is built by twofactor.Begin (a base64 PNG), never from user input.
+	QR     template.URL
+	Secret string
 }
 
 func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
@@ -495,7 +498,7 @@ func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
 			a.unavailable(w, r, err)
 			return
 		}
-		data.QR, data.Secret = e.QRDataURL, e.Secret
+		data.QR, data.Secret = template.URL(e.QRDataURL), e.Secret
 	}
 	p.Data = data
 	a.render(w, r, http.StatusOK, "twofactor", p)
