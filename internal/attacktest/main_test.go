@@ -1,0 +1,283 @@
+package attacktest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/rampart-go/rampart/internal/apptest"
+	"github.com/rampart-go/rampart/internal/corpora"
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/postgres"
+	"github.com/rampart-go/rampart/store/redis"
+	"github.com/rampart-go/rampart/store/sqlite"
+)
+
+// counts records how many payloads or attempts each category tried; TestMain prints them so
+// CI logs show the suite's coverage even without -v.
+var counts = struct {
+	sync.Mutex
+	m map[string]int
+}{m: map[string]int{}}
+
+func count(category string, n int) {
+	counts.Lock()
+	counts.m[category] += n
+	counts.Unlock()
+}
+
+func TestMain(m *testing.M) {
+	// The app logs every security event at Info; thousands of attack requests would bury
+	// the test output, so only warnings and errors are shown.
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	code := m.Run()
+	counts.Lock()
+	names := make([]string, 0, len(counts.m))
+	for k := range counts.m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	total := 0
+	fmt.Println("attack suite: payloads / attempts tried per category")
+	for _, k := range names {
+		fmt.Printf("  %-48s %6d\n", k, counts.m[k])
+		total += counts.m[k]
+	}
+	fmt.Printf("  %-48s %6d\n", "total", total)
+	counts.Unlock()
+	os.Exit(code)
+}
+
+const (
+	alicePW = "correct horse battery staple 9"
+	bobPW   = "tr0ub4dor and 3 more words"
+)
+
+// corpusLines reads the non-empty lines of a corpus file (path relative to shared/corpora).
+func corpusLines(t *testing.T, rel string) []string {
+	t.Helper()
+	f, err := os.Open(corpora.File(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line != "" {
+			out = append(out, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatalf("corpus %s is empty", rel)
+	}
+	return out
+}
+
+// corpusDir lists the files of a corpus directory.
+func corpusDir(t *testing.T, sub string) []string {
+	t.Helper()
+	dir := corpora.Dir(t, sub)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".txt") {
+			out = append(out, filepath.Join(sub, e.Name()))
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no .txt files in corpus %s", sub)
+	}
+	return out
+}
+
+// loggedIn reports whether c's session is authenticated: a login-only page answers 200
+// instead of redirecting to the login form.
+func loggedIn(t *testing.T, c *apptest.Client) bool {
+	t.Helper()
+	r := c.Get("/accounts/sessions")
+	switch r.StatusCode {
+	case http.StatusOK:
+		return true
+	case http.StatusSeeOther:
+		if !strings.HasPrefix(apptest.Path(r.Header.Get("Location")), "/accounts/login") {
+			t.Fatalf("anonymous /accounts/sessions redirected to %q", r.Header.Get("Location"))
+		}
+		return false
+	}
+	t.Fatalf("/accounts/sessions: unexpected status %d", r.StatusCode)
+	return false
+}
+
+// postRaw sends a POST without touching c.Last's token logic: headers as given, cookies
+// from c's jar. Used where a case needs exact control of Origin, Sec-Fetch-Site and token.
+func postRaw(t *testing.T, c *apptest.Client, base, path string, form url.Values, hdr map[string]string) *apptest.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	return c.Do(req)
+}
+
+// cookieValue returns the value of the named cookie c's jar would send to u.
+func cookieValue(c *apptest.Client, u, name string) string {
+	pu, _ := url.Parse(u)
+	for _, ck := range c.HTTP.Jar.Cookies(pu) {
+		if ck.Name == name {
+			return ck.Value
+		}
+	}
+	return ""
+}
+
+// setCookie plants a cookie in c's jar as if the site had set it.
+func setCookie(c *apptest.Client, u, name, value string) {
+	pu, _ := url.Parse(u)
+	c.HTTP.Jar.SetCookies(pu, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// sharedBackend opens two independent handles on one backend, as two application instances
+// would: state written through one must be seen (and raced) through the other.
+type sharedBackend struct {
+	name string
+	open func(t *testing.T) (a, b store.Store)
+}
+
+// sharedBackends lists SQLite (always) and PostgreSQL / Redis when their test URLs are set.
+func sharedBackends() []sharedBackend {
+	return []sharedBackend{
+		{"sqlite", func(t *testing.T) (store.Store, store.Store) {
+			path := filepath.Join(t.TempDir(), "shared.db")
+			a, err := sqlite.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			b, err := sqlite.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			return a, b
+		}},
+		{"postgres", func(t *testing.T) (store.Store, store.Store) {
+			u := os.Getenv("RAMPART_TEST_POSTGRES_URL")
+			if u == "" {
+				t.Skip("PostgreSQL test skipped: set RAMPART_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
+			}
+			schema := "rampart_attack_" + randomHex(6)
+			t.Cleanup(func() {
+				ctx := context.Background()
+				conn, err := pgx.Connect(ctx, u)
+				if err != nil {
+					t.Errorf("cleanup: %v", err)
+					return
+				}
+				defer conn.Close(ctx)
+				if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+					t.Errorf("cleanup: %v", err)
+				}
+			})
+			a, err := postgres.Open(context.Background(), u, postgres.Options{Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			b, err := postgres.Open(context.Background(), u, postgres.Options{Schema: schema})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			return a, b
+		}},
+		{"redis", func(t *testing.T) (store.Store, store.Store) {
+			u := os.Getenv("RAMPART_TEST_REDIS_URL")
+			if u == "" {
+				t.Skip("Redis test skipped: set RAMPART_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
+			}
+			prefix := "rampart-attack-" + randomHex(6) + ":"
+			t.Cleanup(func() { cleanRedis(t, u, prefix) })
+			a, err := redis.Open(context.Background(), u, redis.Options{KeyPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			b, err := redis.Open(context.Background(), u, redis.Options{KeyPrefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			return a, b
+		}},
+	}
+}
+
+// cleanRedis deletes every key under the test's random prefix (users and events have no TTL).
+func cleanRedis(t *testing.T, u, prefix string) {
+	opt, err := goredis.ParseURL(u)
+	if err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	c := goredis.NewClient(opt)
+	defer c.Close()
+	ctx := context.Background()
+	it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+	var keys []string
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+	}
+	if err := it.Err(); err != nil {
+		t.Errorf("cleanup: %v", err)
+		return
+	}
+	for len(keys) > 0 {
+		n := min(len(keys), 500)
+		if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
+			t.Errorf("cleanup: %v", err)
+			return
+		}
+		keys = keys[n:]
+	}
+}
+
+// drain reads and closes a response body.
+func drain(r *http.Response) string {
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	return string(b)
+}
