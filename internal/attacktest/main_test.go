@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/internal/apptest"
 	"github.com/rampart-go/rampart/internal/corpora"
 	"github.com/rampart-go/rampart/store"
@@ -112,6 +113,14 @@ func corpusDir(t *testing.T, sub string) []string {
 		t.Fatalf("no .txt files in corpus %s", sub)
 	}
 	return out
+}
+
+// cheapHashing lowers the argon2id cost of env's new hashes (and so of the users created
+// after it) to the minimum. Only for tests about redirects and injection that need hundreds
+// of successful logins: at the real cost (~100 ms each under -race) they would dominate the
+// suite, and they test nothing about hashing. Call it before the first hash is computed.
+func cheapHashing(env *apptest.Env) {
+	env.Stack.Accounts.Hasher().Argon2 = auth.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
 }
 
 // loggedIn reports whether c's session is authenticated: a login-only page answers 200
