@@ -1,9 +1,19 @@
 // Package sqlite is the embedded default store.Store, on modernc.org/sqlite (pure Go, no cgo).
 //
-// One file holds every kind of state. The database runs in WAL mode so that readers never
+// One file holds every kind of state and is the source of truth: nothing is kept only in
+// memory, so a restart loses nothing. The database runs in WAL mode so that readers never
 // wait for the writer; writes go through a pool of one connection because SQLite has a single
-// writer anyway, and queuing in Go is cheaper than spinning in the busy handler. Other
-// processes on the same file (several instances on one host) are served by busy_timeout.
+// writer anyway, and queuing in Go is cheaper than spinning in the busy handler. The hot
+// statements are prepared once at Open.
+//
+// Sessions are also kept in a bounded in-process write-through cache (see Options), which is
+// correct only while this process is the only one writing sessions to the file: the SQLite
+// store serves one application instance, and several instances should share PostgreSQL or
+// Redis. A process that must share the file with other writers of sessions opens it with
+// OpenWith(path, Options{NoSessionCache: true}), in every process; other processes may always
+// read the file or change other state (users, counters: `rampart createuser`, `rampart
+// unlock` while the server runs), which busy_timeout serialises.
+//
 // Expired sessions and counters stay in the file until Sweep (see SweepEvery).
 package sqlite
 
@@ -15,6 +25,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -28,7 +39,27 @@ import (
 type Store struct {
 	w, r *sql.DB // w: the single writer; r: readers (query_only)
 
-	loadSession, saveSession, incr *sql.Stmt
+	loadSession, saveSession, updateSession, deleteSession *sql.Stmt
+	incr, getCounter, userByID, userByUsername             *sql.Stmt
+
+	// cache is nil with Options.NoSessionCache. smu is held across every session write and
+	// the cache update that follows it, so the cache sees writes in commit order (two racing
+	// saves of one key cannot leave the older one cached). The writer pool has one connection,
+	// so session writes were serialised already; smu costs no concurrency.
+	cache *sessionCache
+	smu   sync.Mutex
+}
+
+// Options tune OpenWith. The zero value is what Open uses.
+type Options struct {
+	// NoSessionCache turns off the in-process session cache, so that every LoadSession reads
+	// the file. Set it in every process when several processes write sessions to one file:
+	// a cache cannot see another process's writes, so a session ended there (logout, "end my
+	// other sessions", password change) would stay valid here until evicted.
+	NoSessionCache bool
+	// CacheSize bounds how many sessions the cache keeps (0 means DefaultCacheSize); the
+	// least recently used of a small random sample is evicted when it is full.
+	CacheSize int
 }
 
 var (
@@ -37,15 +68,34 @@ var (
 )
 
 // pragmas apply to every connection: WAL for concurrent readers, a busy timeout so that
-// another process holding the write lock makes us wait instead of fail, NORMAL sync (durable
-// at checkpoints; the WAL survives an application crash), and BEGIN IMMEDIATE so that a
-// transaction takes the write lock up front instead of failing when it upgrades.
+// another process holding the write lock makes us wait instead of fail, and BEGIN IMMEDIATE
+// so that a transaction takes the write lock up front instead of failing when it upgrades.
+//
+// synchronous=NORMAL: in WAL mode a commit is written to the WAL (the operating system has it,
+// so it survives a crash of the application) and fsynced only at checkpoints. The file cannot
+// be corrupted this way; a power loss or kernel crash may lose the last transactions before
+// the latest checkpoint (at most wal_autocheckpoint = 1000 pages, usually well under a
+// second of traffic). FULL would fsync the WAL on every commit, which on real disks costs
+// from tens of microseconds to several milliseconds per write and would put a disk flush on
+// every rate-limited request. What power loss could undo is small beside that cost: a
+// few counter hits, a session touch, a logout or a backup-code use of the last moments
+// (applications that cannot accept this use PostgreSQL with synchronous_commit).
 const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 
 // Open opens (creating if needed) the SQLite database at path and brings its schema up to
-// date. path is a file name; ":memory:" is refused because each pooled connection would see a
-// different empty database (use store/memory instead).
+// date, with the session cache on: the process that calls it must be the only one writing
+// sessions to the file (see Options.NoSessionCache). path is a file name; ":memory:" is
+// refused because each pooled connection would see a different empty database (use
+// store/memory instead).
 func Open(path string) (*Store, error) {
+	return OpenWith(path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, opts Options) (*Store, error) {
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("sqlite: negative CacheSize %d", opts.CacheSize)
+	}
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: unusable database path %q (want a plain file name)", path)
 	}
@@ -65,6 +115,13 @@ func Open(path string) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r}
+	if !opts.NoSessionCache {
+		size := opts.CacheSize
+		if size == 0 {
+			size = DefaultCacheSize
+		}
+		s.cache = newSessionCache(size)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.Migrate(ctx); err != nil {
@@ -95,6 +152,12 @@ func (s *Store) prepare(ctx context.Context) error {
 		ON CONFLICT (key) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, ip = excluded.ip,
 			user_agent = excluded.user_agent, created_at = excluded.created_at, last_seen = excluded.last_seen,
 			expires_at = excluded.expires_at`)
+	s.updateSession = prep(s.w, `UPDATE sessions SET user_id = ?, data = ?, ip = ?, user_agent = ?,
+			created_at = ?, last_seen = ?, expires_at = ? WHERE key = ?`)
+	s.deleteSession = prep(s.w, `DELETE FROM sessions WHERE key = ?`)
+	s.getCounter = prep(s.r, `SELECT n, expires_at FROM counters WHERE key = ? AND expires_at > ?`)
+	s.userByID = prep(s.r, `SELECT `+userCols+` FROM users WHERE id = ?`)
+	s.userByUsername = prep(s.r, `SELECT `+userCols+` FROM users WHERE username_key = ?`)
 	// One statement, so concurrent increments (also from other processes) never lose a hit.
 	// SET expressions see the old row, so both CASEs test the same "still live" condition.
 	s.incr = prep(s.w, `INSERT INTO counters (key, n, expires_at) VALUES (?1, ?2, ?3)
@@ -225,8 +288,27 @@ func wrap(err error) error {
 	return fmt.Errorf("sqlite: %w", err)
 }
 
-// LoadSession implements store.Sessions.
+// LoadSession implements store.Sessions. With the cache on, a cached session is answered
+// from memory: every write goes to the file first and then to the cache, under smu.
 func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (store.Session, error) {
+	if s.cache == nil {
+		return s.loadSessionDB(ctx, key, now)
+	}
+	x, res, tok := s.cache.lookup(key, now)
+	switch res {
+	case cacheHit:
+		return x, nil
+	case cacheExpired:
+		return store.Session{}, store.ErrNotFound
+	}
+	x, err := s.loadSessionDB(ctx, key, now)
+	if err == nil {
+		s.cache.fill(x, tok)
+	}
+	return x, err
+}
+
+func (s *Store) loadSessionDB(ctx context.Context, key string, now time.Time) (store.Session, error) {
 	x := store.Session{Key: key}
 	var c, l, e int64
 	err := s.loadSession.QueryRowContext(ctx, key, common.Micros(now)).Scan(&x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e)
@@ -239,24 +321,43 @@ func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (sto
 
 // SaveSession implements store.Sessions.
 func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
+	s.smu.Lock()
+	defer s.smu.Unlock()
 	_, err := s.saveSession.ExecContext(ctx, x.Key, x.UserID, x.Data, x.IP, x.UserAgent,
 		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt))
+	s.cached(x, err == nil)
 	return wrap(err)
+}
+
+// cached brings the cache in step with a session write: the new value when the write is known
+// to have committed, otherwise nothing (a failed write may or may not have reached the file).
+func (s *Store) cached(x store.Session, committed bool) {
+	switch {
+	case s.cache == nil:
+	case committed:
+		s.cache.put(x)
+	default:
+		s.cache.remove(x.Key)
+	}
 }
 
 // UpdateSession replaces the session only if it still exists, else it returns
 // store.ErrNotFound, so a request finishing after a logout cannot bring the session back
 // (the session package's optional Updater).
 func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE sessions SET user_id = ?, data = ?, ip = ?, user_agent = ?,
-			created_at = ?, last_seen = ?, expires_at = ? WHERE key = ?`,
-		x.UserID, x.Data, x.IP, x.UserAgent, common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt), x.Key)
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	res, err := s.updateSession.ExecContext(ctx, x.UserID, x.Data, x.IP, x.UserAgent,
+		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt), x.Key)
+	var n int64
+	if err == nil {
+		n, err = res.RowsAffected()
+	}
+	s.cached(x, err == nil && n == 1)
 	if err != nil {
 		return wrap(err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return wrap(err)
-	} else if n == 0 {
+	if n == 0 {
 		return store.ErrNotFound
 	}
 	return nil
@@ -264,7 +365,12 @@ func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, key string) error {
-	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE key = ?`, key)
+	s.smu.Lock()
+	defer s.smu.Unlock()
+	_, err := s.deleteSession.ExecContext(ctx, key)
+	if s.cache != nil {
+		s.cache.remove(key) // also when the delete failed: the next load asks the file
+	}
 	return wrap(err)
 }
 
@@ -292,7 +398,12 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 
 // DeleteUserSessions implements store.Sessions.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
+	s.smu.Lock()
+	defer s.smu.Unlock()
 	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND user_id <> '' AND key <> ?`, userID, exceptKey)
+	if s.cache != nil && userID != "" {
+		s.cache.removeIf(func(e *cacheEntry) bool { return e.s.UserID == userID && e.s.Key != exceptKey })
+	}
 	if err != nil {
 		return 0, wrap(err)
 	}
@@ -316,8 +427,7 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time
 func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
 	c := store.Counter{Key: key}
 	var e int64
-	err := s.r.QueryRowContext(ctx, `SELECT n, expires_at FROM counters WHERE key = ? AND expires_at > ?`,
-		key, common.Micros(now)).Scan(&c.N, &e)
+	err := s.getCounter.QueryRowContext(ctx, key, common.Micros(now)).Scan(&c.N, &e)
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, nil
 	}
@@ -432,12 +542,12 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 	if !ok {
 		return store.User{}, store.ErrNotFound
 	}
-	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, n))
+	return scanUser(s.userByID.QueryRowContext(ctx, n))
 }
 
 // UserByUsername implements store.Users.
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
-	return scanUser(s.r.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE username_key = ?`, common.FoldKey(username)))
+	return scanUser(s.userByUsername.QueryRowContext(ctx, common.FoldKey(username)))
 }
 
 // UserByEmail implements store.Users.
@@ -608,16 +718,27 @@ func (s *Store) Ping(ctx context.Context) error {
 // Sweep implements store.Store: it deletes sessions and counters that expired by now.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	us := common.Micros(now)
-	if _, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, us); err != nil {
+	s.smu.Lock()
+	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, us)
+	if s.cache != nil {
+		// Loads with an earlier now than this sweep's must not find what it deleted.
+		s.cache.removeIf(func(e *cacheEntry) bool { return e.expires <= us })
+	}
+	s.smu.Unlock()
+	if err != nil {
 		return wrap(err)
 	}
-	_, err := s.w.ExecContext(ctx, `DELETE FROM counters WHERE expires_at <= ?`, us)
+	_, err = s.w.ExecContext(ctx, `DELETE FROM counters WHERE expires_at <= ?`, us)
 	return wrap(err)
 }
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.loadSession, s.saveSession, s.incr} {
+	if s.cache != nil {
+		s.cache.close()
+	}
+	for _, st := range []*sql.Stmt{s.loadSession, s.saveSession, s.updateSession, s.deleteSession,
+		s.incr, s.getCounter, s.userByID, s.userByUsername} {
 		if st != nil {
 			st.Close()
 		}

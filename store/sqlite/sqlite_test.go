@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -25,19 +26,48 @@ func open(t testing.TB, path string) *sqlite.Store {
 	return s
 }
 
+func openNoCache(t testing.TB, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.OpenWith(path, sqlite.Options{NoSessionCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestConformance(t *testing.T) {
 	t.Log("conformance: sqlite")
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, filepath.Join(t.TempDir(), "rampart.db"))
+	t.Run("cached", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			return open(t, filepath.Join(t.TempDir(), "rampart.db"))
+		})
+	})
+	t.Run("tiny-cache", func(t *testing.T) { // evictions on every other insert
+		storetest.Run(t, func(t *testing.T) store.Store {
+			s, err := sqlite.OpenWith(filepath.Join(t.TempDir(), "rampart.db"), sqlite.Options{CacheSize: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		})
+	})
+	t.Run("uncached", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.Store {
+			return openNoCache(t, filepath.Join(t.TempDir(), "rampart.db"))
+		})
 	})
 }
 
-// Two stores on one file stand for two processes on one host.
+// Two stores on one file stand for two processes on one host. They run without the session
+// cache, as the package documents for this deployment: a cached store cannot see the other
+// process's session writes (TestCacheAssumesOneWriter shows what goes wrong).
 func TestShared(t *testing.T) {
 	t.Log("conformance (shared file): sqlite")
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
 		path := filepath.Join(t.TempDir(), "rampart.db")
-		return open(t, path), open(t, path)
+		return openNoCache(t, path), openNoCache(t, path)
 	})
 }
 
@@ -155,3 +185,27 @@ func FuzzKeys(f *testing.F) {
 
 // Every backend offers the session package's Updater (UpdateSession), checked at compile time.
 var _ storetest.Updater = (*sqlite.Store)(nil)
+
+// BenchmarkLoadSession measures a read alone (every request loads; not every request saves).
+func BenchmarkLoadSession(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "b.db"))
+	ctx := context.Background()
+	now := time.Now().UTC()
+	names := make([]string, 64)
+	for i := range names {
+		names[i] = "bench" + strconv.Itoa(i)
+		x := store.Session{Key: names[i], UserID: "u" + strconv.Itoa(i%8), Data: make([]byte, 200),
+			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.SaveSession(ctx, x); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := s.LoadSession(ctx, names[i%len(names)], now); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
