@@ -27,9 +27,10 @@ var debugMarkers = []struct{ marker, what string }{
 	{"rampart debug", "rampart debug page"},
 }
 
-// Cookie names rampart knows: Django's defaults and rampart's.
+// Cookie names rampart knows: Django's defaults and rampart's (settings' default session
+// cookie is __Host-rampart_session, rampart_session in insecure dev mode).
 var (
-	sessionCookieNames = []string{"sessionid", "__Host-session"}
+	sessionCookieNames = []string{"sessionid", "__Host-session", "__Host-rampart_session", "rampart_session"}
 	csrfCookieNames    = []string{"csrftoken", "__Host-csrftoken"}
 )
 
