@@ -10,6 +10,7 @@ package errorpage
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -20,6 +21,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/settings"
@@ -216,10 +219,51 @@ func (o Options) WriteMessage(w http.ResponseWriter, r *http.Request, status int
 	if r.Method == http.MethodHead {
 		return
 	}
-	_ = genericPage.Execute(w, pageData{
-		Status: status, Title: title, Message: message,
-		Stylesheet: o.Stylesheet, Nonce: o.nonce(r),
-	})
+	nonce := o.nonce(r)
+	parts := renderedGeneric(status, title, message, o.Stylesheet, nonce != "")
+	_, _ = w.Write(parts[0])
+	if len(parts) > 1 {
+		_, _ = w.Write([]byte(template.HTMLEscapeString(nonce)))
+		_, _ = w.Write(parts[1])
+	}
+}
+
+// nonceMark stands in for the per-request nonce in cached pages; it is made of characters
+// html/template writes unchanged, so it can be found and replaced in the output.
+const nonceMark = "RAMPARTNONCEMARK7f3a9c"
+
+type pageKey struct {
+	status            int
+	title, msg, sheet string
+	nonce             bool
+}
+
+// generic caches rendered status pages: error pages are what floods and rejected attacks
+// produce, so rendering a template on every 429 or 403 would make refusing costlier than
+// serving. The cache is bounded; past the bound pages are rendered without caching.
+var generic sync.Map // pageKey -> [][]byte
+var genericCount atomic.Int32
+
+const maxCachedPages = 256
+
+func renderedGeneric(status int, title, msg, sheet string, withNonce bool) [][]byte {
+	k := pageKey{status, title, msg, sheet, withNonce}
+	if v, ok := generic.Load(k); ok {
+		return v.([][]byte)
+	}
+	d := pageData{Status: status, Title: title, Message: msg, Stylesheet: sheet}
+	if withNonce {
+		d.Nonce = nonceMark
+	}
+	var buf bytes.Buffer
+	_ = genericPage.Execute(&buf, d)
+	out := bytes.SplitN(buf.Bytes(), []byte(nonceMark), 2)
+	if genericCount.Load() < maxCachedPages {
+		if _, loaded := generic.LoadOrStore(k, out); !loaded {
+			genericCount.Add(1)
+		}
+	}
+	return out
 }
 
 func (o Options) nonce(r *http.Request) string {

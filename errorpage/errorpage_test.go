@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -275,5 +276,29 @@ func BenchmarkRecoverNoPanic(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(w, r)
+	}
+}
+
+// Cached status pages must still carry each request's own nonce, never the placeholder.
+func TestCachedPageCarriesRequestNonce(t *testing.T) {
+	for _, nonce := range []string{"n0nceA+/=", "otherNonce123", ""} {
+		o := Options{Nonce: func(*http.Request) string { return nonce }}
+		for i := 0; i < 2; i++ {
+			rec := httptest.NewRecorder()
+			o.WriteMessage(rec, httptest.NewRequest("GET", "/", nil), http.StatusTooManyRequests, "slow down")
+			body := rec.Body.String()
+			if rec.Code != 429 || !strings.Contains(body, "slow down") {
+				t.Fatalf("status %d body %q", rec.Code, body)
+			}
+			if strings.Contains(body, nonceMark) {
+				t.Fatalf("placeholder leaked: %q", body)
+			}
+			if nonce != "" && !strings.Contains(body, `nonce="`+template.HTMLEscapeString(nonce)+`"`) {
+				t.Fatalf("nonce %q missing: %q", nonce, body)
+			}
+			if nonce == "" && strings.Contains(body, "nonce=") {
+				t.Fatalf("nonce attribute without a nonce: %q", body)
+			}
+		}
 	}
 }

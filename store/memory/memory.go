@@ -385,8 +385,10 @@ func (m *Store) AppendEvent(_ context.Context, e store.Event) error {
 		e.ID = m.events[n-1].ID + 1
 	}
 	m.events = append(m.events, e)
-	if over := len(m.events) - m.maxEvents; over > 0 {
-		m.events = slices.Delete(m.events, 0, over)
+	// Trim in bulk once the list holds twice the cap: amortised O(1) per event, where
+	// trimming on every append would copy the whole list each time (an audit flood).
+	if len(m.events) >= 2*m.maxEvents {
+		m.events = append(m.events[:0], m.events[len(m.events)-m.maxEvents:]...)
 	}
 	return nil
 }
@@ -398,7 +400,7 @@ func (m *Store) RecentEvents(_ context.Context, limit int) ([]store.Event, error
 	if limit <= 0 {
 		return nil, nil
 	}
-	n := min(limit, len(m.events))
+	n := min(limit, len(m.events), m.maxEvents)
 	out := make([]store.Event, n)
 	for i := range n {
 		out[i] = m.events[len(m.events)-1-i]
