@@ -196,7 +196,9 @@ func TestPeakMemory200Logins(t *testing.T) {
 	if st.peakTotal > limit+64*mib {
 		t.Errorf("Go runtime mapped %.1f MiB during the logins, over %.1f MiB", mb(st.peakTotal), mb(limit+64*mib))
 	}
-	if st.peakRSS > 0 && st.peakRSS-st.baseRSS > limit+64*mib {
+	// Under -race the detector's shadow memory (outside the Go runtime) grows with the heap,
+	// so only the Go-runtime bounds above hold; RSS is still logged.
+	if !raceEnabled && st.peakRSS > 0 && st.peakRSS-st.baseRSS > limit+64*mib {
 		t.Errorf("RSS grew by %.1f MiB during the logins, over %.1f MiB", mb(st.peakRSS-st.baseRSS), mb(limit+64*mib))
 	}
 }
