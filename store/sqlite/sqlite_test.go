@@ -186,9 +186,23 @@ func FuzzKeys(f *testing.F) {
 // Every backend offers the session package's Updater (UpdateSession), checked at compile time.
 var _ storetest.Updater = (*sqlite.Store)(nil)
 
-// BenchmarkLoadSession measures a read alone (every request loads; not every request saves).
+// BenchmarkLoadSession measures a read alone (every request with a session loads; only
+// changed or stale sessions are saved), served by the session cache.
 func BenchmarkLoadSession(b *testing.B) {
-	s := open(b, filepath.Join(b.TempDir(), "b.db"))
+	benchLoad(b, open(b, filepath.Join(b.TempDir(), "b.db")))
+}
+
+// BenchmarkLoadSessionNoCache is the statement path (several processes on one file, or a
+// cache miss).
+func BenchmarkLoadSessionNoCache(b *testing.B) {
+	benchLoad(b, openNoCache(b, filepath.Join(b.TempDir(), "b.db")))
+}
+
+func BenchmarkLoadSaveNoCache(b *testing.B) {
+	storetest.BenchLoadSave(b, openNoCache(b, filepath.Join(b.TempDir(), "b.db")))
+}
+
+func benchLoad(b *testing.B, s *sqlite.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	names := make([]string, 64)
