@@ -209,3 +209,40 @@ type Comments interface {
 	// RecentComments returns up to limit comments, newest first.
 	RecentComments(ctx context.Context, limit int) ([]Comment, error)
 }
+
+// Passkey is one WebAuthn credential (a passkey) registered by a user.
+type Passkey struct {
+	// ID is the credential ID chosen by the authenticator: arbitrary bytes, unique across users.
+	ID []byte
+	// UserID owns the passkey.
+	UserID string
+	// Name is the user's label for it ("laptop", "phone").
+	Name string
+	// Data is the credential record (public key, flags, transports), opaque to the store.
+	Data []byte
+	// SignCount is the authenticator's signature counter at its last accepted use.
+	SignCount uint32
+	CreatedAt time.Time
+	// LastUsed is the zero time until the first login with it.
+	LastUsed time.Time
+}
+
+// Passkeys keeps users' WebAuthn credentials. Like Comments it is optional: the passkey
+// layer checks for it with a type assertion, and every backend in this module provides it.
+type Passkeys interface {
+	// AddPasskey stores p; ErrConflict when a passkey with the same ID exists (for any user).
+	AddPasskey(ctx context.Context, p Passkey) error
+	// UserPasskeys lists userID's passkeys, oldest first (ties by ID, byte-wise).
+	UserPasskeys(ctx context.Context, userID string) ([]Passkey, error)
+	// PasskeyByID returns the passkey with this credential ID, or ErrNotFound.
+	PasskeyByID(ctx context.Context, id []byte) (Passkey, error)
+	// UsePasskey atomically records a login with the passkey: when count is greater than the
+	// stored SignCount, or both are zero (authenticators without a counter), it stores count
+	// and lastUsed and reports true. Otherwise the counter went backwards or stood still, the
+	// sign of a cloned authenticator: nothing changes and it reports false. ErrNotFound when
+	// there is no such passkey.
+	UsePasskey(ctx context.Context, id []byte, count uint32, lastUsed time.Time) (bool, error)
+	// DeletePasskey removes userID's passkey id and reports whether it existed; another
+	// user's passkey with that ID is left alone (false).
+	DeletePasskey(ctx context.Context, userID string, id []byte) (bool, error)
+}

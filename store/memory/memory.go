@@ -29,6 +29,7 @@ type Store struct {
 	codes    map[string]map[string]struct{}
 	events   []store.Event
 	comments []store.Comment
+	passkeys map[string]store.Passkey // by credential ID
 	// maxEvents caps the kept audit trail, oldest dropped first, so memory stays bounded.
 	maxEvents int
 }
@@ -36,6 +37,7 @@ type Store struct {
 var (
 	_ store.Store    = (*Store)(nil)
 	_ store.Comments = (*Store)(nil)
+	_ store.Passkeys = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -49,6 +51,7 @@ func New() *Store {
 		byName:    map[string]string{},
 		byEmail:   map[string]string{},
 		codes:     map[string]map[string]struct{}{},
+		passkeys:  map[string]store.Passkey{},
 		maxEvents: 10000,
 	}
 }
@@ -430,6 +433,82 @@ func (m *Store) RecentComments(_ context.Context, limit int) ([]store.Comment, e
 		out[i] = m.comments[len(m.comments)-1-i]
 	}
 	return out, nil
+}
+
+func clonePasskey(p store.Passkey) store.Passkey {
+	p.ID, p.Data = bytes.Clone(p.ID), bytes.Clone(p.Data)
+	return p
+}
+
+// AddPasskey implements store.Passkeys.
+func (m *Store) AddPasskey(_ context.Context, p store.Passkey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.passkeys[string(p.ID)]; ok {
+		return store.ErrConflict
+	}
+	p.CreatedAt, p.LastUsed = common.FromMicros(common.Micros(p.CreatedAt)), common.FromMicros(common.Micros(p.LastUsed))
+	m.passkeys[string(p.ID)] = clonePasskey(p)
+	return nil
+}
+
+// UserPasskeys implements store.Passkeys. It scans every passkey: the memory store is for
+// tests and small single instances.
+func (m *Store) UserPasskeys(_ context.Context, userID string) ([]store.Passkey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Passkey
+	for _, p := range m.passkeys {
+		if p.UserID == userID {
+			out = append(out, clonePasskey(p))
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Passkey) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// PasskeyByID implements store.Passkeys.
+func (m *Store) PasskeyByID(_ context.Context, id []byte) (store.Passkey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.passkeys[string(id)]
+	if !ok {
+		return store.Passkey{}, store.ErrNotFound
+	}
+	return clonePasskey(p), nil
+}
+
+// UsePasskey implements store.Passkeys.
+func (m *Store) UsePasskey(_ context.Context, id []byte, count uint32, lastUsed time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.passkeys[string(id)]
+	if !ok {
+		return false, store.ErrNotFound
+	}
+	if count <= p.SignCount && (count != 0 || p.SignCount != 0) {
+		return false, nil
+	}
+	p.SignCount, p.LastUsed = count, common.FromMicros(common.Micros(lastUsed))
+	m.passkeys[string(id)] = p
+	return true, nil
+}
+
+// DeletePasskey implements store.Passkeys.
+func (m *Store) DeletePasskey(_ context.Context, userID string, id []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.passkeys[string(id)]
+	if !ok || p.UserID != userID {
+		return false, nil
+	}
+	delete(m.passkeys, string(id))
+	return true, nil
 }
 
 // Ping implements store.Store; memory always answers.

@@ -184,6 +184,65 @@ func (s *SplitStore) RecentComments(ctx context.Context, limit int) ([]store.Com
 	return nil, errNoComments
 }
 
+// errNoPasskeys is returned when the durable store keeps no passkeys (every backend in this
+// module does).
+var errNoPasskeys = errors.New("store: durable backend has no passkeys table")
+
+var _ store.Passkeys = (*SplitStore)(nil)
+
+// passkeys returns the durable store's passkeys: credentials are durable state, like users.
+func (s *SplitStore) passkeys() (store.Passkeys, error) {
+	if ps, ok := s.Durable.(store.Passkeys); ok {
+		return ps, nil
+	}
+	return nil, errNoPasskeys
+}
+
+// AddPasskey forwards to the durable store.
+func (s *SplitStore) AddPasskey(ctx context.Context, p store.Passkey) error {
+	ps, err := s.passkeys()
+	if err != nil {
+		return err
+	}
+	return ps.AddPasskey(ctx, p)
+}
+
+// UserPasskeys forwards to the durable store.
+func (s *SplitStore) UserPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	ps, err := s.passkeys()
+	if err != nil {
+		return nil, err
+	}
+	return ps.UserPasskeys(ctx, userID)
+}
+
+// PasskeyByID forwards to the durable store.
+func (s *SplitStore) PasskeyByID(ctx context.Context, id []byte) (store.Passkey, error) {
+	ps, err := s.passkeys()
+	if err != nil {
+		return store.Passkey{}, err
+	}
+	return ps.PasskeyByID(ctx, id)
+}
+
+// UsePasskey forwards to the durable store.
+func (s *SplitStore) UsePasskey(ctx context.Context, id []byte, count uint32, lastUsed time.Time) (bool, error) {
+	ps, err := s.passkeys()
+	if err != nil {
+		return false, err
+	}
+	return ps.UsePasskey(ctx, id, count, lastUsed)
+}
+
+// DeletePasskey forwards to the durable store.
+func (s *SplitStore) DeletePasskey(ctx context.Context, userID string, id []byte) (bool, error) {
+	ps, err := s.passkeys()
+	if err != nil {
+		return false, err
+	}
+	return ps.DeletePasskey(ctx, userID, id)
+}
+
 // Ping reports an error when either backend does not answer.
 func (s *SplitStore) Ping(ctx context.Context) error {
 	return errors.Join(s.Fast.Ping(ctx), s.Durable.Ping(ctx))

@@ -46,6 +46,7 @@ type Store struct {
 var (
 	_ store.Store    = (*Store)(nil)
 	_ store.Comments = (*Store)(nil)
+	_ store.Passkeys = (*Store)(nil)
 )
 
 // Open connects to the database at url (postgres://...), checks that it answers and, unless
@@ -129,6 +130,16 @@ var migrations = []string{
 		body text NOT NULL,
 		created_at timestamptz NOT NULL
 	);`,
+	`CREATE TABLE passkeys (
+		id bytea PRIMARY KEY,
+		user_id text NOT NULL,
+		name text NOT NULL,
+		data bytea NOT NULL,
+		sign_count bigint NOT NULL,
+		created_at timestamptz NOT NULL,
+		last_used timestamptz NOT NULL
+	);
+	CREATE INDEX passkeys_user ON passkeys (user_id, created_at);`,
 }
 
 // Migrate brings the schema up to date. It is idempotent and safe to run from several
@@ -634,6 +645,78 @@ func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment,
 		out = append(out, c)
 	}
 	return out, wrap(rows.Err())
+}
+
+const passkeyCols = `id, user_id, name, data, sign_count, created_at, last_used`
+
+func scanPasskey(row pgx.Row) (store.Passkey, error) {
+	var p store.Passkey
+	var count int64
+	if err := row.Scan(&p.ID, &p.UserID, &p.Name, &p.Data, &count, &p.CreatedAt, &p.LastUsed); err != nil {
+		return store.Passkey{}, wrap(err)
+	}
+	p.SignCount = uint32(count)
+	p.CreatedAt, p.LastUsed = utc(p.CreatedAt), utc(p.LastUsed)
+	return p, nil
+}
+
+// AddPasskey implements store.Passkeys.
+func (s *Store) AddPasskey(ctx context.Context, p store.Passkey) error {
+	if p.Data == nil {
+		p.Data = []byte{}
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO passkeys (`+passkeyCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		p.ID, clean(p.UserID), clean(p.Name), p.Data, int64(p.SignCount), ts(p.CreatedAt), ts(p.LastUsed))
+	return wrap(err)
+}
+
+// UserPasskeys implements store.Passkeys.
+func (s *Store) UserPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	if !storable(userID) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`, userID)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Passkey
+	for rows.Next() {
+		p, err := scanPasskey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, wrap(rows.Err())
+}
+
+// PasskeyByID implements store.Passkeys.
+func (s *Store) PasskeyByID(ctx context.Context, id []byte) (store.Passkey, error) {
+	return scanPasskey(s.pool.QueryRow(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE id = $1`, id))
+}
+
+// UsePasskey implements store.Passkeys: the conditional UPDATE is the check (row lock), so
+// two logins racing with one counter value cannot both pass.
+func (s *Store) UsePasskey(ctx context.Context, id []byte, count uint32, lastUsed time.Time) (bool, error) {
+	var ok bool
+	err := s.pool.QueryRow(ctx, `WITH u AS (
+			UPDATE passkeys SET sign_count = $2, last_used = $3
+			WHERE id = $1 AND (sign_count < $2 OR (sign_count = 0 AND $2 = 0)) RETURNING 1)
+		SELECT EXISTS (SELECT 1 FROM u) FROM passkeys WHERE id = $1`, id, int64(count), ts(lastUsed)).Scan(&ok)
+	return ok, wrap(err)
+}
+
+// DeletePasskey implements store.Passkeys.
+func (s *Store) DeletePasskey(ctx context.Context, userID string, id []byte) (bool, error) {
+	if !storable(userID) {
+		return false, nil
+	}
+	tag, err := s.pool.Exec(ctx, `DELETE FROM passkeys WHERE id = $1 AND user_id = $2`, id, userID)
+	if err != nil {
+		return false, wrap(err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // Ping implements store.Store with a round trip (pool.Ping alone may reuse an idle connection

@@ -12,7 +12,8 @@
 // session keys; P+"c:"+key counter hash and P+"ci" the lexical index of counter keys;
 // P+"otp:"+device last step; P+"u:"+id user hash, P+"un:"/P+"ue:" folded username/e-mail to
 // ID, P+"ul" lexical index of folded usernames, P+"uid" the ID sequence; P+"bc:"+user backup
-// code set; P+"ev" the capped event list and P+"eid" its ID sequence.
+// code set; P+"ev" the capped event list and P+"eid" its ID sequence; P+"pk:"+credential ID
+// passkey hash and P+"upk:"+user the user's passkey IDs, scored by creation time.
 package redis
 
 import (
@@ -52,6 +53,7 @@ type Store struct {
 var (
 	_ store.Store    = (*Store)(nil)
 	_ store.Comments = (*Store)(nil)
+	_ store.Passkeys = (*Store)(nil)
 )
 
 // Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
@@ -699,6 +701,119 @@ func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment,
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// addPasskeyScript stores a passkey unless its ID exists (returns 0) and indexes it under
+// its user. ARGV: prefix, user, name, data, count, created (µs), last used (µs).
+var addPasskeyScript = goredis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'u', ARGV[2], 'n', ARGV[3], 'd', ARGV[4], 'sc', ARGV[5], 'ct', ARGV[6], 'lu', ARGV[7])
+redis.call('ZADD', ARGV[1] .. 'upk:' .. ARGV[2], tonumber(ARGV[6]), ARGV[8])
+return 1`)
+
+// AddPasskey implements store.Passkeys.
+func (s *Store) AddPasskey(ctx context.Context, p store.Passkey) error {
+	ok, err := addPasskeyScript.Run(ctx, s.c, []string{s.p + "pk:" + string(p.ID)}, s.p, p.UserID, p.Name, p.Data,
+		p.SignCount, common.Micros(p.CreatedAt), common.Micros(p.LastUsed), p.ID).Int()
+	if err != nil {
+		return wrap(err)
+	}
+	if ok == 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+func decodePasskey(id []byte, fields []any) (store.Passkey, bool) {
+	if len(fields) == 0 {
+		return store.Passkey{}, false
+	}
+	m := make(map[string]string, len(fields)/2)
+	for i := 0; i+1 < len(fields); i += 2 {
+		m[str(fields[i])] = str(fields[i+1])
+	}
+	sc, _ := strconv.ParseUint(m["sc"], 10, 32)
+	return store.Passkey{ID: id, UserID: m["u"], Name: m["n"], Data: []byte(m["d"]), SignCount: uint32(sc),
+		CreatedAt: parseUs(m["ct"]), LastUsed: parseUs(m["lu"])}, true
+}
+
+// userPasskeysScript returns id, fields, id, fields... for the user's passkeys in index
+// order (creation time, then ID byte-wise: ZRANGE's order for equal scores).
+var userPasskeysScript = goredis.NewScript(`
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+	local h = redis.call('HGETALL', ARGV[1] .. 'pk:' .. id)
+	if #h > 0 then table.insert(out, id); table.insert(out, h) end
+end
+return out`)
+
+// UserPasskeys implements store.Passkeys.
+func (s *Store) UserPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	v, err := userPasskeysScript.Run(ctx, s.c, []string{s.p + "upk:" + userID}, s.p).Slice()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []store.Passkey
+	for i := 0; i+1 < len(v); i += 2 {
+		fields, _ := v[i+1].([]any)
+		if p, ok := decodePasskey([]byte(str(v[i])), fields); ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// PasskeyByID implements store.Passkeys.
+func (s *Store) PasskeyByID(ctx context.Context, id []byte) (store.Passkey, error) {
+	m, err := s.c.HGetAll(ctx, s.p+"pk:"+string(id)).Result()
+	if err != nil {
+		return store.Passkey{}, wrap(err)
+	}
+	if len(m) == 0 {
+		return store.Passkey{}, store.ErrNotFound
+	}
+	fields := make([]any, 0, 2*len(m))
+	for k, v := range m {
+		fields = append(fields, k, v)
+	}
+	p, _ := decodePasskey(id, fields)
+	return p, nil
+}
+
+// usePasskeyScript: -1 missing, 0 counter did not move forward, 1 recorded.
+var usePasskeyScript = goredis.NewScript(`
+local sc = redis.call('HGET', KEYS[1], 'sc')
+if not sc then return -1 end
+sc = tonumber(sc)
+local n = tonumber(ARGV[1])
+if n > sc or (n == 0 and sc == 0) then
+	redis.call('HSET', KEYS[1], 'sc', ARGV[1], 'lu', ARGV[2])
+	return 1
+end
+return 0`)
+
+// UsePasskey implements store.Passkeys in one script.
+func (s *Store) UsePasskey(ctx context.Context, id []byte, count uint32, lastUsed time.Time) (bool, error) {
+	n, err := usePasskeyScript.Run(ctx, s.c, []string{s.p + "pk:" + string(id)}, count, common.Micros(lastUsed)).Int()
+	switch {
+	case err != nil:
+		return false, wrap(err)
+	case n < 0:
+		return false, store.ErrNotFound
+	}
+	return n == 1, nil
+}
+
+var deletePasskeyScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[1], 'u') ~= ARGV[2] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', ARGV[1] .. 'upk:' .. ARGV[2], ARGV[3])
+return 1`)
+
+// DeletePasskey implements store.Passkeys.
+func (s *Store) DeletePasskey(ctx context.Context, userID string, id []byte) (bool, error) {
+	n, err := deletePasskeyScript.Run(ctx, s.c, []string{s.p + "pk:" + string(id)}, s.p, userID, id).Int()
+	return n == 1, wrap(err)
 }
 
 // Ping implements store.Store.

@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListUsers", testListUsers},
 		{"Events", testEvents},
 		{"Comments", testComments},
+		{"Passkeys", testPasskeys},
+		{"PasskeyUseRace", testPasskeyUseRace},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
@@ -1213,5 +1215,151 @@ func testComments(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(list) != 0 {
 		t.Fatalf("RecentComments(0) = %d comments", len(list))
+	}
+}
+
+func testPasskeys(t *testing.T, s store.Store) {
+	ps, ok := s.(store.Passkeys)
+	if !ok {
+		t.Skip("store has no Passkeys")
+	}
+	ctx := context.Background()
+	now := base()
+	list, err := ps.UserPasskeys(ctx, "1")
+	must(t, err)
+	if len(list) != 0 {
+		t.Fatalf("fresh store has passkeys: %+v", list)
+	}
+	if _, err := ps.PasskeyByID(ctx, []byte("nope")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PasskeyByID(missing) = %v, want ErrNotFound", err)
+	}
+	if _, err := ps.UsePasskey(ctx, []byte("nope"), 1, now); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UsePasskey(missing) = %v, want ErrNotFound", err)
+	}
+	// Credential IDs are arbitrary bytes; data is opaque (NUL, invalid UTF-8).
+	a := store.Passkey{ID: []byte("\x00\xffcred-a"), UserID: "1", Name: "laptop", Data: []byte("{\"k\":\"\x00\xfe\"}"), SignCount: 3, CreatedAt: now.Add(time.Second)}
+	b := store.Passkey{ID: []byte("cred-b"), UserID: "1", Name: "phone", Data: []byte("b"), CreatedAt: now}
+	c := store.Passkey{ID: []byte("cred-c"), UserID: "2", Name: "key", Data: []byte("c"), CreatedAt: now, LastUsed: now.Add(time.Minute)}
+	for _, p := range []store.Passkey{a, b, c} {
+		must(t, ps.AddPasskey(ctx, p))
+	}
+	if err := ps.AddPasskey(ctx, store.Passkey{ID: a.ID, UserID: "2", Name: "stolen", Data: []byte("x"), CreatedAt: now}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("AddPasskey(duplicate ID of another user) = %v, want ErrConflict", err)
+	}
+	same := func(got, want store.Passkey) bool {
+		return bytes.Equal(got.ID, want.ID) && got.UserID == want.UserID && got.Name == want.Name &&
+			bytes.Equal(got.Data, want.Data) && got.SignCount == want.SignCount &&
+			got.CreatedAt.Equal(want.CreatedAt) && got.LastUsed.Equal(want.LastUsed)
+	}
+	list, err = ps.UserPasskeys(ctx, "1")
+	must(t, err)
+	if len(list) != 2 || !same(list[0], b) || !same(list[1], a) {
+		t.Fatalf("UserPasskeys(1) = %+v, want [b a] (oldest first)", list)
+	}
+	got, err := ps.PasskeyByID(ctx, c.ID)
+	must(t, err)
+	if !same(got, c) || got.CreatedAt.Location() != time.UTC {
+		t.Fatalf("PasskeyByID(c) = %+v, want %+v in UTC", got, c)
+	}
+
+	// The signature counter only moves forward; zero stays acceptable while both are zero.
+	steps := []struct {
+		id    []byte
+		count uint32
+		want  bool
+	}{
+		{a.ID, 3, false}, // same count: a clone
+		{a.ID, 2, false}, // backwards
+		{a.ID, 0, false}, // counter reset while the stored one is not zero
+		{a.ID, 4, true},
+		{a.ID, 4, false},
+		{b.ID, 0, true}, // no counter at all (many platform passkeys)
+		{b.ID, 0, true},
+		{b.ID, 7, true},
+		{b.ID, 0, false},
+	}
+	for i, st := range steps {
+		at := now.Add(time.Duration(i+1) * time.Hour)
+		ok, err := ps.UsePasskey(ctx, st.id, st.count, at)
+		must(t, err)
+		if ok != st.want {
+			t.Fatalf("step %d: UsePasskey(%q, %d) = %v, want %v", i, st.id, st.count, ok, st.want)
+		}
+		got, err := ps.PasskeyByID(ctx, st.id)
+		must(t, err)
+		if ok && (got.SignCount != st.count || !got.LastUsed.Equal(at)) {
+			t.Fatalf("step %d: after use %+v", i, got)
+		}
+		if !ok && got.LastUsed.Equal(at) {
+			t.Fatalf("step %d: a refused use was recorded: %+v", i, got)
+		}
+	}
+
+	// Another user cannot delete the passkey; its owner can, once.
+	ok, err = ps.DeletePasskey(ctx, "2", a.ID)
+	must(t, err)
+	if ok {
+		t.Fatal("user 2 deleted user 1's passkey")
+	}
+	ok, err = ps.DeletePasskey(ctx, "1", a.ID)
+	must(t, err)
+	if !ok {
+		t.Fatal("owner could not delete the passkey")
+	}
+	ok, err = ps.DeletePasskey(ctx, "1", a.ID)
+	must(t, err)
+	if ok {
+		t.Fatal("second delete reported true")
+	}
+	if _, err := ps.PasskeyByID(ctx, a.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("deleted passkey still found: %v", err)
+	}
+	list, err = ps.UserPasskeys(ctx, "1")
+	must(t, err)
+	if len(list) != 1 || !bytes.Equal(list[0].ID, b.ID) {
+		t.Fatalf("after delete UserPasskeys(1) = %+v", list)
+	}
+	// The ID is free again.
+	must(t, ps.AddPasskey(ctx, store.Passkey{ID: a.ID, UserID: "2", Name: "new", Data: []byte("n"), CreatedAt: now}))
+}
+
+// testPasskeyUseRace: logins racing with one counter value (a cloned authenticator used twice
+// at once) are recorded once.
+func testPasskeyUseRace(t *testing.T, s store.Store) {
+	ps, ok := s.(store.Passkeys)
+	if !ok {
+		t.Skip("store has no Passkeys")
+	}
+	ctx := context.Background()
+	now := base()
+	id := []byte("race")
+	must(t, ps.AddPasskey(ctx, store.Passkey{ID: id, UserID: "1", Name: "k", Data: []byte("d"), SignCount: 1, CreatedAt: now}))
+	var wg sync.WaitGroup
+	wins := make(chan bool, racers)
+	errs := make(chan error, racers)
+	for range racers {
+		wg.Go(func() {
+			ok, err := ps.UsePasskey(ctx, id, 2, now)
+			if err != nil {
+				errs <- err
+				return
+			}
+			wins <- ok
+		})
+	}
+	wg.Wait()
+	close(wins)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n := 0
+	for ok := range wins {
+		if ok {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d of %d racing uses with one counter value succeeded, want 1", n, racers)
 	}
 }
