@@ -177,6 +177,10 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		}}
 	if s.CSRFUseSessions {
 		csrfOpts.Store = st.Sessions
+	} else {
+		// The cookie is Secure (and __Host- prefixed) exactly when the request is HTTPS as
+		// resolved by clientip, so RAMPART_CSRF_COOKIE_SECURE only feeds `rampart check`.
+		csrfOpts.Store = &csrf.CookieStore{MaxAge: s.CSRFCookieAge, Name: s.CSRFCookieName, SameSite: s.CSRFCookieSameSite}
 	}
 	if st.csrf, err = csrf.New(csrfOpts); err != nil {
 		return fail(fmt.Errorf("rampart: RAMPART_TRUSTED_ORIGINS: %w", err))

@@ -39,18 +39,30 @@ type CookieStore struct {
 	// MaxAge is the cookie lifetime; zero means DefaultCookieMaxAge, negative means a
 	// browser-session cookie.
 	MaxAge time.Duration
+	// Name replaces the cookie name. A name with the __Host- prefix is used on HTTPS only
+	// (browsers refuse it over HTTP, where InsecureCookieName is used); any other name is
+	// used on both. Zero means SecureCookieName.
+	Name string
+	// SameSite replaces the default SameSite=Lax (Strict is allowed; None is refused and
+	// falls back to Lax, because a cross-site-sent CSRF cookie defeats its purpose).
+	SameSite http.SameSite
 }
 
-func cookieName(r *http.Request) (string, bool) {
-	if clientip.FromRequest(r).Secure() {
-		return SecureCookieName, true
+func (c *CookieStore) cookieName(r *http.Request) (string, bool) {
+	secure := clientip.FromRequest(r).Secure()
+	name := c.Name
+	if name == "" {
+		name = SecureCookieName
 	}
-	return InsecureCookieName, false
+	if !secure && strings.HasPrefix(name, "__Host-") {
+		name = InsecureCookieName
+	}
+	return name, secure
 }
 
 // CSRFSecret implements SecretStore.
 func (c *CookieStore) CSRFSecret(r *http.Request) (string, bool) {
-	name, _ := cookieName(r)
+	name, _ := c.cookieName(r)
 	return cookieValue(r.Header["Cookie"], name)
 }
 
@@ -78,14 +90,18 @@ func cookieValue(lines []string, name string) (string, bool) {
 
 // SetCSRFSecret implements SecretStore.
 func (c *CookieStore) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error {
-	name, secure := cookieName(r)
+	name, secure := c.cookieName(r)
+	ss := http.SameSiteLaxMode
+	if c.SameSite == http.SameSiteStrictMode {
+		ss = http.SameSiteStrictMode
+	}
 	ck := &http.Cookie{
 		Name:     name,
 		Value:    secret,
 		Path:     "/",
 		Secure:   secure,
 		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
+		SameSite: ss,
 	}
 	switch {
 	case c.MaxAge == 0:
