@@ -31,7 +31,7 @@ var debugMarkers = []struct{ marker, what string }{
 // cookie is __Host-rampart_session, rampart_session in insecure dev mode).
 var (
 	sessionCookieNames = []string{"sessionid", "__Host-session", "__Host-rampart_session", "rampart_session"}
-	csrfCookieNames    = []string{"csrftoken", "__Host-csrftoken"}
+	csrfCookieNames    = []string{"csrftoken", "__Host-csrftoken", "__Host-rampart_csrf", "rampart_csrf"}
 )
 
 func rampartChecks(rs *ResponseSet) []Check {
