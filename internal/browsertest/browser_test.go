@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,11 +221,6 @@ func corporaDir(t *testing.T) string {
 	}
 	return dir
 }
-
-// statusOK is used by callers that only accept a rendered page.
-func statusOK(s int64) bool { return s == http.StatusOK }
-
-var _ = strings.TrimSpace
 
 func chromedpLocation() chromedp.Action[string] { return chromedp.Location() }
 
