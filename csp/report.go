@@ -91,6 +91,9 @@ func (h *ReportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ip := clientip.FromRequest(r).IP
 	if !h.lim.Allow(ip) {
+		// The built-in limiter refills within a minute; a plugged-in one only says yes or no,
+		// so the hint is the same conservative minute.
+		w.Header().Set("Retry-After", "60")
 		status(w, http.StatusTooManyRequests)
 		return
 	}
