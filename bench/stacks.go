@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -22,15 +21,13 @@ import (
 	ulmemory "github.com/ulule/limiter/v3/drivers/store/memory"
 	"github.com/unrolled/secure"
 
-	"github.com/rampart-go/rampart/audit"
-	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
-	"github.com/rampart-go/rampart/errorpage"
 	"github.com/rampart-go/rampart/headers"
-	"github.com/rampart-go/rampart/hosts"
 	"github.com/rampart-go/rampart/ratelimit"
 	"github.com/rampart-go/rampart/session"
+	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/memory"
 )
@@ -61,6 +58,8 @@ type Config struct {
 type Stack struct {
 	Name    string
 	Handler http.Handler
+	// Rampart is the assembled rampart stack (nil for the anchor chain).
+	Rampart *rampart.Stack
 }
 
 // The application both stacks serve. Its behaviour is identical on each: the form page
@@ -128,43 +127,46 @@ const (
 // Per hour, so the client's key stays tracked between requests (see limiter_test.go).
 const hugeRate = "1000000000/h"
 
-func loopback() []netip.Prefix {
-	return []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-}
+// BenchKey is the secret key of the benchmark stacks (long and varied enough for production rules).
+const BenchKey = "bench-7c1e9a4f2b8d6035-rampart-benchmark-secret-key-qrs"
 
-// Rampart assembles rampart's default stack as rampart.New + (*Stack).Handler do (rampart.go
-// does not build in this tree yet: store/open is missing), layer for layer and in the same
-// order: clientip -> panic recovery -> hosts -> headers (HSTS, HTTPS redirect) -> csp ->
-// ratelimit (RateLimit headers, error page on 429) -> session -> csrf (rejections recorded
-// by audit, error page) -> app, every layer at its zero-value (secure) options except the
-// host allow-list. Only the account services (auth, lockout, twofactor), which no request
-// here reaches, are left out.
-func Rampart(cfg Config) (*Stack, error) {
+// Settings are the production settings of the benchmark stack: the zero-value (secure)
+// defaults of every layer, the benchmark host allowed, and loopback trusted as a
+// TLS-terminating proxy when cfg.BehindProxy.
+func Settings(cfg Config) (settings.Settings, error) {
 	rate := cfg.Rate
 	if rate == "" {
 		rate = hugeRate
 	}
-	rt, err := ratelimit.ParseRate(rate)
-	if err != nil {
-		return nil, err
+	env := map[string]string{
+		"RAMPART_SECRET_KEY":    BenchKey,
+		"RAMPART_ALLOWED_HOSTS": Host,
+		"RAMPART_RATE":          rate,
 	}
+	if cfg.BehindProxy {
+		env["RAMPART_TRUSTED_PROXIES"] = "127.0.0.0/8,::1/128"
+	}
+	return settings.LoadFrom(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
+}
+
+// Rampart is rampart's real default stack, rampart.New + (*rampart.Stack).Handler, over
+// cfg.Store (store/memory when nil): clientip -> panic recovery -> hosts -> headers (HSTS,
+// HTTPS redirect) -> csp -> ratelimit (RateLimit headers, error page on 429) -> session ->
+// csrf (rejections recorded by audit, error page) -> app, with production settings.
+func Rampart(cfg Config) (*Stack, error) {
 	st := cfg.Store
 	if st == nil {
 		st = memory.New()
 	}
-	mgr := session.NewManager(st, session.Options{Logger: Quiet})
-	errs := errorpage.Options{Logger: Quiet, Nonce: csp.Nonce}
-	events := audit.New(st, audit.Options{Log: Quiet})
-	protect, err := csrf.New(csrf.Options{Logger: Quiet,
-		OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
-			e := audit.NewEvent(r, audit.KindCSRFReject)
-			e.Detail = reason.Error()
-			_ = events.Record(r.Context(), e)
-			errs.WriteMessage(w, r, http.StatusForbidden, "This request was refused by the site's cross-site request forgery protection.")
-		}})
+	s, err := Settings(cfg)
 	if err != nil {
 		return nil, err
 	}
+	stack, err := rampart.New(context.Background(), s, rampart.Options{Store: st, Logger: Quiet, Now: time.Now})
+	if err != nil {
+		return nil, err
+	}
+	mgr := stack.Sessions
 	app := appAPI{
 		field: csrf.TemplateField,
 		nonce: csp.Nonce,
@@ -186,24 +188,7 @@ func Rampart(cfg Config) (*Stack, error) {
 			session.FromRequest(r).SetInt64("lastSeen", time.Now().UnixNano())
 		},
 	}
-	res := &clientip.Resolver{}
-	if cfg.BehindProxy {
-		res.TrustedProxies = loopback()
-	}
-	h := http.Handler(app.mux())
-	h = protect(h)
-	h = mgr.Middleware(h)
-	h = ratelimit.Middleware(ratelimit.NewMemory(rt, ratelimit.MemoryOptions{}), ratelimit.ByIP, ratelimit.Options{
-		Headers: true,
-		OnLimited: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			errs.WriteMessage(w, r, http.StatusTooManyRequests, "Too many requests. Please slow down.")
-		})})(h)
-	h = csp.Middleware(csp.Options{})(h)
-	h = headers.Middleware(headers.Options{})(h)
-	h = hosts.Middleware(hosts.Options{Allowed: []string{Host}, Logger: Quiet})(h)
-	h = errorpage.Recover(errs)(h)
-	h = res.Middleware(h)
-	return &Stack{Name: "rampart", Handler: h}, nil
+	return &Stack{Name: "rampart", Handler: stack.Handler(app.mux()), Rampart: stack}, nil
 }
 
 // AnchorCSP is the policy the anchor chain sends: rampart's default policy text, with
