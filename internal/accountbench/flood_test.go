@@ -9,8 +9,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rampart-go/rampart/auth"
+	"github.com/rampart-go/rampart/internal/apptest"
+	"github.com/rampart-go/rampart/ratelimit"
 )
 
 const (
@@ -28,7 +31,7 @@ const (
 
 // floodEnv starts the app over a fresh store of b and locks the victim account through the
 // HTTP handler: userLockAfter wrong passwords from as many addresses.
-func floodEnv(tb testing.TB, be backend) http.Handler {
+func floodEnv(tb testing.TB, be backend) (*apptest.Env, http.Handler) {
 	tb.Helper()
 	env, h := newApp(tb, be.open(tb), nil)
 	env.CreateUser(tb, victim, victimPassword, false)
@@ -45,7 +48,7 @@ func floodEnv(tb testing.TB, be backend) http.Handler {
 			tb.Fatalf("locking %s: attempt %d: status %d, want %d", be.name, i, w.code, want)
 		}
 	}
-	return h
+	return env, h
 }
 
 // attackers returns n prebuilt wrong-password requests against the victim, each from its own
@@ -77,7 +80,7 @@ func heapAllocBytes() uint64 {
 func TestFloodLockedRejects(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
-			h := floodEnv(t, be)
+			_, h := floodEnv(t, be)
 
 			// Control: one wrong password for an unlocked (unknown) user from a fresh address
 			// computes a hash, and the probe sees it.
@@ -146,17 +149,28 @@ func TestFloodLockedRejects(t *testing.T) {
 // through the whole default stack and the reference app's login handler (client IP, hosts,
 // headers, CSP, rate limits, session, CSRF, lockout check, 429 page), with 32 concurrent
 // requests per CPU. The per-IP limiters are set out of reach, so each request still pays the
-// login limiter's store round trip; one-ip repeats one client address, rotating-ip spreads
-// the flood over 4096 (a botnet). Every response is checked to be a 429.
+// login limiter's store round trips; one-ip repeats one client address, rotating-ip spreads
+// the flood over 4096 (a botnet), rotating-ip-memory-login-limiter does the same with the
+// login limiter in process, leaving the lockout check as the only store-facing step.
+// Every response is checked to be a 429.
 func BenchmarkFloodLocked(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
-			h := floodEnv(b, be)
+			env, h := floodEnv(b, be)
 			for _, mode := range []struct {
-				name string
-				n    int
-			}{{"one-ip", 1}, {"rotating-ip", 4096}} {
+				name     string
+				n        int
+				memLimit bool
+			}{{"one-ip", 1, false}, {"rotating-ip", 4096, false}, {"rotating-ip-memory-login-limiter", 4096, true}} {
 				b.Run(mode.name, func(b *testing.B) {
+					if mode.memLimit {
+						// Isolates the lockout check: the per-IP login limiter, which the app
+						// consults before the lockout (one store read and one increment per
+						// request), is swapped for an in-process one for this sub-benchmark.
+						saved := env.Stack.LoginLimiter
+						env.Stack.LoginLimiter = ratelimit.NewMemory(ratelimit.Rate{N: 1000000000, Per: time.Second}, ratelimit.MemoryOptions{})
+						defer func() { env.Stack.LoginLimiter = saved }()
+					}
 					reqs, body := attackers(mode.n)
 					var next atomic.Int64
 					var bad atomic.Int64
