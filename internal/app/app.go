@@ -100,6 +100,9 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	a.mux.HandleFunc("POST /comments", a.requireLogin(a.postComment))
 	a.mux.HandleFunc("GET /admin/security", a.requireStaff(a.admin))
 	a.mux.HandleFunc("POST /admin/security", a.requireStaff(a.admin))
+	if err := a.passkeyRoutes(); err != nil { // passkeys.go: additive routes outside the contract
+		return nil, err
+	}
 	return a, nil
 }
 

@@ -1,0 +1,234 @@
+package app
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/rampart-go/rampart/audit"
+	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/csp"
+	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/passkey"
+	"github.com/rampart-go/rampart/session"
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/memory"
+)
+
+// Audit kinds of the passkey routes (the audit package's list covers the contract routes).
+const (
+	kindPasskeyAdd    = "passkey.add"
+	kindPasskeyDelete = "passkey.delete"
+	kindPasskeyLogin  = "passkey.login"
+	kindPasskeyClone  = "passkey.clone"
+)
+
+// passkeys serves the passkey routes (additive: not in the design's contract table). A
+// passkey login is multi-factor by itself (device possession + user verification, origin
+// bound), so it completes the login without the TOTP step.
+type passkeys struct {
+	*App
+	m *passkey.Manager
+}
+
+// passkeyRoutes parses the page and registers the routes on a's mux.
+func (a *App) passkeyRoutes() error {
+	t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/passkeys.html")
+	if err != nil {
+		return err
+	}
+	a.pages["passkeys"] = t
+	ps, ok := a.st.Store.(store.Passkeys)
+	if !ok {
+		ps = memory.New() // a store without passkeys (none in this module): not durable
+	}
+	p := &passkeys{App: a, m: passkey.New(passkey.FromStore(ps), passkey.Options{Now: a.now})}
+	a.mux.HandleFunc("GET /accounts/passkeys", a.requireLogin(p.page))
+	a.mux.HandleFunc("POST /accounts/passkeys", a.requireLogin(p.delete))
+	a.mux.HandleFunc("POST /accounts/passkeys/begin-register", p.beginRegister)
+	a.mux.HandleFunc("POST /accounts/passkeys/finish-register", p.finishRegister)
+	a.mux.HandleFunc("GET /accounts/login/passkey", p.loginPage)
+	a.mux.HandleFunc("POST /accounts/login/passkey/begin", p.beginLogin)
+	a.mux.HandleFunc("POST /accounts/login/passkey/finish", p.finishLogin)
+	return nil
+}
+
+// passkeyRow is one line of the passkey list.
+type passkeyRow struct {
+	ID, Name string
+	Created  time.Time
+	LastUsed time.Time
+}
+
+// passkeyPage is the page's Data: the nonce lets the page load /static/passkeys.js under the
+// strict CSP, the token goes in the X-CSRF-Token header of the JSON requests.
+type passkeyPage struct {
+	Nonce, CSRFToken, Next string
+	Login                  bool
+	Passkeys               []passkeyRow
+}
+
+func (p *passkeys) page(w http.ResponseWriter, r *http.Request) {
+	list, err := p.m.Store().Credentials(r.Context(), userFrom(r).ID)
+	if err != nil {
+		p.unavailable(w, r, err)
+		return
+	}
+	d := passkeyPage{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r)}
+	for _, c := range list {
+		d.Passkeys = append(d.Passkeys, passkeyRow{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, Created: c.CreatedAt, LastUsed: c.LastUsed})
+	}
+	p.render(w, r, http.StatusOK, "passkeys", page{Title: "Passkeys", Data: d})
+}
+
+func (p *passkeys) loginPage(w http.ResponseWriter, r *http.Request) {
+	d := passkeyPage{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r), Login: true, Next: safeNext(r)}
+	p.render(w, r, http.StatusOK, "passkeys", page{Title: "Log in with a passkey", Data: d})
+}
+
+func (p *passkeys) delete(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	id, err := base64.RawURLEncoding.DecodeString(r.PostFormValue("id"))
+	if err != nil || len(id) == 0 {
+		p.st.Errors.WriteMessage(w, r, http.StatusBadRequest, "Unknown passkey.")
+		return
+	}
+	err = p.m.Store().DeleteCredential(r.Context(), u.ID, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		p.st.Errors.WriteMessage(w, r, http.StatusNotFound, "Unknown passkey.")
+		return
+	case err != nil:
+		p.unavailable(w, r, err)
+		return
+	}
+	p.event(r, kindPasskeyDelete, u, "", r.PostFormValue("id"))
+	session.FromRequest(r).Flash("Passkey removed.")
+	http.Redirect(w, r, "/accounts/passkeys", http.StatusSeeOther)
+}
+
+// writeJSON answers the JS with no caching (the options hold a single-use challenge).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func jsonError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// ceremonyError maps the passkey package's errors to statuses; a store failure is 503.
+func (p *passkeys) ceremonyError(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, passkey.ErrNoCeremony):
+		jsonError(w, http.StatusBadRequest, "The passkey request expired. Please try again.")
+	case errors.Is(err, passkey.ErrInvalid):
+		jsonError(w, http.StatusBadRequest, "The passkey response was not valid.")
+	case errors.Is(err, passkey.ErrUnknownCredential):
+		jsonError(w, http.StatusUnauthorized, "This passkey is not registered here.")
+	case errors.Is(err, passkey.ErrCloned):
+		jsonError(w, http.StatusForbidden, "This passkey was refused. Please contact support.")
+	case errors.Is(err, passkey.ErrDuplicate):
+		jsonError(w, http.StatusConflict, "This passkey is already registered.")
+	default:
+		p.log.Error("app: passkey store unavailable", "path", r.URL.Path, "err", err)
+		jsonError(w, http.StatusServiceUnavailable, "The service is temporarily unavailable. Please try again shortly.")
+	}
+}
+
+func passkeyUser(u *store.User) passkey.User {
+	return passkey.User{ID: u.ID, Name: u.Username, DisplayName: u.Username}
+}
+
+func (p *passkeys) beginRegister(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	if u == nil {
+		jsonError(w, http.StatusUnauthorized, "Please log in first.")
+		return
+	}
+	opts, err := p.m.BeginRegistration(r, passkeyUser(u))
+	if err != nil {
+		p.ceremonyError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opts)
+}
+
+func (p *passkeys) finishRegister(w http.ResponseWriter, r *http.Request) {
+	u := userFrom(r)
+	if u == nil {
+		jsonError(w, http.StatusUnauthorized, "Please log in first.")
+		return
+	}
+	c, err := p.m.FinishRegistration(r, passkeyUser(u), r.URL.Query().Get("name"), r.Body)
+	if err != nil {
+		p.event(r, kindPasskeyAdd, u, "", "refused: "+err.Error())
+		p.ceremonyError(w, r, err)
+		return
+	}
+	p.event(r, kindPasskeyAdd, u, "", c.Name)
+	writeJSON(w, http.StatusOK, map[string]string{"id": base64.RawURLEncoding.EncodeToString(c.ID), "name": c.Name})
+}
+
+func (p *passkeys) beginLogin(w http.ResponseWriter, r *http.Request) {
+	opts, err := p.m.BeginLogin(r)
+	if err != nil {
+		p.ceremonyError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, opts)
+}
+
+// finishLogin is rate limited per IP like the password form, refuses locked and inactive
+// accounts, and ends in completeLogin (new session ID, new CSRF secret, last login, audit):
+// its 303 is followed by fetch, and the script navigates to where it landed.
+func (p *passkeys) finishLogin(w http.ResponseWriter, r *http.Request) {
+	if !p.allowLoginAttempt(w, r) {
+		return
+	}
+	ctx := r.Context()
+	userID, _, err := p.m.FinishLogin(r, r.Body)
+	if err != nil {
+		switch {
+		case errors.Is(err, passkey.ErrCloned):
+			p.event(r, kindPasskeyClone, &store.User{ID: userID}, "", err.Error())
+		case errors.Is(err, passkey.ErrNoCeremony), errors.Is(err, passkey.ErrInvalid), errors.Is(err, passkey.ErrUnknownCredential):
+			p.event(r, audit.KindLoginFailure, nil, "", err.Error())
+		}
+		p.ceremonyError(w, r, err)
+		return
+	}
+	u, err := p.st.Store.UserByID(ctx, userID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !u.IsActive) {
+		p.event(r, audit.KindLoginFailure, nil, "", "passkey: inactive or deleted user "+userID)
+		jsonError(w, http.StatusUnauthorized, "This passkey is not registered here.")
+		return
+	}
+	if err != nil {
+		p.ceremonyError(w, r, err)
+		return
+	}
+	ip := clientip.FromRequest(r).IP
+	d, err := p.st.Lockout.Check(ctx, u.Username, ip)
+	if err != nil {
+		p.ceremonyError(w, r, err)
+		return
+	}
+	if d.Locked {
+		retryAfter(w, d.RetryAfter)
+		jsonError(w, http.StatusTooManyRequests, "Too many failed login attempts. Please try again later.")
+		return
+	}
+	if err := p.st.Lockout.Succeed(ctx, u.Username, ip); err != nil {
+		p.ceremonyError(w, r, err)
+		return
+	}
+	p.event(r, kindPasskeyLogin, &u, "", "")
+	p.completeLogin(w, r, u, safeNext(r))
+}

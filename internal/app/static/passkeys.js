@@ -1,0 +1,93 @@
+// Passkey ceremonies for rampart's reference app: fetch the options, call the WebAuthn API,
+// post the result. Same-origin fetches carry Sec-Fetch-Site and the CSRF token header.
+'use strict';
+(function () {
+  const token = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
+  const status = document.getElementById('passkey-status');
+  const say = (msg) => { if (status) status.textContent = msg; };
+
+  const b64 = (s) => {
+    s = s.replace(/-/g, '+').replace(/_/g, '/');
+    const bin = atob(s + '='.repeat((4 - s.length % 4) % 4));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0)).buffer;
+  };
+  const unb64 = (buf) => {
+    if (!buf) return undefined;
+    let bin = '';
+    for (const b of new Uint8Array(buf)) bin += String.fromCharCode(b);
+    return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  };
+
+  async function post(url, body) {
+    const resp = await fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
+      body: body === undefined ? '{}' : JSON.stringify(body),
+    });
+    return resp;
+  }
+  async function json(resp) {
+    let data = {};
+    try { data = await resp.json(); } catch (e) { /* not JSON */ }
+    if (!resp.ok) throw new Error(data.error || ('HTTP ' + resp.status));
+    return data;
+  }
+
+  async function register() {
+    const opts = (await json(await post('/accounts/passkeys/begin-register'))).publicKey;
+    opts.challenge = b64(opts.challenge);
+    opts.user.id = b64(opts.user.id);
+    (opts.excludeCredentials || []).forEach((c) => { c.id = b64(c.id); });
+    const cred = await navigator.credentials.create({ publicKey: opts });
+    const name = (document.getElementById('passkey-name') || {}).value || '';
+    await json(await post('/accounts/passkeys/finish-register?name=' + encodeURIComponent(name), {
+      id: cred.id,
+      rawId: unb64(cred.rawId),
+      type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults(),
+      response: {
+        clientDataJSON: unb64(cred.response.clientDataJSON),
+        attestationObject: unb64(cred.response.attestationObject),
+        transports: cred.response.getTransports ? cred.response.getTransports() : [],
+      },
+    }));
+    say('Passkey added.');
+    location.assign('/accounts/passkeys');
+  }
+
+  async function login(next) {
+    const opts = (await json(await post('/accounts/login/passkey/begin'))).publicKey;
+    opts.challenge = b64(opts.challenge);
+    (opts.allowCredentials || []).forEach((c) => { c.id = b64(c.id); });
+    const cred = await navigator.credentials.get({ publicKey: opts });
+    const resp = await post('/accounts/login/passkey/finish?next=' + encodeURIComponent(next || '/'), {
+      id: cred.id,
+      rawId: unb64(cred.rawId),
+      type: cred.type,
+      authenticatorAttachment: cred.authenticatorAttachment || undefined,
+      clientExtensionResults: cred.getClientExtensionResults(),
+      response: {
+        clientDataJSON: unb64(cred.response.clientDataJSON),
+        authenticatorData: unb64(cred.response.authenticatorData),
+        signature: unb64(cred.response.signature),
+        userHandle: unb64(cred.response.userHandle),
+      },
+    });
+    // Success is the app's usual 303 after login; fetch followed it.
+    if (resp.ok && resp.redirected) { location.assign(resp.url); return; }
+    await json(resp);
+    throw new Error('unexpected answer');
+  }
+
+  const run = (fn) => (ev) => {
+    ev.preventDefault();
+    say('Waiting for your passkey…');
+    fn().catch((e) => say('Passkey failed: ' + e.message));
+  };
+  const add = document.getElementById('passkey-add');
+  if (add) add.addEventListener('click', run(register));
+  const btn = document.getElementById('passkey-login');
+  if (btn) btn.addEventListener('click', run(() => login(btn.dataset.next)));
+})();
