@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/storetest"
 )
 
 var ctx = context.Background()
@@ -481,7 +482,7 @@ func TestUnlockAndList(t *testing.T) {
 func TestStoreOutageFailsClosed(t *testing.T) {
 	c := newFake()
 	g := newGuard(t, c, newClock(), Options{})
-	c.setFail(errOutage)
+	c.Down()
 	d, err := g.Check(ctx, "lee", ip("192.0.2.1"))
 	if err == nil || !d.Locked || d.Reason != ReasonUnavailable {
 		t.Fatalf("Check during outage = %+v, %v", d, err)
@@ -634,7 +635,7 @@ func FuzzNormalizeASCIIFastPath(f *testing.F) {
 
 // countingCounters counts store reads.
 type countingCounters struct {
-	*fakeCounters
+	*storetest.Flaky
 	mu   sync.Mutex
 	gets int
 }
@@ -643,12 +644,12 @@ func (c *countingCounters) GetCounter(ctx context.Context, key string, now time.
 	c.mu.Lock()
 	c.gets++
 	c.mu.Unlock()
-	return c.fakeCounters.GetCounter(ctx, key, now)
+	return c.Flaky.GetCounter(ctx, key, now)
 }
 
 func TestLockCache(t *testing.T) {
 	clk := newClock()
-	c := &countingCounters{fakeCounters: newFake()}
+	c := &countingCounters{Flaky: newFake()}
 	g := newGuard(t, c, clk, Options{CoolOff: 10 * time.Second})
 	for i := range 20 {
 		g.Fail(ctx, "nina", v4(i))

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/storetest"
 )
 
 var ctx = context.Background()
@@ -273,7 +274,7 @@ func TestStoreRetryAfterIsHonest(t *testing.T) {
 
 // countingCounters counts store calls.
 type countingCounters struct {
-	*fakeCounters
+	*storetest.Flaky
 	mu    sync.Mutex
 	calls int
 }
@@ -282,19 +283,19 @@ func (c *countingCounters) Incr(ctx context.Context, key string, delta int64, no
 	c.mu.Lock()
 	c.calls++
 	c.mu.Unlock()
-	return c.fakeCounters.Incr(ctx, key, delta, now, ttl, extend)
+	return c.Flaky.Incr(ctx, key, delta, now, ttl, extend)
 }
 
 func (c *countingCounters) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
 	c.mu.Lock()
 	c.calls++
 	c.mu.Unlock()
-	return c.fakeCounters.GetCounter(ctx, key, now)
+	return c.Flaky.GetCounter(ctx, key, now)
 }
 
 func TestStoreRemembersDenials(t *testing.T) {
 	clk := newClock()
-	c := &countingCounters{fakeCounters: newFake()}
+	c := &countingCounters{Flaky: newFake()}
 	l := NewStore(c, MustParseRate("2/m"), StoreOptions{Now: clk.Now})
 	l.Allow(ctx, "k")
 	l.Allow(ctx, "k")
@@ -349,7 +350,7 @@ func TestStoreSharedAcrossInstances(t *testing.T) {
 func TestStoreOutage(t *testing.T) {
 	c := newFake()
 	l := NewStore(c, MustParseRate("5/m"), StoreOptions{})
-	c.setFail(errOutage)
+	c.Down()
 	if r, err := l.Allow(ctx, "k"); err == nil || r.Allowed {
 		t.Fatalf("outage: %+v %v", r, err)
 	}
@@ -399,14 +400,14 @@ func TestMiddleware(t *testing.T) {
 
 func TestMiddlewareFailClosed(t *testing.T) {
 	c := newFake()
-	c.setFail(errOutage)
+	c.Down()
 	l := NewStore(c, MustParseRate("5/m"), StoreOptions{})
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
 	var logged error
 	closed := Middleware(l, ByIP, Options{OnError: func(_ *http.Request, err error) { logged = err }})(next)
 	w := httptest.NewRecorder()
 	closed.ServeHTTP(w, req("192.0.2.1:1"))
-	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !errors.Is(logged, errOutage) {
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || !errors.Is(logged, storetest.ErrOutage) {
 		t.Fatalf("fail closed: %d %v %v", w.Code, w.Header(), logged)
 	}
 	open := Middleware(l, ByIP, Options{InsecureFailOpen: true})(next)
