@@ -12,6 +12,7 @@ import (
 // on pages without the app's sanitiser must see scripts run, CSP blocks and unsafe DOM, so a
 // zero in the corpus test means "nothing ran", not "nothing was watched".
 func TestXSSDetectorCatchesExecution(t *testing.T) {
+	browser(t) // skip (or fail) before any setup when there is no Chromium
 	dir := filepath.Join(corporaDir(t), "xss")
 	payloads, _, _, _, _ := corpusPayloads(t, dir)
 	raw := payloads[:min(300, len(payloads))]

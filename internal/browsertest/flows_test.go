@@ -64,6 +64,7 @@ func (b *tab) welcome() string {
 // the same code refused a second time), post a comment, end another browser's session from
 // the sessions page, and log in with a single-use backup code.
 func TestAccountFlows(t *testing.T) {
+	browser(t) // skip (or fail) before any setup when there is no Chromium
 	env := apptest.New(t, apptest.Options{})
 	base := env.URL
 	a := newTab(t)

@@ -20,6 +20,7 @@ var screenshotDir = filepath.Join("..", "..", "docs", "screenshots")
 // the strict CSP. It writes full-page PNGs to docs/screenshots when RAMPART_SCREENSHOTS=1 or
 // when a file is missing, so ordinary runs leave the committed images alone.
 func TestScreenshots(t *testing.T) {
+	browser(t) // skip (or fail) before any setup when there is no Chromium
 	env := apptest.New(t, apptest.Options{})
 	env.CreateUser(t, "ada", alicePassword, true)
 	env.CreateUser(t, "bob", alicePassword, false)

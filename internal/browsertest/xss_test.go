@@ -274,6 +274,7 @@ const httpPayloads = 2000
 // console, exceptions, dialogs), none may make the CSP block a script, and the sanitised DOM
 // may hold no active element, handler or script URL; harmless formatting must survive.
 func TestXSSCorpusInBrowser(t *testing.T) {
+	browser(t) // skip (or fail) before any setup when there is no Chromium
 	dir := filepath.Join(corporaDir(t), "xss")
 	payloads, files, lines, empty, long := corpusPayloads(t, dir)
 	if len(payloads) < 1000 {
