@@ -18,12 +18,14 @@ type KeyFunc func(r *http.Request) string
 // shared "unknown" bucket when the address is unusable, so that case is limited, not exempt.
 func IPKey(ip netip.Addr) string {
 	ip = ip.Unmap()
+	// AppendTo into a stack buffer: one allocation (the key) instead of two (address, key).
+	var buf [64]byte
 	switch {
 	case ip.Is4():
-		return "ip:" + ip.String()
+		return string(ip.AppendTo(append(buf[:0], "ip:"...)))
 	case ip.Is6():
 		p, _ := ip.WithZone("").Prefix(64)
-		return "ip:" + p.String()
+		return string(p.AppendTo(append(buf[:0], "ip:"...)))
 	default:
 		return "ip:unknown"
 	}
@@ -87,11 +89,15 @@ func Middleware(l Limiter, key KeyFunc, opts Options) func(http.Handler) http.Ha
 	if policy == "" {
 		policy = "default"
 	}
-	policyHeader := ""
+	// Header values are assigned into the map under their canonical keys ("Ratelimit", as
+	// Header.Set would store them) with constant slices where the value is fixed: Set would
+	// canonicalise the key and allocate a slice on every response.
+	var policyHeader []string
 	if rl, ok := l.(rater); ok && opts.Headers {
 		r := rl.Rate()
-		policyHeader = strconv.Quote(policy) + ";q=" + strconv.Itoa(r.N) + ";w=" + strconv.FormatInt(ceilSeconds(r.Per), 10)
+		policyHeader = []string{strconv.Quote(policy) + ";q=" + strconv.Itoa(r.N) + ";w=" + strconv.FormatInt(ceilSeconds(r.Per), 10)}[:1:1]
 	}
+	rlPrefix := strconv.Quote(policy) + ";r="
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			k := key(r)
@@ -109,24 +115,24 @@ func Middleware(l Limiter, key KeyFunc, opts Options) func(http.Handler) http.Ha
 					return
 				}
 				h := w.Header()
-				h.Set("Retry-After", "30")
-				h.Set("Cache-Control", "no-store")
+				h["Retry-After"] = retry30
+				h["Cache-Control"] = noStore
 				http.Error(w, "Service temporarily unavailable.", http.StatusServiceUnavailable)
 				return
 			}
 			h := w.Header()
 			if opts.Headers {
-				if policyHeader != "" {
-					h.Set("RateLimit-Policy", policyHeader)
+				if policyHeader != nil {
+					h["Ratelimit-Policy"] = policyHeader
 				}
-				h.Set("RateLimit", strconv.Quote(policy)+";r="+strconv.Itoa(res.Remaining)+";t="+strconv.FormatInt(ceilSeconds(res.Reset), 10))
+				h["Ratelimit"] = rateLimitValue(rlPrefix, res)
 			}
 			if res.Allowed {
 				next.ServeHTTP(w, r)
 				return
 			}
-			h.Set("Retry-After", strconv.FormatInt(max(1, ceilSeconds(res.RetryAfter)), 10))
-			h.Set("Cache-Control", "no-store")
+			h["Retry-After"] = []string{strconv.FormatInt(max(1, ceilSeconds(res.RetryAfter)), 10)}
+			h["Cache-Control"] = noStore
 			if opts.OnLimited != nil {
 				opts.OnLimited.ServeHTTP(w, r)
 				return
@@ -134,6 +140,22 @@ func Middleware(l Limiter, key KeyFunc, opts Options) func(http.Handler) http.Ha
 			http.Error(w, "Too many requests. Please try again later.", http.StatusTooManyRequests)
 		})
 	}
+}
+
+var (
+	retry30 = []string{"30"}[:1:1]
+	noStore = []string{"no-store"}[:1:1]
+)
+
+// rateLimitValue is the RateLimit header value, prefix + remaining + ";t=" + reset, built in
+// a stack buffer so the string and its slice are the only allocations.
+func rateLimitValue(prefix string, res Result) []string {
+	var buf [96]byte
+	b := append(buf[:0], prefix...)
+	b = strconv.AppendInt(b, int64(res.Remaining), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, ceilSeconds(res.Reset), 10)
+	return []string{string(b)}
 }
 
 func ceilSeconds(d time.Duration) int64 {
