@@ -56,14 +56,29 @@ type ctxKey struct{}
 
 // NewContext returns ctx carrying info.
 func NewContext(ctx context.Context, info Info) context.Context {
-	return context.WithValue(ctx, ctxKey{}, info)
+	return &infoCtx{Context: ctx, info: info}
+}
+
+// infoCtx is context.WithValue and the boxed Info in one allocation instead of two: every
+// request goes through it.
+type infoCtx struct {
+	context.Context
+	info Info
+}
+
+// Value returns a pointer into the context, so reading the Info allocates nothing.
+func (c *infoCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
 }
 
 // FromRequest returns the Info stored by Middleware, or resolves the request with a
 // zero Resolver (no trusted proxies) when no resolver ran.
 func FromRequest(r *http.Request) Info {
-	if info, ok := r.Context().Value(ctxKey{}).(Info); ok {
-		return info
+	if info, ok := r.Context().Value(ctxKey{}).(*Info); ok {
+		return *info
 	}
 	var zero Resolver
 	return zero.Resolve(r)

@@ -164,10 +164,20 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, op string, err er
 	m.opts.OnError(w, r, err)
 }
 
-// reqState puts a request's Session and its response writer in one allocation.
+// reqState puts a request's context (carrying the Session), the Session and its response
+// writer in one allocation: context.WithValue would add one more on every request.
 type reqState struct {
+	context.Context
 	s Session
 	w writer
+}
+
+// Value returns the request's Session for ctxKey and defers every other key to the parent.
+func (st *reqState) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &st.s
+	}
+	return st.Context.Value(key)
 }
 
 // Middleware loads the session of each request before next runs and saves it when the
@@ -187,7 +197,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 				return
 			}
 		}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, s))
+		st.Context = r.Context()
+		r = r.WithContext(st)
 		s.r = r
 		st.w = writer{ResponseWriter: w, s: s}
 		next.ServeHTTP(&st.w, r)
