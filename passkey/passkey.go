@@ -34,9 +34,9 @@ import (
 	"github.com/rampart-go/rampart/store"
 )
 
-// Errors returned by Manager. Applications map them to statuses: ErrNoCeremony and
-// ErrInvalid to 400, ErrUnknownCredential to 401, ErrCloned to 403, ErrDuplicate to 409;
-// anything else is a store failure (503).
+// Errors returned by Manager. Applications map them to statuses: ErrNoCeremony, ErrInvalid
+// and ErrRelyingParty to 400, ErrUnknownCredential to 401, ErrCloned to 403, ErrDuplicate to
+// 409; anything else is a store failure (503).
 var (
 	// ErrNoCeremony: no ceremony was begun in this session, it expired, it was already
 	// finished, or it was begun for another user.
@@ -51,6 +51,9 @@ var (
 	ErrCloned = errors.New("passkey: signature counter did not increase (cloned authenticator?)")
 	// ErrDuplicate: the credential is already registered.
 	ErrDuplicate = errors.New("passkey: credential already registered")
+	// ErrRelyingParty: no valid relying party for this request, typically a site reached by
+	// IP address (an RP ID must be a domain name) or a misconfigured Options.RPID.
+	ErrRelyingParty = errors.New("passkey: no valid relying party for this host")
 )
 
 // MaxResponseBytes bounds the browser's JSON response read by the Finish methods.
@@ -232,10 +235,14 @@ func (m *Manager) relyingParty(r *http.Request) (*webauthn.WebAuthn, error) {
 		origins = []string{info.Scheme + "://" + info.Host}
 	}
 	tc := webauthn.TimeoutConfig{Enforce: true, Timeout: m.opts.Timeout, TimeoutUVD: m.opts.Timeout}
-	return webauthn.New(&webauthn.Config{
+	rp, err := webauthn.New(&webauthn.Config{
 		RPID: rpid, RPDisplayName: m.opts.RPDisplayName, RPOrigins: origins,
 		Timeouts: webauthn.TimeoutsConfig{Login: tc, Registration: tc},
 	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRelyingParty, err)
+	}
+	return rp, nil
 }
 
 // ceremony is what the session keeps between Begin and Finish.

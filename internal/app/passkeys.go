@@ -134,6 +134,8 @@ func (p *passkeys) ceremonyError(w http.ResponseWriter, r *http.Request, err err
 		jsonError(w, http.StatusUnauthorized, "This passkey is not registered here.")
 	case errors.Is(err, passkey.ErrCloned):
 		jsonError(w, http.StatusForbidden, "This passkey was refused. Please contact support.")
+	case errors.Is(err, passkey.ErrRelyingParty):
+		jsonError(w, http.StatusBadRequest, "Passkeys need the site's domain name, not an IP address.")
 	case errors.Is(err, passkey.ErrDuplicate):
 		jsonError(w, http.StatusConflict, "This passkey is already registered.")
 	default:
