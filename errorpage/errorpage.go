@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -199,8 +200,8 @@ func (o Options) WriteMessage(w http.ResponseWriter, r *http.Request, status int
 	for _, k := range []string{"Content-Length", "Content-Encoding", "Content-Disposition", "Content-Range", "Etag", "Last-Modified", "Location"} {
 		h.Del(k)
 	}
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	h["X-Content-Type-Options"] = nosniff
+	h["Cache-Control"] = noStore
 	title := http.StatusText(status)
 	if wantsJSON(r) {
 		h.Set("Content-Type", "application/json")
@@ -214,7 +215,7 @@ func (o Options) WriteMessage(w http.ResponseWriter, r *http.Request, status int
 		}
 		return
 	}
-	h.Set("Content-Type", "text/html; charset=utf-8")
+	h["Content-Type"] = htmlType
 	w.WriteHeader(status)
 	if r.Method == http.MethodHead {
 		return
@@ -223,10 +224,19 @@ func (o Options) WriteMessage(w http.ResponseWriter, r *http.Request, status int
 	parts := renderedGeneric(status, title, message, o.Stylesheet, nonce != "")
 	_, _ = w.Write(parts[0])
 	if len(parts) > 1 {
-		_, _ = w.Write([]byte(template.HTMLEscapeString(nonce)))
+		_, _ = io.WriteString(w, template.HTMLEscapeString(nonce))
 		_, _ = w.Write(parts[1])
 	}
 }
+
+// Header values assigned directly into the header map (keys already canonical): refusals
+// are what floods produce, and Header.Set allocates a slice per call. The slices are
+// capacity-limited so a later Add copies instead of writing into them.
+var (
+	nosniff  = []string{"nosniff"}[:1:1]
+	noStore  = []string{"no-store"}[:1:1]
+	htmlType = []string{"text/html; charset=utf-8"}[:1:1]
+)
 
 // nonceMark stands in for the per-request nonce in cached pages; it is made of characters
 // html/template writes unchanged, so it can be found and replaced in the output.
