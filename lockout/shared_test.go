@@ -3,13 +3,14 @@ package lockout
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/store"
-	"github.com/rampart-go/rampart/store/sqlite"
+	"github.com/rampart-go/rampart/store/postgres"
+	"github.com/rampart-go/rampart/store/redis"
 )
 
 // testTwoInstances runs the brute-force scenario against two Guards, as two app instances
@@ -100,18 +101,30 @@ func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
 }
 
 func TestTwoInstancesSQLite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rampart.db")
-	a, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := testbackends.SQLitePair(t)
 	testTwoInstances(t, a, b, DefaultPrefix)
+}
+
+func TestTwoInstancesPostgres(t *testing.T) {
+	sa, sb := testbackends.PostgresPair(t, postgres.Options{})
+	testTwoInstances(t, sa, sb, DefaultPrefix)
+}
+
+// BenchmarkCheckLockedPostgres measures rejects of a locked account through PostgreSQL with
+// 64 concurrent requests.
+func BenchmarkCheckLockedPostgres(b *testing.B) {
+	benchCheckLockedOn(b, testbackends.Postgres(b, postgres.Options{}))
+}
+
+func TestTwoInstancesRedis(t *testing.T) {
+	sa, sb := testbackends.RedisPair(t, redis.Options{})
+	testTwoInstances(t, sa, sb, DefaultPrefix)
+}
+
+// BenchmarkCheckLockedRedis measures rejects of a locked account through Redis, with 64
+// concurrent requests as in a flood (three GETs per Check, one round trip each).
+func BenchmarkCheckLockedRedis(b *testing.B) {
+	benchCheckLockedOn(b, testbackends.Redis(b, redis.Options{}))
 }
 
 // cleanCounters removes every counter under prefix, for backends shared with other tests.

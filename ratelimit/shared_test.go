@@ -1,12 +1,13 @@
 package ratelimit
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/store"
-	"github.com/rampart-go/rampart/store/sqlite"
+	"github.com/rampart-go/rampart/store/postgres"
+	"github.com/rampart-go/rampart/store/redis"
 )
 
 // testShared checks that limiters on two connections to one backend share one budget.
@@ -45,16 +46,16 @@ func testShared(t *testing.T, a, b store.Counters, name string) {
 }
 
 func TestSharedSQLite(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "rl.db")
-	a, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := sqlite.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := testbackends.SQLitePair(t)
+	testShared(t, a, b, "test")
+}
+
+func TestSharedPostgres(t *testing.T) {
+	a, b := testbackends.PostgresPair(t, postgres.Options{})
+	testShared(t, a, b, "test")
+}
+
+func TestSharedRedis(t *testing.T) {
+	a, b := testbackends.RedisPair(t, redis.Options{})
 	testShared(t, a, b, "test")
 }

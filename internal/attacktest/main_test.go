@@ -2,9 +2,6 @@ package attacktest
 
 import (
 	"bufio"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,16 +14,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	goredis "github.com/redis/go-redis/v9"
-
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/internal/apptest"
 	"github.com/rampart-go/rampart/internal/corpora"
+	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/postgres"
 	"github.com/rampart-go/rampart/store/redis"
-	"github.com/rampart-go/rampart/store/sqlite"
 )
 
 // counts records how many payloads or attempts each category tried; TestMain prints them so
@@ -173,12 +167,6 @@ func setCookie(c *apptest.Client, u, name, value string) {
 	c.HTTP.Jar.SetCookies(pu, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 }
 
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // sharedBackend opens two independent handles on one backend, as two application instances
 // would: state written through one must be seen (and raced) through the other.
 type sharedBackend struct {
@@ -189,98 +177,11 @@ type sharedBackend struct {
 // sharedBackends lists SQLite (always) and PostgreSQL / Redis when their test URLs are set.
 func sharedBackends() []sharedBackend {
 	return []sharedBackend{
-		{"sqlite", func(t *testing.T) (store.Store, store.Store) {
-			path := filepath.Join(t.TempDir(), "shared.db")
-			a, err := sqlite.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { a.Close() })
-			b, err := sqlite.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			return a, b
-		}},
+		{"sqlite", func(t *testing.T) (store.Store, store.Store) { return testbackends.SQLitePair(t) }},
 		{"postgres", func(t *testing.T) (store.Store, store.Store) {
-			u := os.Getenv("RAMPART_TEST_POSTGRES_URL")
-			if u == "" {
-				t.Skip("PostgreSQL test skipped: set RAMPART_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-			}
-			schema := "rampart_attack_" + randomHex(6)
-			t.Cleanup(func() {
-				ctx := context.Background()
-				conn, err := pgx.Connect(ctx, u)
-				if err != nil {
-					t.Errorf("cleanup: %v", err)
-					return
-				}
-				defer conn.Close(ctx)
-				if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
-					t.Errorf("cleanup: %v", err)
-				}
-			})
-			a, err := postgres.Open(context.Background(), u, postgres.Options{Schema: schema})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { a.Close() })
-			b, err := postgres.Open(context.Background(), u, postgres.Options{Schema: schema})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			return a, b
+			return testbackends.PostgresPair(t, postgres.Options{})
 		}},
-		{"redis", func(t *testing.T) (store.Store, store.Store) {
-			u := os.Getenv("RAMPART_TEST_REDIS_URL")
-			if u == "" {
-				t.Skip("Redis test skipped: set RAMPART_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-			}
-			prefix := "rampart-attack-" + randomHex(6) + ":"
-			t.Cleanup(func() { cleanRedis(t, u, prefix) })
-			a, err := redis.Open(context.Background(), u, redis.Options{KeyPrefix: prefix})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { a.Close() })
-			b, err := redis.Open(context.Background(), u, redis.Options{KeyPrefix: prefix})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { b.Close() })
-			return a, b
-		}},
-	}
-}
-
-// cleanRedis deletes every key under the test's random prefix (users and events have no TTL).
-func cleanRedis(t *testing.T, u, prefix string) {
-	opt, err := goredis.ParseURL(u)
-	if err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	c := goredis.NewClient(opt)
-	defer c.Close()
-	ctx := context.Background()
-	it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	var keys []string
-	for it.Next(ctx) {
-		keys = append(keys, it.Val())
-	}
-	if err := it.Err(); err != nil {
-		t.Errorf("cleanup: %v", err)
-		return
-	}
-	for len(keys) > 0 {
-		n := min(len(keys), 500)
-		if err := c.Del(ctx, keys[:n]...).Err(); err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		keys = keys[n:]
+		{"redis", func(t *testing.T) (store.Store, store.Store) { return testbackends.RedisPair(t, redis.Options{}) }},
 	}
 }
 

@@ -419,22 +419,6 @@ func sessionCount(body string) int {
 
 // --- PostgreSQL and Redis isolation ---
 
-func pgURL(t *testing.T) string {
-	u := os.Getenv("RAMPART_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("RAMPART_TEST_POSTGRES_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable); skipping the multi-instance PostgreSQL test")
-	}
-	return u
-}
-
-func redisURL(t *testing.T) string {
-	u := os.Getenv("RAMPART_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("RAMPART_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0); skipping the multi-instance Redis test")
-	}
-	return u
-}
-
 func pgConnect(t *testing.T, u string) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-go/rampart/internal/testbackends"
 )
 
 // TestStoreOutage takes the store away under a light load and brings it back: PostgreSQL
@@ -22,7 +24,7 @@ import (
 // missing store must get 503 (never 500, never a panic), the others keep working, the
 // instances recover without a restart, and sessions saved before the outage survive it.
 func TestStoreOutage(t *testing.T) {
-	pg := pgURL(t)
+	pg := testbackends.PostgresURL(t)
 	redisBin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Skip("redis-server is not installed; the outage test runs its own Redis")

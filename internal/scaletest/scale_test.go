@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/internal/apptest"
+	"github.com/rampart-go/rampart/internal/testbackends"
 )
 
 const (
@@ -27,13 +28,13 @@ const (
 // on PostgreSQL plus one Redis (sessions and counters in Redis), and drives every shared
 // piece of state through all of them round robin.
 func TestScaleThreeInstances(t *testing.T) {
-	pg := pgURL(t)
+	pg := testbackends.PostgresURL(t)
 	t.Run("postgres", func(t *testing.T) {
 		dbURL, _ := pgSchema(t, pg)
 		runScale(t, "postgres", dbURL, "")
 	})
 	t.Run("postgres+redis", func(t *testing.T) {
-		rd := redisURL(t)
+		rd := testbackends.RedisURL(t)
 		dbURL, _ := pgSchema(t, pg)
 		runScale(t, "postgres+redis", dbURL, redisDB(t, rd))
 	})

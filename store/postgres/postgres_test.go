@@ -5,75 +5,39 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/postgres"
 	"github.com/rampart-go/rampart/store/storetest"
 )
 
-func testURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("RAMPART_TEST_POSTGRES_URL")
-	if u == "" {
-		t.Skip("PostgreSQL tests skipped: set RAMPART_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)")
-	}
-	return u
-}
-
-// schema returns a fresh random schema name and drops the schema when the test ends, so tests
-// sharing one server never see each other's rows.
-func schema(t testing.TB, dbURL string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "rampart_test_" + hex.EncodeToString(b)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), dbURL)
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{name}.Sanitize()+` CASCADE`); err != nil {
-			t.Errorf("cleanup: %v", err)
-		}
-	})
-	return name
-}
-
 func open(t testing.TB, dbURL, schema string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), dbURL, postgres.Options{Schema: schema, MaxConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	return testbackends.OpenPostgres(t, dbURL, postgres.Options{Schema: schema, MaxConns: 8})
 }
 
 func TestConformance(t *testing.T) {
-	u := testURL(t)
+	testbackends.PostgresURL(t) // skip the whole suite, not each case, when unset
 	t.Log("conformance: postgres")
-	storetest.Run(t, func(t *testing.T) store.Store { return open(t, u, schema(t, u)) })
+	storetest.Run(t, func(t *testing.T) store.Store { return testbackends.Postgres(t, postgres.Options{MaxConns: 8}) })
 }
 
 func TestShared(t *testing.T) {
-	u := testURL(t)
+	testbackends.PostgresURL(t) // skip the whole suite, not each case, when unset
 	t.Log("conformance (two instances on one database): postgres")
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
-		sc := schema(t, u)
-		return open(t, u, sc), open(t, u, sc)
+		return testbackends.PostgresPair(t, postgres.Options{MaxConns: 8})
 	})
 }
 
 func TestMigrate(t *testing.T) {
-	u := testURL(t)
+	u := testbackends.PostgresURL(t)
 	ctx := context.Background()
-	sc := schema(t, u)
+	sc := testbackends.PostgresSchema(t, u)
 	s, err := postgres.Open(ctx, u, postgres.Options{Schema: sc, NoMigrate: true})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +74,7 @@ func TestMigrate(t *testing.T) {
 // TestOutage cuts the connection between the store and PostgreSQL (through a relay we control,
 // since the server is shared) and checks that every method fails closed, then recovers.
 func TestOutage(t *testing.T) {
-	raw := testURL(t)
+	raw := testbackends.PostgresURL(t)
 	t.Log("outage: postgres")
 	pu, err := url.Parse(raw)
 	if err != nil {
@@ -118,14 +82,14 @@ func TestOutage(t *testing.T) {
 	}
 	proxy := storetest.NewProxy(t, pu.Host)
 	pu.Host = proxy.Addr()
-	s := open(t, pu.String(), schema(t, raw))
+	s := open(t, pu.String(), testbackends.PostgresSchema(t, raw))
 	storetest.RunOutage(t, s, proxy.Down, proxy.Up)
 }
 
 // TestTerminatedConnections kills the store's server connections with pg_terminate_backend:
 // calls may fail while the pool notices, but never succeed falsely, and the store recovers.
 func TestTerminatedConnections(t *testing.T) {
-	raw := testURL(t)
+	raw := testbackends.PostgresURL(t)
 	ctx := context.Background()
 	b := make([]byte, 6)
 	rand.Read(b)
@@ -134,7 +98,7 @@ func TestTerminatedConnections(t *testing.T) {
 	q := pu.Query()
 	q.Set("application_name", app)
 	pu.RawQuery = q.Encode()
-	s := open(t, pu.String(), schema(t, raw))
+	s := open(t, pu.String(), testbackends.PostgresSchema(t, raw))
 	if ok, err := s.ClaimStep(ctx, "d", 1); !ok || err != nil {
 		t.Fatalf("ClaimStep = %v, %v", ok, err)
 	}
@@ -166,13 +130,11 @@ func TestTerminatedConnections(t *testing.T) {
 }
 
 func BenchmarkLoadSave(b *testing.B) {
-	u := testURL(b)
-	storetest.BenchLoadSave(b, open(b, u, schema(b, u)))
+	storetest.BenchLoadSave(b, testbackends.Postgres(b, postgres.Options{MaxConns: 8}))
 }
 
 func BenchmarkIncr(b *testing.B) {
-	u := testURL(b)
-	storetest.BenchIncr(b, open(b, u, schema(b, u)))
+	storetest.BenchIncr(b, testbackends.Postgres(b, postgres.Options{MaxConns: 8}))
 }
 
 // Every backend offers the session package's Updater (UpdateSession), checked at compile time.

@@ -5,87 +5,38 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/redis"
 	"github.com/rampart-go/rampart/store/storetest"
 )
 
-func testURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv("RAMPART_TEST_REDIS_URL")
-	if u == "" {
-		t.Skip("Redis tests skipped: set RAMPART_TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/0)")
-	}
-	return u
-}
-
-// prefix returns a random key prefix and deletes its keys when the test ends, so tests sharing
-// one server never see each other's keys.
-func prefix(t testing.TB, rawURL string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	p := "rampart-test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		o, err := goredis.ParseURL(rawURL)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		c := goredis.NewClient(o)
-		defer c.Close()
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, p+"*", 500).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Error(err)
-		}
-	})
-	return p
-}
-
-func open(t testing.TB, rawURL string, opt redis.Options) *redis.Store {
-	t.Helper()
-	s, err := redis.Open(context.Background(), rawURL, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 func TestConformance(t *testing.T) {
-	u := testURL(t)
+	testbackends.RedisURL(t) // skip the whole suite, not each case, when unset
 	t.Log("conformance: redis")
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, u, redis.Options{KeyPrefix: prefix(t, u)})
-	})
+	storetest.Run(t, func(t *testing.T) store.Store { return testbackends.Redis(t, redis.Options{}) })
 }
 
 func TestShared(t *testing.T) {
-	u := testURL(t)
+	testbackends.RedisURL(t) // skip the whole suite, not each case, when unset
 	t.Log("conformance (two instances on one server): redis")
 	storetest.RunShared(t, func(t *testing.T) (store.Store, store.Store) {
-		p := prefix(t, u)
-		return open(t, u, redis.Options{KeyPrefix: p}), open(t, u, redis.Options{KeyPrefix: p})
+		return testbackends.RedisPair(t, redis.Options{})
 	})
 }
 
 // TestNativeExpiry checks that Redis itself forgets sessions and counters at ExpiresAt (no
 // sweep needed) and that the per-user index does not outlive its sessions.
 func TestNativeExpiry(t *testing.T) {
-	u := testURL(t)
+	u := testbackends.RedisURL(t)
 	ctx := context.Background()
-	p := prefix(t, u)
-	s := open(t, u, redis.Options{KeyPrefix: p})
+	p := testbackends.RedisPrefix(t, u)
+	s := testbackends.OpenRedis(t, u, redis.Options{KeyPrefix: p})
 	o, _ := goredis.ParseURL(u)
 	c := goredis.NewClient(o)
 	defer c.Close()
@@ -112,9 +63,8 @@ func TestNativeExpiry(t *testing.T) {
 }
 
 func TestEventsCapped(t *testing.T) {
-	u := testURL(t)
 	ctx := context.Background()
-	s := open(t, u, redis.Options{KeyPrefix: prefix(t, u), MaxEvents: 3})
+	s := testbackends.Redis(t, redis.Options{MaxEvents: 3})
 	for _, k := range []string{"a", "b", "c", "d", "e"} {
 		if err := s.AppendEvent(ctx, store.Event{Kind: k}); err != nil {
 			t.Fatal(err)
@@ -132,7 +82,7 @@ func TestEventsCapped(t *testing.T) {
 // TestOutage cuts the connections between the store and Redis (through a relay we control,
 // since the server is shared) and checks that every method fails closed, then recovers.
 func TestOutage(t *testing.T) {
-	raw := testURL(t)
+	raw := testbackends.RedisURL(t)
 	t.Log("outage: redis")
 	pu, err := url.Parse(raw)
 	if err != nil {
@@ -146,21 +96,21 @@ func TestOutage(t *testing.T) {
 	q.Set("min_retry_backoff", "1ms")
 	q.Set("max_retry_backoff", "5ms")
 	pu.RawQuery = q.Encode()
-	s := open(t, pu.String(), redis.Options{KeyPrefix: prefix(t, raw)})
+	s := testbackends.OpenRedis(t, pu.String(), redis.Options{KeyPrefix: testbackends.RedisPrefix(t, raw)})
 	storetest.RunOutage(t, s, proxy.Down, proxy.Up)
 }
 
 // TestClientKill kills the store's connections server-side with CLIENT KILL: a replayed step
 // is never accepted, and the store recovers.
 func TestClientKill(t *testing.T) {
-	raw := testURL(t)
+	raw := testbackends.RedisURL(t)
 	ctx := context.Background()
 	b := make([]byte, 6)
 	rand.Read(b)
 	name := "rampart-kill-" + hex.EncodeToString(b)
 	o, _ := goredis.ParseURL(raw)
 	o.ClientName = name
-	s := redis.New(goredis.NewClient(o), redis.Options{KeyPrefix: prefix(t, raw)})
+	s := redis.New(goredis.NewClient(o), redis.Options{KeyPrefix: testbackends.RedisPrefix(t, raw)})
 	defer s.Close()
 	if ok, err := s.ClaimStep(ctx, "d", 1); !ok || err != nil {
 		t.Fatalf("ClaimStep = %v, %v", ok, err)
@@ -235,13 +185,11 @@ func splitFields(s string) []string {
 }
 
 func BenchmarkLoadSave(b *testing.B) {
-	u := testURL(b)
-	storetest.BenchLoadSave(b, open(b, u, redis.Options{KeyPrefix: prefix(b, u)}))
+	storetest.BenchLoadSave(b, testbackends.Redis(b, redis.Options{}))
 }
 
 func BenchmarkIncr(b *testing.B) {
-	u := testURL(b)
-	storetest.BenchIncr(b, open(b, u, redis.Options{KeyPrefix: prefix(b, u)}))
+	storetest.BenchIncr(b, testbackends.Redis(b, redis.Options{}))
 }
 
 // Every backend offers the session package's Updater (UpdateSession), checked at compile time.
