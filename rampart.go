@@ -30,6 +30,7 @@ import (
 	"github.com/rampart-go/rampart/errorpage"
 	"github.com/rampart-go/rampart/headers"
 	"github.com/rampart-go/rampart/hosts"
+	"github.com/rampart-go/rampart/internal/reqown"
 	"github.com/rampart-go/rampart/lockout"
 	"github.com/rampart-go/rampart/password"
 	"github.com/rampart-go/rampart/ratelimit"
@@ -256,7 +257,9 @@ func (st *Stack) Handler(app http.Handler) http.Handler {
 	h = st.headers(h)
 	h = st.hosts.Middleware(h)
 	h = st.recover(h)
-	return st.Resolver.Middleware(h)
+	// One copy of the request for the whole stack: every layer below updates its context
+	// in place instead of copying it again (see internal/reqown).
+	return reqown.Middleware(st.Resolver.Middleware(h))
 }
 
 // Healthz answers 200 when the stores answer and 503 otherwise.

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/rampart-go/rampart/internal/reqown"
 )
 
 // Info is what the resolver learned about one request.
@@ -88,7 +90,8 @@ func FromRequest(r *http.Request) Info {
 func (res *Resolver) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := res.Resolve(r)
-		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), info)))
+		// In rampart's default stack the request is its own (internal/reqown): no copy.
+		next.ServeHTTP(w, reqown.WithContext(r, NewContext(r.Context(), info)))
 	})
 }
 

@@ -25,6 +25,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/rampart-go/rampart/internal/reqown"
 )
 
 // Options configures the middleware. The zero value enforces DefaultPolicy.
@@ -109,7 +111,7 @@ func (m *mw) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h["Cache-Control"]; !ok {
 		h["Cache-Control"] = noStore
 	}
-	m.next.ServeHTTP(w, r.WithContext(nc))
+	m.next.ServeHTTP(w, reqown.WithContext(r, nc))
 }
 
 // nonceCtx carries the nonce. It is context.WithValue, the nonce and the header's value slice

@@ -29,6 +29,7 @@ import (
 	"strings"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/internal/reqown"
 )
 
 // Form field and header names the token is read from. FieldName is what TemplateField
@@ -211,23 +212,26 @@ func (p *protector) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &stateCtx{Context: r.Context()}
 		c.st.p, c.st.w = p, w
-		r2 := r.WithContext(c)
+		// Noted before r2 exists: r2 may be r itself, updated in place (internal/reqown).
+		hadForm := r.MultipartForm != nil
+		r2 := reqown.WithContext(r, c)
 		if !safeMethod(r.Method) {
 			if err := p.check(r2, &c.st); err != nil && !allExempt && !p.isExempt(r2, router) {
 				p.reject(w, r2, &c.st, err)
-				cleanupMultipart(r, r2)
+				cleanupMultipart(hadForm, r2)
 				return
 			}
 		}
 		next.ServeHTTP(w, r2)
-		cleanupMultipart(r, r2)
+		cleanupMultipart(hadForm, r2)
 	})
 }
 
-// cleanupMultipart removes temporary files of a multipart form this middleware parsed:
-// the server only cleans up the form of the request it created, not of our copy.
-func cleanupMultipart(orig, ours *http.Request) {
-	if ours.MultipartForm != nil && orig.MultipartForm == nil {
+// cleanupMultipart removes temporary files of a multipart form parsed below this middleware
+// (by it or the app): the server only cleans up the form of the request it created, not of
+// ours. hadForm says the request already carried a form when it arrived here.
+func cleanupMultipart(hadForm bool, ours *http.Request) {
+	if ours.MultipartForm != nil && !hadForm {
 		_ = ours.MultipartForm.RemoveAll()
 	}
 }

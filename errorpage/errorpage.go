@@ -68,10 +68,16 @@ func Recover(o Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			tw := &trackingWriter{ResponseWriter: w}
+			// Layers below may update the context of rampart's own request in place
+			// (internal/reqown); the error page answers the request as this layer saw it.
+			ctx := r.Context()
 			defer func() {
 				v := recover()
 				if v == nil {
 					return
+				}
+				if r.Context() != ctx {
+					r = r.WithContext(ctx)
 				}
 				if v == http.ErrAbortHandler {
 					panic(v)

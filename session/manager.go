@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/internal/reqown"
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -198,7 +199,7 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			}
 		}
 		st.Context = r.Context()
-		r = r.WithContext(st)
+		r = reqown.WithContext(r, st)
 		s.r = r
 		st.w = writer{ResponseWriter: w, s: s}
 		next.ServeHTTP(&st.w, r)
