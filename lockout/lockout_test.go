@@ -15,6 +15,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/internal/testclock"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/storetest"
 )
@@ -28,7 +29,7 @@ func v4(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 }
 
-func newGuard(t testing.TB, c store.Counters, clk *clock, opts Options) *Guard {
+func newGuard(t testing.TB, c store.Counters, clk *testclock.Clock, opts Options) *Guard {
 	t.Helper()
 	opts.Now = clk.Now
 	return New(c, opts)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/internal/testbackends"
+	"github.com/rampart-go/rampart/internal/testclock"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/postgres"
 	"github.com/rampart-go/rampart/store/redis"
@@ -19,7 +20,7 @@ func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
 	t.Helper()
 	// The injected clock starts at the real time: Redis expires keys on its own clock, so a
 	// clock months away would see its counters vanish (or never expire).
-	clk := &clock{t: time.Now().Truncate(time.Second)}
+	clk := testclock.New(time.Now().Truncate(time.Second))
 	opts := Options{Now: clk.Now, Prefix: prefix}
 	ga, gb := New(a, opts), New(b, opts)
 	defer cleanCounters(t, a, prefix)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/testclock"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/storetest"
 )
@@ -101,7 +102,7 @@ type step struct {
 	retry     time.Duration // checked when denied and non-zero
 }
 
-func run(t *testing.T, l Limiter, clk *clock, steps []step) {
+func run(t *testing.T, l Limiter, clk *testclock.Clock, steps []step) {
 	t.Helper()
 	for i, s := range steps {
 		clk.Advance(s.advance)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/internal/testbackends"
+	"github.com/rampart-go/rampart/internal/testclock"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/postgres"
 	"github.com/rampart-go/rampart/store/redis"
@@ -14,7 +15,7 @@ import (
 func testShared(t *testing.T, a, b store.Counters, name string) {
 	t.Helper()
 	// Real time: Redis expires keys on its own clock.
-	clk := &clock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	defer func() {
 		cs, err := a.ListCounters(ctx, "rl:"+name+":", -1<<62, time.Now().Add(-time.Hour), 0)
 		if err != nil {
