@@ -221,7 +221,7 @@ func (a sessionApp) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/login", func(w http.ResponseWriter, r *http.Request) {
 		if err := a.login(w, r); err != nil {
-			http.Error(w, err.Error(), 503)
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		}
 	})
 	mux.HandleFunc("/touch", func(w http.ResponseWriter, r *http.Request) {
@@ -230,7 +230,7 @@ func (a sessionApp) handler() http.Handler {
 	})
 	mux.HandleFunc("/read", func(w http.ResponseWriter, r *http.Request) {
 		if a.read(r) == "" {
-			http.Error(w, "anonymous", 401)
+			http.Error(w, "anonymous", http.StatusUnauthorized)
 			return
 		}
 		io.WriteString(w, "ok")

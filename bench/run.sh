@@ -30,7 +30,7 @@ trap cleanup EXIT
   echo "kernel:      $(uname -sr)"
   echo "go:          $(go version | cut -d' ' -f3-)"
   echo "wrk:         $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
-  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)"
+  echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; uptime: $(uptime | sed 's/^ *//'))"
 } > results/env.txt
 
 # benchstat from the Go module proxy into bench/.bin (optional).
@@ -76,13 +76,15 @@ for mode in bare rampart anchor; do
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 done
-echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min)" >> results/env.txt
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; uptime: $(uptime | sed 's/^ *//'))" >> results/env.txt
 
 cmd="bench/run.sh"
 if [ "$COUNT" != 6 ] || [ "$BENCHTIME" != 1s ] || [ "$WRK_DURATION" != 10s ]; then
   cmd="COUNT=$COUNT BENCHTIME=$BENCHTIME WRK_DURATION=$WRK_DURATION bench/run.sh"
 fi
 mkdir -p ../docs
-go run ./cmd/report -bench results/bench.txt -wrk results -env results/env.txt \
-  -count "$COUNT" -benchtime "$BENCHTIME" -wrkdur "$WRK_DURATION" -cmd "$cmd" > ../docs/BENCHMARKS.md
+# Sections others added after the marker line (or under their own headings) are kept.
+go run ./cmd/report -bench results/bench.txt -wrk results -env results/env.txt -keep ../docs/BENCHMARKS.md \
+  -count "$COUNT" -benchtime "$BENCHTIME" -wrkdur "$WRK_DURATION" -cmd "$cmd" > results/BENCHMARKS.md.new
+mv results/BENCHMARKS.md.new ../docs/BENCHMARKS.md
 echo "wrote docs/BENCHMARKS.md" >&2

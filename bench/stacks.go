@@ -71,12 +71,11 @@ type Stack struct {
 //	POST /login    -> 200, logs user 12345 in (session ID renewed)
 //	GET  /account  -> 200 with the user's e-mail and the nonce, 401 when anonymous
 type appAPI struct {
-	field     func(r *http.Request) template.HTML
-	nonce     func(r *http.Request) string
-	login     func(w http.ResponseWriter, r *http.Request) error
-	user      func(r *http.Request) (id, email string)
-	touch     func(r *http.Request)
-	nonceAttr bool
+	field func(r *http.Request) template.HTML
+	nonce func(r *http.Request) string
+	login func(w http.ResponseWriter, r *http.Request) error
+	user  func(r *http.Request) (id, email string)
+	touch func(r *http.Request)
 }
 
 func (a appAPI) mux() *http.ServeMux {

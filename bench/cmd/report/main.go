@@ -155,7 +155,14 @@ func main() {
 	count := flag.String("count", "6", "benchmark -count")
 	benchtime := flag.String("benchtime", "1s", "benchmark -benchtime")
 	wrkDur := flag.String("wrkdur", "10s", "wrk -d")
+	keep := flag.String("keep", "", "previous docs/BENCHMARKS.md: its sections written by others are kept")
 	flag.Parse()
+	var kept string
+	if *keep != "" {
+		if old, err := os.ReadFile(*keep); err == nil {
+			kept = keptSections(string(old))
+		}
+	}
 	f, err := os.Open(*benchPath)
 	if err != nil {
 		log.Fatal(err)
@@ -193,7 +200,8 @@ func main() {
 	// Full stack.
 	stackImpls := []string{"rampart", "rampart-sqlite", "anchor"}
 	w("## 1. Full stack: rampart's default stack vs the anchor chain, same requests\n\n")
-	w("- **rampart**: clientip → hosts → headers (HSTS, HTTPS redirect, nosniff, Referrer-Policy, COOP, CORP, XFO,\n")
+	w("- **rampart**: the real default stack, `rampart.New` + `(*rampart.Stack).Handler` with production settings\n")
+	w("  (`bench.Settings`: secret key, allowed host, per-IP rate), i.e. clientip → panic recovery → hosts → headers (HSTS, HTTPS redirect, nosniff, Referrer-Policy, COOP, CORP, XFO,\n")
 	w("  Permissions-Policy) → csp (nonce) → ratelimit (per-IP GCRA, memory) → session (store/memory, or store/sqlite\n")
 	w("  for *rampart-sqlite*) → csrf (Fetch Metadata, Origin, then masked token in a `__Host-` cookie) → app.\n")
 	w("- **anchor**: unrolled/secure (same header values, CSP nonce, allowed hosts, HTTPS redirect) → ulule/limiter\n")
@@ -384,6 +392,39 @@ func main() {
 		w("| ≥ 0.6× bare net/http req/s under wrk | %.2f× (%s vs %s req/s) | %s |\n", x, num(mean["rampart"]), num(mean["bare"]), verdict(x >= 0.6))
 	}
 	w("\n")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(*keep), "ACCOUNTS-BENCH.md")); *keep != "" && err == nil && !strings.Contains(kept, "ACCOUNTS-BENCH.md") {
+		w("Account flows (login flood, lockout, password hashing) are measured separately: [ACCOUNTS-BENCH.md](ACCOUNTS-BENCH.md).\n\n")
+	}
+	w("%s\n", keepMarker)
+	if kept != "" {
+		w("\n%s", kept)
+	}
+}
+
+// keepMarker separates the generated report from sections other people add to
+// docs/BENCHMARKS.md; everything after it survives a rerun of bench/run.sh.
+const keepMarker = "<!-- extra sections below are kept by bench/run.sh -->"
+
+// generatedHeading matches the headings this command writes.
+var generatedHeading = regexp.MustCompile(`^## (Machine and command|\d+\. )`)
+
+// keptSections returns what follows keepMarker in a previous report or, in a report written
+// before the marker existed, every "## " section whose heading this command does not write.
+func keptSections(old string) string {
+	if i := strings.Index(old, keepMarker); i >= 0 {
+		return strings.TrimLeft(old[i+len(keepMarker):], "\n")
+	}
+	var b strings.Builder
+	in := false
+	for line := range strings.Lines(old) {
+		if strings.HasPrefix(line, "## ") {
+			in = !generatedHeading.MatchString(line)
+		}
+		if in {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 func scenarioOrder(rows map[string]*row, order []string, group string) []string {
