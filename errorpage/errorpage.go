@@ -143,6 +143,12 @@ func (t *trackingWriter) Write(b []byte) (int, error) {
 	return t.ResponseWriter.Write(b)
 }
 
+// WriteString keeps io.WriteString through the wrapper free of a []byte copy.
+func (t *trackingWriter) WriteString(s string) (int, error) {
+	t.started = true
+	return io.WriteString(t.ResponseWriter, s)
+}
+
 func (t *trackingWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }
 
 // Flush keeps streaming handlers working through the wrapper.

@@ -470,6 +470,18 @@ func (w *writer) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// WriteString is Write for io.WriteString callers: the underlying writer's WriteString
+// (net/http has one) is used, so the string is not copied into a new []byte.
+func (w *writer) WriteString(str string) (int, error) {
+	if !w.s.committed && !w.commit(http.StatusOK) {
+		return 0, errUnavailable
+	}
+	if w.failed {
+		return 0, errUnavailable
+	}
+	return io.WriteString(w.ResponseWriter, str)
+}
+
 // Flush commits the session and flushes, for streaming handlers.
 func (w *writer) Flush() {
 	if !w.s.committed && !w.commit(http.StatusOK) {
