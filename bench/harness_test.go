@@ -26,6 +26,14 @@ func (d *discardWriter) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
+
+// WriteString mirrors net/http's response, which implements io.StringWriter.
+func (d *discardWriter) WriteString(s string) (int, error) {
+	if d.status == 0 {
+		d.status = http.StatusOK
+	}
+	return len(s), nil
+}
 func (d *discardWriter) WriteHeader(code int) {
 	if d.status == 0 {
 		d.status = code
