@@ -115,15 +115,13 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusOK, "login", p)
 		return
 	}
-	if !a.allowLoginAttempt(w, r) {
-		return
-	}
 	username, pw := r.PostFormValue("username"), r.PostFormValue("password")
 	p.Form = map[string]string{"username": username}
 	ip := clientip.FromRequest(r).IP
 	ctx := r.Context()
-	// The lockout decision comes before any password hash is computed, so a locked
-	// account costs the attacker's requests almost nothing on our side.
+	// The lockout decision comes first, before the login rate limit and long before any
+	// password hash: a lock once seen is answered from the guard's in-process cache, so a
+	// flood against a locked account costs no store round trip and no hash.
 	d, err := a.st.Lockout.Check(ctx, username, ip)
 	if err != nil {
 		a.unavailable(w, r, err)
@@ -131,6 +129,9 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Locked {
 		a.locked(w, r, p, d, username)
+		return
+	}
+	if !a.allowLoginAttempt(w, r) {
 		return
 	}
 	u, err := a.st.Accounts.Authenticate(ctx, username, pw)
@@ -174,10 +175,12 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	a.completeLogin(w, r, u, safeNext(r))
 }
 
-func (a *App) locked(w http.ResponseWriter, r *http.Request, p page, d lockout.Decision, username string) {
+// locked answers 429 with the cached status page rather than the login form: refusing a
+// locked account must stay cheaper than any attempt, and the form would be of no use until
+// Retry-After has passed anyway.
+func (a *App) locked(w http.ResponseWriter, r *http.Request, _ page, d lockout.Decision, _ string) {
 	retryAfter(w, d.RetryAfter)
-	p.Errors = []string{"Too many failed login attempts. Please try again later."}
-	a.render(w, r, http.StatusTooManyRequests, "login", p)
+	a.st.Errors.WriteMessage(w, r, http.StatusTooManyRequests, "Too many failed login attempts. Please try again later.")
 }
 
 // completeLogin is the one place a session becomes authenticated: new session ID (fixation),
