@@ -80,8 +80,10 @@ echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min; uptime: $(uptim
 
 cmd="bench/run.sh"
 if [ "$COUNT" != 6 ] || [ "$BENCHTIME" != 1s ] || [ "$WRK_DURATION" != 10s ]; then
-  cmd="COUNT=$COUNT BENCHTIME=$BENCHTIME WRK_DURATION=$WRK_DURATION bench/run.sh"
+  cmd="COUNT=$COUNT BENCHTIME=$BENCHTIME WRK_DURATION=$WRK_DURATION $cmd"
 fi
+if [ "${PROFILE:-0}" = 1 ]; then cmd="PROFILE=1 $cmd"; fi
+if [ -n "${RAMPART_TEST_REDIS_URL:-}" ]; then cmd="RAMPART_TEST_REDIS_URL=$RAMPART_TEST_REDIS_URL $cmd"; fi
 mkdir -p ../docs
 # Sections others added after the marker line (or under their own headings) are kept.
 go run ./cmd/report -bench results/bench.txt -wrk results -env results/env.txt -keep ../docs/BENCHMARKS.md \

@@ -190,11 +190,11 @@ func main() {
 	w("benchstat installed).\n\n")
 
 	if b := get("Baseline/GET"); b != nil {
-		w("**Noise.** The 2 cores are shared with other work (see the load averages above). The harness baseline\n")
-		w("(`Baseline/GET`) measured %s here against 140 ns in perf-anchors.md on a quieter run of the same VM, so\n", dur(b.ns()))
-		w("absolute figures are inflated by roughly %.1f× and spreads are wide. Ratios between implementations in\n", b.ns()/140)
-		w("this run (same process, same minutes) are the robust comparison; the absolute goals in §8 are judged on\n")
-		w("the raw numbers anyway, without correction.\n\n")
+		w("**Noise.** The 2 cores are shared with other work; the load averages before and after the run are above.\n")
+		w("The spread columns give (max−min)/median per row. The harness baseline (`Baseline/GET`: request copy, URL\n")
+		w("copy, a 2-byte body; 3 allocs) measured %s here. Ratios between implementations in this run (same process,\n", dur(b.ns()))
+		w("same minutes) are the robust comparison; the absolute goals in the last section are judged on the raw\n")
+		w("numbers, without any correction for load.\n\n")
 	}
 
 	// Full stack.
