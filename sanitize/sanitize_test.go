@@ -167,7 +167,6 @@ func TestHostilePayloads(t *testing.T) {
 	}
 }
 
-
 // Every line of every file in corpora/xss through the policy.
 func TestXSSCorpus(t *testing.T) {
 	dir := corpora.Dir(t, "xss")
