@@ -210,11 +210,10 @@ func (p *protector) wrap(next http.Handler) http.Handler {
 	}
 	_, allExempt := next.(*exemptHandler)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &stateCtx{Context: r.Context()}
-		c.st.p, c.st.w = p, w
 		// Noted before r2 exists: r2 may be r itself, updated in place (internal/reqown).
 		hadForm := r.MultipartForm != nil
-		r2 := reqown.WithContext(r, c)
+		// One allocation for the state, its context and (used alone) the request's copy.
+		r2, c := reqown.WithValueContext(r, stateCtx{Context: r.Context(), st: state{p: p, w: w}})
 		if !safeMethod(r.Method) {
 			if err := p.check(r2, &c.st); err != nil && !allExempt && !p.isExempt(r2, router) {
 				p.reject(w, r2, &c.st, err)

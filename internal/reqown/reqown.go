@@ -37,13 +37,22 @@ func (c *ownerCtx) Value(key any) any {
 
 // Middleware gives next a copy of each request that rampart's layers below may update in
 // place. Only rampart.go uses it, around a chain made of rampart's own layers.
-func Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c := &ownerCtx{Context: r.Context()}
-		r = r.WithContext(c)
-		c.owned = r
-		next.ServeHTTP(w, r)
-	})
+func Middleware(next http.Handler) http.Handler { return &owner{next: next} }
+
+// owner is a named type rather than a closure so that its body is compiled once, here, where
+// the request's copy is inlined into the single allocation (a closure inlined into the caller
+// is recompiled there and lost that).
+type owner struct{ next http.Handler }
+
+func (o *owner) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The owner context and the request it names in one allocation.
+	pair := &struct {
+		c ownerCtx
+		r http.Request
+	}{c: ownerCtx{Context: r.Context()}}
+	pair.r = *r.WithContext(&pair.c)
+	pair.c.owned = &pair.r
+	o.next.ServeHTTP(w, &pair.r)
 }
 
 // WithContext returns r with context ctx: r itself, updated in place, when r is the request
@@ -54,4 +63,28 @@ func WithContext(r *http.Request, ctx context.Context) *http.Request {
 		return r
 	}
 	return r.WithContext(ctx)
+}
+
+// WithValueContext is WithContext for a layer whose context is a struct of its own (a
+// context.Context embedding the parent, plus the layer's values): it stores c and returns
+// the request carrying it, and a pointer to the stored c. When r is owned, only c is
+// allocated; otherwise c and the request's copy share one allocation instead of two, which
+// is what a layer used alone (without Middleware) costs.
+func WithValueContext[C any, P interface {
+	*C
+	context.Context
+}](r *http.Request, c C) (*http.Request, P) {
+	if owned, _ := r.Context().Value(Key{}).(*http.Request); owned == r {
+		p := P(new(C))
+		*p = c
+		*r = *r.WithContext(p)
+		return r, p
+	}
+	pair := &struct {
+		c C
+		r http.Request
+	}{c: c}
+	p := P(&pair.c)
+	pair.r = *r.WithContext(p)
+	return &pair.r, p
 }

@@ -42,3 +42,33 @@ func TestWithContext(t *testing.T) {
 		t.Fatal("unowned request updated in place")
 	}
 }
+
+type valCtx struct {
+	context.Context
+	v int
+}
+
+func TestWithValueContext(t *testing.T) {
+	r0 := httptest.NewRequest("GET", "/", nil)
+	var r1 *http.Request
+	Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { r1 = r })).ServeHTTP(httptest.NewRecorder(), r0)
+
+	// Owned: updated in place; only the context is allocated.
+	got, c := WithValueContext(r1, valCtx{Context: r1.Context(), v: 1})
+	if got != r1 || r1.Context() != context.Context(c) || c.v != 1 {
+		t.Fatal("owned request was not updated in place with the stored context")
+	}
+	if n := testing.AllocsPerRun(100, func() { WithValueContext(r1, valCtx{Context: r1.Context()}) }); n != 1 {
+		t.Fatalf("owned: %v allocations, want 1", n)
+	}
+
+	// Not owned: a copy carrying the context, the original untouched, one allocation for both.
+	before := r0.Context()
+	got, c = WithValueContext(r0, valCtx{Context: before, v: 2})
+	if got == r0 || r0.Context() != before || got.Context() != context.Context(c) || c.v != 2 || got.URL != r0.URL {
+		t.Fatal("unowned request was changed or its copy lacks the context")
+	}
+	if n := testing.AllocsPerRun(100, func() { WithValueContext(r0, valCtx{Context: before}) }); n != 1 {
+		t.Fatalf("unowned: %v allocations, want 1", n)
+	}
+}
