@@ -2,11 +2,13 @@ package scan
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -20,6 +22,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	minGrade := fs.String("min-grade", "A", "lowest passing grade (A+, A, A-, B+, ... F)")
 	preloaded := fs.Bool("preloaded", false, "treat the target host (and its subdomains) as HSTS-preloaded")
 	noProbes := fs.Bool("no-active-probes", false, "skip the random-404 and cross-origin form POST probes")
+	caFile := fs.String("ca-file", "", "PEM file of extra CA certificates to trust (a private or test CA)")
+	httpURL := fs.String("http-url", "", "where the plain-HTTP side listens when not on port 80 (e.g. http://127.0.0.1:8080/)")
+	httpsURL := fs.String("https-url", "", "where the HTTPS side listens when not on port 443 (e.g. https://127.0.0.1:8443/)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: rampart scan [--json] [--min-grade A] [--preloaded] [--no-active-probes] URL")
 		fs.PrintDefaults()
@@ -36,7 +41,23 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	target := fs.Arg(0)
-	opts := Options{NoActiveProbes: *noProbes}
+	opts := Options{NoActiveProbes: *noProbes, HTTPURL: *httpURL, HTTPSURL: *httpsURL}
+	if *caFile != "" {
+		pem, err := os.ReadFile(*caFile)
+		if err != nil {
+			fmt.Fprintf(stderr, "rampart scan: --ca-file: %v\n", err)
+			return 2
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			fmt.Fprintf(stderr, "rampart scan: --ca-file: no PEM certificate in %s\n", *caFile)
+			return 2
+		}
+		opts.RootCAs = pool
+	}
 	if *preloaded {
 		raw := target
 		if !strings.Contains(raw, "://") {

@@ -5,10 +5,13 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -312,5 +315,34 @@ func TestWriteTableAligned(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), fmt.Sprintf("%+d", -20)) {
 		t.Errorf("modifier missing:\n%s", b.String())
+	}
+}
+
+// The CLI flags reach Options: a site on a test CA and non-standard ports grades A+ only when
+// --ca-file and --http-url are honoured.
+func TestMainCAFileAndURLs(t *testing.T) {
+	tlsSrv := httptest.NewTLSServer(strongHandler())
+	defer tlsSrv.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, tlsSrv.URL+r.URL.RequestURI(), http.StatusMovedPermanently)
+	}))
+	defer plain.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	notPEM := filepath.Join(t.TempDir(), "x.pem")
+	_ = os.WriteFile(notPEM, []byte("not a certificate"), 0o600)
+	var out, errb bytes.Buffer
+	if code := Main([]string{"--ca-file", ca, "--http-url", plain.URL + "/", "--min-grade", "A+", tlsSrv.URL + "/"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "grade: A+") {
+		t.Fatalf("exit %d, stderr %q, out:\n%s", code, errb.String(), out.String())
+	}
+	for _, args := range [][]string{
+		{"--ca-file", filepath.Join(t.TempDir(), "missing.pem"), tlsSrv.URL + "/"},
+		{"--ca-file", notPEM, tlsSrv.URL + "/"},
+	} {
+		if code := Main(args, io.Discard, io.Discard); code != 2 {
+			t.Errorf("Main(%q) = %d, want 2", args, code)
+		}
 	}
 }
