@@ -129,6 +129,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	}
 	st.headers = headers.Middleware(headers.Options{
 		InsecureAllowHTTP:         s.InsecureDev || !s.SSLRedirect,
+		RedirectHost:              s.SSLHost,
 		HSTSMaxAge:                time.Duration(s.HSTSSeconds) * time.Second,
 		InsecureNoHSTS:            s.HSTSSeconds == 0,
 		HSTSExcludeSubdomains:     !s.HSTSIncludeSubdomains,

@@ -47,6 +47,7 @@
 //	| RAMPART_HSTS_INCLUDE_SUBDOMAINS       | HSTSIncludeSubdomains   | bool      | true                                     | SECURE_HSTS_INCLUDE_SUBDOMAINS     |
 //	| RAMPART_HSTS_PRELOAD                  | HSTSPreload             | bool      | false                                    | SECURE_HSTS_PRELOAD                |
 //	| RAMPART_SSL_REDIRECT                  | SSLRedirect             | bool      | true; dev: false                         | SECURE_SSL_REDIRECT (default False)|
+//	| RAMPART_SSL_HOST                      | SSLHost                 | host:port | empty (the request's own host)           | SECURE_SSL_HOST                    |
 //	| RAMPART_REFERRER_POLICY               | ReferrerPolicy          | list      | same-origin                              | SECURE_REFERRER_POLICY             |
 //	| RAMPART_CROSS_ORIGIN_OPENER_POLICY    | COOP                    | enum      | same-origin                              | SECURE_CROSS_ORIGIN_OPENER_POLICY  |
 //	| RAMPART_CROSS_ORIGIN_RESOURCE_POLICY  | CORP                    | enum      | same-origin                              | (none)                             |

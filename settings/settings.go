@@ -110,6 +110,9 @@ type Settings struct {
 	HSTSPreload bool
 	// SSLRedirect redirects plain HTTP requests to HTTPS (RAMPART_SSL_REDIRECT).
 	SSLRedirect bool
+	// SSLHost, when set, is the host[:port] HTTP requests are redirected to instead of their own
+	// Host (RAMPART_SSL_HOST, Django's SECURE_SSL_HOST): for HTTPS on another port or host.
+	SSLHost string
 	// ReferrerPolicy is the Referrer-Policy header (RAMPART_REFERRER_POLICY).
 	ReferrerPolicy string
 	// COOP is the Cross-Origin-Opener-Policy header (RAMPART_CROSS_ORIGIN_OPENER_POLICY).

@@ -3,6 +3,7 @@ package settings
 import (
 	"errors"
 	"fmt"
+	"github.com/rampart-go/rampart/hosts"
 	"net"
 	"net/http"
 	"net/netip"
@@ -204,6 +205,7 @@ var variables = []variable{
 	boolVar("HSTS_INCLUDE_SUBDOMAINS", static("true"), func(s *Settings) *bool { return &s.HSTSIncludeSubdomains }),
 	boolVar("HSTS_PRELOAD", static("false"), func(s *Settings) *bool { return &s.HSTSPreload }),
 	boolVar("SSL_REDIRECT", unlessInsecureDev("true", "false"), func(s *Settings) *bool { return &s.SSLRedirect }),
+	strVar("SSL_HOST", static(""), checkSSLHost, func(s *Settings) *string { return &s.SSLHost }),
 	strVar("REFERRER_POLICY", static("same-origin"), NormalizeReferrerPolicy, func(s *Settings) *string { return &s.ReferrerPolicy }),
 	strVar("CROSS_ORIGIN_OPENER_POLICY", static("same-origin"), oneOf(COOPValues...), func(s *Settings) *string { return &s.COOP }),
 	strVar("CROSS_ORIGIN_RESOURCE_POLICY", static("same-origin"), oneOf(CORPValues...), func(s *Settings) *string { return &s.CORP }),
@@ -496,4 +498,16 @@ func checkIssuer(v string) (string, error) {
 		return v, fmt.Errorf("%q must be 1-64 characters without ':' or control characters", v)
 	}
 	return v, nil
+}
+
+// checkSSLHost accepts an empty value or a bare host[:port]: no scheme, path or user info, so a
+// redirect built from it cannot point anywhere but that host.
+func checkSSLHost(v string) (string, error) {
+	if v == "" {
+		return v, nil
+	}
+	if _, _, err := hosts.Split(v); err != nil || strings.ContainsAny(v, "/@?#\\ ") {
+		return v, fmt.Errorf("%q is not a host or host:port", v)
+	}
+	return strings.ToLower(v), nil
 }

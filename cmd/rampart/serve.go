@@ -50,6 +50,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
 	keyFile := fs.String("tls-key", "", "private key for --tls-cert (PEM)")
+	httpAddr := fs.String("http-addr", "", "with --tls-cert: also listen for plain HTTP here (requests are redirected to HTTPS; set RAMPART_SSL_HOST to the HTTPS host:port when it is not 443)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -98,7 +99,11 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		mode += ", debug error pages"
 	}
 	fmt.Fprintf(stdout, "rampart: reference app on %s://%s/  [%s; store %s]\n", scheme, displayAddr(ln.Addr().String()), mode, settings.RedactURL(s.DatabaseURL.Reveal()))
-	errc := make(chan error, 1)
+	if *httpAddr != "" && *certFile == "" {
+		fmt.Fprintln(stderr, "rampart: --http-addr needs --tls-cert (plain HTTP alone is served on RAMPART_ADDR)")
+		return 2
+	}
+	errc := make(chan error, 2)
 	go func() {
 		if *certFile != "" {
 			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
@@ -106,6 +111,19 @@ func serve(args []string, stdout, stderr io.Writer) int {
 			errc <- srv.Serve(ln)
 		}
 	}()
+	var plain *http.Server
+	if *httpAddr != "" {
+		pln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintf(stderr, "rampart: %v\n", err)
+			return 1
+		}
+		// The same stack: its HTTPS redirect layer answers every plain request with a redirect.
+		plain = &http.Server{Handler: srv.Handler, ReadHeaderTimeout: s.ReadHeaderTimeout, ReadTimeout: s.ReadTimeout,
+			WriteTimeout: s.WriteTimeout, IdleTimeout: s.IdleTimeout, MaxHeaderBytes: srv.MaxHeaderBytes, ErrorLog: srv.ErrorLog}
+		fmt.Fprintf(stdout, "rampart: plain HTTP on http://%s/ (redirects to HTTPS)\n", displayAddr(pln.Addr().String()))
+		go func() { errc <- plain.Serve(pln) }()
+	}
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
@@ -116,6 +134,9 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(shutdown)
+		if plain != nil {
+			_ = plain.Shutdown(shutdown)
+		}
 	}
 	return 0
 }
