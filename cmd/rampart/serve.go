@@ -54,6 +54,10 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *httpAddr != "" && *certFile == "" {
+		fmt.Fprintln(stderr, "rampart: --http-addr needs --tls-cert (plain HTTP alone is served on RAMPART_ADDR)")
+		return 2
+	}
 	s, ok := loadSettings(stderr)
 	if !ok {
 		return 1
@@ -99,10 +103,6 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		mode += ", debug error pages"
 	}
 	fmt.Fprintf(stdout, "rampart: reference app on %s://%s/  [%s; store %s]\n", scheme, displayAddr(ln.Addr().String()), mode, settings.RedactURL(s.DatabaseURL.Reveal()))
-	if *httpAddr != "" && *certFile == "" {
-		fmt.Fprintln(stderr, "rampart: --http-addr needs --tls-cert (plain HTTP alone is served on RAMPART_ADDR)")
-		return 2
-	}
 	errc := make(chan error, 2)
 	go func() {
 		if *certFile != "" {
