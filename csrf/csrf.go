@@ -441,8 +441,16 @@ func (st *state) ensure(r *http.Request) (string, error) {
 }
 
 func (st *state) rotate(w http.ResponseWriter, r *http.Request) (string, error) {
-	s := newSecret()
-	if err := st.p.store.SetCSRFSecret(w, r, s); err != nil {
+	var s string
+	var err error
+	// Exactly *CookieStore: a type embedding it may override SetCSRFSecret.
+	if cs, ok := st.p.store.(*CookieStore); ok {
+		s, err = cs.issue(w, r)
+	} else {
+		s = newSecret()
+		err = st.p.store.SetCSRFSecret(w, r, s)
+	}
+	if err != nil {
 		return "", err
 	}
 	st.secret, st.found, st.loaded = s, true, true

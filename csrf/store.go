@@ -2,6 +2,7 @@ package csrf
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -112,4 +113,59 @@ func (c *CookieStore) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secr
 	http.SetCookie(w, ck)
 	w.Header().Add("Vary", "Cookie")
 	return nil
+}
+
+// issue draws a new secret and stores it, as newSecret followed by SetCSRFSecret would, with
+// the same Set-Cookie line that http.SetCookie writes. The secret is drawn straight into that
+// line and both header values share one backing array, so issuing costs one or two
+// allocations instead of five: a first visit to any page with a form pays it. Custom cookie
+// names, which net/http validates, take the general path.
+func (c *CookieStore) issue(w http.ResponseWriter, r *http.Request) (string, error) {
+	name, secure := c.cookieName(r)
+	if name != SecureCookieName && name != InsecureCookieName {
+		s := newSecret()
+		return s, c.SetCSRFSecret(w, r, s)
+	}
+	// The Max-Age attribute, built on the stack; a negative MaxAge means none.
+	var attr [32]byte
+	maxAge := attr[:0]
+	switch {
+	case c.MaxAge == 0:
+		maxAge = strconv.AppendInt(append(maxAge, "; Max-Age="...), int64(DefaultCookieMaxAge/time.Second), 10)
+	case c.MaxAge > 0:
+		maxAge = strconv.AppendInt(append(maxAge, "; Max-Age="...), int64(c.MaxAge/time.Second), 10)
+	}
+	secureAttr := ""
+	if secure {
+		secureAttr = "; Secure"
+	}
+	sameSite := "; SameSite=Lax"
+	if c.SameSite == http.SameSiteStrictMode {
+		sameSite = "; SameSite=Strict"
+	}
+	var b strings.Builder
+	b.Grow(len(name) + 1 + secretLength + len("; Path=/") + len(maxAge) + len("; HttpOnly") + len(secureAttr) + len(sameSite))
+	b.WriteString(name)
+	b.WriteByte('=')
+	var secret [secretLength]byte
+	randomAlnum(secret[:])
+	b.Write(secret[:])
+	b.WriteString("; Path=/")
+	b.Write(maxAge)
+	b.WriteString("; HttpOnly")
+	b.WriteString(secureAttr)
+	b.WriteString(sameSite)
+	line := b.String()
+	h := w.Header()
+	_, hasCookie := h["Set-Cookie"]
+	_, hasVary := h["Vary"]
+	if !hasCookie && !hasVary {
+		vals := &[2]string{line, "Cookie"}
+		h["Set-Cookie"] = vals[0:1:1]
+		h["Vary"] = vals[1:2:2]
+	} else {
+		h.Add("Set-Cookie", line)
+		h.Add("Vary", "Cookie")
+	}
+	return line[len(name)+1 : len(name)+1+secretLength], nil
 }

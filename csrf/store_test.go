@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -48,5 +49,40 @@ func TestCookieStoreNameAndSameSite(t *testing.T) {
 				t.Fatalf("read back %q %v", v, ok)
 			}
 		})
+	}
+}
+
+// issue must write exactly what SetCSRFSecret (http.SetCookie) writes for the same secret,
+// in every configuration, and add to headers already present the way Header.Add does.
+func TestCookieStoreIssueMatchesSetCookie(t *testing.T) {
+	for _, target := range []string{"https://example.com/", "http://example.com/"} {
+		for _, maxAge := range []time.Duration{0, time.Hour, 1500 * time.Millisecond, -1} {
+			for _, ss := range []http.SameSite{0, http.SameSiteLaxMode, http.SameSiteStrictMode, http.SameSiteNoneMode} {
+				for _, name := range []string{"", SecureCookieName, InsecureCookieName, "custom", "bad name"} {
+					for _, pre := range []bool{false, true} {
+						c := &CookieStore{MaxAge: maxAge, SameSite: ss, Name: name}
+						r := httptest.NewRequest("GET", target, nil)
+						got := httptest.NewRecorder()
+						want := httptest.NewRecorder()
+						if pre {
+							for _, w := range []*httptest.ResponseRecorder{got, want} {
+								w.Header().Set("Set-Cookie", "a=b")
+								w.Header().Set("Vary", "Accept-Encoding")
+							}
+						}
+						secret, err := c.issue(got, r)
+						if err != nil || !validSecret(secret) {
+							t.Fatalf("issue: %q, %v", secret, err)
+						}
+						if err := c.SetCSRFSecret(want, r, secret); err != nil {
+							t.Fatal(err)
+						}
+						if !reflect.DeepEqual(got.Header(), want.Header()) {
+							t.Errorf("%s %v %v %q pre=%v:\nissue      %q\nSetCookie  %q", target, maxAge, ss, name, pre, got.Header(), want.Header())
+						}
+					}
+				}
+			}
+		}
 	}
 }
