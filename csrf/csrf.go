@@ -285,7 +285,7 @@ func (p *protector) check(r *http.Request, st *state) error {
 			return err
 		}
 	}
-	return p.checkToken(r, st)
+	return p.checkToken(r, st, &info)
 }
 
 func (p *protector) isTrusted(o *origin) bool {
@@ -369,8 +369,8 @@ func fastReferer(s string) (origin, bool) {
 	return origin{scheme: "https", host: host, port: stripDefaultPort("https", port)}, true
 }
 
-func (p *protector) checkToken(r *http.Request, st *state) error {
-	secret, ok := st.load(r)
+func (p *protector) checkToken(r *http.Request, st *state, info *clientip.Info) error {
+	secret, ok := st.loadWith(r, info)
 	if !ok {
 		return fail(ErrNoCSRFCookie, ErrNoCSRFCookie.Error())
 	}
@@ -423,9 +423,17 @@ func requestToken(r *http.Request) (token, header string) {
 	return r.PostForm.Get(DjangoFieldName), ""
 }
 
-func (st *state) load(r *http.Request) (string, bool) {
+// loadWith asks the store once per request. info is r's clientip.Info, which the caller has
+// already resolved: the default CookieStore reuses it rather than resolving the request a
+// second time (without a clientip middleware in front, resolving is a third of the token path).
+func (st *state) loadWith(r *http.Request, info *clientip.Info) (string, bool) {
 	if !st.loaded {
-		st.secret, st.found = st.p.store.CSRFSecret(r)
+		// Exactly *CookieStore: a type embedding it may override CSRFSecret.
+		if cs, ok := st.p.store.(*CookieStore); ok && info != nil {
+			st.secret, st.found = cs.secret(r, info.Secure())
+		} else {
+			st.secret, st.found = st.p.store.CSRFSecret(r)
+		}
 		st.loaded = true
 	}
 	return st.secret, st.found
@@ -434,18 +442,29 @@ func (st *state) load(r *http.Request) (string, bool) {
 // ensure returns a valid secret, creating and storing one when there is none or the stored
 // one is malformed (Django replaces bad cookies the same way).
 func (st *state) ensure(r *http.Request) (string, error) {
-	if s, ok := st.load(r); ok && validSecret(s) {
+	// Resolved once for both the look-up and the new cookie.
+	info := clientip.FromRequest(r)
+	if s, ok := st.loadWith(r, &info); ok && validSecret(s) {
 		return s, nil
 	}
-	return st.rotate(st.w, r)
+	return st.rotateWith(st.w, r, &info)
 }
 
 func (st *state) rotate(w http.ResponseWriter, r *http.Request) (string, error) {
+	return st.rotateWith(w, r, nil)
+}
+
+// rotateWith is rotate with r's clientip.Info when the caller has it (nil to resolve it).
+func (st *state) rotateWith(w http.ResponseWriter, r *http.Request, info *clientip.Info) (string, error) {
 	var s string
 	var err error
 	// Exactly *CookieStore: a type embedding it may override SetCSRFSecret.
 	if cs, ok := st.p.store.(*CookieStore); ok {
-		s, err = cs.issue(w, r)
+		if info == nil {
+			i := clientip.FromRequest(r)
+			info = &i
+		}
+		s, err = cs.issue(w, info.Secure())
 	} else {
 		s = newSecret()
 		err = st.p.store.SetCSRFSecret(w, r, s)

@@ -51,6 +51,10 @@ type CookieStore struct {
 
 func (c *CookieStore) cookieName(r *http.Request) (string, bool) {
 	secure := clientip.FromRequest(r).Secure()
+	return c.nameFor(secure), secure
+}
+
+func (c *CookieStore) nameFor(secure bool) string {
 	name := c.Name
 	if name == "" {
 		name = SecureCookieName
@@ -58,13 +62,17 @@ func (c *CookieStore) cookieName(r *http.Request) (string, bool) {
 	if !secure && strings.HasPrefix(name, "__Host-") {
 		name = InsecureCookieName
 	}
-	return name, secure
+	return name
 }
 
 // CSRFSecret implements SecretStore.
 func (c *CookieStore) CSRFSecret(r *http.Request) (string, bool) {
-	name, _ := c.cookieName(r)
-	return cookieValue(r.Header["Cookie"], name)
+	return c.secret(r, clientip.FromRequest(r).Secure())
+}
+
+// secret is CSRFSecret for a request already known to be secure or not.
+func (c *CookieStore) secret(r *http.Request, secure bool) (string, bool) {
+	return cookieValue(r.Header["Cookie"], c.nameFor(secure))
 }
 
 // cookieValue finds a cookie without allocating. r.Cookie parses into *http.Cookie values
@@ -92,6 +100,11 @@ func cookieValue(lines []string, name string) (string, bool) {
 // SetCSRFSecret implements SecretStore.
 func (c *CookieStore) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error {
 	name, secure := c.cookieName(r)
+	c.setCookie(w, name, secure, secret)
+	return nil
+}
+
+func (c *CookieStore) setCookie(w http.ResponseWriter, name string, secure bool, secret string) {
 	ss := http.SameSiteLaxMode
 	if c.SameSite == http.SameSiteStrictMode {
 		ss = http.SameSiteStrictMode
@@ -112,7 +125,6 @@ func (c *CookieStore) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secr
 	}
 	http.SetCookie(w, ck)
 	w.Header().Add("Vary", "Cookie")
-	return nil
 }
 
 // issue draws a new secret and stores it, as newSecret followed by SetCSRFSecret would, with
@@ -120,11 +132,12 @@ func (c *CookieStore) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secr
 // line and both header values share one backing array, so issuing costs one or two
 // allocations instead of five: a first visit to any page with a form pays it. Custom cookie
 // names, which net/http validates, take the general path.
-func (c *CookieStore) issue(w http.ResponseWriter, r *http.Request) (string, error) {
-	name, secure := c.cookieName(r)
+func (c *CookieStore) issue(w http.ResponseWriter, secure bool) (string, error) {
+	name := c.nameFor(secure)
 	if name != SecureCookieName && name != InsecureCookieName {
 		s := newSecret()
-		return s, c.SetCSRFSecret(w, r, s)
+		c.setCookie(w, name, secure, s)
+		return s, nil
 	}
 	// The Max-Age attribute, built on the stack; a negative MaxAge means none.
 	var attr [32]byte

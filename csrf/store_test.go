@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/rampart-go/rampart/clientip"
 )
 
 func TestCookieStoreNameAndSameSite(t *testing.T) {
@@ -70,7 +72,7 @@ func TestCookieStoreIssueMatchesSetCookie(t *testing.T) {
 								w.Header().Set("Vary", "Accept-Encoding")
 							}
 						}
-						secret, err := c.issue(got, r)
+						secret, err := c.issue(got, clientip.FromRequest(r).Secure())
 						if err != nil || !validSecret(secret) {
 							t.Fatalf("issue: %q, %v", secret, err)
 						}

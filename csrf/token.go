@@ -16,6 +16,10 @@ const (
 	tokenLength  = 2 * secretLength
 )
 
+// alphabet2 is alphabet twice, so that (i mod 62) for i in [0, 124) is a plain index: the
+// masking loops run on every token without a division.
+const alphabet2 = alphabet + alphabet
+
 // alphaIndex maps a byte to its position in alphabet, or 0xff when it is not in it.
 var alphaIndex = func() (t [256]byte) {
 	for i := range t {
@@ -61,7 +65,7 @@ func maskSecret(secret string) string {
 	for i := 0; i < secretLength; i++ {
 		s := int(alphaIndex[secret[i]])
 		m := int(alphaIndex[out[i]])
-		out[secretLength+i] = alphabet[(s+m)%62]
+		out[secretLength+i] = alphabet2[s+m] // s+m < 124
 	}
 	return string(out[:])
 }
@@ -72,7 +76,7 @@ func unmask(dst *[secretLength]byte, token string) {
 	for i := 0; i < secretLength; i++ {
 		m := int(alphaIndex[token[i]])
 		c := int(alphaIndex[token[secretLength+i]])
-		dst[i] = alphabet[(c-m+62)%62]
+		dst[i] = alphabet2[c-m+62] // 0 < c-m+62 < 124
 	}
 }
 
