@@ -86,6 +86,16 @@ func FromRequest(r *http.Request) Info {
 	return zero.Resolve(r)
 }
 
+// SecureFromRequest is FromRequest(r).Secure() without resolving the rest of the request
+// when no resolver ran: the zero Resolver trusts no proxy, so only r.TLS decides. Layers on
+// every response that need nothing else (headers) use it.
+func SecureFromRequest(r *http.Request) bool {
+	if info, ok := r.Context().Value(ctxKey{}).(*Info); ok {
+		return info.Secure()
+	}
+	return r.TLS != nil
+}
+
 // Middleware resolves each request once and stores the result in its context.
 func (res *Resolver) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -322,3 +322,33 @@ func BenchmarkResolve(b *testing.B) {
 	bench("forwarded-2hops", &Resolver{TrustedProxies: trusted, Header: Forwarded}, newReq("10.0.0.1:1234", "example.com", false,
 		hdr{{"Forwarded", `for=198.51.100.7, for="[2001:db8:ffff::2]";proto=https;host=example.com`}}))
 }
+
+// SecureFromRequest must agree with FromRequest(r).Secure() with and without a resolver,
+// including proxied requests whose scheme comes from a trusted proxy's header.
+func TestSecureFromRequest(t *testing.T) {
+	res := &Resolver{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
+	for _, tc := range []struct {
+		target, remote, proto string
+	}{
+		{"https://example.com/", "192.0.2.1:1234", ""},
+		{"http://example.com/", "192.0.2.1:1234", ""},
+		{"http://example.com/", "192.0.2.1:1234", "https"},
+		{"http://example.com/", "10.0.0.1:1234", "https"},
+		{"https://example.com/", "10.0.0.1:1234", "http"},
+		{"http://example.com/", "garbage", ""},
+	} {
+		r := httptest.NewRequest("GET", tc.target, nil)
+		r.RemoteAddr = tc.remote
+		if tc.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		if got, want := SecureFromRequest(r), FromRequest(r).Secure(); got != want {
+			t.Errorf("no resolver %+v: %v, want %v", tc, got, want)
+		}
+		var seen *http.Request
+		res.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { seen = r })).ServeHTTP(httptest.NewRecorder(), r)
+		if got, want := SecureFromRequest(seen), FromRequest(seen).Secure(); got != want {
+			t.Errorf("resolver %+v: %v, want %v", tc, got, want)
+		}
+	}
+}

@@ -285,7 +285,7 @@ func (p *protector) check(r *http.Request, st *state) error {
 			return err
 		}
 	}
-	return p.checkToken(r, st, &info)
+	return p.checkToken(r, st, info.Secure())
 }
 
 func (p *protector) isTrusted(o *origin) bool {
@@ -369,8 +369,8 @@ func fastReferer(s string) (origin, bool) {
 	return origin{scheme: "https", host: host, port: stripDefaultPort("https", port)}, true
 }
 
-func (p *protector) checkToken(r *http.Request, st *state, info *clientip.Info) error {
-	secret, ok := st.loadWith(r, info)
+func (p *protector) checkToken(r *http.Request, st *state, secure bool) error {
+	secret, ok := st.loadWith(r, secure)
 	if !ok {
 		return fail(ErrNoCSRFCookie, ErrNoCSRFCookie.Error())
 	}
@@ -423,14 +423,15 @@ func requestToken(r *http.Request) (token, header string) {
 	return r.PostForm.Get(DjangoFieldName), ""
 }
 
-// loadWith asks the store once per request. info is r's clientip.Info, which the caller has
-// already resolved: the default CookieStore reuses it rather than resolving the request a
-// second time (without a clientip middleware in front, resolving is a third of the token path).
-func (st *state) loadWith(r *http.Request, info *clientip.Info) (string, bool) {
+// loadWith asks the store once per request. secure is clientip.FromRequest(r).Secure(),
+// which the caller already has: the default CookieStore reuses it rather than resolving the
+// request a second time (without a clientip middleware in front, resolving was a third of the
+// token path).
+func (st *state) loadWith(r *http.Request, secure bool) (string, bool) {
 	if !st.loaded {
 		// Exactly *CookieStore: a type embedding it may override CSRFSecret.
-		if cs, ok := st.p.store.(*CookieStore); ok && info != nil {
-			st.secret, st.found = cs.secret(r, info.Secure())
+		if cs, ok := st.p.store.(*CookieStore); ok {
+			st.secret, st.found = cs.secret(r, secure)
 		} else {
 			st.secret, st.found = st.p.store.CSRFSecret(r)
 		}
@@ -443,28 +444,29 @@ func (st *state) loadWith(r *http.Request, info *clientip.Info) (string, bool) {
 // one is malformed (Django replaces bad cookies the same way).
 func (st *state) ensure(r *http.Request) (string, error) {
 	// Resolved once for both the look-up and the new cookie.
-	info := clientip.FromRequest(r)
-	if s, ok := st.loadWith(r, &info); ok && validSecret(s) {
+	secure := clientip.SecureFromRequest(r)
+	if s, ok := st.loadWith(r, secure); ok && validSecret(s) {
 		return s, nil
 	}
-	return st.rotateWith(st.w, r, &info)
+	return st.rotateWith(st.w, r, &secure)
 }
 
 func (st *state) rotate(w http.ResponseWriter, r *http.Request) (string, error) {
 	return st.rotateWith(w, r, nil)
 }
 
-// rotateWith is rotate with r's clientip.Info when the caller has it (nil to resolve it).
-func (st *state) rotateWith(w http.ResponseWriter, r *http.Request, info *clientip.Info) (string, error) {
+// rotateWith is rotate with clientip.FromRequest(r).Secure() when the caller has it (nil
+// to resolve it).
+func (st *state) rotateWith(w http.ResponseWriter, r *http.Request, secure *bool) (string, error) {
 	var s string
 	var err error
 	// Exactly *CookieStore: a type embedding it may override SetCSRFSecret.
 	if cs, ok := st.p.store.(*CookieStore); ok {
-		if info == nil {
-			i := clientip.FromRequest(r)
-			info = &i
+		if secure == nil {
+			sec := clientip.SecureFromRequest(r)
+			secure = &sec
 		}
-		s, err = cs.issue(w, info.Secure())
+		s, err = cs.issue(w, *secure)
 	} else {
 		s = newSecret()
 		err = st.p.store.SetCSRFSecret(w, r, s)

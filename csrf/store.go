@@ -50,7 +50,7 @@ type CookieStore struct {
 }
 
 func (c *CookieStore) cookieName(r *http.Request) (string, bool) {
-	secure := clientip.FromRequest(r).Secure()
+	secure := clientip.SecureFromRequest(r)
 	return c.nameFor(secure), secure
 }
 
@@ -67,7 +67,7 @@ func (c *CookieStore) nameFor(secure bool) string {
 
 // CSRFSecret implements SecretStore.
 func (c *CookieStore) CSRFSecret(r *http.Request) (string, bool) {
-	return c.secret(r, clientip.FromRequest(r).Secure())
+	return c.secret(r, clientip.SecureFromRequest(r))
 }
 
 // secret is CSRFSecret for a request already known to be secure or not.

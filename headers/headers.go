@@ -176,10 +176,9 @@ func validValue(v string) bool {
 }
 
 func (m *mw) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	info := clientip.FromRequest(r)
-	secure := info.Secure()
+	secure := clientip.SecureFromRequest(r)
 	if !secure && !m.allowHTP && !m.isExempt(r.URL.Path) {
-		m.redirect(w, r, info.Host)
+		m.redirect(w, r, clientip.FromRequest(r).Host)
 		return
 	}
 	h := w.Header()
