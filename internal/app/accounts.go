@@ -4,6 +4,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -169,7 +170,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		}
 		sess.SetString(keyPendingUser, u.ID)
 		sess.SetInt64(keyPendingAt, a.now().Unix())
-		http.Redirect(w, r, "/accounts/login/2fa?next="+urlQueryEscape(safeNext(r)), http.StatusSeeOther)
+		http.Redirect(w, r, "/accounts/login/2fa?next="+url.QueryEscape(safeNext(r)), http.StatusSeeOther)
 		return
 	}
 	a.completeLogin(w, r, u, safeNext(r))

@@ -14,8 +14,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -151,7 +151,7 @@ func (a *App) currentUser(w http.ResponseWriter, r *http.Request) (*store.User, 
 func (a *App) requireLogin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if userFrom(r) == nil {
-			http.Redirect(w, r, "/accounts/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			http.Redirect(w, r, "/accounts/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
 		h(w, r)
@@ -223,19 +223,6 @@ func safeNext(r *http.Request) string {
 		return "/"
 	}
 	return next
-}
-
-func urlQueryEscape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
-			b.WriteByte(c)
-		} else {
-			b.WriteString("%" + strconv.FormatUint(uint64(c)>>4, 16) + strconv.FormatUint(uint64(c)&15, 16))
-		}
-	}
-	return b.String()
 }
 
 func retryAfter(w http.ResponseWriter, d time.Duration) {
