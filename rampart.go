@@ -15,7 +15,6 @@ package rampart
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -286,6 +285,3 @@ func (st *Stack) Close() error {
 	}
 	return nil
 }
-
-// ErrStoreUnavailable is what handlers report when the store fails; they answer 503.
-var ErrStoreUnavailable = errors.New("rampart: store unavailable")
