@@ -242,6 +242,7 @@ func (st *Stack) Handler(app http.Handler) http.Handler {
 		OnLimited: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st.Errors.WriteMessage(w, r, http.StatusTooManyRequests, "Too many requests. Please slow down.")
 		})})(inner)
+	maxBody := st.Settings.MaxBodyBytes
 	reportPath := st.Settings.CSPReportURI
 	if !strings.HasPrefix(reportPath, "/") {
 		reportPath = ""
@@ -250,6 +251,10 @@ func (st *Stack) Handler(app http.Handler) http.Handler {
 		if reportPath != "" && r.URL.Path == reportPath {
 			st.cspReport.ServeHTTP(w, r)
 			return
+		}
+		// Bodies are capped before any layer reads them (csrf may parse a form for its token).
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		}
 		limited.ServeHTTP(w, r)
 	})
