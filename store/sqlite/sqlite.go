@@ -392,24 +392,17 @@ func (s *Store) DeleteSession(ctx context.Context, key string) error {
 
 // UserSessions implements store.Sessions.
 func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
-		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`,
-		userID, common.Micros(now))
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows rowScanner) (store.Session, error) {
 		var x store.Session
 		var c, l, e int64
 		if err := rows.Scan(&x.Key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e); err != nil {
-			return nil, wrap(err)
+			return x, wrap(err)
 		}
 		x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
-		out = append(out, x)
-	}
-	return out, wrap(rows.Err())
+		return x, nil
+	}, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
+		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`,
+		userID, common.Micros(now))
 }
 
 // DeleteUserSessions implements store.Sessions.
@@ -479,24 +472,17 @@ func (s *Store) ListCounters(ctx context.Context, prefix string, min int64, now 
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT key, n, expires_at FROM counters
-		WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1 AND n >= ?2 AND expires_at > ?3
-		ORDER BY key LIMIT ?4`, prefix, min, common.Micros(now), limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Counter
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows rowScanner) (store.Counter, error) {
 		var c store.Counter
 		var e int64
 		if err := rows.Scan(&c.Key, &c.N, &e); err != nil {
-			return nil, wrap(err)
+			return c, wrap(err)
 		}
 		c.ExpiresAt = common.FromMicros(e)
-		out = append(out, c)
-	}
-	return out, wrap(rows.Err())
+		return c, nil
+	}, `SELECT key, n, expires_at FROM counters
+		WHERE key >= ?1 AND substr(key, 1, length(?1)) = ?1 AND n >= ?2 AND expires_at > ?3
+		ORDER BY key LIMIT ?4`, prefix, min, common.Micros(now), limit)
 }
 
 // ClaimStep implements store.OTPSteps in one statement: the upsert changes a row only when
@@ -522,7 +508,7 @@ func (s *Store) ResetSteps(ctx context.Context, device string) error {
 
 const userCols = `id, username, email, password_hash, is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch`
 
-func scanUser(row interface{ Scan(...any) error }) (store.User, error) {
+func scanUser(row rowScanner) (store.User, error) {
 	var u store.User
 	var id, dj, ll int64
 	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &dj, &ll, &u.TOTPSecret, &u.TOTPEnabled, &u.DeviceEpoch)
@@ -617,21 +603,8 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store
 	if limit <= 0 {
 		limit = -1
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT `+userCols+` FROM users WHERE username_key > ? ORDER BY username_key LIMIT ?`,
+	return queryAll(ctx, s.r, scanUser, `SELECT `+userCols+` FROM users WHERE username_key > ? ORDER BY username_key LIMIT ?`,
 		common.FoldKey(after), limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, wrap(rows.Err())
 }
 
 // ReplaceBackupCodes implements store.BackupCodes in one transaction, so a half-replaced set
@@ -685,22 +658,15 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows rowScanner) (store.Event, error) {
 		var e store.Event
 		var t int64
 		if err := rows.Scan(&e.ID, &t, &e.Kind, &e.UserID, &e.Username, &e.IP, &e.Detail); err != nil {
-			return nil, wrap(err)
+			return e, wrap(err)
 		}
 		e.Time = common.FromMicros(t)
-		out = append(out, e)
-	}
-	return out, wrap(rows.Err())
+		return e, nil
+	}, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT ?`, limit)
 }
 
 // AddComment implements store.Comments.
@@ -718,27 +684,20 @@ func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment,
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT id, user_id, username, body, created_at FROM comments ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Comment
-	for rows.Next() {
+	return queryAll(ctx, s.r, func(rows rowScanner) (store.Comment, error) {
 		var c store.Comment
 		var t int64
 		if err := rows.Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &t); err != nil {
-			return nil, wrap(err)
+			return c, wrap(err)
 		}
 		c.CreatedAt = common.FromMicros(t)
-		out = append(out, c)
-	}
-	return out, wrap(rows.Err())
+		return c, nil
+	}, `SELECT id, user_id, username, body, created_at FROM comments ORDER BY id DESC LIMIT ?`, limit)
 }
 
 const passkeyCols = `id, user_id, name, data, sign_count, created_at, last_used`
 
-func scanPasskey(row interface{ Scan(...any) error }) (store.Passkey, error) {
+func scanPasskey(row rowScanner) (store.Passkey, error) {
 	var p store.Passkey
 	var created, used int64
 	if err := row.Scan(&p.ID, &p.UserID, &p.Name, &p.Data, &p.SignCount, &created, &used); err != nil {
@@ -760,20 +719,7 @@ func (s *Store) AddPasskey(ctx context.Context, p store.Passkey) error {
 
 // UserPasskeys implements store.Passkeys.
 func (s *Store) UserPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = ? ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Passkey
-	for rows.Next() {
-		p, err := scanPasskey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, wrap(rows.Err())
+	return queryAll(ctx, s.r, scanPasskey, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = ? ORDER BY created_at, id`, userID)
 }
 
 // PasskeyByID implements store.Passkeys.
@@ -847,4 +793,26 @@ func (s *Store) Close() error {
 		}
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// rowScanner is what *sql.Row and *sql.Rows have in common.
+type rowScanner interface{ Scan(...any) error }
+
+// queryAll runs a read query and scans every row with scan: the one place that closes the
+// rows and reports a scan or iteration error, for every list-returning method.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, wrap(rows.Err())
 }
