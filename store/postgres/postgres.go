@@ -301,21 +301,8 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 	if userID == "" || !storable(userID) {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+sessionCols+` FROM sessions
+	return queryAll(ctx, s.pool, scanSession, `SELECT `+sessionCols+` FROM sessions
 		WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen DESC, key`, userID, ts(now))
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Session
-	for rows.Next() {
-		x, err := scanSession(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, wrap(rows.Err())
 }
 
 // DeleteUserSessions implements store.Sessions.
@@ -375,24 +362,17 @@ func (s *Store) ListCounters(ctx context.Context, prefix string, min int64, now 
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT key, n, expires_at FROM counters
-		WHERE key >= $1 AND substring(key from 1 for octet_length($1)) = $1 AND n >= $2 AND expires_at > $3
-		ORDER BY key LIMIT $4`, []byte(prefix), min, ts(now), lim)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Counter
-	for rows.Next() {
+	return queryAll(ctx, s.pool, func(rows pgx.Row) (store.Counter, error) {
 		var c store.Counter
 		var key []byte
 		if err := rows.Scan(&key, &c.N, &c.ExpiresAt); err != nil {
-			return nil, wrap(err)
+			return c, wrap(err)
 		}
 		c.Key, c.ExpiresAt = string(key), utc(c.ExpiresAt)
-		out = append(out, c)
-	}
-	return out, wrap(rows.Err())
+		return c, nil
+	}, `SELECT key, n, expires_at FROM counters
+		WHERE key >= $1 AND substring(key from 1 for octet_length($1)) = $1 AND n >= $2 AND expires_at > $3
+		ORDER BY key LIMIT $4`, []byte(prefix), min, ts(now), lim)
 }
 
 // ClaimStep implements store.OTPSteps in one statement: the upsert changes a row only when the
@@ -521,21 +501,8 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store
 	if limit > 0 {
 		lim = &limit
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+userCols+` FROM users WHERE username_key > $1 ORDER BY username_key LIMIT $2`,
+	return queryAll(ctx, s.pool, scanUser, `SELECT `+userCols+` FROM users WHERE username_key > $1 ORDER BY username_key LIMIT $2`,
 		clean(common.FoldKey(after)), lim)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, u)
-	}
-	return out, wrap(rows.Err())
 }
 
 // ReplaceBackupCodes implements store.BackupCodes in one transaction, so a half-replaced set
@@ -596,21 +563,14 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Event
-	for rows.Next() {
+	return queryAll(ctx, s.pool, func(rows pgx.Row) (store.Event, error) {
 		var e store.Event
 		if err := rows.Scan(&e.ID, &e.Time, &e.Kind, &e.UserID, &e.Username, &e.IP, &e.Detail); err != nil {
-			return nil, wrap(err)
+			return e, wrap(err)
 		}
 		e.Time = utc(e.Time)
-		out = append(out, e)
-	}
-	return out, wrap(rows.Err())
+		return e, nil
+	}, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT $1`, limit)
 }
 
 // AddComment implements store.Comments. The body is stored as written (made valid UTF-8);
@@ -630,21 +590,14 @@ func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment,
 	if limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, user_id, username, body, created_at FROM comments ORDER BY id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Comment
-	for rows.Next() {
+	return queryAll(ctx, s.pool, func(rows pgx.Row) (store.Comment, error) {
 		var c store.Comment
 		if err := rows.Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &c.CreatedAt); err != nil {
-			return nil, wrap(err)
+			return c, wrap(err)
 		}
 		c.CreatedAt = utc(c.CreatedAt)
-		out = append(out, c)
-	}
-	return out, wrap(rows.Err())
+		return c, nil
+	}, `SELECT id, user_id, username, body, created_at FROM comments ORDER BY id DESC LIMIT $1`, limit)
 }
 
 const passkeyCols = `id, user_id, name, data, sign_count, created_at, last_used`
@@ -675,20 +628,7 @@ func (s *Store) UserPasskeys(ctx context.Context, userID string) ([]store.Passke
 	if !storable(userID) {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`, userID)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	defer rows.Close()
-	var out []store.Passkey
-	for rows.Next() {
-		p, err := scanPasskey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, wrap(rows.Err())
+	return queryAll(ctx, s.pool, scanPasskey, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY created_at, id`, userID)
 }
 
 // PasskeyByID implements store.Passkeys.
@@ -738,4 +678,23 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
+}
+
+// queryAll runs a read query and scans every row with scan: the one place that closes the
+// rows and reports a scan or iteration error, for every list-returning method.
+func queryAll[T any](ctx context.Context, pool *pgxpool.Pool, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, wrap(rows.Err())
 }
