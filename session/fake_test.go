@@ -134,6 +134,19 @@ func (f updFakeStore) UpdateSession(_ context.Context, s store.Session) error {
 	return nil
 }
 
+// deferFakeStore also implements DeferredUpdater; it records which writes were deferred.
+type deferFakeStore struct {
+	updFakeStore
+	deferred *[]string // data of each deferred update
+}
+
+func (f deferFakeStore) UpdateSessionDeferred(ctx context.Context, s store.Session) error {
+	f.mu.Lock()
+	*f.deferred = append(*f.deferred, string(s.Data))
+	f.mu.Unlock()
+	return f.UpdateSession(ctx, s)
+}
+
 var errOutage = errors.New("connection refused")
 
 type clock struct{ t time.Time }
@@ -165,6 +178,8 @@ func newEnv(t *testing.T, opts Options, st store.Sessions) *env {
 	case *fakeStore:
 		e.st = s
 	case updFakeStore:
+		e.st = s.fakeStore
+	case deferFakeStore:
 		e.st = s.fakeStore
 	}
 	opts.Now = e.clk.Now

@@ -84,6 +84,19 @@ type Updater interface {
 	UpdateSession(ctx context.Context, s store.Session) error
 }
 
+// DeferredUpdater is an optional extension of Updater for stores that can group-commit
+// session updates (store/sqlite): UpdateSessionDeferred has UpdateSession's semantics and
+// errors, and every later load in this process sees the new value at once, but the write may
+// reach durable storage a few milliseconds after it returns, batched with others.
+//
+// The Manager uses it only for updates that change no credential: a touch, or application
+// values and flashes. A login, an ID rotation, a logout, a password change (auth hash) and a
+// new CSRF secret are always written before the response is sent, so a crash inside the
+// store's window can lose a cart item or a LastSeen, never a logout or a rotation.
+type DeferredUpdater interface {
+	UpdateSessionDeferred(ctx context.Context, s store.Session) error
+}
+
 // ErrNoSession is returned by Manager methods called with a request that did not pass
 // through the Manager's Middleware.
 var ErrNoSession = errors.New("session: no session in request (is the Middleware installed?)")
@@ -99,6 +112,7 @@ var ErrNotLoggedIn = errors.New("session: not logged in")
 type Manager struct {
 	st         store.Sessions
 	upd        Updater
+	dupd       DeferredUpdater
 	opts       Options
 	cookieName string
 }
@@ -128,6 +142,9 @@ func NewManager(st store.Sessions, opts Options) *Manager {
 	}
 	m := &Manager{st: st, opts: opts, cookieName: opts.CookieName}
 	m.upd, _ = st.(Updater)
+	if m.upd != nil {
+		m.dupd, _ = st.(DeferredUpdater)
+	}
 	if m.cookieName == "" {
 		m.cookieName = "__Host-session"
 		if opts.InsecureNoSecureCookie {
@@ -268,6 +285,7 @@ func (m *Manager) load(ctx context.Context, s *Session, token string) error {
 	s.createdAt, s.lastSeen = rec.CreatedAt, rec.LastSeen
 	s.raw = rec.Data
 	s.p = p
+	s.savedAuth, s.savedCSRF = p.authHash, p.csrf
 	s.stored = true
 	return nil
 }
@@ -312,19 +330,24 @@ func (m *Manager) record(s *Session, now time.Time, data []byte) store.Session {
 }
 
 // write stores s. update asks for replace-only-if-present semantics when the store offers
-// them; it reports store.ErrNotFound when the session was ended meanwhile.
+// them; it reports store.ErrNotFound when the session was ended meanwhile. An update that
+// changes no credential since the last write (see DeferredUpdater) may be deferred.
 func (m *Manager) write(ctx context.Context, s *Session, now time.Time, data []byte, update bool) error {
 	rec := m.record(s, now, data)
 	var err error
-	if update && m.upd != nil {
+	switch {
+	case update && m.dupd != nil && s.p.authHash == s.savedAuth && s.p.csrf == s.savedCSRF:
+		err = m.dupd.UpdateSessionDeferred(ctx, rec)
+	case update && m.upd != nil:
 		err = m.upd.UpdateSession(ctx, rec)
-	} else {
+	default:
 		err = m.st.SaveSession(ctx, rec)
 	}
 	if err != nil {
 		return err
 	}
 	s.raw = data
+	s.savedAuth, s.savedCSRF = s.p.authHash, s.p.csrf
 	s.lastSeen = now
 	s.stored = true
 	s.modified = false

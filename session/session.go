@@ -23,6 +23,9 @@ type Session struct {
 	lastSeen  time.Time
 	raw       []byte // Data as loaded, re-saved untouched by a LastSeen touch
 	p         payload
+	// savedAuth and savedCSRF are p's credentials as last loaded or written: an update that
+	// changes either is never deferred (see DeferredUpdater).
+	savedAuth, savedCSRF string
 
 	stored     bool // a row exists under key
 	modified   bool // p or userID changed since the last save
@@ -189,6 +192,7 @@ func (s *Session) reset() {
 	s.token, s.key, s.userID = "", "", ""
 	s.raw = nil
 	s.p = payload{}
+	s.savedAuth, s.savedCSRF = "", ""
 	s.stored, s.modified, s.sendCookie = false, false, false
 	s.createdAt, s.lastSeen = time.Time{}, time.Time{}
 }

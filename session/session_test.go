@@ -972,3 +972,56 @@ var _ interface {
 	CSRFSecret(r *http.Request) (string, bool)
 	SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error
 } = (*Manager)(nil)
+
+// Only updates that change no credential go to a DeferredUpdater: a touch and application
+// values do; a login, rotation, new auth hash or CSRF secret and a new session do not.
+func TestDeferredOnlyWithoutCredentialChange(t *testing.T) {
+	var deferred []string
+	st := deferFakeStore{updFakeStore{newFakeStore()}, &deferred}
+	e := newEnv(t, Options{}, st)
+	deferredNow := func() int { return len(deferred) }
+	steps := []struct {
+		name      string
+		fn        func(w http.ResponseWriter, r *http.Request)
+		advance   time.Duration
+		wantDefer bool
+	}{
+		{"new session", setFoo, 0, false},
+		{"application value", func(w http.ResponseWriter, r *http.Request) { FromRequest(r).SetString("foo", "baz") }, 0, true},
+		{"first CSRF secret", func(w http.ResponseWriter, r *http.Request) { e.m.SetCSRFSecret(w, r, "s1") }, 0, false},
+		{"flash", func(w http.ResponseWriter, r *http.Request) { FromRequest(r).Flash("hi") }, 0, true},
+		{"login", func(w http.ResponseWriter, r *http.Request) { e.m.Login(w, r, "u1", "h1") }, 0, false},
+		{"touch", nil, 2 * DefaultTouchInterval, true},
+		{"value and new CSRF secret", func(w http.ResponseWriter, r *http.Request) {
+			FromRequest(r).SetInt64("n", 1)
+			e.m.SetCSRFSecret(w, r, "s2")
+		}, 0, false},
+		{"new auth hash (password change)", func(w http.ResponseWriter, r *http.Request) { e.m.Login(w, r, "u1", "h2") }, 0, false},
+		{"value after the password change", func(w http.ResponseWriter, r *http.Request) { FromRequest(r).SetInt64("n", 2) }, 0, true},
+		{"renew ID", func(w http.ResponseWriter, r *http.Request) { e.m.RenewID(w, r) }, 0, false},
+	}
+	tok := ""
+	for _, step := range steps {
+		e.clk.advance(step.advance)
+		before := deferredNow()
+		rec := e.do(tok, step.fn)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: status %d", step.name, rec.Code)
+		}
+		if c := e.sessionCookie(rec); c != nil && c.Value != "" {
+			tok = c.Value
+		}
+		if got := deferredNow() > before; got != step.wantDefer {
+			t.Errorf("%s: deferred = %v, want %v", step.name, got, step.wantDefer)
+		}
+	}
+	// The state written through both paths is the session's.
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		n, _ := s.GetInt64("n")
+		csrf, _ := e.m.CSRFSecret(r)
+		if s.UserID() != "u1" || s.AuthHash() != "h2" || n != 2 || csrf != "s2" {
+			t.Errorf("final session: user %q hash %q n %d csrf %q", s.UserID(), s.AuthHash(), n, csrf)
+		}
+	})
+}

@@ -78,8 +78,10 @@
 //	| RAMPART_MAX_BODY_BYTES                | MaxBodyBytes            | int ≥ 1   | 2621440 (2.5 MiB)                        | DATA_UPLOAD_MAX_MEMORY_SIZE        |
 //
 // DATABASE_URL accepts sqlite://rampart.db (relative path), sqlite:///var/lib/rampart.db
-// (absolute), sqlite::memory:, file:rampart.db?options, a bare path, and postgres:// or
-// postgresql:// URLs. REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
+// (absolute), sqlite::memory:, file:rampart.db, a bare path, and postgres:// or
+// postgresql:// URLs. A SQLite URL may add ?session_cache=off (several processes writing
+// sessions to one file) and ?session_write_delay=DURATION (0: commit every session update
+// before the response; default 10ms, see store/sqlite's Options.SyncSessionWrites). REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
 //
 // Not configurable on purpose (always on): X-Content-Type-Options nosniff, HttpOnly session
 // cookies. RAMPART_TEST_* variables configure test suites and are ignored; any other unknown

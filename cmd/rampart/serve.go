@@ -70,7 +70,12 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rampart: %v\n", err)
 		return 1
 	}
-	defer stack.Close()
+	defer func() {
+		// Closing commits the SQLite store's deferred session updates: report a failure.
+		if err := stack.Close(); err != nil {
+			fmt.Fprintf(stderr, "rampart: closing the store: %v\n", err)
+		}
+	}()
 	a, err := app.New(stack, app.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "rampart: %v\n", err)

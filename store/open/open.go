@@ -4,7 +4,11 @@
 // The database URL picks the main backend: postgres:// or postgresql:// for PostgreSQL,
 // sqlite:PATH, sqlite://PATH, sqlite:///ABS/PATH, file:PATH or a plain file path for SQLite,
 // sqlite::memory: for the in-process memory store (state lost on restart), redis:// or
-// rediss:// to keep everything in Redis. When a Redis URL is given as well, sessions and counters (hot,
+// rediss:// to keep everything in Redis. A SQLite URL takes two options in its query:
+// session_cache=off (when several processes write sessions to one file; see
+// sqlite.Options.NoSessionCache) and session_write_delay=DURATION (how long a session update
+// that changes no credential may wait to be committed, batched; 0 commits each one before it
+// returns; default sqlite.DefaultSessionWriteDelay). When a Redis URL is given as well, sessions and counters (hot,
 // short-lived, shared by every instance) go to Redis and the durable state (users, backup
 // codes, TOTP steps, audit events) stays in the database.
 package open
@@ -13,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,41 +29,70 @@ import (
 	"github.com/rampart-go/rampart/store/sqlite"
 )
 
-// kind classifies a database URL; path is the SQLite file for kindSQLite.
-func kind(databaseURL string) (k, path string, err error) {
+// kind classifies a database URL; path and opts are the SQLite file and options for "sqlite".
+func kind(databaseURL string) (k, path string, opts sqlite.Options, err error) {
 	u := strings.TrimSpace(databaseURL)
 	lower := strings.ToLower(u)
 	switch {
 	case u == "":
-		return "", "", errors.New("store: no database URL")
+		return "", "", opts, errors.New("store: no database URL")
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return "postgres", "", nil
+		return "postgres", "", opts, nil
 	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"):
-		return "redis", "", nil
+		return "redis", "", opts, nil
 	case strings.HasPrefix(lower, "sqlite:"):
 		return sqlitePath(strings.TrimPrefix(u[len("sqlite:"):], "//"))
 	case strings.HasPrefix(lower, "file:"):
 		return sqlitePath(strings.TrimPrefix(u[len("file:"):], "//"))
 	case strings.Contains(u, "://"):
-		return "", "", fmt.Errorf("store: unsupported database URL scheme in %q", redact(u))
+		return "", "", opts, fmt.Errorf("store: unsupported database URL scheme in %q", redact(u))
 	default:
 		return sqlitePath(u)
 	}
 }
 
-// sqlitePath accepts a file path; ":memory:" selects the in-process memory store (SQLite's
-// in-memory database would be one per pooled connection). Query options are refused rather
-// than silently dropped: the sqlite package sets its own pragmas (WAL, busy timeout).
-func sqlitePath(p string) (k, path string, err error) {
+// sqlitePath accepts a file path with rampart's options in the query; ":memory:" selects the
+// in-process memory store (SQLite's in-memory database would be one per pooled connection).
+// Other options (SQLite pragmas) are refused rather than silently dropped: the sqlite
+// package sets its own (WAL, busy timeout).
+func sqlitePath(p string) (k, path string, opts sqlite.Options, err error) {
+	p, query, _ := strings.Cut(p, "?")
 	switch {
+	case p == ":memory:" && query != "":
+		return "", "", opts, errors.New("store: sqlite::memory: takes no options")
 	case p == ":memory:":
-		return "memory", "", nil
+		return "memory", "", opts, nil
 	case p == "":
-		return "", "", errors.New("store: sqlite URL has no file path (sqlite://rampart.db or sqlite:///abs/path.db)")
-	case strings.ContainsAny(p, "?#"):
-		return "", "", fmt.Errorf("store: sqlite options in %q are not supported (rampart sets WAL mode and a busy timeout itself)", p)
+		return "", "", opts, errors.New("store: sqlite URL has no file path (sqlite://rampart.db or sqlite:///abs/path.db)")
+	case strings.Contains(p, "#") || strings.Contains(query, "#"):
+		return "", "", opts, fmt.Errorf("store: sqlite URL %q has a fragment", p)
 	}
-	return "sqlite", p, nil
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", opts, fmt.Errorf("store: sqlite options %q: %w", query, err)
+	}
+	for name, vals := range q {
+		v := vals[len(vals)-1]
+		switch name {
+		case "session_cache":
+			if v != "on" && v != "off" {
+				return "", "", opts, fmt.Errorf("store: sqlite option session_cache=%q: want on or off", v)
+			}
+			opts.NoSessionCache = v == "off"
+		case "session_write_delay":
+			d, err := time.ParseDuration(v)
+			if v == "0" {
+				d, err = 0, nil
+			}
+			if err != nil || d < 0 {
+				return "", "", opts, fmt.Errorf("store: sqlite option session_write_delay=%q: want a duration such as 10ms, or 0", v)
+			}
+			opts.SessionWriteDelay, opts.SyncSessionWrites = d, d == 0
+		default:
+			return "", "", opts, fmt.Errorf("store: sqlite option %q is not supported (rampart sets WAL mode and a busy timeout itself; it knows session_cache and session_write_delay)", name)
+		}
+	}
+	return "sqlite", p, opts, nil
 }
 
 // redact hides a password in a URL before it reaches an error message or a log.
@@ -72,7 +106,7 @@ func redact(u string) string {
 }
 
 func openMain(ctx context.Context, databaseURL string) (store.Store, error) {
-	k, path, err := kind(databaseURL)
+	k, path, opts, err := kind(databaseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +118,7 @@ func openMain(ctx context.Context, databaseURL string) (store.Store, error) {
 	case "memory":
 		return memory.New(), nil
 	default:
-		return sqlite.Open(path)
+		return sqlite.OpenWith(path, opts)
 	}
 }
 
@@ -109,7 +143,7 @@ func Open(ctx context.Context, databaseURL, redisURL string) (store.Store, error
 // Migrate brings the schema of the SQL database at databaseURL up to date (for
 // `rampart migrate`); Redis needs no migration.
 func Migrate(ctx context.Context, databaseURL string) error {
-	k, path, err := kind(databaseURL)
+	k, path, opts, err := kind(databaseURL)
 	if err != nil {
 		return err
 	}
@@ -122,7 +156,7 @@ func Migrate(ctx context.Context, databaseURL string) error {
 		defer s.Close()
 		return s.Migrate(ctx)
 	case "sqlite":
-		s, err := sqlite.Open(path) // Open migrates
+		s, err := sqlite.OpenWith(path, opts) // opening migrates
 		if err != nil {
 			return err
 		}

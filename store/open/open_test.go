@@ -23,28 +23,41 @@ import (
 )
 
 func TestKind(t *testing.T) {
-	tests := []struct{ in, kind, path string }{
-		{"postgres://u:p@h/db", "postgres", ""},
-		{"PostgreSQL://h/db", "postgres", ""},
-		{"redis://127.0.0.1:6379/0", "redis", ""},
-		{"rediss://h:6380", "redis", ""},
-		{"sqlite:///var/lib/rampart.db", "sqlite", "/var/lib/rampart.db"},
-		{"sqlite://rampart.db", "sqlite", "rampart.db"},
-		{"sqlite:data/r.db", "sqlite", "data/r.db"},
-		{"./rampart.db", "sqlite", "./rampart.db"},
-		{"file:r.db", "sqlite", "r.db"},
-		{"file:///abs/r.db", "sqlite", "/abs/r.db"},
-		{"sqlite::memory:", "memory", ""},
-		{":memory:", "memory", ""},
-		{"sqlite://", "", ""},
-		{"sqlite://r.db?_pragma=x", "", ""},
-		{"", "", ""},
-		{"mysql://u:secret@h/db", "", ""},
+	tests := []struct {
+		in, kind, path string
+		opts           sqlite.Options
+	}{
+		{"postgres://u:p@h/db", "postgres", "", sqlite.Options{}},
+		{"PostgreSQL://h/db", "postgres", "", sqlite.Options{}},
+		{"redis://127.0.0.1:6379/0", "redis", "", sqlite.Options{}},
+		{"rediss://h:6380", "redis", "", sqlite.Options{}},
+		{"sqlite:///var/lib/rampart.db", "sqlite", "/var/lib/rampart.db", sqlite.Options{}},
+		{"sqlite://rampart.db", "sqlite", "rampart.db", sqlite.Options{}},
+		{"sqlite:data/r.db", "sqlite", "data/r.db", sqlite.Options{}},
+		{"./rampart.db", "sqlite", "./rampart.db", sqlite.Options{}},
+		{"file:r.db", "sqlite", "r.db", sqlite.Options{}},
+		{"file:///abs/r.db", "sqlite", "/abs/r.db", sqlite.Options{}},
+		{"sqlite::memory:", "memory", "", sqlite.Options{}},
+		{":memory:", "memory", "", sqlite.Options{}},
+		{"sqlite://", "", "", sqlite.Options{}},
+		{"sqlite://r.db?_pragma=x", "", "", sqlite.Options{}},
+		{"sqlite://r.db?session_cache=off", "sqlite", "r.db", sqlite.Options{NoSessionCache: true}},
+		{"sqlite://r.db?session_cache=on", "sqlite", "r.db", sqlite.Options{}},
+		{"sqlite://r.db?session_cache=no", "", "", sqlite.Options{}},
+		{"sqlite:///a/r.db?session_write_delay=50ms", "sqlite", "/a/r.db", sqlite.Options{SessionWriteDelay: 50 * time.Millisecond}},
+		{"r.db?session_write_delay=0", "sqlite", "r.db", sqlite.Options{SyncSessionWrites: true}},
+		{"r.db?session_write_delay=-1s", "", "", sqlite.Options{}},
+		{"r.db?session_write_delay=soon", "", "", sqlite.Options{}},
+		{"r.db?session_write_delay=1s#x", "", "", sqlite.Options{}},
+		{"r.db?session_cache=off&session_write_delay=1h", "sqlite", "r.db", sqlite.Options{NoSessionCache: true, SessionWriteDelay: time.Hour}},
+		{":memory:?session_cache=off", "", "", sqlite.Options{}},
+		{"", "", "", sqlite.Options{}},
+		{"mysql://u:secret@h/db", "", "", sqlite.Options{}},
 	}
 	for _, tc := range tests {
-		k, p, err := kind(tc.in)
-		if k != tc.kind || p != tc.path || (err == nil) != (tc.kind != "") {
-			t.Errorf("kind(%q) = %q, %q, %v; want %q, %q", tc.in, k, p, err, tc.kind, tc.path)
+		k, p, opts, err := kind(tc.in)
+		if k != tc.kind || p != tc.path || opts != tc.opts || (err == nil) != (tc.kind != "") {
+			t.Errorf("kind(%q) = %q, %q, %+v, %v; want %q, %q, %+v", tc.in, k, p, opts, err, tc.kind, tc.path, tc.opts)
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("error leaks the password: %v", err)

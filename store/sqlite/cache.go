@@ -132,6 +132,15 @@ func (c *sessionCache) insert(x store.Session) {
 	c.m[x.Key] = &cacheEntry{s: x, expires: common.Micros(x.ExpiresAt), used: c.tick}
 }
 
+// has reports whether key is cached (expired or not): a row for it exists in the file, as
+// the cache follows every write.
+func (c *sessionCache) has(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[key]
+	return ok
+}
+
 // remove forgets key after a deletion or a failed or refused write.
 func (c *sessionCache) remove(key string) {
 	c.mu.Lock()

@@ -18,6 +18,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -48,6 +49,15 @@ type Store struct {
 	// so session writes were serialised already; smu costs no concurrency.
 	cache *sessionCache
 	smu   sync.Mutex
+
+	// Deferred session updates (deferred.go), all guarded by smu. pending holds the updates
+	// not yet committed, newest per key; they are also in the cache.
+	writeDelay time.Duration // 0: every update is synchronous
+	pending    map[string]store.Session
+	flushTimer *time.Timer
+	flushArmed bool
+	flushErr   error // the last flush failed; updates are synchronous until one succeeds
+	closed     bool
 }
 
 // Options tune OpenWith. The zero value is what Open uses.
@@ -60,6 +70,15 @@ type Options struct {
 	// CacheSize bounds how many sessions the cache keeps (0 means DefaultCacheSize); the
 	// least recently used of a small random sample is evicted when it is full.
 	CacheSize int
+	// SyncSessionWrites commits every session update before it returns. By default an update
+	// that changes no credential (a touch, application values) is committed within
+	// SessionWriteDelay, batched with the others (see Store.UpdateSessionDeferred): a crash
+	// of the process may lose those of the last few milliseconds; a graceful stop loses
+	// nothing. Without the cache (NoSessionCache) updates are always synchronous.
+	SyncSessionWrites bool
+	// SessionWriteDelay is how long a deferred update may wait (0 means
+	// DefaultSessionWriteDelay).
+	SessionWriteDelay time.Duration
 }
 
 var (
@@ -98,6 +117,9 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	if opts.CacheSize < 0 {
 		return nil, fmt.Errorf("sqlite: negative CacheSize %d", opts.CacheSize)
 	}
+	if opts.SessionWriteDelay < 0 {
+		return nil, fmt.Errorf("sqlite: negative SessionWriteDelay %v", opts.SessionWriteDelay)
+	}
 	if path == "" || path == ":memory:" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlite: unusable database path %q (want a plain file name)", path)
 	}
@@ -123,6 +145,12 @@ func OpenWith(path string, opts Options) (*Store, error) {
 			size = DefaultCacheSize
 		}
 		s.cache = newSessionCache(size)
+		if !opts.SyncSessionWrites {
+			s.writeDelay = cmp.Or(opts.SessionWriteDelay, DefaultSessionWriteDelay)
+			s.pending = make(map[string]store.Session)
+			s.flushTimer = time.AfterFunc(time.Hour, s.flushInBackground)
+			s.flushTimer.Stop()
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -317,6 +345,15 @@ func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (sto
 	case cacheExpired:
 		return store.Session{}, store.ErrNotFound
 	}
+	if s.writeDelay > 0 {
+		// Evicted from the cache while its update is still pending: the file is older.
+		if x, ok := s.pendingSession(key); ok {
+			if !x.ExpiresAt.After(now) {
+				return store.Session{}, store.ErrNotFound
+			}
+			return x, nil
+		}
+	}
 	x, err := s.loadSessionDB(ctx, key, now)
 	if err == nil {
 		s.cache.fill(x, tok)
@@ -339,6 +376,7 @@ func (s *Store) loadSessionDB(ctx context.Context, key string, now time.Time) (s
 func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
 	s.smu.Lock()
 	defer s.smu.Unlock()
+	delete(s.pending, x.Key) // this write replaces every field
 	_, err := s.saveSession.ExecContext(ctx, x.Key, x.UserID, x.Data, x.IP, x.UserAgent,
 		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt))
 	s.cached(x, err == nil)
@@ -363,6 +401,7 @@ func (s *Store) cached(x store.Session, committed bool) {
 func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 	s.smu.Lock()
 	defer s.smu.Unlock()
+	delete(s.pending, x.Key) // this write replaces every field
 	res, err := s.updateSession.ExecContext(ctx, x.UserID, x.Data, x.IP, x.UserAgent,
 		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt), x.Key)
 	var n int64
@@ -383,6 +422,7 @@ func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 func (s *Store) DeleteSession(ctx context.Context, key string) error {
 	s.smu.Lock()
 	defer s.smu.Unlock()
+	delete(s.pending, key) // also when the delete fails: the cache entry goes too (below)
 	_, err := s.deleteSession.ExecContext(ctx, key)
 	if s.cache != nil {
 		s.cache.remove(key) // also when the delete failed: the next load asks the file
@@ -392,7 +432,13 @@ func (s *Store) DeleteSession(ctx context.Context, key string) error {
 
 // UserSessions implements store.Sessions.
 func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	return queryAll(ctx, s.r, func(rows rowScanner) (store.Session, error) {
+	if s.writeDelay > 0 {
+		// Held across the read so that no flush or write comes between the rows and the
+		// pending updates laid over them.
+		s.smu.Lock()
+		defer s.smu.Unlock()
+	}
+	list, err := queryAll(ctx, s.r, func(rows rowScanner) (store.Session, error) {
 		var x store.Session
 		var c, l, e int64
 		if err := rows.Scan(&x.Key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e); err != nil {
@@ -403,12 +449,21 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 	}, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
 		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`,
 		userID, common.Micros(now))
+	if err != nil || s.writeDelay == 0 {
+		return list, err
+	}
+	return s.mergePendingLocked(list, userID, now), nil
 }
 
 // DeleteUserSessions implements store.Sessions.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
 	s.smu.Lock()
 	defer s.smu.Unlock()
+	for k, x := range s.pending {
+		if userID != "" && x.UserID == userID && k != exceptKey {
+			delete(s.pending, k) // its row is deleted below
+		}
+	}
 	res, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND user_id <> '' AND key <> ?`, userID, exceptKey)
 	if s.cache != nil && userID != "" {
 		s.cache.removeIf(func(e *cacheEntry) bool { return e.s.UserID == userID && e.s.Key != exceptKey })
@@ -768,6 +823,11 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	us := common.Micros(now)
 	s.smu.Lock()
+	// Pending updates may have moved expiries forward: the file must have them first.
+	if err := s.flushLocked(ctx); err != nil {
+		s.smu.Unlock()
+		return err
+	}
 	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, us)
 	if s.cache != nil {
 		// Loads with an earlier now than this sweep's must not find what it deleted.
@@ -783,6 +843,16 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 
 // Close implements store.Store.
 func (s *Store) Close() error {
+	var flushErr error
+	if s.writeDelay > 0 {
+		s.flushTimer.Stop()
+		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		s.smu.Lock()
+		flushErr = s.flushLocked(ctx)
+		s.closed = true
+		s.smu.Unlock()
+		cancel()
+	}
 	if s.cache != nil {
 		s.cache.close()
 	}
@@ -792,7 +862,7 @@ func (s *Store) Close() error {
 			st.Close()
 		}
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(flushErr, s.r.Close(), s.w.Close())
 }
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.

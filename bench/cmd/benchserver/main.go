@@ -20,6 +20,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -32,7 +33,19 @@ func main() {
 	mode := flag.String("mode", "rampart", "bare, rampart or anchor")
 	addr := flag.String("addr", "127.0.0.1:18080", "loopback listen address")
 	lua := flag.String("lua", "", "write the wrk script here")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the serving period here (stopped by SIGTERM)")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(*mode, *addr, *lua); err != nil {
 		log.Fatal(err)
 	}
