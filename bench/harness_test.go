@@ -52,6 +52,9 @@ type benchCase struct {
 	req  *http.Request
 	body string
 	want int
+	// reqs, when set, are served in turn instead of req (req is reqs[0]): one request per
+	// session of many, so that a per-key cache or batching cannot see one hot key only.
+	reqs []*http.Request
 }
 
 // newReq builds a prototype request. https:// targets get r.TLS set (httptest), so layers
@@ -101,10 +104,15 @@ func (c benchCase) run(b *testing.B) {
 	w := &discardWriter{h: make(http.Header, 16)}
 	body := &rewindBody{}
 	b.ReportAllocs()
+	proto, next := c.req, 0
 	for b.Loop() {
+		if len(c.reqs) > 0 {
+			proto = c.reqs[next]
+			next = (next + 1) % len(c.reqs)
+		}
 		r := new(http.Request)
-		*r = *c.req
-		u := *c.req.URL
+		*r = *proto
+		u := *proto.URL
 		r.URL = &u
 		if c.body != "" {
 			body.Reset(c.body)

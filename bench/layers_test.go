@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -292,12 +293,18 @@ func sessionCases(tb testing.TB) []benchCase {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { sq.Close() })
+	sqSync, err := sqlite.OpenWith(filepath.Join(tb.TempDir(), "sessions-sync.db"), sqlite.Options{SyncSessionWrites: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { sqSync.Close() })
 	impls := []struct {
 		name string
 		h    http.Handler
 	}{
 		{"rampart-memory", rampartSessions(memory.New())},
 		{"rampart-sqlite", rampartSessions(sq)},
+		{"rampart-sqlite-sync", rampartSessions(sqSync)},
 		{"scs-memstore", scsSessions(scs.New())},
 	}
 	if rh, sh, ok := redisStores(tb); ok {
@@ -321,9 +328,25 @@ func sessionCases(tb testing.TB) []benchCase {
 			benchCase{name: "load-only/" + im.name, h: im.h, req: newReq("GET", Origin+"/read", nil, ck, ""), want: 200},
 			benchCase{name: "no-cookie-untouched/" + im.name, h: im.h, req: newReq("GET", Origin+"/none", nil, nil, ""), want: 200},
 		)
+		if strings.HasPrefix(im.name, "rampart") {
+			// The same update spread over many logged-in sessions, each request another one.
+			reqs := make([]*http.Request, manySessions)
+			for i := range reqs {
+				rec := benchCase{h: im.h, req: newReq("GET", Origin+"/login", nil, nil, "")}.once()
+				if rec.Code != 200 {
+					tb.Fatalf("%s: login %d: %d", im.name, i, rec.Code)
+				}
+				reqs[i] = newReq("GET", Origin+"/touch", nil, rec.Result().Cookies(), "")
+			}
+			cases = append(cases, benchCase{name: fmt.Sprintf("load+modify+save-%d-sessions/%s", manySessions, im.name),
+				h: im.h, req: reqs[0], reqs: reqs, want: 200})
+		}
 	}
 	return cases
 }
+
+// manySessions is how many sessions the spread-out session scenario cycles through.
+const manySessions = 1000
 
 func BenchmarkSession(b *testing.B) { runCases(b, sessionCases(b)) }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rampart-go/rampart/store/sqlite"
@@ -37,8 +38,26 @@ var stackMakers = []stackMaker{
 		s.Name = "rampart-sqlite"
 		return s
 	}},
+	// The same with every session update committed before the response (SyncSessionWrites):
+	// the cost of the default's deferred, batched session updates made visible.
+	{"rampart-sqlite-sync", func(tb testing.TB, cfg Config) *Stack {
+		st, err := sqlite.OpenWith(filepath.Join(tb.TempDir(), "bench.db"), sqlite.Options{SyncSessionWrites: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { st.Close() })
+		cfg.Store = st
+		s, err := Rampart(cfg)
+		s = mustStack(tb, s, err)
+		s.Name = "rampart-sqlite-sync"
+		return s
+	}},
 	{"anchor", func(tb testing.TB, cfg Config) *Stack { s, err := Anchor(cfg); return mustStack(tb, s, err) }},
 }
+
+// ownBrowser reports whether stack m needs a browser of its own: the SQLite stacks share
+// rampart's cookie names and token format.
+func ownBrowser(name string) bool { return strings.HasPrefix(name, "rampart-sqlite") }
 
 // stackCases builds every full-stack scenario for every stack. One logged-in browser holds
 // the cookies of every stack and a form carrying each stack's token, so every stack gets
@@ -56,8 +75,8 @@ func stackCases(tb testing.TB) []benchCase {
 			tb.Fatalf("%s: %v", m.name, err)
 		}
 		for _, ck := range c.Cookies {
-			if m.name == "rampart-sqlite" {
-				// Same cookie names as "rampart": the sqlite stack gets its own browser below.
+			if ownBrowser(m.name) {
+				// Same cookie names as "rampart": the sqlite stacks get their own browsers below.
 				continue
 			}
 			cookies = append(cookies, ck)
@@ -71,31 +90,32 @@ func stackCases(tb testing.TB) []benchCase {
 		limited[i] = m.make(tb, Config{Rate: "1/h"})
 	}
 	body := FormBody(rampartTok, gorillaTok)
-	// The sqlite stack shares rampart's cookie names and token format: give it the same
+	// The sqlite stacks share rampart's cookie names and token format: give each the same
 	// request shape with its own session.
-	sqliteBrowser := func() ([]*http.Cookie, string) {
-		for i, m := range stackMakers {
-			if m.name == "rampart-sqlite" {
-				c, err := Prime(stacks[i].Handler, clientAddr, false)
-				if err != nil {
-					tb.Fatal(err)
-				}
-				own := map[string]bool{}
-				for _, x := range c.Cookies {
-					own[x.Name] = true
-				}
-				var ck []*http.Cookie
-				for _, x := range cookies {
-					if !own[x.Name] {
-						ck = append(ck, x)
-					}
-				}
-				return append(ck, c.Cookies...), FormBody(c.Token, gorillaTok)
+	ownBrowserFor := func(i int) ([]*http.Cookie, string) {
+		c, err := Prime(stacks[i].Handler, clientAddr, false)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		own := map[string]bool{}
+		for _, x := range c.Cookies {
+			own[x.Name] = true
+		}
+		var ck []*http.Cookie
+		for _, x := range cookies {
+			if !own[x.Name] {
+				ck = append(ck, x)
 			}
 		}
-		return nil, ""
+		return append(ck, c.Cookies...), FormBody(c.Token, gorillaTok)
 	}
-	sqlCookies, sqlBody := sqliteBrowser()
+	ownCookies := make([][]*http.Cookie, len(stackMakers))
+	ownBody := make([]string, len(stackMakers))
+	for i, m := range stackMakers {
+		if ownBrowser(m.name) {
+			ownCookies[i], ownBody[i] = ownBrowserFor(i)
+		}
+	}
 
 	type scenario struct {
 		name    string
@@ -131,14 +151,14 @@ func stackCases(tb testing.TB) []benchCase {
 			b := ""
 			if sc.cookies {
 				ck = cookies
-				if m.name == "rampart-sqlite" {
-					ck = sqlCookies
+				if ownBrowser(m.name) {
+					ck = ownCookies[i]
 				}
 			}
 			if sc.body {
 				b = body
-				if m.name == "rampart-sqlite" {
-					b = sqlBody
+				if ownBrowser(m.name) {
+					b = ownBody[i]
 				}
 			}
 			h := stacks[i].Handler
