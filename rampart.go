@@ -45,7 +45,8 @@ import (
 type Options struct {
 	// Store replaces the stores opened from Settings.DatabaseURL and RedisURL.
 	Store store.Store
-	// Mailer delivers password-reset mail. Nil means an auth.Outbox (kept in memory and
+	// Mailer delivers password-reset mail, from a background queue (auth.Queue; Close waits
+	// up to 10 s for it to drain). Nil means an auth.Outbox (kept in memory and
 	// logged without the link), which suits the reference app and tests.
 	Mailer auth.Mailer
 	// Logger receives security events and errors. Nil means slog.Default().
@@ -54,6 +55,10 @@ type Options struct {
 	Now func() time.Time
 	// Policy replaces the default Content Security Policy.
 	Policy *csp.Policy
+	// Tool opens the stores for a command-line tool that runs beside the server and serves no
+	// sessions (createuser, unlock): on SQLite it leaves the session cache off, which only one
+	// serving process per file may have on (see store/sqlite's ErrSessionsInUse).
+	Tool bool
 }
 
 // Stack is the assembled default stack and the services handlers need.
@@ -85,6 +90,7 @@ type Stack struct {
 	recover   func(http.Handler) http.Handler
 	ownsStore bool
 	stopSweep context.CancelFunc
+	mailQueue *auth.Queue // in front of Options.Mailer
 }
 
 // New validates s and builds the stack. It opens the stores unless opts.Store is set; the
@@ -110,7 +116,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.Store = opts.Store
 	if st.Store == nil {
 		var err error
-		st.Store, err = open.Open(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal())
+		st.Store, err = open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), open.Options{ServesNoSessions: opts.Tool})
 		if err != nil {
 			return nil, fmt.Errorf("rampart: opening stores: %w", err)
 		}
@@ -187,8 +193,13 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		return fail(fmt.Errorf("rampart: RAMPART_TRUSTED_ORIGINS: %w", err))
 	}
 
-	st.Mailer = opts.Mailer
-	if st.Mailer == nil {
+	if opts.Mailer != nil {
+		// Delivered in the background so that a reset request answers alike, in time and in
+		// errors, whether or not the address has an account (see auth.Queue). The in-memory
+		// Outbox needs no queue: it cannot be slow or fail.
+		st.mailQueue = auth.NewQueue(opts.Mailer, auth.QueueOptions{Logger: log})
+		st.Mailer = st.mailQueue
+	} else {
 		st.Outbox = &auth.Outbox{}
 		st.Mailer = st.Outbox
 	}
@@ -284,6 +295,14 @@ func (st *Stack) Healthz(w http.ResponseWriter, r *http.Request) {
 func (st *Stack) Close() error {
 	if st.stopSweep != nil {
 		st.stopSweep()
+	}
+	if st.mailQueue != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := st.mailQueue.Close(ctx)
+		cancel()
+		if err != nil {
+			st.Logger.Error("mail queue not drained at close", "err", err)
+		}
 	}
 	if st.ownsStore && st.Store != nil {
 		return st.Store.Close()

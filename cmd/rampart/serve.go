@@ -159,7 +159,7 @@ func withStack(stderr io.Writer, f func(ctx context.Context, st *rampart.Stack) 
 		return 1
 	}
 	ctx := context.Background()
-	st, err := rampart.New(ctx, s, rampart.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
+	st, err := rampart.New(ctx, s, rampart.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil)), Tool: true})
 	if err != nil {
 		fmt.Fprintf(stderr, "rampart: %v\n", err)
 		return 1

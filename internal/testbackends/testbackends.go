@@ -160,12 +160,12 @@ func RedisPair(t testing.TB, opt redis.Options) (a, b *redis.Store) {
 }
 
 // SQLitePair opens two stores on one temporary SQLite file, as two processes sharing the file
-// would be; both are closed when the test ends.
+// must (NoSessionCache in both; see sqlite.ErrSessionsInUse); both are closed when the test ends.
 func SQLitePair(t testing.TB) (a, b *sqlite.Store) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "shared.db")
 	open := func() *sqlite.Store {
-		s, err := sqlite.Open(path)
+		s, err := sqlite.OpenWith(path, sqlite.Options{NoSessionCache: true})
 		if err != nil {
 			t.Fatal(err)
 		}

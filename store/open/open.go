@@ -105,10 +105,21 @@ func redact(u string) string {
 	return u[:scheme+3] + "…" + u[at:]
 }
 
-func openMain(ctx context.Context, databaseURL string) (store.Store, error) {
+// Options tune OpenWith. The zero value is what Open uses.
+type Options struct {
+	// ServesNoSessions opens the stores for a process that serves no sessions: a command-line
+	// tool running beside the server (createuser, unlock). SQLite's session cache is left off,
+	// and with it the lock that lets only one process cache a file's sessions.
+	ServesNoSessions bool
+}
+
+func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, error) {
 	k, path, opts, err := kind(databaseURL)
 	if err != nil {
 		return nil, err
+	}
+	if o.ServesNoSessions {
+		opts.NoSessionCache = true
 	}
 	switch k {
 	case "postgres":
@@ -125,7 +136,12 @@ func openMain(ctx context.Context, databaseURL string) (store.Store, error) {
 // Open returns the store for databaseURL, with sessions and counters in Redis when redisURL is
 // not empty. SQL schemas are migrated on open.
 func Open(ctx context.Context, databaseURL, redisURL string) (store.Store, error) {
-	main, err := openMain(ctx, databaseURL)
+	return OpenWith(ctx, databaseURL, redisURL, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, databaseURL, redisURL string, o Options) (store.Store, error) {
+	main, err := openMain(ctx, databaseURL, o)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +172,7 @@ func Migrate(ctx context.Context, databaseURL string) error {
 		defer s.Close()
 		return s.Migrate(ctx)
 	case "sqlite":
+		opts.NoSessionCache = true            // migrating serves no sessions: beside a running server
 		s, err := sqlite.OpenWith(path, opts) // opening migrates
 		if err != nil {
 			return err

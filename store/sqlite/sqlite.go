@@ -14,10 +14,12 @@
 // Sessions are also kept in a bounded in-process write-through cache (see Options), which is
 // correct only while this process is the only one writing sessions to the file: the SQLite
 // store serves one application instance, and several instances should share PostgreSQL or
-// Redis. A process that must share the file with other writers of sessions opens it with
-// OpenWith(path, Options{NoSessionCache: true}), in every process; other processes may always
-// read the file or change other state (users, counters: `rampart createuser`, `rampart
-// unlock` while the server runs), which busy_timeout serialises.
+// Redis. A second process opening the file with the cache on is refused (ErrSessionsInUse,
+// from a lock file beside the database). Processes that must share the file with other
+// writers of sessions open it with OpenWith(path, Options{NoSessionCache: true}), every one
+// of them; so do tools that serve no sessions, which may always read the file or change
+// other state (users, counters: `rampart createuser`, `rampart unlock` while the server
+// runs), which busy_timeout serialises.
 //
 // Expired sessions and counters stay in the file until Sweep (see SweepEvery).
 package sqlite
@@ -28,6 +30,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -54,6 +57,8 @@ type Store struct {
 	// so session writes were serialised already; smu costs no concurrency.
 	cache *sessionCache
 	smu   sync.Mutex
+	// sessionLock is held while the cache is on (see ErrSessionsInUse); nil otherwise.
+	sessionLock *os.File
 
 	// Deferred session updates (deferred.go), all guarded by smu. pending holds the updates
 	// not yet committed, newest per key; they are also in the cache.
@@ -86,6 +91,14 @@ type Options struct {
 	SessionWriteDelay time.Duration
 }
 
+// ErrSessionsInUse is returned by Open when another process (or another Store in this one)
+// has the same file open with the session cache on. The cache answers loads from memory, so
+// a second process writing sessions to the file would leave it stale: a logout there would
+// not end the session here. Several instances should share PostgreSQL or Redis; processes
+// that must share one SQLite file open it with NoSessionCache (session_cache=off in the URL),
+// all of them. Tools that serve no sessions (createuser, unlock, migrate) open it that way too.
+var ErrSessionsInUse = errors.New("sqlite: another process serves sessions from this file with its session cache on")
+
 var (
 	_ store.Store    = (*Store)(nil)
 	_ store.Comments = (*Store)(nil)
@@ -110,7 +123,8 @@ const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=s
 
 // Open opens (creating if needed) the SQLite database at path and brings its schema up to
 // date, with the session cache on: the process that calls it must be the only one writing
-// sessions to the file (see Options.NoSessionCache). path is a file name; ":memory:" is
+// sessions to the file (see Options.NoSessionCache); while it is open, another Open of the
+// file fails with ErrSessionsInUse. path is a file name; ":memory:" is
 // refused because each pooled connection would see a different empty database (use
 // store/memory instead).
 func Open(path string) (*Store, error) {
@@ -145,6 +159,15 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	r.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r}
 	if !opts.NoSessionCache {
+		lock, err := lockSessions(path + "-sessions.lock")
+		if err != nil {
+			s.Close()
+			if errors.Is(err, ErrSessionsInUse) {
+				return nil, fmt.Errorf("%w (%s): several instances need PostgreSQL or Redis; processes sharing one file need session_cache=off in every one", err, path)
+			}
+			return nil, fmt.Errorf("sqlite: session lock: %w", err)
+		}
+		s.sessionLock = lock
 		size := opts.CacheSize
 		if size == 0 {
 			size = DefaultCacheSize
@@ -867,7 +890,11 @@ func (s *Store) Close() error {
 			st.Close()
 		}
 	}
-	return errors.Join(flushErr, s.r.Close(), s.w.Close())
+	err := errors.Join(flushErr, s.r.Close(), s.w.Close())
+	if s.sessionLock != nil {
+		s.sessionLock.Close() // releases the flock, after the last write
+	}
+	return err
 }
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,7 +89,11 @@ func TestMigrateIdempotent(t *testing.T) {
 	if err := s.AppendEvent(ctx, store.Event{Kind: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	s2 := open(t, path)
+	s2, err := sqlite.OpenWith(path, sqlite.Options{NoSessionCache: true}) // s holds the session lock
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
 	ev, err := s2.RecentEvents(ctx, 5)
 	if err != nil || len(ev) != 1 {
 		t.Fatalf("after reopen: %v, %v", ev, err)
@@ -102,8 +107,8 @@ func TestMigrateIdempotent(t *testing.T) {
 	if _, err := db.Exec(`UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sqlite.Open(path); err == nil {
-		t.Fatal("Open accepted a schema newer than it knows")
+	if _, err := sqlite.OpenWith(path, sqlite.Options{NoSessionCache: true}); err == nil || !strings.Contains(err.Error(), "schema") {
+		t.Fatalf("Open of a schema newer than it knows: err = %v, want a schema error", err)
 	}
 	var mode string
 	if err := db.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
