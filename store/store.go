@@ -171,7 +171,8 @@ type Events interface {
 	// AppendEvent stores e with a new ID.
 	AppendEvent(ctx context.Context, e Event) error
 	// RecentEvents returns up to limit events, newest (highest ID) first; limit <= 0 returns
-	// none. Backends may cap the stored trail (Redis keeps the latest 10000 by default).
+	// none. Backends cap the stored trail (Redis keeps the latest 10000 by default; the SQL stores
+	// delete all but the latest 100,000 at Sweep).
 	RecentEvents(ctx context.Context, limit int) ([]Event, error)
 }
 

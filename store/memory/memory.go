@@ -30,7 +30,8 @@ type Store struct {
 	events   []store.Event
 	comments []store.Comment
 	passkeys map[string]store.Passkey // by credential ID
-	// maxEvents caps the kept audit trail, oldest dropped first, so memory stays bounded.
+	// maxEvents caps the kept audit trail and comments, oldest dropped first, so memory
+	// stays bounded.
 	maxEvents int
 }
 
@@ -415,8 +416,15 @@ func (m *Store) RecentEvents(_ context.Context, limit int) ([]store.Event, error
 func (m *Store) AddComment(_ context.Context, c store.Comment) (store.Comment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c.ID = int64(len(m.comments)) + 1
+	c.ID = 1
+	if n := len(m.comments); n > 0 {
+		c.ID = m.comments[n-1].ID + 1
+	}
 	m.comments = append(m.comments, c)
+	// The same bound as the audit trail (amortised: trimmed when twice as long).
+	if len(m.comments) >= 2*m.maxEvents {
+		m.comments = append(m.comments[:0], m.comments[len(m.comments)-m.maxEvents:]...)
+	}
 	return c, nil
 }
 
@@ -427,7 +435,7 @@ func (m *Store) RecentComments(_ context.Context, limit int) ([]store.Comment, e
 	if limit <= 0 {
 		return nil, nil
 	}
-	n := min(limit, len(m.comments))
+	n := min(limit, len(m.comments), m.maxEvents)
 	out := make([]store.Comment, n)
 	for i := range n {
 		out[i] = m.comments[len(m.comments)-1-i]

@@ -9,6 +9,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,12 +36,17 @@ type Options struct {
 	NoMigrate bool
 	// MaxConns caps the pool; 0 keeps pgxpool's default (max(4, NumCPU)).
 	MaxConns int32
+	// MaxEvents and MaxComments cap the audit trail and the comments: Sweep deletes the
+	// oldest rows beyond them (0 means 100,000 each).
+	MaxEvents, MaxComments int
 }
 
 // Store is a store.Store on one PostgreSQL database.
 type Store struct {
 	pool   *pgxpool.Pool
 	schema string
+
+	maxEvents, maxComments int
 }
 
 var (
@@ -52,6 +58,9 @@ var (
 // Open connects to the database at url (postgres://...), checks that it answers and, unless
 // opt.NoMigrate, brings the schema up to date.
 func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	if opt.MaxEvents < 0 || opt.MaxComments < 0 {
+		return nil, errors.New("postgres: negative MaxEvents or MaxComments")
+	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -66,7 +75,8 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, schema: opt.Schema}
+	s := &Store{pool: pool, schema: opt.Schema,
+		maxEvents: cmp.Or(opt.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opt.MaxComments, common.DefaultMaxRows)}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -666,11 +676,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrap(s.pool.QueryRow(ctx, `SELECT 1`).Scan(&one))
 }
 
-// Sweep implements store.Store: it deletes sessions and counters that expired by now.
+// Sweep implements store.Store: it deletes sessions and counters that expired by now, and
+// the oldest events and comments beyond Options.MaxEvents and MaxComments.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	batch := &pgx.Batch{}
 	batch.Queue(`DELETE FROM sessions WHERE expires_at <= $1`, ts(now))
 	batch.Queue(`DELETE FROM counters WHERE expires_at <= $1`, ts(now))
+	// Keep the newest rows (identity ids grow with insertion); with fewer rows the subquery
+	// is NULL and nothing is deleted.
+	batch.Queue(`DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC OFFSET $1 LIMIT 1)`, s.maxEvents)
+	batch.Queue(`DELETE FROM comments WHERE id <= (SELECT id FROM comments ORDER BY id DESC OFFSET $1 LIMIT 1)`, s.maxComments)
 	return wrap(s.pool.SendBatch(ctx, batch).Close())
 }
 

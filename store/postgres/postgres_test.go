@@ -139,3 +139,7 @@ func BenchmarkIncr(b *testing.B) {
 
 // Every backend offers the session package's Updater (UpdateSession), checked at compile time.
 var _ storetest.Updater = (*postgres.Store)(nil)
+
+func TestRetention(t *testing.T) {
+	storetest.RunRetention(t, testbackends.Postgres(t, postgres.Options{MaxEvents: 3, MaxComments: 2}), 3, 2)
+}

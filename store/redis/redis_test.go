@@ -194,3 +194,7 @@ func BenchmarkIncr(b *testing.B) {
 
 // Every backend offers the session package's Updater (UpdateSession), checked at compile time.
 var _ storetest.Updater = (*redis.Store)(nil)
+
+func TestRetention(t *testing.T) {
+	storetest.RunRetention(t, testbackends.Redis(t, redis.Options{MaxEvents: 3, MaxComments: 2}), 3, 2)
+}

@@ -68,6 +68,8 @@ type Store struct {
 	flushArmed bool
 	flushErr   error // the last flush failed; updates are synchronous until one succeeds
 	closed     bool
+
+	maxEvents, maxComments int
 }
 
 // Options tune OpenWith. The zero value is what Open uses.
@@ -89,6 +91,9 @@ type Options struct {
 	// SessionWriteDelay is how long a deferred update may wait (0 means
 	// DefaultSessionWriteDelay).
 	SessionWriteDelay time.Duration
+	// MaxEvents and MaxComments cap the audit trail and the comments: Sweep deletes the
+	// oldest rows beyond them (0 means 100,000 each).
+	MaxEvents, MaxComments int
 }
 
 // ErrSessionsInUse is returned by Open when another process (or another Store in this one)
@@ -136,6 +141,9 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	if opts.CacheSize < 0 {
 		return nil, fmt.Errorf("sqlite: negative CacheSize %d", opts.CacheSize)
 	}
+	if opts.MaxEvents < 0 || opts.MaxComments < 0 {
+		return nil, fmt.Errorf("sqlite: negative MaxEvents or MaxComments")
+	}
 	if opts.SessionWriteDelay < 0 {
 		return nil, fmt.Errorf("sqlite: negative SessionWriteDelay %v", opts.SessionWriteDelay)
 	}
@@ -157,7 +165,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, maxEvents: cmp.Or(opts.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opts.MaxComments, common.DefaultMaxRows)}
 	if !opts.NoSessionCache {
 		lock, err := lockSessions(path + "-sessions.lock")
 		if err != nil {
@@ -847,7 +855,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return wrap(s.r.PingContext(ctx))
 }
 
-// Sweep implements store.Store: it deletes sessions and counters that expired by now.
+// Sweep implements store.Store: it deletes sessions and counters that expired by now, and
+// the oldest events and comments beyond Options.MaxEvents and MaxComments.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	us := common.Micros(now)
 	s.smu.Lock()
@@ -865,7 +874,15 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return wrap(err)
 	}
-	_, err = s.w.ExecContext(ctx, `DELETE FROM counters WHERE expires_at <= ?`, us)
+	if _, err = s.w.ExecContext(ctx, `DELETE FROM counters WHERE expires_at <= ?`, us); err != nil {
+		return wrap(err)
+	}
+	// Keep the newest rows: AUTOINCREMENT ids grow with insertion. With fewer rows the
+	// subquery is NULL and nothing is deleted.
+	if _, err = s.w.ExecContext(ctx, `DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?)`, s.maxEvents); err != nil {
+		return wrap(err)
+	}
+	_, err = s.w.ExecContext(ctx, `DELETE FROM comments WHERE id <= (SELECT id FROM comments ORDER BY id DESC LIMIT 1 OFFSET ?)`, s.maxComments)
 	return wrap(err)
 }
 

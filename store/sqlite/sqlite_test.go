@@ -228,3 +228,12 @@ func benchLoad(b *testing.B, s *sqlite.Store) {
 		i++
 	}
 }
+
+func TestRetention(t *testing.T) {
+	s, err := sqlite.OpenWith(filepath.Join(t.TempDir(), "r.db"), sqlite.Options{MaxEvents: 3, MaxComments: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RunRetention(t, s, 3, 2)
+}

@@ -67,3 +67,9 @@ func SweepLoop(ctx context.Context, every time.Duration, now func() time.Time, s
 		}
 	}
 }
+
+// DefaultMaxRows is how many audit events and how many comments the SQL stores keep by
+// default: Sweep deletes older rows beyond it, so a flood of logged requests (forged
+// cross-site POSTs, failed logins from many addresses) cannot fill the disk. Redis keeps
+// 10,000 of each, in memory.
+const DefaultMaxRows = 100000
