@@ -26,22 +26,17 @@ func mustStack(tb testing.TB, s *Stack, err error) *Stack {
 
 var stackMakers = []stackMaker{
 	{"rampart", func(tb testing.TB, cfg Config) *Stack { s, err := Rampart(cfg); return mustStack(tb, s, err) }},
-	{"rampart-sqlite", func(tb testing.TB, cfg Config) *Stack {
-		st, err := sqlite.Open(filepath.Join(tb.TempDir(), "bench.db"))
-		if err != nil {
-			tb.Fatal(err)
-		}
-		tb.Cleanup(func() { st.Close() })
-		cfg.Store = st
-		s, err := Rampart(cfg)
-		s = mustStack(tb, s, err)
-		s.Name = "rampart-sqlite"
-		return s
-	}},
+	{"rampart-sqlite", sqliteStack("rampart-sqlite", sqlite.Options{})},
 	// The same with every session update committed before the response (SyncSessionWrites):
 	// the cost of the default's deferred, batched session updates made visible.
-	{"rampart-sqlite-sync", func(tb testing.TB, cfg Config) *Stack {
-		st, err := sqlite.OpenWith(filepath.Join(tb.TempDir(), "bench.db"), sqlite.Options{SyncSessionWrites: true})
+	{"rampart-sqlite-sync", sqliteStack("rampart-sqlite-sync", sqlite.Options{SyncSessionWrites: true})},
+	{"anchor", func(tb testing.TB, cfg Config) *Stack { s, err := Anchor(cfg); return mustStack(tb, s, err) }},
+}
+
+// sqliteStack makes rampart's default stack on a temporary SQLite file opened with opts.
+func sqliteStack(name string, opts sqlite.Options) func(tb testing.TB, cfg Config) *Stack {
+	return func(tb testing.TB, cfg Config) *Stack {
+		st, err := sqlite.OpenWith(filepath.Join(tb.TempDir(), "bench.db"), opts)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -49,10 +44,9 @@ var stackMakers = []stackMaker{
 		cfg.Store = st
 		s, err := Rampart(cfg)
 		s = mustStack(tb, s, err)
-		s.Name = "rampart-sqlite-sync"
+		s.Name = name
 		return s
-	}},
-	{"anchor", func(tb testing.TB, cfg Config) *Stack { s, err := Anchor(cfg); return mustStack(tb, s, err) }},
+	}
 }
 
 // ownBrowser reports whether stack m needs a browser of its own: the SQLite stacks share

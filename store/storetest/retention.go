@@ -27,20 +27,7 @@ func RunRetention(t *testing.T, s store.Store, maxEvents, maxComments int) {
 			t.Fatal(err)
 		}
 	}
-	wantEvents := func() []string {
-		var w []string
-		for i := 5; i > 5-maxEvents; i-- {
-			w = append(w, fmt.Sprint("k", i))
-		}
-		return w
-	}()
-	wantComments := func() []string {
-		var w []string
-		for i := 5; i > 5-maxComments; i-- {
-			w = append(w, fmt.Sprint("c", i))
-		}
-		return w
-	}()
+	wantEvents, wantComments := newest("k", maxEvents), newest("c", maxComments)
 	for round := range 2 {
 		must(t, s.Sweep(ctx, now))
 		ev, err := s.RecentEvents(ctx, 100)
@@ -63,4 +50,13 @@ func RunRetention(t *testing.T, s store.Store, maxEvents, maxComments int) {
 			t.Fatalf("after sweep %d: events %v, comments %v; want %v and %v", round+1, kinds, bodies, wantEvents, wantComments)
 		}
 	}
+}
+
+// newest names the last n of the six items RunRetention adds, newest first.
+func newest(prefix string, n int) []string {
+	var w []string
+	for i := 5; i > 5-n; i-- {
+		w = append(w, fmt.Sprint(prefix, i))
+	}
+	return w
 }
