@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/rampart-go/rampart/store"
@@ -19,9 +18,6 @@ const flushRetry = time.Second
 
 // flushTimeout bounds one background flush.
 const flushTimeout = 30 * time.Second
-
-// errClosed is returned by deferred updates after Close.
-var errClosed = errors.New("sqlite: store closed")
 
 // UpdateSessionDeferred is UpdateSession (the session package's DeferredUpdater) whose write
 // is committed within Options.SessionWriteDelay, in one transaction with the other updates of
