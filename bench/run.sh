@@ -57,7 +57,7 @@ fi
 
 echo "== wrk -t2 -c50 -d$WRK_DURATION" >&2
 go build -o .bin/benchserver ./cmd/benchserver
-for mode in bare rampart anchor; do
+for mode in bare rampart rampart-sqlite anchor; do
   .bin/benchserver -mode "$mode" -addr "127.0.0.1:$PORT" -lua "results/wrk-$mode.lua" 2> "results/server-$mode.log" &
   pid=$!
   pids+=("$pid")

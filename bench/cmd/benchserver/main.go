@@ -1,5 +1,6 @@
 // Command benchserver serves one stack on a loopback address for wrk: "bare" (a net/http
-// handler answering "ok"), "rampart" (rampart's default stack) or "anchor" (unrolled/secure +
+// handler answering "ok"), "rampart" (rampart's default stack on store/memory), "rampart-sqlite"
+// (the same on the embedded SQLite store, as `rampart serve` runs) or "anchor" (unrolled/secure +
 // ulule/limiter + scs + gorilla/csrf). Before listening it logs a client in through the stack,
 // writes a wrk Lua script replaying that client's valid same-origin form POST (session
 // cookie, CSRF cookie and token, Origin, Referer, Sec-Fetch-Site, X-Forwarded-Proto: https as
@@ -20,6 +21,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -27,10 +29,11 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/bench"
+	"github.com/rampart-go/rampart/store/sqlite"
 )
 
 func main() {
-	mode := flag.String("mode", "rampart", "bare, rampart or anchor")
+	mode := flag.String("mode", "rampart", "bare, rampart, rampart-sqlite or anchor")
 	addr := flag.String("addr", "127.0.0.1:18080", "loopback listen address")
 	lua := flag.String("lua", "", "write the wrk script here")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the serving period here (stopped by SIGTERM)")
@@ -60,12 +63,27 @@ func run(mode, addr, luaPath string) error {
 		return fmt.Errorf("refusing non-loopback address %q", addr)
 	}
 	cfg := bench.Config{BehindProxy: true}
+	cleanup := func() {}
+	defer func() { cleanup() }()
 	var h http.Handler
 	// The script always comes from a primed stack, so every mode gets requests of the same
 	// shape; bare mode replays a rampart client's request.
 	primeWith := func() (*bench.Stack, error) {
-		if mode == "anchor" {
+		switch mode {
+		case "anchor":
 			return bench.Anchor(cfg)
+		case "rampart-sqlite":
+			// The embedded default store of `rampart serve`, in a temporary directory.
+			dir, err := os.MkdirTemp("", "benchserver-")
+			if err != nil {
+				return nil, err
+			}
+			cleanup = func() { os.RemoveAll(dir) }
+			st, err := sqlite.Open(filepath.Join(dir, "rampart.db"))
+			if err != nil {
+				return nil, err
+			}
+			cfg.Store = st
 		}
 		return bench.Rampart(cfg)
 	}
@@ -76,7 +94,7 @@ func run(mode, addr, luaPath string) error {
 	switch mode {
 	case "bare":
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	case "rampart", "anchor":
+	case "rampart", "rampart-sqlite", "anchor":
 		h = st.Handler
 	default:
 		return fmt.Errorf("unknown mode %q", mode)
