@@ -320,3 +320,47 @@ func sessionKeys(list []store.Session) []string {
 	}
 	return keys
 }
+
+// Audit events are batched like session updates: not in the file until a flush, which
+// RecentEvents and Close run first; synchronous with SyncSessionWrites.
+func TestDeferredEvents(t *testing.T) {
+	now := time.Now().UTC()
+	kinds := func(t *testing.T, s *sqlite.Store) []string {
+		t.Helper()
+		ev, err := s.RecentEvents(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var k []string
+		for _, e := range ev {
+			k = append(k, e.Kind)
+		}
+		return k
+	}
+	t.Run("deferred", func(t *testing.T) {
+		w, file, _ := deferredPair(t, sqlite.Options{})
+		must(t, w.AppendEvent(ctx, store.Event{Kind: "a", Time: now}))
+		must(t, w.AppendEvent(ctx, store.Event{Kind: "b", Time: now}))
+		if got := kinds(t, file); len(got) != 0 {
+			t.Fatalf("file has %v before a flush", got)
+		}
+		if got := kinds(t, w); !slices.Equal(got, []string{"b", "a"}) {
+			t.Fatalf("RecentEvents = %v, want b, a", got)
+		}
+		if got := kinds(t, file); !slices.Equal(got, []string{"b", "a"}) {
+			t.Fatalf("file after RecentEvents = %v, want b, a", got)
+		}
+		must(t, w.AppendEvent(ctx, store.Event{Kind: "c", Time: now}))
+		must(t, w.Close())
+		if got := kinds(t, file); !slices.Equal(got, []string{"c", "b", "a"}) {
+			t.Fatalf("file after Close = %v, want c, b, a", got)
+		}
+	})
+	t.Run("sync", func(t *testing.T) {
+		w, file, _ := deferredPair(t, sqlite.Options{SyncSessionWrites: true})
+		must(t, w.AppendEvent(ctx, store.Event{Kind: "a", Time: now}))
+		if got := kinds(t, file); !slices.Equal(got, []string{"a"}) {
+			t.Fatalf("file = %v, want a at once", got)
+		}
+	})
+}

@@ -64,6 +64,7 @@ type Store struct {
 	// not yet committed, newest per key; they are also in the cache.
 	writeDelay time.Duration // 0: every update is synchronous
 	pending    map[string]store.Session
+	events     []store.Event // pending audit events, oldest first
 	flushTimer *time.Timer
 	flushArmed bool
 	flushErr   error // the last flush failed; updates are synchronous until one succeeds
@@ -82,11 +83,12 @@ type Options struct {
 	// CacheSize bounds how many sessions the cache keeps (0 means DefaultCacheSize); the
 	// least recently used of a small random sample is evicted when it is full.
 	CacheSize int
-	// SyncSessionWrites commits every session update before it returns. By default an update
-	// that changes no credential (a touch, application values) is committed within
-	// SessionWriteDelay, batched with the others (see Store.UpdateSessionDeferred): a crash
-	// of the process may lose those of the last few milliseconds; a graceful stop loses
-	// nothing. Without the cache (NoSessionCache) updates are always synchronous.
+	// SyncSessionWrites commits every session update and audit event before it returns. By
+	// default an update that changes no credential (a touch, application values) and an audit
+	// event are committed within SessionWriteDelay, batched with the others (see
+	// Store.UpdateSessionDeferred and AppendEvent): a crash of the process may lose those of
+	// the last few milliseconds; a graceful stop loses nothing. Without the cache
+	// (NoSessionCache) they are always synchronous.
 	SyncSessionWrites bool
 	// SessionWriteDelay is how long a deferred update may wait (0 means
 	// DefaultSessionWriteDelay).
@@ -738,16 +740,28 @@ func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error
 }
 
 // AppendEvent implements store.Events.
+// Like a deferred session update, an event is committed within SessionWriteDelay, batched
+// (see appendEventDeferred); without deferral it is committed before AppendEvent returns.
 func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-		common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail)
+	if s.appendEventDeferred(e) {
+		return nil
+	}
+	_, err := s.w.ExecContext(ctx, insertEvent, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail)
 	return wrap(err)
 }
+
+const insertEvent = `INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`
 
 // RecentEvents implements store.Events.
 func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, error) {
 	if limit <= 0 {
 		return nil, nil
+	}
+	if s.writeDelay > 0 {
+		// Events still pending are written first, so the list is complete and has real IDs.
+		if err := s.FlushSessions(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return queryAll(ctx, s.r, func(rows rowScanner) (store.Event, error) {
 		var e store.Event
