@@ -1,12 +1,12 @@
 // Package sqlite is the embedded default store.Store, on modernc.org/sqlite (pure Go, no cgo).
 //
-// One file holds every kind of state and is the source of truth. The one thing that may be
-// held in memory for a moment is a session update that changes no credential (a touch, an
-// application value): it is committed within Options.SessionWriteDelay (10 ms), batched with
-// the others, and Close commits what is pending, so a graceful restart loses nothing; a
-// crash may lose the last few milliseconds of such updates, never a login, logout or ID
-// rotation (see Store.UpdateSessionDeferred; Options.SyncSessionWrites turns it off). The
-// database runs in WAL mode so that readers never
+// One file holds every kind of state and is the source of truth. What may be held in memory
+// for a moment is a session update that changes no credential (a touch, an application
+// value) and an audit event: they are committed within Options.SessionWriteDelay (10 ms),
+// batched, and Close commits what is pending, so a graceful restart loses nothing; a crash
+// may lose the last few milliseconds of them, never a login, logout, ID rotation, counter
+// or user change (see Store.UpdateSessionDeferred; Options.SyncSessionWrites turns it off).
+// The database runs in WAL mode so that readers never
 // wait for the writer; writes go through a pool of one connection because SQLite has a single
 // writer anyway, and queuing in Go is cheaper than spinning in the busy handler. The hot
 // statements are prepared once at Open.
