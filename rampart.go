@@ -116,7 +116,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.Store = opts.Store
 	if st.Store == nil {
 		var err error
-		st.Store, err = open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), open.Options{ServesNoSessions: opts.Tool})
+		st.Store, err = open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), open.Options{ServesNoSessions: opts.Tool, Logger: log})
 		if err != nil {
 			return nil, fmt.Errorf("rampart: opening stores: %w", err)
 		}

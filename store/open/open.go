@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
@@ -111,6 +112,8 @@ type Options struct {
 	// tool running beside the server (createuser, unlock). SQLite's session cache is left off,
 	// and with it the lock that lets only one process cache a file's sessions.
 	ServesNoSessions bool
+	// Logger receives the SQLite store's background write failures (default slog.Default()).
+	Logger *slog.Logger
 }
 
 func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, error) {
@@ -121,6 +124,7 @@ func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, 
 	if o.ServesNoSessions {
 		opts.NoSessionCache = true
 	}
+	opts.Logger = o.Logger
 	switch k {
 	case "postgres":
 		return postgres.Open(ctx, databaseURL, postgres.Options{})

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/rampart-go/rampart/store"
@@ -162,7 +163,10 @@ func (s *Store) flushInBackground() {
 	if s.closed {
 		return
 	}
-	if s.flushLocked(ctx) != nil {
+	if err := s.flushLocked(ctx); err != nil {
+		s.log.LogAttrs(ctx, slog.LevelError, "sqlite: writing batched session updates and audit events failed; retrying",
+			slog.String("event", "store.flush_failed"), slog.Int("sessions", len(s.pending)),
+			slog.Int("events", len(s.events)), slog.Any("err", err))
 		s.flushArmed = true
 		s.flushTimer.Reset(flushRetry)
 	}

@@ -30,6 +30,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -71,6 +72,7 @@ type Store struct {
 	closed     bool
 
 	maxEvents, maxComments int
+	log                    *slog.Logger
 }
 
 // Options tune OpenWith. The zero value is what Open uses.
@@ -96,6 +98,9 @@ type Options struct {
 	// MaxEvents and MaxComments cap the audit trail and the comments: Sweep deletes the
 	// oldest rows beyond them (0 means 100,000 each).
 	MaxEvents, MaxComments int
+	// Logger receives failures of the background flush (default slog.Default()); they are
+	// retried every second, and meanwhile updates and events are written synchronously.
+	Logger *slog.Logger
 }
 
 // ErrSessionsInUse is returned by Open when another process (or another Store in this one)
@@ -167,7 +172,8 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r, maxEvents: cmp.Or(opts.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opts.MaxComments, common.DefaultMaxRows)}
+	s := &Store{w: w, r: r, maxEvents: cmp.Or(opts.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opts.MaxComments, common.DefaultMaxRows),
+		log: cmp.Or(opts.Logger, slog.Default())}
 	if !opts.NoSessionCache {
 		lock, err := lockSessions(path + "-sessions.lock")
 		if err != nil {
