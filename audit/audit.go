@@ -165,6 +165,9 @@ func (l *Logger) Record(ctx context.Context, e store.Event) error {
 		return nil
 	}
 
+	if q, ok := l.events.(store.EventQueue); ok && q.TryAppendEvent(e) {
+		return nil // taken without waiting: no goroutine or timer needed
+	}
 	select {
 	case l.inflight <- struct{}{}:
 	default:

@@ -297,3 +297,40 @@ func BenchmarkRecordOverhead(b *testing.B) {
 		l.Record(ctx, e)
 	}
 }
+
+// queueEvents is slowEvents that also offers store.EventQueue, taking events or not.
+type queueEvents struct {
+	*slowEvents
+	take   bool
+	queued []store.Event
+}
+
+func (q *queueEvents) TryAppendEvent(e store.Event) bool {
+	if q.take {
+		q.queued = append(q.queued, e)
+	}
+	return q.take
+}
+
+// A store that takes an event without waiting gets it directly (the slow AppendEvent is never
+// called); one that declines falls back to AppendEvent with its timeout.
+func TestEventQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		for _, take := range []bool{true, false} {
+			log, _ := jsonLogger()
+			q := &queueEvents{slowEvents: &slowEvents{release: make(chan struct{})}, take: take}
+			l := New(q, Options{Log: log, Timeout: 50 * time.Millisecond})
+			e := store.Event{Kind: KindCSRFReject, Detail: "x\x00y"}
+			err := l.Record(ctx, e)
+			if take {
+				if want := l.clean(e).Detail; err != nil || len(q.queued) != 1 || q.queued[0].Detail != want || want == e.Detail || q.queued[0].Time.IsZero() {
+					t.Fatalf("taken: err %v, queued %+v (want one cleaned, timed event)", err, q.queued)
+				}
+			} else if !errors.Is(err, ErrTimeout) || len(q.queued) != 0 {
+				t.Fatalf("declined: err %v, queued %d; want the AppendEvent path's ErrTimeout", err, len(q.queued))
+			}
+			close(q.release)
+			synctest.Wait()
+		}
+	})
+}

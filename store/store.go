@@ -176,6 +176,14 @@ type Events interface {
 	RecentEvents(ctx context.Context, limit int) ([]Event, error)
 }
 
+// EventQueue is an optional extension of Events for backends that can take an event without
+// waiting (store/memory, and store/sqlite while it batches writes). TryAppendEvent stores or
+// queues e and reports true, or reports false at once when only AppendEvent can store it. The
+// audit package uses it to skip the goroutine and timer that bound a store that may block.
+type EventQueue interface {
+	TryAppendEvent(e Event) bool
+}
+
 // Store is everything a backend provides.
 type Store interface {
 	Sessions

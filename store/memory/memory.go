@@ -36,9 +36,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Comments = (*Store)(nil)
-	_ store.Passkeys = (*Store)(nil)
+	_ store.Store      = (*Store)(nil)
+	_ store.EventQueue = (*Store)(nil)
+	_ store.Comments   = (*Store)(nil)
+	_ store.Passkeys   = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -382,6 +383,12 @@ func (m *Store) CountBackupCodes(_ context.Context, userID string) (int, error) 
 
 // AppendEvent implements store.Events.
 func (m *Store) AppendEvent(_ context.Context, e store.Event) error {
+	m.TryAppendEvent(e)
+	return nil
+}
+
+// TryAppendEvent implements store.EventQueue: appending never waits.
+func (m *Store) TryAppendEvent(e store.Event) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e.ID = 1
@@ -394,7 +401,7 @@ func (m *Store) AppendEvent(_ context.Context, e store.Event) error {
 	if len(m.events) >= 2*m.maxEvents {
 		m.events = append(m.events[:0], m.events[len(m.events)-m.maxEvents:]...)
 	}
-	return nil
+	return true
 }
 
 // RecentEvents implements store.Events.

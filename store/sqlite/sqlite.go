@@ -112,9 +112,10 @@ type Options struct {
 var ErrSessionsInUse = errors.New("sqlite: another process serves sessions from this file with its session cache on")
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Comments = (*Store)(nil)
-	_ store.Passkeys = (*Store)(nil)
+	_ store.Store      = (*Store)(nil)
+	_ store.EventQueue = (*Store)(nil)
+	_ store.Comments   = (*Store)(nil)
+	_ store.Passkeys   = (*Store)(nil)
 )
 
 // pragmas apply to every connection: WAL for concurrent readers, a busy timeout so that
@@ -755,6 +756,11 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
 	_, err := s.w.ExecContext(ctx, insertEvent, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail)
 	return wrap(err)
 }
+
+// TryAppendEvent implements store.EventQueue: it queues e for the next batch and reports
+// true, or reports false when events are written synchronously (no batching, or the last
+// flush failed).
+func (s *Store) TryAppendEvent(e store.Event) bool { return s.appendEventDeferred(e) }
 
 const insertEvent = `INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`
 
