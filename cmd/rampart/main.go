@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/rampart-go/rampart/check"
 	"github.com/rampart-go/rampart/scan"
@@ -57,4 +58,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rampart: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
+}
+
+// fail prints err for the user, prefixed with the program's name once (rampart.New's errors
+// already carry it).
+func fail(w io.Writer, err error) {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "rampart: ") {
+		msg = "rampart: " + msg
+	}
+	fmt.Fprintln(w, msg)
 }

@@ -32,7 +32,7 @@ const devKeyFile = ".rampart-dev-key"
 func loadSettings(stderr io.Writer) (settings.Settings, bool) {
 	s, err := settings.Load()
 	if err != nil {
-		fmt.Fprintf(stderr, "rampart: %v\n", err)
+		fail(stderr, err)
 		return s, false
 	}
 	if s.SecretKeyEphemeral {
@@ -67,7 +67,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	stack, err := rampart.New(ctx, s, rampart.Options{Logger: logger})
 	if err != nil {
-		fmt.Fprintf(stderr, "rampart: %v\n", err)
+		fail(stderr, err)
 		return 1
 	}
 	defer func() {
@@ -78,7 +78,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}()
 	a, err := app.New(stack, app.Options{})
 	if err != nil {
-		fmt.Fprintf(stderr, "rampart: %v\n", err)
+		fail(stderr, err)
 		return 1
 	}
 	srv := &http.Server{
@@ -93,7 +93,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	}
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "rampart: %v\n", err)
+		fail(stderr, err)
 		return 1
 	}
 	scheme := "http"
@@ -120,7 +120,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if *httpAddr != "" {
 		pln, err := net.Listen("tcp", *httpAddr)
 		if err != nil {
-			fmt.Fprintf(stderr, "rampart: %v\n", err)
+			fail(stderr, err)
 			return 1
 		}
 		// The same stack: its HTTPS redirect layer answers every plain request with a redirect.
@@ -132,7 +132,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	select {
 	case err := <-errc:
 		if !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(stderr, "rampart: %v\n", err)
+			fail(stderr, err)
 			return 1
 		}
 	case <-ctx.Done():
@@ -161,7 +161,7 @@ func withStack(stderr io.Writer, f func(ctx context.Context, st *rampart.Stack) 
 	ctx := context.Background()
 	st, err := rampart.New(ctx, s, rampart.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil)), Tool: true})
 	if err != nil {
-		fmt.Fprintf(stderr, "rampart: %v\n", err)
+		fail(stderr, err)
 		return 1
 	}
 	defer st.Close()
@@ -191,7 +191,7 @@ func createUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return withStack(stderr, func(ctx context.Context, st *rampart.Stack) int {
 		u, err := st.Accounts.CreateUser(ctx, *username, *email, pw, *staff)
 		if err != nil {
-			fmt.Fprintf(stderr, "rampart: %v\n", err)
+			fail(stderr, err)
 			return 1
 		}
 		fmt.Fprintf(stdout, "created user %q (id %s, staff %v)\n", u.Username, u.ID, u.IsStaff)
@@ -224,7 +224,7 @@ func unlock(args []string, stdout, stderr io.Writer) int {
 		if *list {
 			entries, err := st.Lockout.Locked(ctx, 1000)
 			if err != nil {
-				fmt.Fprintf(stderr, "rampart: %v\n", err)
+				fail(stderr, err)
 				return 1
 			}
 			for _, e := range entries {
@@ -236,14 +236,14 @@ func unlock(args []string, stdout, stderr io.Writer) int {
 		}
 		if *username != "" {
 			if err := st.Lockout.Unlock(ctx, *username); err != nil {
-				fmt.Fprintf(stderr, "rampart: %v\n", err)
+				fail(stderr, err)
 				return 1
 			}
 			fmt.Fprintf(stdout, "unlocked username %q\n", *username)
 		}
 		if addr.IsValid() {
 			if err := st.Lockout.UnlockIP(ctx, addr); err != nil {
-				fmt.Fprintf(stderr, "rampart: %v\n", err)
+				fail(stderr, err)
 				return 1
 			}
 			fmt.Fprintf(stdout, "unlocked ip %s\n", addr)
