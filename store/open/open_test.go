@@ -189,3 +189,24 @@ func TestSweepEvery(t *testing.T) {
 		}
 	})
 }
+
+// FuzzKind: any database URL is classified or refused with an error, never a panic; an
+// accepted SQLite URL names a file and its options are valid.
+func FuzzKind(f *testing.F) {
+	for _, s := range []string{"sqlite://r.db?session_cache=off&session_write_delay=5ms", "postgres://u:p@h/db",
+		"file:///a/b.db?session_write_delay=0", "sqlite::memory:", "r.db?x=%zz", "redis://h:1/0", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		k, path, opts, err := kind(u)
+		if err != nil {
+			if k != "" {
+				t.Fatalf("kind(%q) = %q with error %v", u, k, err)
+			}
+			return
+		}
+		if k == "sqlite" && (path == "" || strings.ContainsAny(path, "?#") || opts.SessionWriteDelay < 0) {
+			t.Fatalf("kind(%q) accepted path %q, opts %+v", u, path, opts)
+		}
+	})
+}
