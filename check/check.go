@@ -246,10 +246,10 @@ var rules = []rule{
 			}
 			return out
 		}},
-	{"RAMPART-W015", Warning, "add sslmode=verify-full (or require) to RAMPART_DATABASE_URL",
+	{"RAMPART-W015", Warning, "add sslmode=verify-full (or require) to a postgres:// RAMPART_DATABASE_URL; use rediss:// for Redis",
 		func(s settings.Settings) []string {
 			d, err := settings.ParseDatabaseURL(s.DatabaseURL.Reveal())
-			return msg(err == nil && d.Driver == "postgres" && d.Password && !d.TLS && !settings.IsLoopbackHost(d.Host),
+			return msg(err == nil && (d.Driver == "postgres" || d.Driver == "redis") && d.Password && !d.TLS && !settings.IsLoopbackHost(d.Host),
 				"RAMPART_DATABASE_URL sends a password to %s without requiring TLS", d.Host)
 		}},
 	{"RAMPART-W016", Warning, "use a rediss:// URL",
@@ -298,6 +298,12 @@ var rules = []rule{
 		func(s settings.Settings) []string {
 			return msg(s.HSTSPreload && s.HSTSSeconds > 0 && (s.HSTSSeconds < hstsPreloadSeconds || !s.HSTSIncludeSubdomains),
 				"RAMPART_HSTS_PRELOAD is on but the header does not meet the preload list's requirements")
+		}},
+	{"RAMPART-W024", Warning, "use sqlite://path for one instance, or PostgreSQL (and Redis) for several",
+		func(s settings.Settings) []string {
+			d, err := settings.ParseDatabaseURL(s.DatabaseURL.Reveal())
+			return msg(err == nil && d.Driver == "sqlite" && d.DSN == ":memory:" && !s.Debug && !s.InsecureDev,
+				"RAMPART_DATABASE_URL is sqlite::memory:: users, sessions and lockout counters live in this process only and are lost on every restart")
 		}},
 	{"RAMPART-W023", Warning, "remove the variable or fix its name (see the settings documentation)",
 		func(s settings.Settings) []string {

@@ -39,7 +39,7 @@
 //	| RAMPART-W012 | warning  | rampart                     | TRUSTED_PROXIES has a public range wider than /24 (IPv4) or /48 (IPv6)       |
 //	| RAMPART-W013 | warning  | rampart                     | CSP_REPORT_ONLY on (policy not enforced)                                     |
 //	| RAMPART-W014 | warning  | rampart                     | a TRUSTED_ORIGINS entry uses http:// on a non-loopback host                  |
-//	| RAMPART-W015 | warning  | rampart                     | DATABASE_URL sends a password to a non-loopback host without sslmode=require/verify-* |
+//	| RAMPART-W015 | warning  | rampart                     | DATABASE_URL sends a password to a non-loopback host without TLS (sslmode=require/verify-*, rediss://) |
 //	| RAMPART-W016 | warning  | rampart                     | REDIS_URL sends a password to a non-loopback host without rediss://          |
 //	| RAMPART-W017 | warning  | rampart (cf. security.W022) | REFERRER_POLICY includes unsafe-url or no-referrer-when-downgrade            |
 //	| RAMPART-W018 | warning  | rampart (cf. security.E024) | CROSS_ORIGIN_OPENER_POLICY is unsafe-none                                    |
@@ -48,6 +48,7 @@
 //	| RAMPART-W021 | warning  | rampart                     | SESSION_COOKIE_SAMESITE is None                                              |
 //	| RAMPART-W022 | warning  | rampart                     | HSTS_PRELOAD on but max-age < 1 year or no includeSubDomains                 |
 //	| RAMPART-W023 | warning  | rampart                     | an unknown RAMPART_* variable is set (likely a typo)                         |
+//	| RAMPART-W024 | warning  | rampart                     | DATABASE_URL is sqlite::memory: outside DEBUG/INSECURE_DEV (state lost on restart) |
 //	| RAMPART-I001 | info     | security.W021               | HSTS on without PRELOAD (info, not warning: preloading is a commitment a tool should not push) |
 //	| RAMPART-I002 | info     | rampart                     | no SECRET_KEY in development mode; a per-process random key is used          |
 //

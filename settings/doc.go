@@ -78,8 +78,8 @@
 //	| RAMPART_MAX_BODY_BYTES                | MaxBodyBytes            | int ≥ 1   | 2621440 (2.5 MiB)                        | DATA_UPLOAD_MAX_MEMORY_SIZE        |
 //
 // DATABASE_URL accepts sqlite://rampart.db (relative path), sqlite:///var/lib/rampart.db
-// (absolute), sqlite::memory:, file:rampart.db, a bare path, and postgres:// or
-// postgresql:// URLs. A SQLite URL may add ?session_cache=off (several processes writing
+// (absolute), sqlite::memory:, file:rampart.db, a bare path, postgres:// or postgresql://
+// URLs, and redis:// or rediss:// to keep everything in Redis (which must then persist). A SQLite URL may add ?session_cache=off (several processes writing
 // sessions to one file) and ?session_write_delay=DURATION (0: commit every session update
 // before the response; default 10ms, see store/sqlite's Options.SyncSessionWrites). REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
 //

@@ -362,8 +362,14 @@ func TestDatabaseURL(t *testing.T) {
 		{"sqlite://rampart.db", Database{Driver: "sqlite", DSN: "rampart.db"}},
 		{"sqlite:///var/lib/r.db", Database{Driver: "sqlite", DSN: "/var/lib/r.db"}},
 		{"sqlite::memory:", Database{Driver: "sqlite", DSN: ":memory:"}},
-		{"sqlite://data/r.db?_pragma=busy_timeout(5000)", Database{Driver: "sqlite", DSN: "data/r.db?_pragma=busy_timeout(5000)"}},
-		{"file:x.db?mode=rwc", Database{Driver: "sqlite", DSN: "file:x.db?mode=rwc"}},
+		{"file:x.db", Database{Driver: "sqlite", DSN: "x.db"}},
+		{"file:///abs/x.db", Database{Driver: "sqlite", DSN: "/abs/x.db"}},
+		{"sqlite://r.db?session_cache=off", Database{Driver: "sqlite", DSN: "r.db", SQLiteNoSessionCache: true}},
+		{"sqlite://r.db?session_write_delay=50ms", Database{Driver: "sqlite", DSN: "r.db", SQLiteWriteDelay: 50 * time.Millisecond}},
+		{"r.db?session_write_delay=0", Database{Driver: "sqlite", DSN: "r.db", SQLiteSyncWrites: true}},
+		{"r.db?session_write_delay=0s&session_cache=on", Database{Driver: "sqlite", DSN: "r.db", SQLiteSyncWrites: true}},
+		{"redis://:pw@cache.internal:6379/2", Database{Driver: "redis", DSN: "redis://:pw@cache.internal:6379/2", Host: "cache.internal", Password: true}},
+		{"rediss://127.0.0.1:6380", Database{Driver: "redis", DSN: "rediss://127.0.0.1:6380", Host: "127.0.0.1", TLS: true}},
 		{"./local.db", Database{Driver: "sqlite", DSN: "./local.db"}},
 		{"/abs/x.db", Database{Driver: "sqlite", DSN: "/abs/x.db"}},
 		{"postgres://u:p@db.example.com:5432/app", Database{Driver: "postgres", DSN: "postgres://u:p@db.example.com:5432/app", Host: "db.example.com", Password: true}},
@@ -376,7 +382,11 @@ func TestDatabaseURL(t *testing.T) {
 			t.Errorf("%q: %+v %v, want %+v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "sqlite://", "sqlite:", "mysql://x/y", "postgres://%zz"} {
+	// SQLite's own options are refused (the store sets its pragmas); so are unknown values.
+	for _, bad := range []string{"", "sqlite://", "sqlite:", "mysql://x/y", "postgres://%zz",
+		"sqlite://data/r.db?_pragma=busy_timeout(5000)", "file:x.db?mode=rwc", "r.db?session_cache=no",
+		"r.db?session_write_delay=-1s", "r.db?session_write_delay=soon", "r.db#frag", "sqlite::memory:?session_cache=off",
+		"r.db?x=%zz"} {
 		if _, err := ParseDatabaseURL(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

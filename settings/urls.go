@@ -7,25 +7,35 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 )
 
-// Database is a parsed RAMPART_DATABASE_URL.
+// Database is a parsed RAMPART_DATABASE_URL. store/open opens what it describes, so a URL
+// that passes here is one the server can open.
 type Database struct {
-	// Driver is "sqlite" or "postgres".
+	// Driver is "sqlite", "postgres" or "redis" (everything in Redis).
 	Driver string
-	// DSN is what to hand to the driver: a file path (with any ?options) for SQLite, the URL
-	// itself for PostgreSQL (pgx reads postgres:// and postgresql://).
+	// DSN is the SQLite file path (":memory:" for the in-process memory store), or the URL
+	// itself for PostgreSQL (pgx reads postgres:// and postgresql://) and Redis.
 	DSN string
 	// Host is the server host name without port; "" for SQLite and Unix sockets.
 	Host string
 	// Password reports whether the URL carries a password.
 	Password bool
-	// TLS reports whether the connection is required to use TLS (sslmode require/verify-*).
+	// TLS reports whether the connection is required to use TLS (sslmode require/verify-*,
+	// rediss://).
 	TLS bool
+	// SQLite options, from the URL's query: session_cache=off sets SQLiteNoSessionCache;
+	// session_write_delay=D sets SQLiteWriteDelay, and =0 sets SQLiteSyncWrites instead.
+	SQLiteNoSessionCache bool
+	SQLiteWriteDelay     time.Duration
+	SQLiteSyncWrites     bool
 }
 
 // ParseDatabaseURL reads sqlite://path, sqlite:///abs/path, sqlite::memory:, file:path, a bare
-// file path, or postgres:// / postgresql:// URLs.
+// file path (SQLite, with rampart's options session_cache and session_write_delay in the
+// query; SQLite's own pragmas are refused because the store sets them), postgres:// and
+// postgresql:// URLs, and redis:// or rediss:// to keep everything in Redis.
 func ParseDatabaseURL(raw string) (Database, error) {
 	raw = strings.TrimSpace(raw)
 	lower := strings.ToLower(raw)
@@ -33,13 +43,9 @@ func ParseDatabaseURL(raw string) (Database, error) {
 	case raw == "":
 		return Database{}, errors.New("is empty")
 	case strings.HasPrefix(lower, "sqlite:"):
-		p := strings.TrimPrefix(raw[len("sqlite:"):], "//")
-		if p == "" || strings.HasPrefix(p, "?") {
-			return Database{}, errors.New("sqlite URL has no file path (sqlite://rampart.db or sqlite:///abs/path.db)")
-		}
-		return Database{Driver: "sqlite", DSN: p}, nil
+		return parseSQLite(strings.TrimPrefix(raw[len("sqlite:"):], "//"))
 	case strings.HasPrefix(lower, "file:"):
-		return Database{Driver: "sqlite", DSN: raw}, nil
+		return parseSQLite(strings.TrimPrefix(raw[len("file:"):], "//"))
 	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -62,11 +68,53 @@ func ParseDatabaseURL(raw string) (Database, error) {
 			Password: hasPass || q.Get("password") != "",
 			TLS:      mode == "require" || mode == "verify-ca" || mode == "verify-full",
 		}, nil
+	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"):
+		r, err := ParseRedisURL(raw)
+		if err != nil {
+			return Database{}, err
+		}
+		return Database{Driver: "redis", DSN: raw, Host: r.Host, Password: r.Password, TLS: r.TLS}, nil
 	case strings.Contains(raw, "://"):
-		return Database{}, fmt.Errorf("unsupported database scheme in %q (use sqlite:// or postgres://)", RedactURL(raw))
+		return Database{}, fmt.Errorf("unsupported database scheme in %q (use sqlite://, postgres:// or redis://)", RedactURL(raw))
 	}
-	// A bare path: the SQLite file.
-	return Database{Driver: "sqlite", DSN: raw}, nil
+	return parseSQLite(raw) // a bare path
+}
+
+// parseSQLite reads a SQLite file path and rampart's options after "?".
+func parseSQLite(p string) (Database, error) {
+	p, query, hasQuery := strings.Cut(p, "?")
+	d := Database{Driver: "sqlite", DSN: p}
+	switch {
+	case p == "":
+		return Database{}, errors.New("sqlite URL has no file path (sqlite://rampart.db or sqlite:///abs/path.db)")
+	case strings.Contains(p, "#") || strings.Contains(query, "#"):
+		return Database{}, fmt.Errorf("sqlite URL %q has a fragment", p)
+	case p == ":memory:" && hasQuery:
+		return Database{}, errors.New("sqlite::memory: takes no options")
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return Database{}, fmt.Errorf("sqlite options %q: %v", query, err)
+	}
+	for name, vals := range q {
+		v := vals[len(vals)-1]
+		switch name {
+		case "session_cache":
+			if v != "on" && v != "off" {
+				return Database{}, fmt.Errorf("sqlite option session_cache=%q: want on or off", v)
+			}
+			d.SQLiteNoSessionCache = v == "off"
+		case "session_write_delay":
+			dur, err := time.ParseDuration(v) // "0" needs no unit
+			if err != nil || dur < 0 {
+				return Database{}, fmt.Errorf("sqlite option session_write_delay=%q: want a duration such as 10ms, or 0", v)
+			}
+			d.SQLiteWriteDelay, d.SQLiteSyncWrites = dur, dur == 0
+		default:
+			return Database{}, fmt.Errorf("sqlite option %q is not supported (rampart sets WAL mode and a busy timeout itself; it knows session_cache and session_write_delay)", name)
+		}
+	}
+	return d, nil
 }
 
 // Redis is a parsed RAMPART_REDIS_URL.

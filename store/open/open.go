@@ -18,10 +18,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/internal/common"
 	"github.com/rampart-go/rampart/store/memory"
@@ -30,80 +30,23 @@ import (
 	"github.com/rampart-go/rampart/store/sqlite"
 )
 
-// kind classifies a database URL; path and opts are the SQLite file and options for "sqlite".
+// kind classifies a database URL with the settings' parser (so that what `rampart check`
+// and the settings accept is what opens); path and opts are the SQLite file and options for
+// "sqlite".
 func kind(databaseURL string) (k, path string, opts sqlite.Options, err error) {
-	u := strings.TrimSpace(databaseURL)
-	lower := strings.ToLower(u)
-	switch {
-	case u == "":
-		return "", "", opts, errors.New("store: no database URL")
-	case strings.HasPrefix(lower, "postgres://"), strings.HasPrefix(lower, "postgresql://"):
-		return "postgres", "", opts, nil
-	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"):
-		return "redis", "", opts, nil
-	case strings.HasPrefix(lower, "sqlite:"):
-		return sqlitePath(strings.TrimPrefix(u[len("sqlite:"):], "//"))
-	case strings.HasPrefix(lower, "file:"):
-		return sqlitePath(strings.TrimPrefix(u[len("file:"):], "//"))
-	case strings.Contains(u, "://"):
-		return "", "", opts, fmt.Errorf("store: unsupported database URL scheme in %q", redact(u))
-	default:
-		return sqlitePath(u)
-	}
-}
-
-// sqlitePath accepts a file path with rampart's options in the query; ":memory:" selects the
-// in-process memory store (SQLite's in-memory database would be one per pooled connection).
-// Other options (SQLite pragmas) are refused rather than silently dropped: the sqlite
-// package sets its own (WAL, busy timeout).
-func sqlitePath(p string) (k, path string, opts sqlite.Options, err error) {
-	p, query, _ := strings.Cut(p, "?")
-	switch {
-	case p == ":memory:" && query != "":
-		return "", "", opts, errors.New("store: sqlite::memory: takes no options")
-	case p == ":memory:":
-		return "memory", "", opts, nil
-	case p == "":
-		return "", "", opts, errors.New("store: sqlite URL has no file path (sqlite://rampart.db or sqlite:///abs/path.db)")
-	case strings.Contains(p, "#") || strings.Contains(query, "#"):
-		return "", "", opts, fmt.Errorf("store: sqlite URL %q has a fragment", p)
-	}
-	q, err := url.ParseQuery(query)
+	d, err := settings.ParseDatabaseURL(databaseURL)
 	if err != nil {
-		return "", "", opts, fmt.Errorf("store: sqlite options %q: %w", query, err)
+		return "", "", opts, fmt.Errorf("store: database URL: %w", err)
 	}
-	for name, vals := range q {
-		v := vals[len(vals)-1]
-		switch name {
-		case "session_cache":
-			if v != "on" && v != "off" {
-				return "", "", opts, fmt.Errorf("store: sqlite option session_cache=%q: want on or off", v)
-			}
-			opts.NoSessionCache = v == "off"
-		case "session_write_delay":
-			d, err := time.ParseDuration(v)
-			if v == "0" {
-				d, err = 0, nil
-			}
-			if err != nil || d < 0 {
-				return "", "", opts, fmt.Errorf("store: sqlite option session_write_delay=%q: want a duration such as 10ms, or 0", v)
-			}
-			opts.SessionWriteDelay, opts.SyncSessionWrites = d, d == 0
-		default:
-			return "", "", opts, fmt.Errorf("store: sqlite option %q is not supported (rampart sets WAL mode and a busy timeout itself; it knows session_cache and session_write_delay)", name)
-		}
+	switch {
+	case d.Driver == "sqlite" && d.DSN == ":memory:":
+		return "memory", "", opts, nil
+	case d.Driver == "sqlite":
+		opts = sqlite.Options{NoSessionCache: d.SQLiteNoSessionCache, SessionWriteDelay: d.SQLiteWriteDelay,
+			SyncSessionWrites: d.SQLiteSyncWrites}
+		return "sqlite", d.DSN, opts, nil
 	}
-	return "sqlite", p, opts, nil
-}
-
-// redact hides a password in a URL before it reaches an error message or a log.
-func redact(u string) string {
-	at := strings.LastIndex(u, "@")
-	scheme := strings.Index(u, "://")
-	if at < 0 || scheme < 0 || at < scheme {
-		return u
-	}
-	return u[:scheme+3] + "…" + u[at:]
+	return d.Driver, "", opts, nil
 }
 
 // Options tune OpenWith. The zero value is what Open uses.
