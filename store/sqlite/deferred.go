@@ -81,9 +81,9 @@ func (s *Store) armFlush() {
 	}
 }
 
-// FlushSessions commits the deferred session updates and audit events now. Close calls it;
+// Flush commits the deferred session updates and audit events now. Close calls it;
 // an application may call it before a planned stop that does not reach Close.
-func (s *Store) FlushSessions(ctx context.Context) error {
+func (s *Store) Flush(ctx context.Context) error {
 	s.smu.Lock()
 	defer s.smu.Unlock()
 	return s.flushLocked(ctx)

@@ -63,7 +63,7 @@ func TestDeferredUpdateFlushAndClose(t *testing.T) {
 	wantData(t, w, "a", now, "v2")
 	wantData(t, file, "a", now, "data-a") // deferred: not in the file yet
 
-	must(t, w.FlushSessions(ctx))
+	must(t, w.Flush(ctx))
 	wantData(t, file, "a", now, "v2")
 
 	must(t, w.UpdateSessionDeferred(ctx, updated(a, "v3", now.Add(2*time.Minute))))
@@ -125,7 +125,7 @@ func TestDeferredUpdateOrdering(t *testing.T) {
 			must(t, w.UpdateSessionDeferred(ctx, updated(a, "v2", later)))
 			must(t, w.DeleteSession(ctx, "a"))
 			wantGone(t, w, "a", now)
-			must(t, w.FlushSessions(ctx))
+			must(t, w.Flush(ctx))
 			wantGone(t, w, "a", now)
 			wantGone(t, file, "a", now)
 			// and a deferred update after the delete is refused, as UpdateSession would
@@ -139,7 +139,7 @@ func TestDeferredUpdateOrdering(t *testing.T) {
 			must(t, w.UpdateSessionDeferred(ctx, updated(a, "deferred", later)))
 			must(t, w.UpdateSession(ctx, updated(a, "sync", later)))
 			wantData(t, file, "a", now, "sync")
-			must(t, w.FlushSessions(ctx))
+			must(t, w.Flush(ctx))
 			wantData(t, file, "a", now, "sync")
 			wantData(t, w, "a", now, "sync")
 		}},
@@ -153,7 +153,7 @@ func TestDeferredUpdateOrdering(t *testing.T) {
 			if err != nil || n != 1 {
 				t.Fatalf("DeleteUserSessions = %d, %v; want 1", n, err)
 			}
-			must(t, w.FlushSessions(ctx))
+			must(t, w.Flush(ctx))
 			wantGone(t, w, "b", now)
 			wantGone(t, file, "b", now)
 			wantData(t, file, "a", now, "v2-a")
@@ -208,7 +208,7 @@ func TestDeferredUpdateSurvivesEviction(t *testing.T) {
 	must(t, w.SaveSession(ctx, sess("b", "u2", now))) // evicts a from the one-entry cache
 	wantData(t, file, "a", now, "data-a")
 	wantData(t, w, "a", now, "v2")
-	must(t, w.FlushSessions(ctx))
+	must(t, w.Flush(ctx))
 	wantData(t, file, "a", now, "v2")
 }
 
@@ -224,7 +224,7 @@ func TestDeferredUpdateFlushFailure(t *testing.T) {
 
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if err := w.FlushSessions(cancelled); err == nil {
+	if err := w.Flush(cancelled); err == nil {
 		t.Fatal("flush with a cancelled context succeeded")
 	}
 	wantData(t, w, "a", now, "v2") // still pending, still seen here
@@ -232,7 +232,7 @@ func TestDeferredUpdateFlushFailure(t *testing.T) {
 	wantData(t, file, "b", now, "v2-b") // written at once while flushes fail
 	wantData(t, file, "a", now, "data-a")
 
-	must(t, w.FlushSessions(ctx))
+	must(t, w.Flush(ctx))
 	wantData(t, file, "a", now, "v2")
 	must(t, w.UpdateSessionDeferred(ctx, updated(b, "v3-b", now)))
 	wantData(t, file, "b", now, "v2-b") // deferring again
@@ -274,7 +274,7 @@ func TestDeferredUpdateConcurrent(t *testing.T) {
 				case 1:
 					err = w.SaveSession(ctx, x)
 				case 2:
-					err = w.FlushSessions(ctx)
+					err = w.Flush(ctx)
 				case 3:
 					_, err = w.UserSessions(ctx, "u1", now)
 				default:
@@ -295,7 +295,7 @@ func TestDeferredUpdateConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	must(t, w.FlushSessions(ctx))
+	must(t, w.Flush(ctx))
 	for k := range keys {
 		key := fmt.Sprint("k", k)
 		got, gerr := w.LoadSession(ctx, key, now)

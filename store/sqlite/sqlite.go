@@ -150,7 +150,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: negative CacheSize %d", opts.CacheSize)
 	}
 	if opts.MaxEvents < 0 || opts.MaxComments < 0 {
-		return nil, fmt.Errorf("sqlite: negative MaxEvents or MaxComments")
+		return nil, errors.New("sqlite: negative MaxEvents or MaxComments")
 	}
 	if opts.SessionWriteDelay < 0 {
 		return nil, fmt.Errorf("sqlite: negative SessionWriteDelay %v", opts.SessionWriteDelay)
@@ -776,7 +776,7 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 	}
 	if s.writeDelay > 0 {
 		// Events still pending are written first, so the list is complete and has real IDs.
-		if err := s.FlushSessions(ctx); err != nil {
+		if err := s.Flush(ctx); err != nil {
 			return nil, err
 		}
 	}

@@ -89,7 +89,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	if err := s.AppendEvent(ctx, store.Event{Kind: "k"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FlushSessions(ctx); err != nil { // events are batched
+	if err := s.Flush(ctx); err != nil { // events are batched
 		t.Fatal(err)
 	}
 	s2, err := sqlite.OpenWith(path, sqlite.Options{NoSessionCache: true}) // s holds the session lock
