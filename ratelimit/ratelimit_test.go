@@ -287,6 +287,13 @@ func (c *countingCounters) Incr(ctx context.Context, key string, delta int64, no
 	return c.Flaky.Incr(ctx, key, delta, now, ttl, extend)
 }
 
+func (c *countingCounters) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.Flaky.Reserve(ctx, key, limit, now, ttl)
+}
+
 func (c *countingCounters) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
 	c.mu.Lock()
 	c.calls++

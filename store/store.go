@@ -81,6 +81,13 @@ type Counters interface {
 	// moves ExpiresAt to now+ttl (a cool-off measured from the latest hit); otherwise the
 	// expiry of a live counter is kept (a fixed window).
 	Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (Counter, error)
+	// Reserve atomically adds one to the live counter at key when its value is below limit,
+	// moves ExpiresAt to now+ttl, and reports true with the new state. A counter already at or
+	// above limit is left exactly as it is (value and expiry) and reported with false, so a
+	// refused reservation neither counts nor prolongs anything. A missing or expired counter
+	// starts from zero. It is how "at most limit attempts" holds under any concurrency: the
+	// slot is taken before the work it allows, never checked first and counted after.
+	Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (Counter, bool, error)
 	// GetCounter returns the live counter at key, or Counter{Key: key} (N == 0, zero ExpiresAt)
 	// when it is missing or expired.
 	GetCounter(ctx context.Context, key string, now time.Time) (Counter, error)

@@ -69,6 +69,10 @@ func (c *counting) Incr(ctx context.Context, key string, delta int64, now time.T
 	c.hit("Incr")
 	return c.Store.Incr(ctx, key, delta, now, ttl, extend)
 }
+func (c *counting) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	c.hit("Reserve")
+	return c.Store.Reserve(ctx, key, limit, now, ttl)
+}
 func (c *counting) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
 	c.hit("GetCounter")
 	return c.Store.GetCounter(ctx, key, now)

@@ -176,6 +176,23 @@ func (m *Store) Incr(_ context.Context, key string, delta int64, now time.Time, 
 	return c, nil
 }
 
+// Reserve implements store.Counters.
+func (m *Store) Reserve(_ context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.counters[key]
+	if !ok || !c.ExpiresAt.After(now) {
+		c = store.Counter{Key: key}
+	}
+	if c.N >= limit {
+		return c, false, nil
+	}
+	c.N++
+	c.ExpiresAt = now.Add(ttl)
+	m.counters[key] = c
+	return c, true, nil
+}
+
 // GetCounter implements store.Counters.
 func (m *Store) GetCounter(_ context.Context, key string, now time.Time) (store.Counter, error) {
 	m.mu.Lock()

@@ -348,6 +348,33 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time
 	return c, nil
 }
 
+// Reserve implements store.Counters in one statement: the upsert's WHERE leaves a counter at
+// its limit untouched (no row is returned then), so racing reservations from any number of
+// instances never pass the limit.
+func (s *Store) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	if limit <= 0 {
+		c, err := s.GetCounter(ctx, key, now)
+		return c, false, err
+	}
+	c := store.Counter{Key: key}
+	err := s.pool.QueryRow(ctx, `INSERT INTO counters AS c (key, n, expires_at) VALUES ($1, 1, $2)
+		ON CONFLICT (key) DO UPDATE SET
+			n = CASE WHEN c.expires_at > $3 THEN c.n + 1 ELSE 1 END,
+			expires_at = excluded.expires_at
+		WHERE c.expires_at <= $3 OR c.n < $4
+		RETURNING n, expires_at`, []byte(key), ts(now.Add(ttl)), ts(now), limit).Scan(&c.N, &c.ExpiresAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// At the limit: nothing changed. The state is read for the caller's Retry-After.
+		c, err := s.GetCounter(ctx, key, now)
+		return c, false, err
+	}
+	if err != nil {
+		return store.Counter{}, false, wrap(err)
+	}
+	c.ExpiresAt = utc(c.ExpiresAt)
+	return c, true, nil
+}
+
 // GetCounter implements store.Counters.
 func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
 	c := store.Counter{Key: key}

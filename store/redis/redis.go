@@ -287,6 +287,49 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time
 	return store.Counter{Key: key, N: n, ExpiresAt: parseUs(str(v[1]))}, nil
 }
 
+// reserveScript is Reserve: like incrScript, with the limit tested inside the script so that
+// racing reservations from any number of instances never pass it. It returns {taken, n, e}.
+var reserveScript = goredis.NewScript(`
+local e = redis.call('HGET', KEYS[1], 'e')
+local n = 0
+if e and tonumber(e) > tonumber(ARGV[1]) then
+	n = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+	if n >= tonumber(ARGV[3]) then
+		return {0, n, e}
+	end
+	n = redis.call('HINCRBY', KEYS[1], 'n', 1)
+	redis.call('HSET', KEYS[1], 'e', ARGV[2])
+else
+	if tonumber(ARGV[3]) < 1 then
+		return {0, 0, ''}
+	end
+	redis.call('HSET', KEYS[1], 'n', 1, 'e', ARGV[2])
+	redis.call('ZADD', KEYS[2], 0, ARGV[5])
+	n = 1
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+return {1, n, ARGV[2]}`)
+
+// Reserve implements store.Counters.
+func (s *Store) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	exp := now.Add(ttl)
+	v, err := reserveScript.Run(ctx, s.c, []string{s.p + "c:" + key, s.p + "ci"},
+		us(now), us(exp), limit, ms(exp), key).Slice()
+	if err != nil {
+		return store.Counter{}, false, wrap(err)
+	}
+	if len(v) != 3 {
+		return store.Counter{}, false, errors.New("redis: unexpected counter reply")
+	}
+	taken, _ := v[0].(int64)
+	n, _ := v[1].(int64)
+	c := store.Counter{Key: key, N: n}
+	if n > 0 {
+		c.ExpiresAt = parseUs(str(v[2]))
+	}
+	return c, taken == 1, nil
+}
+
 // GetCounter implements store.Counters.
 func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
 	v, err := s.c.HMGet(ctx, s.p+"c:"+key, "n", "e").Result()

@@ -50,7 +50,7 @@ type Store struct {
 	w, r *sql.DB // w: the single writer; r: readers (query_only)
 
 	loadSession, saveSession, updateSession, deleteSession *sql.Stmt
-	incr, incrLive, getCounter, userByID, userByUsername   *sql.Stmt
+	incr, incrLive, reserve, getCounter, userByID, userByUsername *sql.Stmt
 
 	// cache is nil with Options.NoSessionCache. smu is held across every session write and
 	// the cache update that follows it, so the cache sees writes in commit order (two racing
@@ -244,6 +244,14 @@ func (s *Store) prepare(ctx context.Context) error {
 	// commit rewrites one page instead of two (assigning expires_at, even to its old value,
 	// also rewrites the counters_expires index page).
 	s.incrLive = prep(s.w, `UPDATE counters SET n = n + ?2 WHERE key = ?1 AND expires_at > ?3 RETURNING n, expires_at`)
+	// reserve is Reserve in one statement: the upsert's WHERE leaves a counter at its limit
+	// untouched (no row is returned then), so racing reservations never pass the limit.
+	s.reserve = prep(s.w, `INSERT INTO counters (key, n, expires_at) VALUES (?1, 1, ?2)
+		ON CONFLICT (key) DO UPDATE SET
+			n = CASE WHEN counters.expires_at > ?3 THEN counters.n + 1 ELSE 1 END,
+			expires_at = excluded.expires_at
+		WHERE counters.expires_at <= ?3 OR counters.n < ?4
+		RETURNING n, expires_at`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
@@ -548,6 +556,27 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time
 	}
 	c.ExpiresAt = common.FromMicros(e)
 	return c, nil
+}
+
+// Reserve implements store.Counters.
+func (s *Store) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	if limit <= 0 {
+		c, err := s.GetCounter(ctx, key, now)
+		return c, false, err
+	}
+	c := store.Counter{Key: key}
+	var e int64
+	err := s.reserve.QueryRowContext(ctx, key, common.Micros(now.Add(ttl)), common.Micros(now), limit).Scan(&c.N, &e)
+	if errors.Is(err, sql.ErrNoRows) {
+		// At the limit: nothing changed. The state is read for the caller's Retry-After.
+		c, err := s.GetCounter(ctx, key, now)
+		return c, false, err
+	}
+	if err != nil {
+		return store.Counter{}, false, wrap(err)
+	}
+	c.ExpiresAt = common.FromMicros(e)
+	return c, true, nil
 }
 
 // GetCounter implements store.Counters.
@@ -933,7 +962,7 @@ func (s *Store) Close() error {
 		s.cache.close()
 	}
 	for _, st := range []*sql.Stmt{s.loadSession, s.saveSession, s.updateSession, s.deleteSession,
-		s.incr, s.incrLive, s.getCounter, s.userByID, s.userByUsername} {
+		s.incr, s.incrLive, s.reserve, s.getCounter, s.userByID, s.userByUsername} {
 		if st != nil {
 			st.Close()
 		}

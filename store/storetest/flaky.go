@@ -54,6 +54,14 @@ func (f *Flaky) Incr(ctx context.Context, key string, delta int64, now time.Time
 	return f.c.Incr(ctx, key, delta, now, ttl, extend)
 }
 
+// Reserve implements store.Counters.
+func (f *Flaky) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	if err := f.err(); err != nil {
+		return store.Counter{}, false, err
+	}
+	return f.c.Reserve(ctx, key, limit, now, ttl)
+}
+
 // GetCounter implements store.Counters.
 func (f *Flaky) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
 	if err := f.err(); err != nil {

@@ -48,6 +48,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"CounterExtend", testCounterExtend},
 		{"CounterGetDelete", testCounterGetDelete},
 		{"CounterConcurrent", testCounterConcurrent},
+		{"Reserve", testReserve},
+		{"ReserveRace", testReserveRace},
 		{"ListCounters", testListCounters},
 		{"ClaimStepMonotonic", testClaimStep},
 		{"ClaimStepRace", testClaimStepRace},
@@ -168,6 +170,24 @@ func RunShared(t *testing.T, newPair func(t *testing.T) (a, b store.Store)) {
 		must(t, err)
 		if c.N != racers {
 			t.Fatalf("counter after %d increments from two instances = %d", racers, c.N)
+		}
+	})
+	t.Run("ReserveAgrees", func(t *testing.T) {
+		a, b := newPair(t)
+		now := base()
+		const limit = 7
+		wins := raceBool(t, func(i int) (bool, error) {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			_, ok, err := s.Reserve(ctx, "lock:shared", limit, now, time.Minute)
+			return ok, err
+		})
+		c, err := b.GetCounter(ctx, "lock:shared", now)
+		must(t, err)
+		if wins != limit || c.N != limit {
+			t.Fatalf("%d racers on two instances: %d reservations taken, counter %d; want %d and %d", racers, wins, c.N, limit, limit)
 		}
 	})
 	t.Run("UsersUniqueAcrossInstances", func(t *testing.T) {
@@ -575,6 +595,70 @@ func testCounterConcurrent(t *testing.T, s store.Store) {
 	must(t, err)
 	if c.N != racers {
 		t.Fatalf("after %d concurrent increments N = %d", racers, c.N)
+	}
+}
+
+// testReserve checks Reserve's contract step by step: it counts below the limit, moving the
+// expiry; at the limit it changes nothing (neither N nor the expiry, so refused attempts do not
+// prolong a lock); an expired counter starts over; and a zero limit reserves nothing.
+func testReserve(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := base()
+	ttl := time.Minute
+	steps := []struct {
+		at     time.Duration
+		limit  int64
+		ok     bool
+		n      int64
+		expiry time.Duration // from now; zero for an empty counter
+	}{
+		{0, 2, true, 1, time.Minute},
+		{10 * time.Second, 2, true, 2, 10*time.Second + time.Minute},
+		{20 * time.Second, 2, false, 2, 10*time.Second + time.Minute}, // full: unchanged
+		{30 * time.Second, 3, true, 3, 30*time.Second + time.Minute},  // a higher limit has room
+		{40 * time.Second, 1, false, 3, 30*time.Second + time.Minute}, // over a lower limit: unchanged
+		{40 * time.Second, 0, false, 3, 30*time.Second + time.Minute},
+		{30*time.Second + time.Minute, 2, true, 1, 30*time.Second + 2*time.Minute}, // expired: starts over
+	}
+	for i, st := range steps {
+		c, ok, err := s.Reserve(ctx, "r", st.limit, now.Add(st.at), ttl)
+		must(t, err)
+		if ok != st.ok {
+			t.Fatalf("step %d: Reserve(limit %d) ok = %v, want %v", i, st.limit, ok, st.ok)
+		}
+		wantCounter(t, fmt.Sprintf("step %d", i), c, "r", st.n, now.Add(st.expiry))
+		got, err := s.GetCounter(ctx, "r", now.Add(st.at))
+		must(t, err)
+		wantCounter(t, fmt.Sprintf("step %d stored", i), got, "r", st.n, now.Add(st.expiry))
+	}
+	// A zero limit on a missing counter creates nothing.
+	c, ok, err := s.Reserve(ctx, "r0", 0, now, ttl)
+	must(t, err)
+	if ok || c.N != 0 || !c.ExpiresAt.IsZero() {
+		t.Fatalf("Reserve(limit 0) on a missing counter = %+v, %v", c, ok)
+	}
+	if list, err := s.ListCounters(ctx, "r0", 0, now, 0); err != nil || len(list) != 0 {
+		t.Fatalf("Reserve(limit 0) left %+v, %v", list, err)
+	}
+	// Reserve and Incr share the counter: a release is Incr(-1).
+	c, err = s.Incr(ctx, "r", -1, now.Add(30*time.Second+time.Minute), ttl, false)
+	must(t, err)
+	wantCounter(t, "release", c, "r", 0, now.Add(30*time.Second+2*time.Minute))
+}
+
+// testReserveRace releases racers reservations against one limit at once: exactly limit win.
+func testReserveRace(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := base()
+	const limit = 5
+	wins := raceBool(t, func(int) (bool, error) {
+		_, ok, err := s.Reserve(ctx, "rr", limit, now, time.Minute)
+		return ok, err
+	})
+	c, err := s.GetCounter(ctx, "rr", now)
+	must(t, err)
+	if wins != limit || c.N != limit {
+		t.Fatalf("%d racing reservations with limit %d: %d taken, counter %d", racers, limit, wins, c.N)
 	}
 }
 
