@@ -49,7 +49,7 @@ import (
 type Store struct {
 	w, r *sql.DB // w: the single writer; r: readers (query_only)
 
-	loadSession, saveSession, updateSession, deleteSession *sql.Stmt
+	loadSession, saveSession, updateSession, deleteSession        *sql.Stmt
 	incr, incrLive, reserve, getCounter, userByID, userByUsername *sql.Stmt
 
 	// cache is nil with Options.NoSessionCache. smu is held across every session write and
