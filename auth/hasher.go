@@ -111,7 +111,14 @@ type Hasher struct {
 
 	once sync.Once
 	lim  *limiter
+	// done counts computations, including the equal-work ones for unknown users.
+	done atomic.Uint64
 }
+
+// Computations reports how many password hash computations (argon2, PBKDF2, bcrypt) this
+// Hasher has run, including the equal-work ones for unknown users and unusable hashes. It is
+// what a lockout test counts: a guess that is refused before hashing never shows here.
+func (h *Hasher) Computations() uint64 { return h.done.Load() }
 
 func (h *Hasher) params() Argon2Params {
 	p := h.Argon2
@@ -170,6 +177,7 @@ func (h *Hasher) argon2(ctx context.Context, f argon2Func, password string, salt
 		return nil, err
 	}
 	defer lim.release(w)
+	h.done.Add(1)
 	return f([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(keyLen)), nil
 }
 
@@ -229,6 +237,7 @@ func (h *Hasher) pbkdf2(ctx context.Context, fn func() hash.Hash, password strin
 		return nil, err
 	}
 	defer lim.release(0)
+	h.done.Add(1)
 	key, err := pbkdf2.Key(fn, password, info.salt, info.Iterations, len(info.key))
 	if err != nil {
 		// Only FIPS-mode parameter checks fail here; treat as a mismatch.
@@ -252,6 +261,7 @@ func (h *Hasher) bcrypt(ctx context.Context, password string, info HashInfo) (bo
 		return false, err
 	}
 	defer lim.release(0)
+	h.done.Add(1)
 	return bcrypt.CompareHashAndPassword(info.bcrypt, pw) == nil, nil
 }
 

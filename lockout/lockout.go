@@ -1,7 +1,8 @@
 // Package lockout stops password guessing the way django-axes does, with the gaps axes is known
 // for closed: failures are counted per username, per client IP and per (username, IP) pair at
-// once, in atomic store counters that several instances share; Check is cheap and runs before
-// any password hash; a lock can escalate; and a store outage locks rather than lets guesses through.
+// once, in atomic store counters that several instances share; every password check takes a
+// slot in them before any hash (Begin), so a burst of concurrent guesses gets no more checks
+// than the limit; a lock can escalate; and a store outage locks rather than lets guesses through.
 //
 // The three scopes answer three attacks:
 //   - ScopePair (limit FailureLimit, default 5): a user mistyping from one address is slowed
@@ -12,10 +13,14 @@
 //   - ScopeIP (limit IPFailureLimit, default 4×FailureLimit): one address spraying a password
 //     across many accounts is stopped even though no single account sees many failures.
 //
-// The app calls Check before verifying a password and, when the request is not locked, Fail or
-// Succeed after. Requests rejected by Check must not call Fail: axes extended the cool-off on
-// attempts made during a lockout, which punished users retrying with the right password
-// (jazzband/django-axes#837); here a lockout ends CoolOff after the failure that caused it.
+// The app calls Begin before verifying a password: it takes a slot in every scope atomically
+// in the store, or refuses the attempt, so at most the limit's number of passwords is ever
+// checked per scope and lock window however many requests race (django-axes, like a read
+// before the hash and a count after it, lets every request in a burst through). After the
+// check the app ends the attempt with Fail, Succeed or Release. A refused attempt changes
+// nothing: axes extended the cool-off on attempts made during a lockout, which punished users
+// retrying with the right password (jazzband/django-axes#837); here a lockout ends CoolOff
+// after the last failure that counted.
 //
 // Failures are counted whether or not the username exists, so a lock reveals nothing about
 // which accounts exist.
@@ -159,7 +164,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Decision is the outcome of Check or Fail.
+// Decision is the outcome of Check, Begin or Attempt.Fail.
 type Decision struct {
 	// Locked reports that the attempt must be refused without checking the password.
 	Locked bool
@@ -169,7 +174,7 @@ type Decision struct {
 	// Reason names the locked scopes ("username+ip", "username", "ip", comma-separated)
 	// or ReasonUnavailable.
 	Reason string
-	// Tripped is set by Fail when this failure reached a limit (a lockout began): the moment
+	// Tripped is set by Attempt.Fail when this failure reached a limit (a lockout began): the moment
 	// to write an audit event or notify the account owner.
 	Tripped bool
 }
@@ -334,7 +339,7 @@ func (g *Guard) forget() {
 func NormalizeUsername(s string) string {
 	if isASCII(s) {
 		// Fast path: NFKC leaves ASCII alone and folding is lower-casing, so skip the
-		// Unicode tables on the (common) path that Check takes before every login.
+		// Unicode tables on the (common) path that Begin takes before every login.
 		return strings.ToLower(strings.TrimSpace(s))
 	}
 	s = strings.TrimSpace(norm.NFKC.String(s))
@@ -359,6 +364,7 @@ const (
 	kindIP    = "i"
 	kindPair  = "p"
 	levelMark = "L" // escalation level counters: prefix + "L" + kind + "|" + ...
+	failMark  = "F" // failure counts beside the slot counters: prefix + "F" + kind + "|" + ...
 )
 
 type keys struct {
@@ -459,26 +465,20 @@ func unavailable(err error) (Decision, error) {
 	return Decision{Locked: true, Reason: ReasonUnavailable}, fmt.Errorf("lockout: store: %w", err)
 }
 
-// Check reports whether an attempt for username from ip must be refused. It reads at most three
-// counters and computes no hash, so it is cheap enough to run before password verification on
-// every login request, which is what keeps a flood against a locked account from costing
-// argon2id time. A store error yields a locked Decision and the error (fail closed).
+// Check reports whether an attempt for username from ip would be refused now, without
+// reserving anything: for pages that show the state and for logins proven without a password
+// (see Succeed). It reads at most three counters. A password check must use Begin instead:
+// Check followed by a later count is the race Begin closes. A store error yields a locked
+// Decision and the error (fail closed).
 func (g *Guard) Check(ctx context.Context, username string, ip netip.Addr) (Decision, error) {
 	now := g.now()
 	k := g.keysFor(username, ip)
+	// A remembered lock answers without the store (see Options.LockCacheTTL).
+	if d, ok := g.cachedDecision(k, now); ok {
+		return d, nil
+	}
 	var d Decision
 	var locked Scope
-	// A remembered lock answers without the store (see Options.LockCacheTTL).
-	_ = k.each(func(s Scope, key string) error {
-		if c, ok := g.cached(key, now); ok {
-			locked |= s
-			d.RetryAfter = max(d.RetryAfter, c.until.Sub(now))
-		}
-		return nil
-	})
-	if locked != 0 {
-		return Decision{Locked: true, RetryAfter: d.RetryAfter, Reason: locked.String()}, nil
-	}
 	err := k.each(func(s Scope, key string) error {
 		c, err := g.c.GetCounter(ctx, key, now)
 		if err != nil {
@@ -503,39 +503,148 @@ func (g *Guard) Check(ctx context.Context, username string, ip netip.Addr) (Deci
 	return d, nil
 }
 
-// Fail records a failed attempt in every scope and returns the state after it. Each counter
-// is incremented atomically in the store with its expiry moved to CoolOff from now, so
-// concurrent failures on several instances are all counted (axes#784). With Escalate, the
-// failure that reaches a limit starts a lock of CoolOff×2^(n-1), n being the number of
-// lockouts of that key within EscalationMemory, capped at MaxCoolOff.
-func (g *Guard) Fail(ctx context.Context, username string, ip netip.Addr) (Decision, error) {
+// Begin reserves one credential check for username from ip, atomically in the store, before
+// any password is hashed: in every scope it takes one of the scope's limit slots (the
+// failures counted so far plus the checks in flight), or finds none free and refuses the
+// attempt. When d.Locked is set, a is nil, nothing is held and the caller must refuse
+// without checking the password (WriteLocked). Otherwise the caller checks the password and
+// then calls exactly one of a.Fail, a.Succeed or a.Release.
+//
+// This is what makes "at most limit password checks per scope per lock window" true under
+// any concurrency and on several instances: a burst of guesses cannot all pass a read of the
+// counters before any of them is counted (the check-then-act race of reading in Check and
+// counting in a later Fail). A slot held by a check in flight also keeps the scope from
+// tripping, so a login that succeeds can never do so after its scope locked.
+//
+// A store error yields a locked Decision (ReasonUnavailable) and the error: fail closed.
+func (g *Guard) Begin(ctx context.Context, username string, ip netip.Addr) (a *Attempt, d Decision, err error) {
 	now := g.now()
 	k := g.keysFor(username, ip)
+	if d, ok := g.cachedDecision(k, now); ok {
+		return nil, d, nil
+	}
+	a = &Attempt{g: g, k: k, at: now}
+	var locked Scope
+	err = k.each(func(s Scope, key string) error {
+		c, ok, err := g.c.Reserve(ctx, key, g.limitOf(s), now, g.cool)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			// Every slot is taken: by failures, or by checks still in flight. Either way no
+			// further check may start; the scopes after this one need not be touched.
+			locked = s
+			g.remember(key, s, c.ExpiresAt, now)
+			d.RetryAfter = max(d.RetryAfter, c.ExpiresAt.Sub(now))
+			return errFull
+		}
+		a.held |= s
+		a.until[scopeIndex(s)] = c.ExpiresAt
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		// Give back what was taken; if the store is down that fails too, and the slots
+		// expire with the cool-off, which only ever refuses more.
+		_ = a.Release(context.WithoutCancel(ctx))
+		return nil, Decision{Locked: true, Reason: ReasonUnavailable}, fmt.Errorf("lockout: store: %w", err)
+	}
+	if locked != 0 {
+		if rerr := a.Release(context.WithoutCancel(ctx)); rerr != nil {
+			return nil, Decision{Locked: true, Reason: ReasonUnavailable}, rerr
+		}
+		return nil, Decision{Locked: true, RetryAfter: d.RetryAfter, Reason: locked.String()}, nil
+	}
+	return a, Decision{}, nil
+}
+
+// errFull stops Begin at the first scope without a free slot.
+var errFull = errors.New("lockout: scope full")
+
+// cachedDecision answers from the lock cache (see Options.LockCacheTTL).
+func (g *Guard) cachedDecision(k keys, now time.Time) (Decision, bool) {
 	var d Decision
 	var locked Scope
-	err := k.each(func(s Scope, key string) error {
-		c, err := g.c.Incr(ctx, key, 1, now, g.cool, true)
+	_ = k.each(func(s Scope, key string) error {
+		if c, ok := g.cached(key, now); ok {
+			locked |= s
+			d.RetryAfter = max(d.RetryAfter, c.until.Sub(now))
+		}
+		return nil
+	})
+	if locked == 0 {
+		return Decision{}, false
+	}
+	return Decision{Locked: true, RetryAfter: d.RetryAfter, Reason: locked.String()}, true
+}
+
+func scopeIndex(s Scope) int {
+	switch s {
+	case ScopePair:
+		return 0
+	case ScopeUser:
+		return 1
+	default:
+		return 2
+	}
+}
+
+// Attempt is one credential check reserved by Guard.Begin. It is used by one goroutine, and
+// exactly one of Fail, Succeed or Release ends it; later calls return ErrAttemptEnded.
+type Attempt struct {
+	g     *Guard
+	k     keys
+	at    time.Time
+	held  Scope
+	until [3]time.Time // when each held scope's slots expire, from the reservation
+	done  bool
+}
+
+// ErrAttemptEnded is returned by an Attempt's methods after the first of them.
+var ErrAttemptEnded = errors.New("lockout: attempt already ended")
+
+// Fail records that the reserved check failed: its slot stays taken as a failure for
+// CoolOff (each failure restarts the window). The failure that fills a scope's last slot
+// trips it (Decision.Tripped, exactly once per lock however many instances race) and, with
+// Escalate, starts a lock of CoolOff×2^(n-1), n being the number of lockouts of that key
+// within EscalationMemory, capped at MaxCoolOff. Decision.Locked reports that a scope is now
+// locked, so the caller can answer with WriteLocked instead of the form.
+func (a *Attempt) Fail(ctx context.Context) (Decision, error) {
+	if a == nil || a.done {
+		return Decision{}, ErrAttemptEnded
+	}
+	a.done = true
+	g := a.g
+	now := g.now()
+	var d Decision
+	var locked Scope
+	err := a.k.each(func(s Scope, key string) error {
+		if a.held&s == 0 {
+			return nil
+		}
+		// Failures are counted beside the slots: slots also hold checks in flight, and only
+		// when every slot is a failure has the scope tripped. A success holds a slot until it
+		// ends, so no scope can trip while a correct password is being verified.
+		f, err := g.c.Incr(ctx, g.failKey(key), 1, now, g.cool, true)
 		if err != nil {
 			return err
 		}
 		limit := g.limitOf(s)
-		if c.N < limit {
+		if f.N < limit {
 			return nil
 		}
 		locked |= s
-		if c.N == limit {
+		tripped := f.N == limit
+		if tripped {
 			d.Tripped = true
 		}
-		until := c.ExpiresAt
+		until := a.until[scopeIndex(s)]
 		if g.escalate {
-			cool, err := g.escalated(ctx, key, c.N == limit, now)
+			cool, err := g.escalated(ctx, key, tripped, now)
 			if err != nil {
 				return err
 			}
 			if cool > g.cool {
-				// Re-applied on later failures too, so a racing failure (one that passed
-				// Check before the lock) cannot shorten an escalated lock back to CoolOff.
-				c, err = g.c.Incr(ctx, key, 0, now, cool, true)
+				c, err := g.c.Incr(ctx, key, 0, now, cool, true)
 				if err != nil {
 					return err
 				}
@@ -543,9 +652,7 @@ func (g *Guard) Fail(ctx context.Context, username string, ip netip.Addr) (Decis
 			}
 		}
 		g.remember(key, s, until, now)
-		if ra := until.Sub(now); ra > d.RetryAfter {
-			d.RetryAfter = ra
-		}
+		d.RetryAfter = max(d.RetryAfter, until.Sub(now))
 		return nil
 	})
 	if err != nil {
@@ -556,6 +663,69 @@ func (g *Guard) Fail(ctx context.Context, username string, ip netip.Addr) (Decis
 		d.Reason = locked.String()
 	}
 	return d, nil
+}
+
+// Succeed records that the reserved check succeeded: the pair's counters are cleared (the
+// pair just proved it knows the password), plus the username's and the IP's when the options
+// say so; in the other scopes the slot is given back, so a success never counts against the
+// account or the address. Escalation memory is kept, so a lock soon after is still escalated.
+func (a *Attempt) Succeed(ctx context.Context) error {
+	if a == nil || a.done {
+		return ErrAttemptEnded
+	}
+	a.done = true
+	g := a.g
+	g.forget()
+	return a.k.each(func(s Scope, key string) error {
+		if s == ScopePair || (s == ScopeUser && g.resetUser) || (s == ScopeIP && g.resetIP) {
+			return g.clear(ctx, key)
+		}
+		if a.held&s != 0 {
+			return g.release(ctx, key)
+		}
+		return nil
+	})
+}
+
+// Release gives the reserved slots back without counting anything: for a check that did
+// not happen (the request failed before the password was verified, or the store failed).
+func (a *Attempt) Release(ctx context.Context) error {
+	if a == nil || a.done {
+		return ErrAttemptEnded
+	}
+	a.done = true
+	return a.k.each(func(s Scope, key string) error {
+		if a.held&s == 0 {
+			return nil
+		}
+		return a.g.release(ctx, key)
+	})
+}
+
+// release gives one slot of key back. The counter keeps its expiry; a counter that expired or
+// was cleared meanwhile (an unlock) would come back negative, which would grant extra
+// slots, so it is removed instead.
+func (g *Guard) release(ctx context.Context, key string) error {
+	c, err := g.c.Incr(ctx, key, -1, g.now(), g.cool, false)
+	if err != nil {
+		return fmt.Errorf("lockout: store: %w", err)
+	}
+	if c.N < 0 {
+		if err := g.c.DeleteCounter(ctx, key); err != nil {
+			return fmt.Errorf("lockout: store: %w", err)
+		}
+	}
+	return nil
+}
+
+// clear removes the slots and failures of key.
+func (g *Guard) clear(ctx context.Context, key string) error {
+	for _, k := range [...]string{key, g.failKey(key)} {
+		if err := g.c.DeleteCounter(ctx, k); err != nil {
+			return fmt.Errorf("lockout: store: %w", err)
+		}
+	}
+	return nil
 }
 
 // escalated returns the cool-off of the current lock of key, counting a new lockout when tripped.
@@ -586,17 +756,20 @@ func (g *Guard) levelKey(key string) string {
 	return g.prefix + levelMark + strings.TrimPrefix(key, g.prefix)
 }
 
-// Succeed records a successful login: it clears the pair's counter (the pair just proved it
-// knows the password), plus the username's and the IP's when the options say so. Escalation
-// memory is kept, so a lock soon after is still escalated.
+// failKey is the failure count beside the slot counter key.
+func (g *Guard) failKey(key string) string {
+	return g.prefix + failMark + strings.TrimPrefix(key, g.prefix)
+}
+
+// Succeed records a login proven without a password check reserved by Begin (a passkey,
+// after Check said the attempt is not locked): it clears what Attempt.Succeed clears, the
+// pair's counters and, when the options say so, the username's and the IP's.
 func (g *Guard) Succeed(ctx context.Context, username string, ip netip.Addr) error {
 	k := g.keysFor(username, ip)
 	g.forget()
 	return k.each(func(s Scope, key string) error {
 		if s == ScopePair || (s == ScopeUser && g.resetUser) || (s == ScopeIP && g.resetIP) {
-			if err := g.c.DeleteCounter(ctx, key); err != nil {
-				return fmt.Errorf("lockout: store: %w", err)
-			}
+			return g.clear(ctx, key)
 		}
 		return nil
 	})
@@ -633,7 +806,7 @@ func (g *Guard) UnlockIP(ctx context.Context, ip netip.Addr) error {
 
 // UnlockKey clears one counter listed by Locked (and its escalation memory).
 func (g *Guard) UnlockKey(ctx context.Context, key string) error {
-	if !strings.HasPrefix(key, g.prefix) || strings.HasPrefix(key, g.prefix+levelMark) {
+	if !strings.HasPrefix(key, g.prefix) || strings.HasPrefix(key, g.prefix+levelMark) || strings.HasPrefix(key, g.prefix+failMark) {
 		return errors.New("lockout: not a lockout key")
 	}
 	return g.deleteWithLevel(ctx, key)
@@ -641,21 +814,20 @@ func (g *Guard) UnlockKey(ctx context.Context, key string) error {
 
 func (g *Guard) deleteWithLevel(ctx context.Context, key string) error {
 	g.forget()
-	if err := g.c.DeleteCounter(ctx, key); err != nil {
-		return fmt.Errorf("lockout: store: %w", err)
-	}
-	if err := g.c.DeleteCounter(ctx, g.levelKey(key)); err != nil {
-		return fmt.Errorf("lockout: store: %w", err)
+	for _, k := range [...]string{key, g.failKey(key), g.levelKey(key)} {
+		if err := g.c.DeleteCounter(ctx, k); err != nil {
+			return fmt.Errorf("lockout: store: %w", err)
+		}
 	}
 	return nil
 }
 
-// deletePrefix removes the counters under prefix and their escalation memory, which may
-// outlive an expired failure counter and so is listed on its own.
+// deletePrefix removes the counters under prefix, their failure counts and their escalation
+// memory, which may outlive an expired counter and so are listed on their own.
 func (g *Guard) deletePrefix(ctx context.Context, prefix string, keep func(string) bool) error {
 	g.forget()
 	now := g.now()
-	for _, p := range [...]string{prefix, g.levelKey(prefix)} {
+	for _, p := range [...]string{prefix, g.failKey(prefix), g.levelKey(prefix)} {
 		cs, err := g.c.ListCounters(ctx, p, 0, now, 0)
 		if err != nil {
 			return fmt.Errorf("lockout: store: %w", err)

@@ -35,13 +35,13 @@ func newGuard(t testing.TB, c store.Counters, clk *testclock.Clock, opts Options
 	return New(c, opts)
 }
 
-// loginHandler is the shape an app's login view takes: Check before any hash, then Fail or
+// loginHandler is the shape an app's login view takes: Begin before any hash, then Fail or
 // Succeed. Every password is wrong except "right".
 func loginHandler(g *Guard, checked *int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		user, pass := r.FormValue("username"), r.FormValue("password")
 		addr := clientip.FromRequest(r).IP
-		d, err := g.Check(r.Context(), user, addr)
+		a, d, err := g.Begin(r.Context(), user, addr)
 		if d.Locked {
 			_ = err // would be logged
 			WriteLocked(w, d)
@@ -49,14 +49,14 @@ func loginHandler(g *Guard, checked *int) http.Handler {
 		}
 		*checked++ // the password hash would run here
 		if pass != "right" {
-			if _, err := g.Fail(r.Context(), user, addr); err != nil {
+			if _, err := a.Fail(r.Context()); err != nil {
 				http.Error(w, "unavailable", http.StatusServiceUnavailable)
 				return
 			}
 			http.Error(w, "Invalid username or password.", http.StatusOK)
 			return
 		}
-		_ = g.Succeed(r.Context(), user, addr)
+		_ = a.Succeed(r.Context())
 		w.WriteHeader(http.StatusSeeOther)
 	})
 }
@@ -142,7 +142,7 @@ func TestIPv6GroupedByPrefix(t *testing.T) {
 	for i := range 20 {
 		a := base
 		a[15], a[14] = byte(i), byte(i*7)
-		if _, err := g.Fail(ctx, fmt.Sprintf("u%d", i), netip.AddrFrom16(a)); err != nil {
+		if _, err := fail(g, fmt.Sprintf("u%d", i), netip.AddrFrom16(a)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +154,7 @@ func TestIPv6GroupedByPrefix(t *testing.T) {
 	}
 	// IPv4-mapped IPv6 counts as the IPv4 address.
 	for range 5 {
-		g.Fail(ctx, "carol", ip("::ffff:192.0.2.1"))
+		fail(g, "carol", ip("::ffff:192.0.2.1"))
 	}
 	if d, _ := g.Check(ctx, "carol", ip("192.0.2.1")); !d.Locked || d.Reason != "username+ip" {
 		t.Fatalf("mapped address: %+v", d)
@@ -176,7 +176,7 @@ func TestScopesAndLimits(t *testing.T) {
 			name: "pair locks after 5",
 			fails: func(g *Guard) {
 				for range 5 {
-					g.Fail(ctx, "bob", ip("192.0.2.1"))
+					fail(g, "bob", ip("192.0.2.1"))
 				}
 			},
 			user: "bob", addr: ip("192.0.2.1"), locked: true, reason: "username+ip",
@@ -185,7 +185,7 @@ func TestScopesAndLimits(t *testing.T) {
 			name: "pair lock does not follow the user elsewhere",
 			fails: func(g *Guard) {
 				for range 5 {
-					g.Fail(ctx, "bob", ip("192.0.2.1"))
+					fail(g, "bob", ip("192.0.2.1"))
 				}
 			},
 			user: "bob", addr: ip("192.0.2.2"), locked: false,
@@ -194,7 +194,7 @@ func TestScopesAndLimits(t *testing.T) {
 			name: "4 failures do not lock",
 			fails: func(g *Guard) {
 				for range 4 {
-					g.Fail(ctx, "bob", ip("192.0.2.1"))
+					fail(g, "bob", ip("192.0.2.1"))
 				}
 			},
 			user: "bob", addr: ip("192.0.2.1"), locked: false,
@@ -203,9 +203,9 @@ func TestScopesAndLimits(t *testing.T) {
 			name: "custom limits",
 			opts: Options{FailureLimit: 2, UserFailureLimit: 3, IPFailureLimit: 100},
 			fails: func(g *Guard) {
-				g.Fail(ctx, "bob", ip("192.0.2.1"))
-				g.Fail(ctx, "bob", ip("192.0.2.2"))
-				g.Fail(ctx, "bob", ip("192.0.2.3"))
+				fail(g, "bob", ip("192.0.2.1"))
+				fail(g, "bob", ip("192.0.2.2"))
+				fail(g, "bob", ip("192.0.2.3"))
 			},
 			user: "bob", addr: ip("192.0.2.4"), locked: true, reason: "username",
 		},
@@ -214,7 +214,7 @@ func TestScopesAndLimits(t *testing.T) {
 			opts: Options{LockBy: ScopeIP},
 			fails: func(g *Guard) {
 				for i := range 50 {
-					g.Fail(ctx, "bob", v4(i))
+					fail(g, "bob", v4(i))
 				}
 			},
 			user: "bob", addr: v4(99), locked: false,
@@ -223,7 +223,7 @@ func TestScopesAndLimits(t *testing.T) {
 			name: "case and width variants share a counter",
 			fails: func(g *Guard) {
 				for _, u := range []string{"Bob", "BOB", " bob ", "ｂｏｂ", "bob"} {
-					g.Fail(ctx, u, ip("192.0.2.1"))
+					fail(g, u, ip("192.0.2.1"))
 				}
 			},
 			user: "bOb", addr: ip("192.0.2.1"), locked: true, reason: "username+ip",
@@ -232,7 +232,7 @@ func TestScopesAndLimits(t *testing.T) {
 			name: "empty username never builds a global account key",
 			fails: func(g *Guard) {
 				for i := range 50 {
-					g.Fail(ctx, "", v4(i))
+					fail(g, "", v4(i))
 				}
 			},
 			user: "", addr: v4(1000), locked: false,
@@ -241,7 +241,7 @@ func TestScopesAndLimits(t *testing.T) {
 			name: "invalid IP still counts the account",
 			fails: func(g *Guard) {
 				for range 20 {
-					g.Fail(ctx, "dave", netip.Addr{})
+					fail(g, "dave", netip.Addr{})
 				}
 			},
 			user: "dave", addr: ip("192.0.2.1"), locked: true, reason: "username",
@@ -281,7 +281,7 @@ func TestHostileUsernamesDoNotCollide(t *testing.T) {
 	}
 	// Locking "a|b" must not lock "a" at IP "b"-anything, nor the other way.
 	for range 5 {
-		g.Fail(ctx, "a|b", ip("192.0.2.1"))
+		fail(g, "a|b", ip("192.0.2.1"))
 	}
 	if d, _ := g.Check(ctx, "a", ip("192.0.2.1")); d.Locked {
 		t.Fatalf("collision: %+v", d)
@@ -292,10 +292,10 @@ func TestCoolOffExpiry(t *testing.T) {
 	clk := newClock()
 	g := newGuard(t, newFake(), clk, Options{CoolOff: 10 * time.Minute})
 	for range 4 {
-		g.Fail(ctx, "erin", ip("192.0.2.1"))
+		fail(g, "erin", ip("192.0.2.1"))
 		clk.Advance(time.Minute) // failures keep adding up: each restarts the window
 	}
-	d, err := g.Fail(ctx, "erin", ip("192.0.2.1"))
+	d, err := fail(g, "erin", ip("192.0.2.1"))
 	if err != nil || !d.Locked || !d.Tripped || d.RetryAfter != 10*time.Minute {
 		t.Fatalf("5th failure = %+v, %v", d, err)
 	}
@@ -309,7 +309,7 @@ func TestCoolOffExpiry(t *testing.T) {
 		t.Fatalf("after expiry: %+v", d)
 	}
 	// The counter expired as a whole: one more failure does not lock again.
-	if d, _ = g.Fail(ctx, "erin", ip("192.0.2.1")); d.Locked {
+	if d, _ = fail(g, "erin", ip("192.0.2.1")); d.Locked {
 		t.Fatalf("fresh failure after expiry locked: %+v", d)
 	}
 }
@@ -322,18 +322,18 @@ func TestEscalation(t *testing.T) {
 	for round, w := range want {
 		var d Decision
 		for range 5 {
-			d, _ = g.Fail(ctx, "frank", ip("192.0.2.1"))
+			d, _ = fail(g, "frank", ip("192.0.2.1"))
 		}
 		if !d.Locked || !d.Tripped || d.RetryAfter != w {
 			t.Fatalf("round %d: %+v, want lock of %v", round, d, w)
 		}
-		// A failure racing in after the lock must not shorten it.
+		// An attempt during the lock is refused and neither shortens nor prolongs it.
 		clk.Advance(10 * time.Second)
-		d, _ = g.Fail(ctx, "frank", ip("192.0.2.1"))
-		if d.Tripped || d.RetryAfter != w {
-			t.Fatalf("round %d: racing failure gave %+v, want lock of %v", round, d, w)
+		d, _ = fail(g, "frank", ip("192.0.2.1"))
+		if !d.Locked || d.Tripped || d.RetryAfter != w-10*time.Second {
+			t.Fatalf("round %d: attempt during the lock gave %+v, want %v left", round, d, w-10*time.Second)
 		}
-		clk.Advance(w - time.Second)
+		clk.Advance(w - 10*time.Second - time.Second)
 		if d, _ := g.Check(ctx, "frank", ip("192.0.2.1")); !d.Locked {
 			t.Fatalf("round %d: lock ended early", round)
 		}
@@ -348,7 +348,7 @@ func TestEscalation(t *testing.T) {
 	}
 	var d Decision
 	for range 5 {
-		d, _ = g.Fail(ctx, "frank", ip("192.0.2.1"))
+		d, _ = fail(g, "frank", ip("192.0.2.1"))
 	}
 	if d.RetryAfter != time.Minute {
 		t.Fatalf("after Unlock: %+v, want a 1m lock", d)
@@ -357,7 +357,7 @@ func TestEscalation(t *testing.T) {
 	g2 := newGuard(t, newFake(), clk, Options{CoolOff: time.Minute})
 	for round := range 3 {
 		for range 5 {
-			d, _ = g2.Fail(ctx, "gina", ip("192.0.2.1"))
+			d, _ = fail(g2, "gina", ip("192.0.2.1"))
 		}
 		if d.RetryAfter != time.Minute {
 			t.Fatalf("round %d without escalation: %+v", round, d)
@@ -382,7 +382,7 @@ func TestSucceedResets(t *testing.T) {
 			c := newFake()
 			g := newGuard(t, c, clk, tt.opts)
 			for range 4 {
-				g.Fail(ctx, "hank", ip("192.0.2.1"))
+				fail(g, "hank", ip("192.0.2.1"))
 			}
 			if err := g.Succeed(ctx, "hank", ip("192.0.2.1")); err != nil {
 				t.Fatal(err)
@@ -405,14 +405,14 @@ func TestUnlockAndList(t *testing.T) {
 	clk := newClock()
 	g := newGuard(t, newFake(), clk, Options{})
 	for range 5 {
-		g.Fail(ctx, "Ivy", ip("192.0.2.1"))
-		g.Fail(ctx, "ivy", ip("192.0.2.2"))
+		fail(g, "Ivy", ip("192.0.2.1"))
+		fail(g, "ivy", ip("192.0.2.2"))
 	}
 	for i := range 10 {
-		g.Fail(ctx, "ivy", v4(i))
+		fail(g, "ivy", v4(i))
 	}
 	for i := range 20 {
-		g.Fail(ctx, fmt.Sprintf("spray%d", i), ip("198.51.100.7"))
+		fail(g, fmt.Sprintf("spray%d", i), ip("198.51.100.7"))
 	}
 	entries, err := g.Locked(ctx, 0)
 	if err != nil {
@@ -458,8 +458,8 @@ func TestUnlockAndList(t *testing.T) {
 	}
 	// UnlockIP clears pairs on that IP only.
 	for range 5 {
-		g.Fail(ctx, "jay", ip("192.0.2.9"))
-		g.Fail(ctx, "kim", ip("192.0.2.10"))
+		fail(g, "jay", ip("192.0.2.9"))
+		fail(g, "kim", ip("192.0.2.10"))
 	}
 	g.UnlockIP(ctx, ip("192.0.2.9"))
 	if d, _ := g.Check(ctx, "jay", ip("192.0.2.9")); d.Locked {
@@ -488,7 +488,7 @@ func TestStoreOutageFailsClosed(t *testing.T) {
 	if err == nil || !d.Locked || d.Reason != ReasonUnavailable {
 		t.Fatalf("Check during outage = %+v, %v", d, err)
 	}
-	if d, err := g.Fail(ctx, "lee", ip("192.0.2.1")); err == nil || !d.Locked {
+	if d, err := fail(g, "lee", ip("192.0.2.1")); err == nil || !d.Locked {
 		t.Fatalf("Fail during outage = %+v, %v", d, err)
 	}
 	if g.Succeed(ctx, "lee", ip("192.0.2.1")) == nil || g.Unlock(ctx, "lee") == nil {
@@ -515,7 +515,7 @@ func TestConcurrentFailuresAllCount(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, _ := g.Fail(ctx, "max", v4(i%3))
+			d, _ := fail(g, "max", v4(i%3))
 			if d.Tripped {
 				mu.Lock()
 				tripped++
@@ -589,7 +589,7 @@ func BenchmarkCheckLocked(b *testing.B) {
 	clk := newClock()
 	g := newGuard(b, newFake(), clk, Options{})
 	for i := range 20 {
-		g.Fail(ctx, "victim", v4(i))
+		fail(g, "victim", v4(i))
 	}
 	addr := ip("203.0.113.50")
 	b.ReportAllocs()
@@ -606,7 +606,7 @@ func BenchmarkCheckLockedParallel(b *testing.B) {
 	clk := newClock()
 	g := newGuard(b, newFake(), clk, Options{})
 	for i := range 20 {
-		g.Fail(ctx, "victim", v4(i))
+		fail(g, "victim", v4(i))
 	}
 	addr := ip("203.0.113.50")
 	b.ReportAllocs()
@@ -653,7 +653,7 @@ func TestLockCache(t *testing.T) {
 	c := &countingCounters{Flaky: newFake()}
 	g := newGuard(t, c, clk, Options{CoolOff: 10 * time.Second})
 	for i := range 20 {
-		g.Fail(ctx, "nina", v4(i))
+		fail(g, "nina", v4(i))
 	}
 	c.gets = 0
 	for range 100 {
@@ -677,7 +677,7 @@ func TestLockCache(t *testing.T) {
 	}
 	// Unlock on this Guard is seen at once.
 	for i := range 20 {
-		g.Fail(ctx, "nina", v4(i))
+		fail(g, "nina", v4(i))
 	}
 	g.Unlock(ctx, "nina")
 	if d, _ := g.Check(ctx, "nina", ip("203.0.113.1")); d.Locked {
@@ -686,7 +686,7 @@ func TestLockCache(t *testing.T) {
 	// Disabled cache: every Check reads the store.
 	g2 := newGuard(t, c, clk, Options{LockCacheTTL: -1})
 	for i := range 20 {
-		g2.Fail(ctx, "omar", v4(i))
+		fail(g2, "omar", v4(i))
 	}
 	c.gets = 0
 	g2.Check(ctx, "omar", ip("203.0.113.1"))
@@ -694,4 +694,14 @@ func TestLockCache(t *testing.T) {
 	if c.gets != 6 {
 		t.Fatalf("uncached: %d reads, want 6", c.gets)
 	}
+}
+
+// fail runs one wrong password through Begin and Attempt.Fail, as a login view does; a
+// refused Begin returns its decision and counts nothing.
+func fail(g *Guard, user string, addr netip.Addr) (Decision, error) {
+	a, d, err := g.Begin(ctx, user, addr)
+	if err != nil || d.Locked {
+		return d, err
+	}
+	return a.Fail(ctx)
 }

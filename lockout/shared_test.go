@@ -31,7 +31,7 @@ func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
 	hashed := 0
 	for i := range 1000 {
 		g := guards[i%2]
-		d, err := g.Check(ctx, "alice", v4(i))
+		a, d, err := g.Begin(ctx, "alice", v4(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
 			continue
 		}
 		hashed++
-		if _, err := g.Fail(ctx, "alice", v4(i)); err != nil {
+		if _, err := a.Fail(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -52,22 +52,47 @@ func testTwoInstances(t *testing.T, a, b store.Counters, prefix string) {
 		}
 	}
 
-	// Concurrent failures on both instances are all counted (atomic increments).
-	var wg sync.WaitGroup
+	// 60 concurrent guesses from 60 addresses, split over both instances, all begun before
+	// any ends: only the account's 20 slots are checked, and exactly one failure trips it.
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		checked int
+		tripped int
+		start   = make(chan struct{})
+	)
 	for i := range 60 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := guards[i%2].Fail(ctx, "bob", v4(i)); err != nil {
+			<-start
+			a, d, err := guards[i%2].Begin(ctx, "bob", v4(i))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if d.Locked {
+				return
+			}
+			d, err = a.Fail(ctx)
+			if err != nil {
 				t.Error(err)
 			}
+			mu.Lock()
+			checked++
+			if d.Tripped {
+				tripped++
+			}
+			mu.Unlock()
 		}()
 	}
+	close(start)
 	wg.Wait()
 	c, err := b.GetCounter(ctx, ga.keysFor("bob", v4(0)).user, clk.Now())
-	if err != nil || c.N != 60 {
-		t.Fatalf("bob's counter = %d, %v; want 60", c.N, err)
+	if err != nil || c.N != 20 || checked != 20 || tripped != 1 {
+		t.Fatalf("60 racing guesses: %d checked, %d tripped, counter %d (%v); want 20, 1, 20", checked, tripped, c.N, err)
 	}
+	t.Logf("two instances: hashes=%d limit=20 (60 concurrent guesses)", checked)
 
 	// The admin page on one instance sees locks made on the other; unlock on one frees both.
 	entries, err := gb.Locked(ctx, 0)
@@ -158,7 +183,7 @@ func benchCheckLockedOn(b *testing.B, c store.Counters) {
 				}
 			}()
 			for i := range 20 {
-				if _, err := g.Fail(ctx, "victim", v4(i)); err != nil {
+				if _, err := fail(g, "victim", v4(i)); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -273,15 +273,37 @@ func (m *Manager) Disable(ctx context.Context, u store.User) (store.User, error)
 // Verify checks a second-factor code for a user with 2FA enabled: a 6-digit TOTP code or a
 // backup code. Failures are throttled with django-otp's exponential back-off, kept in the
 // store so every instance sees them; a store error fails closed.
-func (m *Manager) Verify(ctx context.Context, u store.User, code string) (Method, error) {
+//
+// One code per user is checked at a time, across instances: the check takes the user's
+// verification slot in the store first (an atomic reservation), so a burst of concurrent
+// guesses cannot all read the throttle before any failure is counted. A guess that finds the
+// slot taken is refused as throttled.
+func (m *Manager) Verify(ctx context.Context, u store.User, code string) (method Method, err error) {
 	if !u.TOTPEnabled {
 		return "", ErrNotEnrolled
+	}
+	if m.opts.ThrottleFactor >= 0 {
+		now := m.opts.Now()
+		c, ok, err := m.st.Reserve(ctx, busyKey(u.ID), 1, now, verifyHold)
+		if err != nil {
+			return "", fmt.Errorf("twofactor: throttle: %w", err)
+		}
+		if !ok {
+			return "", &ThrottledError{RetryAfter: max(c.ExpiresAt.Sub(now), time.Second)}
+		}
+		defer func() {
+			// Without the release the slot still expires after verifyHold, which only
+			// refuses more; the caller learns of it, as of any store error.
+			if derr := m.st.DeleteCounter(context.WithoutCancel(ctx), busyKey(u.ID)); derr != nil && err == nil {
+				method, err = "", fmt.Errorf("twofactor: throttle: %w", derr)
+			}
+		}()
 	}
 	if err := m.checkThrottle(ctx, u.ID); err != nil {
 		return "", err
 	}
 	code = strings.TrimSpace(code)
-	method, err := m.verify(ctx, u, code)
+	method, err = m.verify(ctx, u, code)
 	if err != nil {
 		if errors.Is(err, ErrInvalidCode) || errors.Is(err, ErrReplay) {
 			if ferr := m.fail(ctx, u.ID); ferr != nil {
@@ -372,6 +394,13 @@ func isDigits(s string) bool {
 }
 
 func throttleKey(userID string) string { return "2fa:fail:" + userID }
+
+// busyKey holds a user's verification slot while one code is being checked.
+func busyKey(userID string) string { return "2fa:busy:" + userID }
+
+// verifyHold bounds how long a verification slot is held if its holder never releases it (a
+// crashed instance): long enough for any check whose store calls meet their deadlines.
+const verifyHold = 10 * time.Second
 
 // throttleWindow bounds how long a failure streak is remembered.
 const throttleWindow = 24 * time.Hour

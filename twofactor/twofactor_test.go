@@ -407,3 +407,87 @@ func FuzzVerifyCode(f *testing.F) {
 		}
 	})
 }
+
+// gateStore holds every reader of the throttle counter until each of n racers has either
+// read it or finished: the worst interleaving for a read-then-count throttle, made certain.
+type gateStore struct {
+	Store
+	mu            sync.Mutex
+	cond          *sync.Cond
+	n, in, passed int
+}
+
+func (g *gateStore) GetCounter(ctx context.Context, k string, now time.Time) (store.Counter, error) {
+	c, err := g.Store.GetCounter(ctx, k, now)
+	if strings.HasPrefix(k, "2fa:fail:") {
+		// The value is read first and handed back only once every racer has read too.
+		g.mu.Lock()
+		g.in++
+		g.cond.Broadcast()
+		for g.in+g.passed < g.n {
+			g.cond.Wait()
+		}
+		g.mu.Unlock()
+	}
+	return c, err
+}
+
+func (g *gateStore) finished() {
+	g.mu.Lock()
+	g.passed++
+	g.cond.Broadcast()
+	g.mu.Unlock()
+}
+
+// TestConcurrentGuessesThrottled: a burst of wrong codes for one user, all sent together,
+// gets one code checked; every other guess is refused as throttled, on any instance.
+func TestConcurrentGuessesThrottled(t *testing.T) {
+	_, st, clk, u := setup(t)
+	const n = 50
+	gs := &gateStore{Store: st, n: n}
+	gs.cond = sync.NewCond(&gs.mu)
+	m1, _ := New(gs, Options{Keys: [][]byte{key}, Now: clk.Now})
+	m2, _ := New(gs, Options{Keys: [][]byte{key}, Now: clk.Now})
+	u, secret, _ := enroll(t, m1, st, clk, u)
+	clk.Add(time.Minute)
+	wrong := "000000"
+	if codeAt(t, secret, clk.Now()) == wrong {
+		wrong = "000001"
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	checked, throttled := 0, 0
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer gs.finished()
+			m := m1
+			if i%2 == 1 {
+				m = m2
+			}
+			_, err := m.Verify(context.Background(), u, wrong)
+			mu.Lock()
+			defer mu.Unlock()
+			var te *ThrottledError
+			switch {
+			case errors.Is(err, ErrInvalidCode):
+				checked++
+			case errors.As(err, &te):
+				throttled++
+			default:
+				t.Errorf("Verify = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	c, _ := st.GetCounter(context.Background(), throttleKey(u.ID), clk.Now())
+	if checked != 1 || throttled != n-1 || c.N != 1 {
+		t.Fatalf("%d concurrent guesses: %d checked, %d throttled, %d failures counted; want 1, %d, 1", n, checked, throttled, c.N, n-1)
+	}
+	// The slot is free again: after the back-off the right code works.
+	clk.Add(time.Second)
+	if _, err := m2.Verify(context.Background(), u, codeAt(t, secret, clk.Now())); err != nil {
+		t.Fatalf("after the burst: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -120,10 +121,11 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	p.Form = map[string]string{"username": username}
 	ip := clientip.FromRequest(r).IP
 	ctx := r.Context()
-	// The lockout decision comes first, before the login rate limit and long before any
+	// The lockout slot comes first, before the login rate limit and long before any
 	// password hash: a lock once seen is answered from the guard's in-process cache, so a
-	// flood against a locked account costs no store round trip and no hash.
-	d, err := a.st.Lockout.Check(ctx, username, ip)
+	// flood against a locked account costs no store round trip and no hash, and the slot is
+	// taken atomically, so a burst of guesses gets no more hashes than the limit.
+	att, d, err := a.st.Lockout.Begin(ctx, username, ip)
 	if err != nil {
 		a.unavailable(w, r, err)
 		return
@@ -133,33 +135,16 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !a.allowLoginAttempt(w, r) {
+		a.release(r, att)
 		return
 	}
 	u, err := a.st.Accounts.Authenticate(ctx, username, pw)
-	if err != nil {
-		if !errors.Is(err, auth.ErrInvalidCredentials) {
-			a.unavailable(w, r, err)
-			return
-		}
-		d, ferr := a.st.Lockout.Fail(ctx, username, ip)
-		a.event(r, audit.KindLoginFailure, nil, username, "")
-		if ferr != nil {
-			a.unavailable(w, r, ferr)
-			return
-		}
-		if d.Tripped {
-			a.event(r, audit.KindLockout, nil, username, d.Reason)
-		}
-		if d.Locked {
-			a.locked(w, r, p, d, username)
-			return
-		}
+	switch a.endAttempt(w, r, att, username, nil, "", err) {
+	case passwordWrong:
 		p.Errors = []string{genericLoginError}
 		a.render(w, r, http.StatusOK, "login", p)
 		return
-	}
-	if err := a.st.Lockout.Succeed(ctx, username, ip); err != nil {
-		a.unavailable(w, r, err)
+	case passwordAnswered:
 		return
 	}
 	if u.TOTPEnabled && !a.st.TwoFactor.Remembered(r, u) {
@@ -174,6 +159,60 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.completeLogin(w, r, u, safeNext(r))
+}
+
+// passwordResult is what endAttempt made of a password check.
+type passwordResult uint8
+
+const (
+	passwordRight    passwordResult = iota // the caller goes on
+	passwordWrong                          // the caller shows its form with an error
+	passwordAnswered                       // the request was answered: locked (429) or unavailable (503)
+)
+
+// endAttempt ends the lockout attempt att (from Lockout.Begin) after a password check whose
+// outcome is err: nil for the right password, auth.ErrInvalidCredentials for a wrong one,
+// anything else when the check could not be made. Every password the app checks goes through
+// it, the login's and the re-authentications' (password change, two-factor settings), so each
+// is reserved before its hash, counted when wrong, audited, and answered alike when it trips
+// the lock. u is the user when known (re-authentication); detail says which form it was.
+func (a *App) endAttempt(w http.ResponseWriter, r *http.Request, att *lockout.Attempt, username string, u *store.User, detail string, err error) passwordResult {
+	ctx := r.Context()
+	switch {
+	case err == nil:
+		if err := att.Succeed(ctx); err != nil {
+			a.unavailable(w, r, err)
+			return passwordAnswered
+		}
+		return passwordRight
+	case errors.Is(err, auth.ErrInvalidCredentials):
+		d, ferr := att.Fail(ctx)
+		a.event(r, audit.KindLoginFailure, u, username, detail)
+		if ferr != nil {
+			a.unavailable(w, r, ferr)
+			return passwordAnswered
+		}
+		if d.Tripped {
+			a.event(r, audit.KindLockout, u, username, d.Reason)
+		}
+		if d.Locked {
+			a.locked(w, r, page{}, d, username)
+			return passwordAnswered
+		}
+		return passwordWrong
+	default:
+		a.release(r, att)
+		a.unavailable(w, r, err)
+		return passwordAnswered
+	}
+}
+
+// release gives back a lockout slot whose password was never checked. A failure to do so is
+// logged only: the slot then expires with the cool-off, which refuses more, never less.
+func (a *App) release(r *http.Request, att *lockout.Attempt) {
+	if err := att.Release(context.WithoutCancel(r.Context())); err != nil {
+		a.st.Logger.Warn("lockout: releasing an unused attempt", "err", err)
+	}
 }
 
 // locked answers 429 with the cached status page rather than the login form: refusing a
@@ -286,10 +325,15 @@ func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	ip := clientip.FromRequest(r).IP
+	n1, n2 := r.PostFormValue("new_password1"), r.PostFormValue("new_password2")
+	if n1 != n2 {
+		p.Errors = []string{"The two password fields didn’t match."}
+		a.render(w, r, http.StatusOK, "password", p)
+		return
+	}
 	// The old password is a credential check like a login: the same lockout applies, so a
 	// stolen session cannot be used to brute-force the password.
-	d, err := a.st.Lockout.Check(ctx, u.Username, ip)
+	att, d, err := a.st.Lockout.Begin(ctx, u.Username, clientip.FromRequest(r).IP)
 	if err != nil {
 		a.unavailable(w, r, err)
 		return
@@ -300,28 +344,22 @@ func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusTooManyRequests, "password", p)
 		return
 	}
-	n1, n2 := r.PostFormValue("new_password1"), r.PostFormValue("new_password2")
-	if n1 != n2 {
-		p.Errors = []string{"The two password fields didn’t match."}
+	nu, err := a.st.Accounts.ChangePassword(ctx, u, r.PostFormValue("old_password"), n1)
+	var ve *password.ValidationError
+	checkErr := err
+	if errors.As(err, &ve) {
+		checkErr = nil // the old password was right; the new one was refused
+	}
+	switch a.endAttempt(w, r, att, u.Username, &u, "re-authentication: password change", checkErr) {
+	case passwordWrong:
+		p.Errors = []string{"Your old password was entered incorrectly. Please enter it again."}
 		a.render(w, r, http.StatusOK, "password", p)
 		return
+	case passwordAnswered:
+		return
 	}
-	nu, err := a.st.Accounts.ChangePassword(ctx, u, r.PostFormValue("old_password"), n1)
-	if err != nil {
-		var ve *password.ValidationError
-		switch {
-		case errors.Is(err, auth.ErrInvalidCredentials):
-			if _, ferr := a.st.Lockout.Fail(ctx, u.Username, ip); ferr != nil {
-				a.unavailable(w, r, ferr)
-				return
-			}
-			p.Errors = []string{"Your old password was entered incorrectly. Please enter it again."}
-		case errors.As(err, &ve):
-			p.Errors = ve.Messages()
-		default:
-			a.unavailable(w, r, err)
-			return
-		}
+	if ve != nil {
+		p.Errors = ve.Messages()
 		a.render(w, r, http.StatusOK, "password", p)
 		return
 	}
@@ -444,12 +482,26 @@ func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case "disable", "backup":
-			ok, err := a.st.Accounts.Hasher().Verify(ctx, r.PostFormValue("password"), u.PasswordHash)
+			// A password check like a login's: reserved in the lockout before the hash,
+			// counted and audited when wrong, so a stolen session cannot guess it here.
+			att, d, err := a.st.Lockout.Begin(ctx, u.Username, clientip.FromRequest(r).IP)
 			if err != nil {
 				a.unavailable(w, r, err)
 				return
 			}
-			if !ok {
+			if d.Locked {
+				a.locked(w, r, p, d, u.Username)
+				return
+			}
+			ok, err := a.st.Accounts.Hasher().Verify(ctx, r.PostFormValue("password"), u.PasswordHash)
+			if err == nil && !ok {
+				err = auth.ErrInvalidCredentials
+			}
+			res := a.endAttempt(w, r, att, u.Username, &u, "re-authentication: two-factor settings", err)
+			if res == passwordAnswered {
+				return
+			}
+			if res == passwordWrong {
 				p.Errors = []string{"Your password was entered incorrectly."}
 				break
 			}
