@@ -109,6 +109,15 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 // ServeHTTP resolves the logged-in user, then routes.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, a.st.Settings.MaxBodyBytes)
+	// Forms are read here, once, so that one over the cap is answered 413 before any view
+	// sees it: PostFormValue would hide the error and hand a login an empty username, which
+	// then answered "wrong password" and was audited as a failed login.
+	if err := r.ParseForm(); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			a.st.Errors.WriteMessage(w, r, http.StatusRequestEntityTooLarge, "The form is too large.")
+			return
+		}
+	}
 	u, err := a.currentUser(w, r)
 	if err != nil {
 		a.unavailable(w, r, err)
