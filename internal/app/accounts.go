@@ -69,7 +69,19 @@ func (a *App) register(w http.ResponseWriter, r *http.Request) {
 		case errors.As(err, &ve):
 			p.Errors = ve.Messages()
 		case errors.Is(err, store.ErrConflict):
-			p.Errors = []string{"A user with that username or e-mail address already exists."}
+			taken, terr := a.usernameTaken(r, p.Form["username"])
+			if terr != nil {
+				a.unavailable(w, r, terr)
+				return
+			}
+			if taken {
+				// Usernames are public on most sites (and typed at login); Django says so too.
+				p.Errors = []string{"A user with that username already exists."}
+			} else {
+				// The e-mail is the taken one. Naming it would tell anyone which addresses
+				// have accounts here, so the message names neither field.
+				p.Errors = []string{registrationRefused}
+			}
 		case errors.Is(err, auth.ErrInvalidUsername):
 			p.Errors = []string{"Enter a valid username: 150 characters or fewer, letters, digits and @/./+/-/_ only."}
 		case errors.Is(err, auth.ErrInvalidEmail):
@@ -83,6 +95,22 @@ func (a *App) register(w http.ResponseWriter, r *http.Request) {
 	}
 	a.event(r, audit.KindUserCreate, &u, "", "self-registration")
 	a.completeLogin(w, r, u, "/")
+}
+
+// registrationRefused answers a registration whose e-mail address is already used.
+const registrationRefused = "An account could not be created with these details. If you already have an account, log in or reset your password."
+
+// usernameTaken reports whether username (as registration normalises it) has an account.
+func (a *App) usernameTaken(r *http.Request, username string) (bool, error) {
+	name, err := auth.NormalizeUsername(username)
+	if err != nil {
+		return false, nil
+	}
+	_, err = a.st.Store.UserByUsername(r.Context(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 func (a *App) helpTexts() []string {
