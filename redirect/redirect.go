@@ -8,6 +8,7 @@
 package redirect
 
 import (
+	"html"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -46,6 +47,11 @@ func IsSafe(target string, allowedHosts []string, requireHTTPS bool) bool {
 	if end < 0 {
 		end = len(target)
 	}
+	// And read as HTML would read it: "&#106;avascript:x" is a harmless relative path in a
+	// Location header, but a javascript: URL to any code that puts it in markup unescaped.
+	if !safeAsHTML(target, allowedHosts, requireHTTPS) {
+		return false
+	}
 	if strings.IndexByte(target[:end], '%') < 0 {
 		return true
 	}
@@ -55,6 +61,34 @@ func IsSafe(target string, allowedHosts []string, requireHTTPS bool) bool {
 		return false
 	}
 	return safeForm(dec, allowedHosts, requireHTTPS)
+}
+
+// safeAsHTML checks target with its HTML character references decoded, as often as they
+// decode (a bounded number of times: "&amp;#106;" is "&#106;" is "j"). Only the decoded part
+// before "?" or "#" is checked, the part that decides where a browser goes; the undecoded
+// target may not even have one, since "#" starts both a fragment and a numeric reference.
+func safeAsHTML(target string, allowed []string, requireHTTPS bool) bool {
+	if strings.IndexByte(target, '&') < 0 {
+		return true
+	}
+	dec := target
+	for range 4 {
+		next := html.UnescapeString(dec)
+		if next == dec {
+			break
+		}
+		dec = next
+	}
+	if dec == target {
+		return true
+	}
+	if end := strings.IndexAny(dec, "?#"); end >= 0 {
+		dec = dec[:end]
+	}
+	if strings.TrimSpace(dec) == "" {
+		return true
+	}
+	return uriChars(dec) && safeForm(dec, allowed, requireHTTPS)
 }
 
 // safeForm checks s as written and with every backslash read as a slash, because browsers

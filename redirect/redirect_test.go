@@ -150,6 +150,13 @@ func TestStricterThanDjango(t *testing.T) {
 		{"javascript://site.example/%0aalert(1)", false, "javascript scheme with allowed host"},
 		{"https:/site.example", false, "scheme without host"},
 		{"1http://evil.com", true, "not a scheme (starts with a digit): a relative path on this site"},
+		{"&#106;avascript:alert(1)", false, "javascript: once HTML character references are decoded"},
+		{"&#x6A;avascript:alert(1)", false, "hexadecimal character reference"},
+		{"&amp;#106;avascript:alert(1)", false, "double HTML encoding"},
+		{"javascript&colon;alert(1)", false, "named character reference for the colon"},
+		{"&#47;&#47;evil.com", false, "decodes to //evil.com"},
+		{"/a&b/c", true, "an ampersand that decodes to nothing else"},
+		{"/p?x=&#106;avascript:1", true, "query data is not decoded as a location"},
 	}
 	for _, c := range cases {
 		if got := IsSafe(c.url, allowed, false); got != c.want {
