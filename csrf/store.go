@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/internal/vary"
 )
 
 // SecretStore keeps the per-client CSRF secret on the server side of the trust boundary.
@@ -83,9 +84,12 @@ func cookieValue(lines []string, name string) (string, bool) {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
+			// Only SP and HTAB are white space in a Cookie header (RFC 6265 §5.2, 6265bis
+			// §5.6): strings.TrimSpace would also strip U+00A0 and friends, so a cookie set by a
+			// sibling subdomain as "\u00a0__Host-csrftoken" would be read as the __Host- one.
+			part = strings.Trim(part, " \t")
 			k, v, ok := strings.Cut(part, "=")
-			if !ok || strings.TrimSpace(k) != name {
+			if !ok || strings.Trim(k, " \t") != name {
 				continue
 			}
 			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
@@ -124,7 +128,7 @@ func (c *CookieStore) setCookie(w http.ResponseWriter, name string, secure bool,
 		ck.MaxAge = int(c.MaxAge / time.Second)
 	}
 	http.SetCookie(w, ck)
-	w.Header().Add("Vary", "Cookie")
+	vary.Cookie(w.Header())
 }
 
 // issue draws a new secret and stores it, as newSecret followed by SetCSRFSecret would, with
@@ -178,7 +182,7 @@ func (c *CookieStore) issue(w http.ResponseWriter, secure bool) (string, error) 
 		h["Vary"] = vals[1:2:2]
 	} else {
 		h.Add("Set-Cookie", line)
-		h.Add("Vary", "Cookie")
+		vary.Cookie(h)
 	}
 	return line[len(name)+1 : len(name)+1+secretLength], nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/internal/reqown"
+	"github.com/rampart-go/rampart/internal/vary"
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -418,29 +419,16 @@ func (s *Session) setCookie(h http.Header) {
 		c.MaxAge = -1
 	default:
 		if s.hadCookie {
-			addVaryCookie(h)
+			vary.Cookie(h)
 		}
 		return
 	}
 	h.Add("Set-Cookie", c.String())
-	addVaryCookie(h)
+	vary.Cookie(h)
 	if h.Get("Cache-Control") == "" {
 		// A shared cache must never hand one user's session cookie to another.
 		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
 	}
-}
-
-// varyCookie is shared by every response without an earlier Vary: h.Add would allocate a
-// slice per request. Its capacity is 1, so a later Add copies instead of writing into it.
-var varyCookie = []string{"Cookie"}[:1:1]
-
-// addVaryCookie is h.Add("Vary", "Cookie").
-func addVaryCookie(h http.Header) {
-	if v, ok := h["Vary"]; ok {
-		h["Vary"] = append(v, "Cookie")
-		return
-	}
-	h["Vary"] = varyCookie
 }
 
 // writer saves the session just before the response headers go out, the last moment the

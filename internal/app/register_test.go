@@ -41,3 +41,30 @@ func TestRegistrationDoesNotNameTakenEmail(t *testing.T) {
 		})
 	}
 }
+
+// TestVaryCookieOnce: a response that sets both the session and the CSRF cookie (a first
+// visit, and the register response that logs in) lists Cookie in Vary once.
+func TestVaryCookieOnce(t *testing.T) {
+	env := apptest.New(t, apptest.Options{})
+	c := env.Client(t)
+	first := c.Get("/accounts/register")
+	pw := "correct horse battery staple 9"
+	reg := c.Post("", "/accounts/register", url.Values{
+		"username": {"vera"}, "email": {"vera@example.test"}, "password1": {pw}, "password2": {pw}})
+	if reg.StatusCode != http.StatusSeeOther {
+		t.Fatalf("register: %d", reg.StatusCode)
+	}
+	for name, r := range map[string]*apptest.Response{"first visit": first, "register": reg} {
+		n := 0
+		for _, line := range r.Header.Values("Vary") {
+			for _, item := range strings.Split(line, ",") {
+				if strings.EqualFold(strings.TrimSpace(item), "Cookie") {
+					n++
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: Vary %q lists Cookie %d times, want once", name, r.Header.Values("Vary"), n)
+		}
+	}
+}
