@@ -68,23 +68,24 @@ func ParseSetCookie(line string) (c Cookie, ok bool) {
 
 // parseSetCookie is ParseSetCookie with the reason a line is ignored ("" if
 // it is not).
+// On refusal c holds the name only, to report it.
 func parseSetCookie(line string) (c Cookie, why string) {
-	for i := 0; i < len(line); i++ {
-		if b := line[i]; b < 0x20 && b != '\t' || b == 0x7f {
-			return Cookie{}, "contains a control character"
-		}
-	}
 	nv, attrs, _ := strings.Cut(line, ";")
 	if name, value, found := strings.Cut(nv, "="); found {
 		c.Name, c.value = trimWSP(name), trimWSP(value)
 	} else {
 		c.value = trimWSP(nv)
 	}
+	for i := 0; i < len(line); i++ {
+		if b := line[i]; b < 0x20 && b != '\t' || b == 0x7f {
+			return Cookie{Name: c.Name}, "contains a control character"
+		}
+	}
 	if c.Name == "" && c.value == "" {
 		return Cookie{}, "empty"
 	}
 	if len(c.Name)+len(c.value) > maxNameValue {
-		return Cookie{}, fmt.Sprintf("name and value exceed %d bytes", maxNameValue)
+		return Cookie{Name: c.Name}, fmt.Sprintf("name and value exceed %d bytes", maxNameValue)
 	}
 	for attrs != "" {
 		var av string

@@ -127,7 +127,7 @@ func refusedCookiesCheck(rs *ResponseSet) Check {
 		c.Skipped = true
 		c.Reason = "no Set-Cookie on the scanned pages"
 	case len(refused) == 0:
-		c.Reason = fmt.Sprintf("browsers store all %d Set-Cookie lines (RFC 6265bis)", len(rs.Cookies))
+		c.Reason = fmt.Sprintf("browsers store every cookie set (%d Set-Cookie lines, RFC 6265bis)", len(rs.Cookies))
 	default:
 		c.Pass = false
 		parts := make([]string, 0, len(refused))

@@ -80,7 +80,8 @@ func Grade(rs ResponseSet) Report {
 	if rs.FetchedAt.IsZero() {
 		rs.FetchedAt = time.Now() // one instant for every cookie-expiry decision below
 	}
-	_, rep.RefusedCookies = rs.cookieJar()
+	_, refused := rs.cookieJar()
+	rep.RefusedCookies = uniqueRefused(refused)
 	rep.FinalURL = rs.Auto.URL
 	rep.StatusCode = rs.Auto.Status
 	rep.Checks = rampartChecks(&rs)
