@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Options configures Scan. The zero value is a safe default: certificates are
@@ -60,17 +62,20 @@ func (o Options) withDefaults() Options {
 }
 
 // startURLs derives the http:// and https:// start URLs. A bare host means
-// https. An explicit port is used for both schemes, as the Observatory does.
-func startURLs(target string, o Options) (host, httpURL, httpsURL string, err error) {
+// https. An explicit port other than the scheme's default is used for both
+// schemes, as the Observatory does; guessedHTTP is then the http:// URL so
+// derived for an https target, which the report flags (plain HTTP seldom
+// shares the TLS port).
+func startURLs(target string, o Options) (host, httpURL, httpsURL, guessedHTTP string, err error) {
 	if !strings.Contains(target, "://") {
 		target = "https://" + target
 	}
 	u, err := url.Parse(target)
 	if err != nil {
-		return "", "", "", fmt.Errorf("scan: bad URL %q: %w", target, err)
+		return "", "", "", "", fmt.Errorf("scan: bad URL %q: %w", target, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return "", "", "", fmt.Errorf("scan: URL %q must be http(s)://host[:port]/path", target)
+		return "", "", "", "", fmt.Errorf("scan: URL %q must be http(s)://host[:port]/path", target)
 	}
 	host = strings.ToLower(u.Hostname())
 	path := u.EscapedPath()
@@ -81,20 +86,25 @@ func startURLs(target string, o Options) (host, httpURL, httpsURL string, err er
 		path += "?" + u.RawQuery
 	}
 	hostport := u.Host
-	if u.Port() == "" {
+	port := u.Port()
+	if defaultPort := map[string]string{"http": "80", "https": "443"}[u.Scheme]; port == "" || port == defaultPort {
+		port = ""
 		hostport = u.Hostname()
 		if strings.Contains(hostport, ":") {
 			hostport = "[" + hostport + "]"
 		}
 	}
 	httpURL, httpsURL = "http://"+hostport+path, "https://"+hostport+path
+	if port != "" && u.Scheme == "https" && o.HTTPURL == "" {
+		guessedHTTP = httpURL
+	}
 	if o.HTTPURL != "" {
 		httpURL = o.HTTPURL
 	}
 	if o.HTTPSURL != "" {
 		httpsURL = o.HTTPSURL
 	}
-	return host, httpURL, httpsURL, nil
+	return host, httpURL, httpsURL, guessedHTTP, nil
 }
 
 // session is a browser-like run: one cookie jar, a recorded redirect chain.
@@ -104,7 +114,7 @@ type session struct {
 	start    string
 	final    *Response
 	chain    []Redirect
-	cookies  []string
+	cookies  []SetCookie
 	opts     Options
 }
 
@@ -116,7 +126,9 @@ func newClient(o Options, insecure bool) *http.Client {
 		// the result is then marked unverified and graded down.
 		tr.TLSClientConfig.InsecureSkipVerify = true
 	}
-	jar, _ := cookiejar.New(nil)
+	// The public suffix list keeps the client from sending back a cookie
+	// scoped to e.g. "co.uk", as browsers refuse to store one.
+	jar, _ := cookiejar.New(&cookiejar.Options{PublicSuffixList: publicsuffix.List})
 	return &http.Client{
 		Transport:     tr,
 		Jar:           jar,
@@ -169,7 +181,9 @@ func (s *session) do(ctx context.Context, method, target string, hdr http.Header
 	if err != nil {
 		return nil, "", err
 	}
-	s.cookies = append(s.cookies, resp.Header.Values("Set-Cookie")...)
+	for _, line := range resp.Header.Values("Set-Cookie") {
+		s.cookies = append(s.cookies, SetCookie{URL: target, Line: line})
+	}
 	loc := ""
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		if l, err := resp.Location(); err == nil {
@@ -212,7 +226,7 @@ func (s *session) finalURL() string {
 // It returns an error when the target is malformed or nothing answers.
 func Scan(ctx context.Context, target string, opts Options) (Report, error) {
 	o := opts.withDefaults()
-	host, httpURL, httpsURL, err := startURLs(target, o)
+	host, httpURL, httpsURL, guessedHTTP, err := startURLs(target, o)
 	if err != nil {
 		return Report{}, err
 	}
@@ -221,7 +235,7 @@ func Scan(ctx context.Context, target string, opts Options) (Report, error) {
 	if httpSess == nil && httpsSess == nil {
 		return Report{}, fmt.Errorf("%w: %v; %v", ErrSiteDown, httpErr, httpsErr)
 	}
-	rs := ResponseSet{Hostname: host, Preload: o.Preload}
+	rs := ResponseSet{Hostname: host, Preload: o.Preload, GuessedHTTPURL: guessedHTTP}
 	sess := httpsSess
 	if httpSess != nil {
 		rs.HTTP = httpSess.final
@@ -251,6 +265,7 @@ func Scan(ctx context.Context, target string, opts Options) (Report, error) {
 		probeDebug(ctx, sess, &rs)
 		probeCSRF(ctx, sess, &rs)
 	}
+	rs.FetchedAt = time.Now()
 	rep := Grade(rs)
 	rep.Target = target
 	return rep, nil

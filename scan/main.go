@@ -23,10 +23,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	preloaded := fs.Bool("preloaded", false, "treat the target host (and its subdomains) as HSTS-preloaded")
 	noProbes := fs.Bool("no-active-probes", false, "skip the random-404 and cross-origin form POST probes")
 	caFile := fs.String("ca-file", "", "PEM file of extra CA certificates to trust (a private or test CA)")
-	httpURL := fs.String("http-url", "", "where the plain-HTTP side listens when not on port 80 (e.g. http://127.0.0.1:8080/)")
+	httpURL := fs.String("http-url", "", "where the plain-HTTP side listens (e.g. http://127.0.0.1:8080/); without it, port 80, or the target's own port when it names one other than 443")
 	httpsURL := fs.String("https-url", "", "where the HTTPS side listens when not on port 443 (e.g. https://127.0.0.1:8443/)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rampart scan [--json] [--min-grade A] [--preloaded] [--no-active-probes] URL")
+		fmt.Fprintln(stderr, "usage: rampart scan [--json] [--min-grade A] [--preloaded] [--no-active-probes] [--ca-file ca.pem] [--http-url URL] [--https-url URL] URL")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/net/html"
 	"golang.org/x/net/publicsuffix"
@@ -70,8 +71,17 @@ type ResponseSet struct {
 	CORS *Response
 	// HTTPRedirects is the redirect chain of the http:// fetch, final response included.
 	HTTPRedirects []Redirect
-	// Cookies are the raw Set-Cookie lines the session received, in order.
-	Cookies []string
+	// Cookies are the Set-Cookie lines the session received, in order, each
+	// with the URL that sent it.
+	Cookies []SetCookie
+	// FetchedAt is when the responses were received: cookie expiry is judged
+	// at that instant. Zero means the time of grading.
+	FetchedAt time.Time
+	// GuessedHTTPURL is the plain-HTTP start URL when it was derived from an
+	// https target with an explicit port other than 443 (and no
+	// Options.HTTPURL), "" otherwise. That probe goes to the TLS port, where
+	// plain HTTP rarely listens, so a missing redirect there says little.
+	GuessedHTTPURL string
 	// Preload is the HSTS preload list used for HSTS and redirection.
 	Preload PreloadList
 
@@ -169,6 +179,7 @@ type outcome struct {
 	result string
 	pass   bool
 	policy *CSPPolicy
+	note   string // appended to the reason: what the result rests on
 }
 
 func cookiesTest(rs *ResponseSet) outcome {
@@ -181,14 +192,22 @@ func cookiesTest(rs *ResponseSet) outcome {
 		}
 	}
 	hsts := hstsTest(rs).pass
+	jar, refused := rs.cookieJar()
 	if rs.Auto != nil {
+		// A line browsers refuse is not the site's cookie, so its raw
+		// SameSite is not graded either.
+		skip := map[string]bool{}
+		for _, r := range refused {
+			if r.URL == rs.Auto.URL || rs.Auto.URL == "" {
+				skip[r.line] = true
+			}
+		}
 		for _, raw := range headerValues(rs.Auto.Header, "Set-Cookie") {
-			if ContainsInvalidSameSite(raw) {
+			if !skip[raw] && ContainsInvalidSameSite(raw) {
 				worse(CookiesSameSiteInvalid)
 			}
 		}
 	}
-	jar := cookieJar(rs.Cookies, hostOf(rs.URL))
 	if len(jar) == 0 {
 		o.result = CookiesNotFound
 	} else {
@@ -230,6 +249,16 @@ func cookiesTest(rs *ResponseSet) outcome {
 	}
 	o.pass = o.result == CookiesNotFound || o.result == CookiesSecureHttpOnlySameSite || o.result == CookiesSecureHttpOnly
 	return o
+}
+
+// cookieJar is the cookies a browser would hold after the session, and the
+// Set-Cookie lines it would refuse.
+func (rs *ResponseSet) cookieJar() ([]Cookie, []RefusedCookie) {
+	now := rs.FetchedAt
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return cookieJar(rs.Cookies, rs.URL, now)
 }
 
 func indexOf(list []string, s string) int {
@@ -303,6 +332,11 @@ func redirectionTest(rs *ResponseSet) outcome {
 		}
 	}
 	o.pass = o.result == RedirectionNotNeeded || o.result == RedirectionAllPreloaded || o.result == RedirectionToHTTPS
+	if rs.GuessedHTTPURL != "" && o.result != RedirectionToHTTPS && o.result != RedirectionAllPreloaded {
+		// The Observatory's result is kept (the score stays comparable), but
+		// it rests on a probe of the TLS port, so say so.
+		o.note = guessedHTTPNote(rs)
+	}
 	return o
 }
 

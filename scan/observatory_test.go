@@ -302,7 +302,9 @@ func loadCapturedScan(t testing.TB, name string) ResponseSet {
 			r.RequestHeader = http.Header{"Origin": {corsOrigin}}
 		}
 	}
-	rs.Cookies = rs.Auto.Header.Values("Set-Cookie")
+	for _, line := range rs.Auto.Header.Values("Set-Cookie") {
+		rs.Cookies = append(rs.Cookies, SetCookie{URL: rs.URL, Line: line})
+	}
 	return rs
 }
 

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // TestResult is one Observatory test.
@@ -41,6 +42,9 @@ type Report struct {
 	Tests            []TestResult `json:"tests"`
 	Checks           []Check      `json:"checks"`
 	Redirects        []Redirect   `json:"redirects,omitempty"`
+	// RefusedCookies are Set-Cookie lines browsers would not store (RFC
+	// 6265bis), left out of the grade and reported by the refused-cookies check.
+	RefusedCookies []RefusedCookie `json:"refused_cookies,omitempty"`
 	// Error is set when the site cannot be graded (no response, bad status).
 	Error string `json:"error,omitempty"`
 }
@@ -73,6 +77,11 @@ func Grade(rs ResponseSet) Report {
 		rep.Error = "the site seems to be down"
 		return rep
 	}
+	if rs.FetchedAt.IsZero() {
+		rs.FetchedAt = time.Now() // one instant for every cookie-expiry decision below
+	}
+	_, refused := rs.cookieJar()
+	rep.RefusedCookies = uniqueRefused(refused)
 	rep.FinalURL = rs.Auto.URL
 	rep.StatusCode = rs.Auto.Status
 	rep.Checks = rampartChecks(&rs)
@@ -99,8 +108,12 @@ func Grade(rs ResponseSet) Report {
 	withCredit, uncurved := 100, 100
 	for _, o := range outs {
 		e := scoreTable[o.result]
+		reason := e.description
+		if o.note != "" {
+			reason += " (" + o.note + ")"
+		}
 		rep.Tests = append(rep.Tests, TestResult{Name: o.name, Result: o.result, Pass: o.pass,
-			ScoreModifier: e.modifier, Reason: e.description, Policy: o.policy})
+			ScoreModifier: e.modifier, Reason: reason, Policy: o.policy})
 		if o.pass {
 			rep.TestsPassed++
 		}

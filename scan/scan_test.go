@@ -271,7 +271,7 @@ func TestMainExitCodes(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("JSON output: %v", err)
 	}
-	if rep.TestsQuantity != 12 || len(rep.Checks) != 5 || rep.Check(CheckCSRFEnforcement).Pass {
+	if rep.TestsQuantity != 12 || len(rep.Checks) != 6 || rep.Check(CheckCSRFEnforcement).Pass {
 		t.Errorf("JSON report: %+v", rep)
 	}
 }
@@ -344,5 +344,103 @@ func TestMainCAFileAndURLs(t *testing.T) {
 		if code := Main(args, io.Discard, io.Discard); code != 2 {
 			t.Errorf("Main(%q) = %d, want 2", args, code)
 		}
+	}
+}
+
+// cookieSite serves, over TLS on 127.0.0.1, a page whose response carries the
+// given Set-Cookie lines verbatim.
+func cookieSite(t *testing.T, lines []string) (target string, opts Options) {
+	t.Helper()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		for _, l := range lines {
+			w.Header().Add("Set-Cookie", l)
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, "<!doctype html><title>c</title>")
+	}))
+	t.Cleanup(srv.Close)
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	return srv.URL + "/", Options{RootCAs: pool, NoActiveProbes: true}
+}
+
+// Cookies a browser refuses to store (RFC 6265bis §5.7) are not the site's
+// cookies: they must not be graded, by the Observatory test nor by rampart's
+// cookie checks. The host is 127.0.0.1 over HTTPS.
+func TestScanGradesOnlyCookiesBrowsersStore(t *testing.T) {
+	const pastDate = "Thu, 01 Jan 1970 00:00:00 GMT"
+	tests := []struct {
+		name    string
+		lines   []string
+		cookies string // Observatory cookies result
+		session string // session-cookie check: pass, fail or skip
+	}{
+		{"Domain of another host", []string{"sessionid=1; Domain=example.com"}, CookiesNotFound, "skip"},
+		{"Domain of a parent label of an IP", []string{"sessionid=1; Domain=0.0.1"}, CookiesNotFound, "skip"},
+		{"Domain equal to the IP host is kept", []string{"sessionid=1; Secure; HttpOnly; SameSite=Lax; Domain=127.0.0.1"}, CookiesSecureHttpOnlySameSite, "pass"},
+		{"__Host- with a Domain", []string{"__Host-session=1; Secure; HttpOnly; SameSite=Lax; Path=/; Domain=127.0.0.1"}, CookiesNotFound, "skip"},
+		{"__Host- without Path=/", []string{"__Host-session=1; Secure; HttpOnly; SameSite=Lax"}, CookiesNotFound, "skip"},
+		{"__Host- with Path=/x", []string{"__Host-session=1; Secure; HttpOnly; SameSite=Lax; Path=/x"}, CookiesNotFound, "skip"},
+		{"__Host- without Secure", []string{"__Host-session=1; HttpOnly; SameSite=Lax; Path=/"}, CookiesNotFound, "skip"},
+		{"__host- lower case without Secure", []string{"__host-sess=1; HttpOnly; SameSite=Lax; Path=/"}, CookiesNotFound, "skip"},
+		{"__SECURE- upper case without Secure", []string{"__SECURE-sessionid=1; HttpOnly"}, CookiesNotFound, "skip"},
+		{"__Secure- with Secure is kept", []string{"__Secure-x=1; Secure; SameSite=Lax"}, CookiesSecureHttpOnlySameSite, "skip"},
+		{"__Host- by the rules is kept", []string{"__Host-session=1; Secure; HttpOnly; SameSite=Lax; Path=/"}, CookiesSecureHttpOnlySameSite, "pass"},
+		{"deleted with a past Expires", []string{"sessionid=1; Path=/", "sessionid=; Path=/; Expires=" + pastDate}, CookiesNotFound, "skip"},
+		{"deleted with a huge negative Max-Age", []string{"sessionid=1", "sessionid=; Max-Age=-99999999999999999999"}, CookiesNotFound, "skip"},
+		{"Max-Age=+0 is ignored, not a deletion", []string{"sessionid=1", "sessionid=2; Max-Age=+0"}, CookiesSessionNoSecure, "fail"},
+		{"Unicode space is part of the name", []string{"\u00a0__Host-session=1; HttpOnly; Path=/"}, CookiesSessionNoSecure, "skip"},
+		{"refused line's raw SameSite is not graded", []string{"a=1; Secure; SameSite=Bogus; Domain=example.com", "b=1; Secure; SameSite=Lax"}, CookiesSecureHttpOnlySameSite, "skip"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			target, opts := cookieSite(t, tc.lines)
+			rep, err := Scan(context.Background(), target, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Test(TestCookies).Result; got != tc.cookies {
+				t.Errorf("cookies = %s, want %s", got, tc.cookies)
+			}
+			c := rep.Check(CheckSessionCookie)
+			if got := passWord(c.Pass, c.Skipped); !strings.EqualFold(got, tc.session) {
+				t.Errorf("session-cookie check %s, want %s: %s", got, tc.session, c.Reason)
+			}
+		})
+	}
+}
+
+// A TLS target on a port other than 443 without --http-url: plain HTTP is
+// probed on the TLS port itself, which answers 400. The report must say which
+// URL was probed and point at --http-url instead of failing the redirect check
+// as if the site had no redirect.
+func TestScanNonDefaultPortRedirectHint(t *testing.T) {
+	target, opts := strongSite(t)
+	opts.HTTPURL = ""
+	rep, err := Scan(context.Background(), target, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probed := "http://" + strings.TrimPrefix(target, "https://")
+	c := rep.Check(CheckHTTPSRedirect)
+	if !c.Skipped || !c.Pass || !strings.Contains(c.Reason, probed) || !strings.Contains(c.Reason, "--http-url") {
+		t.Errorf("https-redirect check: %+v, want skipped naming %s and --http-url", c, probed)
+	}
+	// The Observatory's result stays what the Observatory would compute (the
+	// score stays comparable), but its reason says what it rests on.
+	red := rep.Test(TestRedirection)
+	if red.Result != RedirectionMissing || !strings.Contains(red.Reason, probed) || !strings.Contains(red.Reason, "--http-url") {
+		t.Errorf("redirection test: %+v", red)
+	}
+	var b bytes.Buffer
+	if err := rep.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "--http-url") {
+		t.Errorf("table lacks the --http-url hint:\n%s", b.String())
 	}
 }
