@@ -28,7 +28,8 @@ type Finding struct {
 	// each one to the Django check it mirrors.
 	ID       string   `json:"id"`
 	Severity Severity `json:"severity"`
-	// Message says what is wrong, naming the environment variable.
+	// Message says what is wrong, naming the environment variables it is about (`rampart check`
+	// drops a finding that names a variable whose value could not be read).
 	Message string `json:"message"`
 	// Hint says how to fix it.
 	Hint string `json:"hint,omitempty"`
@@ -69,7 +70,7 @@ func Run(s settings.Settings) []Finding {
 	return out
 }
 
-// IDs lists every check ID Run can report, plus RAMPART-E000 (settings unreadable) from Main.
+// IDs lists every check ID Run can report, plus RAMPART-E000 (a variable that cannot be read) from Main.
 func IDs() []string {
 	ids := []string{idUnreadable}
 	for _, r := range rules {
@@ -312,6 +313,17 @@ var rules = []rule{
 				out = append(out, fmt.Sprintf("%s is not a rampart setting (a typo?)", n))
 			}
 			return out
+		}},
+
+	{"RAMPART-W025", Warning, "set RAMPART_ALLOWED_HOSTS to the host names the site answers to before turning debug or development mode off",
+		func(s settings.Settings) []string {
+			mode := "RAMPART_DEBUG"
+			if !s.Debug {
+				mode = "RAMPART_INSECURE_DEV"
+			}
+			return msg(s.AllowedHostsLocalDefault,
+				"RAMPART_ALLOWED_HOSTS is empty and %s fills in localhost only (%s): no real host name is served, and with %s off the empty list refuses every request",
+				mode, strings.Join(s.AllowedHosts, ","), mode)
 		}},
 
 	{"RAMPART-I001", Info, "once sure that every subdomain will stay on HTTPS, set RAMPART_HSTS_PRELOAD=true and submit the domain to hstspreload.org",

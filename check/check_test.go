@@ -100,6 +100,8 @@ func TestEachCheckFires(t *testing.T) {
 		{"sqlite options", map[string]string{"RAMPART_DATABASE_URL": "sqlite://r.db?session_cache=off&session_write_delay=0"}, nil},
 		{"memory store", map[string]string{"RAMPART_DATABASE_URL": "sqlite::memory:"}, []string{"RAMPART-W024"}},
 		{"memory store in debug", map[string]string{"RAMPART_DATABASE_URL": "sqlite::memory:", "RAMPART_DEBUG": "1"}, []string{"RAMPART-W001"}},
+		{"debug without hosts", map[string]string{"RAMPART_DEBUG": "1", "RAMPART_ALLOWED_HOSTS": ""}, []string{"RAMPART-W001", "RAMPART-W025"}},
+		{"debug with local hosts set", map[string]string{"RAMPART_DEBUG": "1", "RAMPART_ALLOWED_HOSTS": "localhost"}, []string{"RAMPART-W001"}},
 		{"redis cleartext", map[string]string{"RAMPART_REDIS_URL": "redis://:pw@cache.example.com:6379/0"}, []string{"RAMPART-W016"}},
 		{"leaky referrer", map[string]string{"RAMPART_REFERRER_POLICY": "no-referrer-when-downgrade"}, []string{"RAMPART-W017"}},
 		{"coop none", map[string]string{"RAMPART_CROSS_ORIGIN_OPENER_POLICY": "unsafe-none"}, []string{"RAMPART-W018"}},
@@ -109,6 +111,8 @@ func TestEachCheckFires(t *testing.T) {
 		{"typo", map[string]string{"RAMPART_SSL_REDIRCT": "0"}, nil}, // not visible through a lookup func; see TestMainUnknown
 		{"ephemeral key", map[string]string{"RAMPART_SECRET_KEY": "", "RAMPART_INSECURE_DEV": "1", "RAMPART_HSTS_PRELOAD": "0"},
 			[]string{"RAMPART-W002", "RAMPART-W003", "RAMPART-W006", "RAMPART-W007", "RAMPART-W008", "RAMPART-I002"}},
+		{"insecure dev without hosts", map[string]string{"RAMPART_INSECURE_DEV": "1", "RAMPART_ALLOWED_HOSTS": "", "RAMPART_HSTS_PRELOAD": "0"},
+			[]string{"RAMPART-W002", "RAMPART-W003", "RAMPART-W006", "RAMPART-W007", "RAMPART-W008", "RAMPART-W025"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -249,5 +253,108 @@ func TestDocTableMatchesIDs(t *testing.T) {
 			t.Errorf("duplicate ID %s", id)
 		}
 		seen[id] = true
+	}
+}
+
+// One unreadable value is reported on its own and does not hide the other findings: a weak key,
+// debug mode and a bad value give E000 for the bad value, E001 and W001.
+func TestUnreadableValueDoesNotHideTheRest(t *testing.T) {
+	env := goodEnv()
+	env["RAMPART_SECRET_KEY"] = "short"
+	env["RAMPART_DEBUG"] = "1"
+	env["RAMPART_HSTS_SECONDS"] = "a year"
+	var out, errb bytes.Buffer
+	if code := run([]string{"--json"}, envOf(env), &out, &errb); code != 1 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("json: %v: %s", err, out.String())
+	}
+	if got, want := ids(rep.Findings), []string{"RAMPART-E000", "RAMPART-E001", "RAMPART-W001"}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v: %+v", got, want, rep.Findings)
+	}
+	if e := rep.Findings[0]; !strings.Contains(e.Message, "RAMPART_HSTS_SECONDS") || !strings.Contains(e.Message, `"a year"`) ||
+		!strings.Contains(e.Message, "not a whole number") || strings.Contains(e.Hint, "nothing else") {
+		t.Errorf("E000 finding does not name the variable and why: %+v", e)
+	}
+	if rep.Errors != 2 || rep.Warnings != 1 {
+		t.Errorf("counts: %+v", rep)
+	}
+	if strings.Contains(out.String(), goodKey) || strings.Contains(out.String(), `"short"`) {
+		t.Error("output leaks a key")
+	}
+}
+
+// Each unreadable variable or .env line is its own E000; a finding about a variable whose value
+// could not be read is not reported, since it would judge the default in its place.
+func TestEachUnreadableVariable(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/prod.env"
+	content := "RAMPART_HSTS_PRELOAD=1\n" +
+		"RAMPART_CSP_REPORT_ONLY='1\n" + // unterminated quote
+		"garbage line\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := goodEnv()
+	env["RAMPART_ALLOWED_HOSTS"] = "https://example.com" // not a host name: would otherwise read as empty (E005)
+	env["RAMPART_SECRET_KEY_FILE"] = dir + "/missing"    // unreadable: would otherwise read as no key (E001)
+	delete(env, "RAMPART_SECRET_KEY")
+	env["RAMPART_X_FRAME_OPTIONS"] = "ALLOWALL"
+	env["RAMPART_SSL_REDIRECT"] = "0" // readable: still judged
+	var out, errb bytes.Buffer
+	if code := run([]string{"--json", "--env-file", path}, envOf(env), &out, &errb); code != 1 {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("json: %v: %s", err, out.String())
+	}
+	wantE000 := []string{"line 2 (RAMPART_CSP_REPORT_ONLY)", "line 3: expected KEY=value", "RAMPART_SECRET_KEY_FILE",
+		"RAMPART_ALLOWED_HOSTS", "RAMPART_X_FRAME_OPTIONS"}
+	var rest []string
+	for _, f := range rep.Findings {
+		if f.ID != "RAMPART-E000" {
+			rest = append(rest, f.ID)
+			continue
+		}
+		if len(wantE000) == 0 || !strings.Contains(f.Message, wantE000[0]) {
+			t.Errorf("unexpected E000 %q; want next %v", f.Message, wantE000)
+			continue
+		}
+		wantE000 = wantE000[1:]
+	}
+	if len(wantE000) > 0 {
+		t.Errorf("E000 missing for %v in %+v", wantE000, rep.Findings)
+	}
+	if !slices.Equal(rest, []string{"RAMPART-W006"}) {
+		t.Errorf("other findings %v, want [RAMPART-W006]", rest)
+	}
+
+	// An .env file that cannot be read at all still stops the check, with one E000.
+	out.Reset()
+	if code := run([]string{"--env-file", dir}, envOf(goodEnv()), &out, &errb); code != 1 ||
+		!strings.Contains(out.String(), "RAMPART-E000") || !strings.Contains(out.String(), "nothing else was checked") {
+		t.Errorf("unreadable .env: exit %d %q", code, out.String())
+	}
+}
+
+func TestMentions(t *testing.T) {
+	for _, tc := range []struct {
+		msg, name string
+		want      bool
+	}{
+		{"RAMPART_SECRET_KEY is empty", "RAMPART_SECRET_KEY", true},
+		{"RAMPART_SECRET_KEY_FALLBACKS[0] is short", "RAMPART_SECRET_KEY", false},
+		{"RAMPART_SECRET_KEY_FALLBACKS[0] is short", "RAMPART_SECRET_KEY_FALLBACKS", true},
+		{"RAMPART_LOGIN_RATE 5/m", "RAMPART_RATE", false},
+		{"x RAMPART_RATE=5/m", "RAMPART_RATE", true},
+		{"RAMPART_CSRF_COOKIE_SAMESITE=None requires Secure", "RAMPART_CSRF_COOKIE_SAMESITE", true},
+		{"MY_RAMPART_DEBUG is on", "RAMPART_DEBUG", false},
+	} {
+		if got := mentions(tc.msg, tc.name); got != tc.want {
+			t.Errorf("mentions(%q, %q) = %v", tc.msg, tc.name, got)
+		}
 	}
 }

@@ -13,7 +13,7 @@
 //
 //	| ID           | Severity | Django                      | Fires when                                                                 |
 //	|--------------|----------|-----------------------------|----------------------------------------------------------------------------|
-//	| RAMPART-E000 | error    | —                           | the settings cannot be read (bad value, bad .env line); nothing else is checked |
+//	| RAMPART-E000 | error    | —                           | a variable cannot be read (bad value, unreadable _FILE, bad .env line): one finding each; the rest is checked as if it were unset, and findings naming it are dropped (an unreadable .env file: nothing else is checked) |
 //	| RAMPART-E001 | error    | security.W009               | SECRET_KEY empty, < 50 chars, < 5 distinct chars, or django-insecure-/rampart-insecure- prefix |
 //	| RAMPART-E002 | error    | security.W025               | an entry of SECRET_KEY_FALLBACKS is weak by the same rule (one finding per entry) |
 //	| RAMPART-E003 | error    | rampart                     | DEBUG on and ADDR not loopback                                              |
@@ -49,6 +49,7 @@
 //	| RAMPART-W022 | warning  | rampart                     | HSTS_PRELOAD on but max-age < 1 year or no includeSubDomains                 |
 //	| RAMPART-W023 | warning  | rampart                     | an unknown RAMPART_* variable is set (likely a typo)                         |
 //	| RAMPART-W024 | warning  | rampart                     | DATABASE_URL is sqlite::memory: outside DEBUG/INSECURE_DEV (state lost on restart) |
+//	| RAMPART-W025 | warning  | rampart (cf. security.W020) | ALLOWED_HOSTS unset with DEBUG or INSECURE_DEV on: only the localhost default is served, and without those modes it is empty (every request refused) |
 //	| RAMPART-I001 | info     | security.W021               | HSTS on without PRELOAD (info, not warning: preloading is a commitment a tool should not push) |
 //	| RAMPART-I002 | info     | rampart                     | no SECRET_KEY in development mode; a per-process random key is used          |
 //

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/rampart-go/rampart/settings"
 )
@@ -21,9 +23,57 @@ type Report struct {
 // Main is `rampart check`: it reads the settings from the process environment and the .env file
 // (--env-file, default .env), runs every check and prints the findings, as text or, with --json,
 // as a Report. It returns the exit code: 0 when there is no error or warning (info is allowed),
-// 1 otherwise (settings that cannot be read count as an error, RAMPART-E000), 2 for bad usage.
+// 1 otherwise (each variable or .env line that cannot be read is an error, RAMPART-E000, and the
+// other settings are still checked), 2 for bad usage.
 func Main(args []string, stdout, stderr io.Writer) int {
 	return run(args, nil, stdout, stderr)
+}
+
+// readAndRun reads the settings leniently and checks them: each variable or .env line that cannot
+// be read is one RAMPART-E000 finding, and the others are judged as usual. A finding from Run
+// that names a variable whose value could not be read is dropped: Run saw that variable's default
+// in its place, so the finding would be about a value nobody set. err is for a .env file that
+// cannot be read at all.
+func readAndRun(env func(string) (string, bool), envFile string) ([]Finding, error) {
+	s, bad, err := settings.ParsePartial(env, envFile)
+	if err != nil {
+		return nil, err
+	}
+	var out []Finding
+	var lost []string
+	for _, b := range bad {
+		out = append(out, Finding{ID: idUnreadable, Severity: Error, Message: b.Error(),
+			Hint: "fix this value: the server refuses to start on it (the other settings were checked as if it were unset)"})
+		if b.Variable != "" {
+			lost = append(lost, b.Variable)
+		}
+	}
+	for _, f := range Run(s) {
+		if !slices.ContainsFunc(lost, func(v string) bool { return mentions(f.Message, v) }) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// mentions reports whether msg names the environment variable name as a whole word, so that
+// RAMPART_SECRET_KEY is not found in RAMPART_SECRET_KEY_FALLBACKS. Every finding's message names
+// the variables it is about (see Finding.Message).
+func mentions(msg, name string) bool {
+	word := func(c byte) bool {
+		return c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9'
+	}
+	for i := 0; ; {
+		j := strings.Index(msg[i:], name)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(name)
+		if (start == 0 || !word(msg[start-1])) && (end == len(msg) || !word(msg[end])) {
+			return true
+		}
+		i = start + 1
+	}
 }
 
 func run(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
@@ -49,13 +99,10 @@ func run(args []string, env func(string) (string, bool), stdout, stderr io.Write
 			return 2
 		}
 	}
-	var findings []Finding
-	s, err := settings.Parse(env, *envFile)
+	findings, err := readAndRun(env, *envFile)
 	if err != nil {
 		findings = []Finding{{ID: idUnreadable, Severity: Error, Message: err.Error(),
-			Hint: "fix the variables named above; nothing else was checked"}}
-	} else {
-		findings = Run(s)
+			Hint: "make the file readable; nothing else was checked"}}
 	}
 	rep := Report{Findings: findings}
 	if rep.Findings == nil {

@@ -89,6 +89,10 @@ type Settings struct {
 	// AllowedHosts are the Host header values served (RAMPART_ALLOWED_HOSTS), with Django's
 	// syntax: "example.com", ".example.com" (domain and subdomains), "*".
 	AllowedHosts []string
+	// AllowedHostsLocalDefault is true when RAMPART_ALLOWED_HOSTS was not set and debug or
+	// development mode filled in the localhost-only default: the site answers no real host
+	// name, and once those modes are off the empty list refuses every request.
+	AllowedHostsLocalDefault bool
 	// TrustedProxies are the proxies whose forwarding headers are believed (RAMPART_TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
 	// ProxyHeader is the header family those proxies set (RAMPART_PROXY_HEADER).
@@ -190,8 +194,45 @@ func LoadFrom(env func(string) (string, bool), dotenvPath string) (Settings, err
 }
 
 // Parse reads and type-checks the settings like LoadFrom but does not apply the production rules
-// of Validate; `rampart check` uses it to report every problem instead of stopping at startup.
+// of Validate. Any variable or .env line that cannot be read makes it fail, naming each one.
 func Parse(env func(string) (string, bool), dotenvPath string) (Settings, error) {
+	s, bad, err := ParsePartial(env, dotenvPath)
+	if err != nil {
+		return s, err
+	}
+	if len(bad) > 0 {
+		errs := make([]error, len(bad))
+		for i := range bad {
+			errs[i] = &bad[i]
+		}
+		return s, fmt.Errorf("settings: %w", errors.Join(errs...))
+	}
+	return s, nil
+}
+
+// VarError is one setting that could not be read: a value that does not parse, an unreadable
+// NAME_FILE, NAME and NAME_FILE both set, or a malformed .env line.
+type VarError struct {
+	// Variable is the setting (RAMPART_...) that was left at its default because of this error.
+	// It is "" when no setting lost its value: a .env line with no usable name, a line for a
+	// variable that is not a setting, or one the process environment overrides anyway.
+	Variable string
+	// Err says what is wrong; it names the variable, or the .env file and line.
+	Err error
+}
+
+func (e *VarError) Error() string { return e.Err.Error() }
+
+// Unwrap returns Err.
+func (e *VarError) Unwrap() error { return e.Err }
+
+// ParsePartial reads the settings like Parse but does not stop at what cannot be read: each
+// variable that does not parse takes its default, as if it were unset, and is returned as one
+// VarError (so is each malformed .env line, whose variable is then unset). It is for
+// `rampart check`, which reports every bad value and still judges the rest; a server must use
+// Load, which refuses to start on any of them. err is non-nil only when the .env file exists but
+// cannot be read, and then nothing was parsed.
+func ParsePartial(env func(string) (string, bool), dotenvPath string) (s Settings, bad []VarError, err error) {
 	var names []string
 	if env == nil {
 		env = os.LookupEnv
@@ -200,30 +241,46 @@ func Parse(env func(string) (string, bool), dotenvPath string) (Settings, error)
 			names = append(names, k)
 		}
 	}
-	dotenv, err := readDotenv(dotenvPath)
+	dotenv, badLines, err := readDotenv(dotenvPath)
 	if err != nil {
-		return Settings{}, fmt.Errorf("settings: %w", err)
+		return Settings{}, nil, fmt.Errorf("settings: %w", err)
 	}
 	for k := range dotenv {
 		names = append(names, k)
 	}
+	known := knownNames()
+	for _, l := range badLines {
+		e := VarError{Err: l.err}
+		if name := known[l.key]; name != "" {
+			if _, inEnv := env(l.key); !inEnv {
+				e.Variable = name
+			}
+		}
+		bad = append(bad, e)
+	}
 	src := &source{env: env, dotenv: dotenv}
-	s, err := parse(src)
+	s, badVars := parse(src)
 	s.Unknown = unknown(names)
-	return s, err
+	return s, append(bad, badVars...), nil
+}
+
+// knownNames maps every variable name rampart reads, NAME and NAME_FILE, to the setting it sets.
+func knownNames() map[string]string {
+	known := map[string]string{}
+	for _, v := range variables {
+		known[Prefix+v.name] = Prefix + v.name
+		known[Prefix+v.name+"_FILE"] = Prefix + v.name
+	}
+	return known
 }
 
 func unknown(names []string) []string {
-	known := map[string]bool{}
-	for _, v := range variables {
-		known[Prefix+v.name] = true
-		known[Prefix+v.name+"_FILE"] = true
-	}
+	known := knownNames()
 	seen := map[string]bool{}
 	var out []string
 	for _, n := range names {
 		// RAMPART_TEST_* configure the test suites, not the application.
-		if !strings.HasPrefix(n, Prefix) || strings.HasPrefix(n, Prefix+"TEST_") || known[n] || seen[n] {
+		if !strings.HasPrefix(n, Prefix) || strings.HasPrefix(n, Prefix+"TEST_") || known[n] != "" || seen[n] {
 			continue
 		}
 		seen[n] = true
@@ -232,31 +289,39 @@ func unknown(names []string) []string {
 	return out
 }
 
-func parse(src *source) (Settings, error) {
+// parse reads every variable in order. One that cannot be read gets its default instead, so
+// that later defaults depending on it (the development modes) and every other variable are still
+// parsed, and is returned in bad.
+func parse(src *source) (Settings, []VarError) {
 	var s Settings
-	var errs []error
+	var bad []VarError
 	for _, v := range variables {
 		name := Prefix + v.name
 		raw, ok, err := src.lookup(name)
+		if err == nil {
+			if !ok {
+				raw = v.def(&s)
+			}
+			if err = v.set(&s, raw); err != nil {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
+		}
 		if err != nil {
-			errs = append(errs, err)
-			continue
+			bad = append(bad, VarError{Variable: name, Err: err})
+			ok = false
+			// The defaults are valid by construction (TestDefaultsParse); set also resets
+			// whatever the bad value left half-written.
+			_ = v.set(&s, v.def(&s))
 		}
-		if !ok {
-			raw = v.def(&s)
-		}
-		if err := v.set(&s, raw); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		if v.name == "ALLOWED_HOSTS" && !ok && (s.Debug || s.InsecureDev) {
+			s.AllowedHostsLocalDefault = true
 		}
 	}
 	if s.SecretKey == "" && (s.Debug || s.InsecureDev) {
 		s.SecretKey = Secret(signing.GenerateKey())
 		s.SecretKeyEphemeral = true
 	}
-	if len(errs) > 0 {
-		return s, fmt.Errorf("settings: %w", errors.Join(errs...))
-	}
-	return s, nil
+	return s, bad
 }
 
 // Field is one setting as shown to people: its environment variable and its value, masked

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -305,6 +306,23 @@ func TestDotenvSyntax(t *testing.T) {
 			t.Errorf("%q: error %v, want one naming line 2", line, err)
 		}
 	}
+	// Read leniently, a bad line is reported and its variable is unset unless a later line sets it
+	// again (the last line wins, as it would have).
+	for in, want := range map[string]string{
+		"A=1\nA='open\nB=2\n": "B=2",
+		"A='open\nA=1\nB=2\n": "A=1 B=2",
+		"A\nB=2\n":            "B=2",
+	} {
+		m, bad := parseDotenvLines([]byte(in))
+		var got []string
+		for k, v := range m {
+			got = append(got, k+"="+v)
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != want || len(bad) != 1 {
+			t.Errorf("%q: got %v and %d line errors, want %s and 1", in, got, len(bad), want)
+		}
+	}
 }
 
 func TestRedaction(t *testing.T) {
@@ -428,6 +446,7 @@ func TestDocTableMatchesVariables(t *testing.T) {
 func FuzzDotenv(f *testing.F) {
 	f.Add([]byte("A=1\nexport B='x'\nC=\"y\\n\" # c\n"))
 	f.Add([]byte("\ufeffA=\"unterminated"))
+	f.Add([]byte("A=1\nA='open\nB\nC=2\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := parseDotenv(b)
 		if err == nil {
@@ -435,6 +454,25 @@ func FuzzDotenv(f *testing.F) {
 				if !validName(k) {
 					t.Fatalf("invalid key %q accepted", k)
 				}
+			}
+		}
+		// The lenient reading keeps only valid keys, reports a line error exactly when the
+		// strict one fails, and agrees with it on a good file.
+		lm, bad := parseDotenvLines(b)
+		if (len(bad) > 0) != (err != nil) {
+			t.Fatalf("strict error %v but %d line errors", err, len(bad))
+		}
+		for k, v := range lm {
+			if !validName(k) {
+				t.Fatalf("invalid key %q kept", k)
+			}
+			if err == nil && m[k] != v {
+				t.Fatalf("%s: lenient %q, strict %q", k, v, m[k])
+			}
+		}
+		for _, l := range bad {
+			if l.err == nil || (l.key != "" && !validName(l.key)) {
+				t.Fatalf("bad line error %+v", l)
 			}
 		}
 	})
@@ -454,4 +492,108 @@ func FuzzParseValues(f *testing.F) {
 		_ = RedactURL(s)
 		_, _ = NormalizeReferrerPolicy(s)
 	})
+}
+
+// Every default parses in every mode: ParsePartial falls back to them for a bad value.
+func TestDefaultsParse(t *testing.T) {
+	for _, mode := range []Settings{{}, {Debug: true}, {InsecureDev: true}, {Debug: true, InsecureDev: true}} {
+		for _, v := range variables {
+			s := mode
+			if err := v.set(&s, v.def(&s)); err != nil {
+				t.Errorf("debug=%v insecure_dev=%v: default of %s%s: %v", mode.Debug, mode.InsecureDev, Prefix, v.name, err)
+			}
+		}
+	}
+}
+
+func TestParsePartial(t *testing.T) {
+	dir := t.TempDir()
+	dotenv := filepath.Join(dir, ".env")
+	content := "RAMPART_ALLOWED_HOSTS=file.example\n" +
+		"RAMPART_CSP_REPORT_ONLY=\"1\n" + // unterminated: the variable is lost
+		"not a line\n" +
+		"RAMPART_ADDR='127.0.0.1:1' junk\n" + // bad, but the environment sets RAMPART_ADDR anyway
+		"OTHER_APP=\"x\n" + // bad, but not a setting
+		"RAMPART_LOCKOUT_LIMIT=7\n"
+	if err := os.WriteFile(dotenv, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"RAMPART_DEBUG":            "1",
+		"RAMPART_SECRET_KEY":       "short",
+		"RAMPART_ADDR":             "127.0.0.1:9000",
+		"RAMPART_HSTS_SECONDS":     "a year",
+		"RAMPART_X_FRAME_OPTIONS":  "ALLOWALL",
+		"RAMPART_TOTP_ISSUER_FILE": filepath.Join(dir, "missing"),
+	}
+	s, bad, err := ParsePartial(envOf(env), dotenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type got struct{ variable, msg string }
+	want := []got{
+		{"RAMPART_CSP_REPORT_ONLY", "line 2 (RAMPART_CSP_REPORT_ONLY)"}, // the variable is lost
+		{"", "line 3: expected KEY=value"},
+		{"", "line 4 (RAMPART_ADDR)"},
+		{"", "line 5 (OTHER_APP)"},
+		{"RAMPART_HSTS_SECONDS", "RAMPART_HSTS_SECONDS: \"a year\""},
+		{"RAMPART_X_FRAME_OPTIONS", "RAMPART_X_FRAME_OPTIONS: \"ALLOWALL\""},
+		{"RAMPART_TOTP_ISSUER", "RAMPART_TOTP_ISSUER_FILE: "},
+	}
+	if len(bad) != len(want) {
+		t.Fatalf("got %d errors, want %d: %v", len(bad), len(want), bad)
+	}
+	for i, w := range want {
+		if bad[i].Variable != w.variable || !strings.Contains(bad[i].Error(), w.msg) {
+			t.Errorf("error %d = {%q %q}, want {%q ...%q...}", i, bad[i].Variable, bad[i].Error(), w.variable, w.msg)
+		}
+	}
+	// What parses is kept; what does not is at its default, as if unset.
+	if !s.Debug || s.SecretKey.Reveal() != "short" || s.Addr != "127.0.0.1:9000" || s.LockoutLimit != 7 ||
+		strings.Join(s.AllowedHosts, ",") != "file.example" || s.AllowedHostsLocalDefault {
+		t.Errorf("parsed values lost: %v", s)
+	}
+	if s.HSTSSeconds != 31536000 || s.XFrameOptions != "DENY" || s.TOTPIssuer != "rampart" || s.CSPReportOnly {
+		t.Errorf("bad values not at their defaults: %v", s)
+	}
+
+	// The strict readings refuse the same input and name every problem.
+	for name, load := range map[string]func(func(string) (string, bool), string) (Settings, error){"Parse": Parse, "LoadFrom": LoadFrom} {
+		_, err := load(envOf(env), dotenv)
+		if err == nil {
+			t.Fatalf("%s accepted bad values", name)
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w.msg) {
+				t.Errorf("%s error does not name %q: %v", name, w.msg, err)
+			}
+		}
+	}
+
+	// A .env file that exists but cannot be read is the one error that stops everything.
+	if _, _, err := ParsePartial(envOf(env), dir); err == nil {
+		t.Error("a directory as .env file was accepted")
+	}
+}
+
+func TestAllowedHostsLocalDefault(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want bool
+	}{
+		{map[string]string{"RAMPART_DEBUG": "1"}, true},
+		{map[string]string{"RAMPART_INSECURE_DEV": "1"}, true},
+		{map[string]string{"RAMPART_DEBUG": "1", "RAMPART_ALLOWED_HOSTS": ""}, true}, // empty counts as unset
+		{map[string]string{"RAMPART_DEBUG": "1", "RAMPART_ALLOWED_HOSTS": "example.com"}, false},
+		{map[string]string{"RAMPART_DEBUG": "1", "RAMPART_ALLOWED_HOSTS": "localhost"}, false},
+		{map[string]string{}, false}, // production: the list is empty, not defaulted
+	} {
+		s, err := Parse(envOf(tc.env), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.AllowedHostsLocalDefault != tc.want {
+			t.Errorf("%v: AllowedHostsLocalDefault = %v, want %v", tc.env, s.AllowedHostsLocalDefault, tc.want)
+		}
+	}
 }

@@ -75,35 +75,55 @@ func readLimited(read func(string) ([]byte, error), path string) ([]byte, error)
 	return b, nil
 }
 
-// readDotenv reads a .env file. A missing file is not an error: the file is optional.
+// readDotenv reads a .env file. A missing file is not an error: the file is optional. Each
+// malformed line is returned as a lineError and left out of the map; err is for a file that
+// cannot be read at all.
 //
 // Written by hand rather than with joho/godotenv: the format needed is small, godotenv is
 // feature-complete but would be one more dependency, and godotenv writes into the process
 // environment while rampart must keep "environment wins over file" without mutating anything.
-func readDotenv(path string) (map[string]string, error) {
+func readDotenv(path string) (map[string]string, []lineError, error) {
 	if path == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	m, err := parseDotenv(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	m, bad := parseDotenvLines(b)
+	for i := range bad {
+		bad[i].err = fmt.Errorf("%s: %w", path, bad[i].err)
+	}
+	return m, bad, nil
+}
+
+// lineError is one malformed .env line: key is the variable it was setting, or "" when the
+// line has no usable name.
+type lineError struct {
+	key string
+	err error
+}
+
+// parseDotenv parses a whole .env file strictly: the first malformed line is an error.
+func parseDotenv(b []byte) (map[string]string, error) {
+	m, bad := parseDotenvLines(b)
+	if len(bad) > 0 {
+		return nil, bad[0].err
 	}
 	return m, nil
 }
 
-// parseDotenv parses lines of the form `[export ]KEY=value`. Blank lines and lines starting with
-// # are ignored. Single-quoted values are raw; double-quoted values understand \n, \r, \t, \" and
-// \\; unquoted values are trimmed and end at a " #" comment. Anything else is an error, with the
-// line number, because a silently skipped line could be a security setting.
-func parseDotenv(b []byte) (map[string]string, error) {
+// parseDotenvLines parses lines of the form `[export ]KEY=value`. Blank lines and lines starting
+// with # are ignored. Single-quoted values are raw; double-quoted values understand \n, \r, \t,
+// \" and \\; unquoted values are trimmed and end at a " #" comment. Anything else is a lineError,
+// with the line number, because a silently skipped line could be a security setting; the good
+// lines are still returned so that `rampart check` can judge them.
+func parseDotenvLines(b []byte) (map[string]string, []lineError) {
 	m := map[string]string{}
+	var bad []lineError
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
 	n := 0
@@ -120,18 +140,22 @@ func parseDotenv(b []byte) (map[string]string, error) {
 		key, val, ok := strings.Cut(line, "=")
 		key = strings.TrimSpace(key)
 		if !ok || !validName(key) {
-			return nil, fmt.Errorf("line %d: expected KEY=value", n)
+			bad = append(bad, lineError{err: fmt.Errorf("line %d: expected KEY=value", n)})
+			continue
 		}
 		v, err := dotenvValue(strings.TrimSpace(val))
 		if err != nil {
-			return nil, fmt.Errorf("line %d (%s): %w", n, key, err)
+			bad = append(bad, lineError{key: key, err: fmt.Errorf("line %d (%s): %w", n, key, err)})
+			delete(m, key) // a later bad line for a key hides an earlier good one, as it would have replaced it
+			continue
 		}
 		m[key] = v
 	}
 	if err := sc.Err(); err != nil {
-		return nil, err
+		// A line over the scanner's limit: everything after it is unknown.
+		bad = append(bad, lineError{err: fmt.Errorf("line %d: %w", n+1, err)})
 	}
-	return m, nil
+	return m, bad
 }
 
 func validName(k string) bool {
