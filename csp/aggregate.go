@@ -88,7 +88,7 @@ type Aggregator struct {
 	full    atomic.Int64 // start of the latest window seen full
 }
 
-// NewAggregator returns an Aggregator keeping its counters in c.
+// NewAggregator returns an Aggregator keeping its counters in c, which must not be nil.
 func NewAggregator(c store.Counters, o AggregatorOptions) *Aggregator {
 	a := &Aggregator{c: c, window: int64(o.Window / time.Second), keep: int64(o.Keep), max: int64(o.MaxKeys),
 		prefix: o.Prefix, timeout: o.Timeout, log: o.Log, now: o.Now}
