@@ -71,6 +71,9 @@ type Stack struct {
 	Lockout   *lockout.Guard
 	TwoFactor *twofactor.Manager
 	Audit     *audit.Logger
+	// CSPReports counts the CSP violation reports received at Settings.CSPReportURI, per
+	// hour, apart from the security events of Audit.
+	CSPReports *csp.Aggregator
 	// LoginLimiter limits login POSTs per client IP (Settings.LoginRate).
 	LoginLimiter ratelimit.Limiter
 	// RequestLimiter limits every request per client IP (Settings.RequestRate).
@@ -151,13 +154,12 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.csp = csp.Middleware(csp.Options{Policy: policy, ReportOnly: s.CSPReportOnly, ReportURI: s.CSPReportURI})
 
 	st.Audit = audit.New(st.Store, audit.Options{Log: log, Now: now})
+	// CSP reports are counted per window apart from the audit trail: anyone can send them,
+	// 2,000 a minute per client, and as events they pushed real security events out of it.
+	st.CSPReports = csp.NewAggregator(st.Store, csp.AggregatorOptions{Log: log, Now: now})
 	st.cspReport = &csp.ReportHandler{
-		OnReport: func(ctx context.Context, rep csp.Report) {
-			e := store.Event{Kind: audit.KindCSPReport, Detail: reportDetail(rep)}
-			if rep.ClientIP.IsValid() {
-				e.IP = rep.ClientIP.String()
-			}
-			_ = st.Audit.Record(ctx, e)
+		OnReports: func(ctx context.Context, reps []csp.Report) {
+			_ = st.CSPReports.Add(ctx, reps) // logged by Add, at most once a minute
 		},
 		Now: now,
 	}
@@ -230,14 +232,6 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		go open.SweepEvery(sweepCtx, st.Store, 10*time.Minute, func(err error) { log.Warn("rampart: sweeping expired state", "err", err) })
 	}
 	return st, nil
-}
-
-func reportDetail(rep csp.Report) string {
-	out := rep.EffectiveDirective + " blocked " + rep.BlockedURL + " on " + rep.DocumentURL
-	if len(out) > 500 {
-		out = out[:500]
-	}
-	return out
 }
 
 // Handler wraps app in the default stack. The order is the design's:

@@ -1,7 +1,10 @@
-// Package audit records security events (logins, lockouts, CSRF rejections, CSP reports,
-// password and 2FA changes) twice: as structured log/slog records, for log shipping, and in
+// Package audit records security events (logins, lockouts, CSRF rejections, password and
+// 2FA changes) twice: as structured log/slog records, for log shipping, and in
 // store.Events, for the admin page. A slow or failing store never holds a request for longer
 // than a short timeout; the slog record is written first, so an event is never lost entirely.
+//
+// CSP violation reports are not events here: anyone can send thousands a minute, which would
+// push real events out of the capped trail. csp.Aggregator counts them instead.
 package audit
 
 import (
@@ -28,7 +31,7 @@ const (
 	KindUnlock           = "lockout.unlock"
 	KindRateLimited      = "ratelimit"
 	KindCSRFReject       = "csrf.reject"
-	KindCSPReport        = "csp.report"
+	KindCSPReport        = "csp.report" // for applications that record single reports; rampart.New counts them with csp.Aggregator
 	KindHostReject       = "host.reject"
 	KindPasswordChange   = "password.change"
 	KindPasswordReset    = "password.reset"

@@ -50,14 +50,22 @@ type Limiter interface {
 
 // ReportHandler receives CSP violation reports (mount it at Options.ReportURI, outside CSRF
 // checks: browsers send reports without tokens). Its zero value is ready: 16 KiB bodies,
-// 20 reports per client per minute, reports logged with slog.
+// 20 report bodies (of up to MaxBatch reports each) per client per minute, reports logged
+// with slog, at most 20 a minute (the rest are counted in one line).
+//
+// To keep reports, count them with an Aggregator (OnReports) rather than storing each one:
+// a client may send 2,000 reports a minute, and a botnet many times that.
 //
 // Use it by pointer and do not copy it after first use (it holds the limiter state).
 //
 // Answers: 204 accepted, 400 malformed JSON, 405 not POST, 413 body too large, 415 wrong
 // Content-Type, 429 rate limited.
 type ReportHandler struct {
-	// OnReport receives each parsed report; nil logs it with slog.Default at Warn.
+	// OnReports receives the reports of one request body together (one to MaxBatch), so a
+	// batch can be counted at once (Aggregator.Add). When it is set, OnReport is not called.
+	OnReports func(ctx context.Context, reps []Report)
+	// OnReport receives each parsed report; nil (and a nil OnReports) logs reports with
+	// slog.Default at Warn, at most 20 a minute.
 	OnReport func(ctx context.Context, rep Report)
 	// MaxBody caps the body in bytes; 0 means DefaultMaxBody.
 	MaxBody int64
@@ -66,8 +74,9 @@ type ReportHandler struct {
 	// Now is the clock of the built-in limiter; nil means time.Now.
 	Now func() time.Time
 
-	once sync.Once
-	lim  Limiter
+	once    sync.Once
+	lim     Limiter
+	sampled logSampler
 }
 
 // Errors of ParseReports.
@@ -123,13 +132,29 @@ func (h *ReportHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range reps {
 		reps[i].ClientIP = ip
-		if h.OnReport != nil {
-			h.OnReport(r.Context(), reps[i])
-		} else {
-			logReport(r.Context(), reps[i])
+	}
+	switch {
+	case h.OnReports != nil:
+		if len(reps) > 0 {
+			h.OnReports(r.Context(), reps)
+		}
+	case h.OnReport != nil:
+		for _, rep := range reps {
+			h.OnReport(r.Context(), rep)
+		}
+	default:
+		for _, rep := range reps {
+			h.sampled.log(r.Context(), h.clock(), rep)
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *ReportHandler) clock() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 func status(w http.ResponseWriter, code int) {
@@ -137,6 +162,44 @@ func status(w http.ResponseWriter, code int) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	_, _ = io.WriteString(w, http.StatusText(code)+"\n")
+}
+
+// logSampler logs the first logPerMinute reports of each minute and counts the rest, which
+// it reports in one line when the next minute's first report arrives: a flood cannot fill
+// the log, and the log still says that it happened.
+type logSampler struct {
+	mu         sync.Mutex
+	minute     int64
+	logged     int
+	suppressed int64
+}
+
+const logPerMinute = 20
+
+func (s *logSampler) log(ctx context.Context, now time.Time, r Report) {
+	m := windowStart(now.Unix(), 60)
+	s.mu.Lock()
+	var dropped int64
+	var droppedIn int64
+	if m != s.minute {
+		dropped, droppedIn = s.suppressed, s.minute
+		s.minute, s.logged, s.suppressed = m, 0, 0
+	}
+	ok := s.logged < logPerMinute
+	if ok {
+		s.logged++
+	} else {
+		s.suppressed++
+	}
+	s.mu.Unlock()
+	if dropped > 0 {
+		slog.Default().LogAttrs(ctx, slog.LevelWarn, "csp violation reports not logged (over 20 a minute)",
+			slog.String("category", "security.csp"), slog.Time("minute", time.Unix(droppedIn, 0).UTC()),
+			slog.Int64("count", dropped))
+	}
+	if ok {
+		logReport(ctx, r)
+	}
 }
 
 func logReport(ctx context.Context, r Report) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-go/rampart/audit"
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/lockout"
 	"github.com/rampart-go/rampart/password"
@@ -687,6 +688,8 @@ type lockedRow struct {
 type adminData struct {
 	Locked []lockedRow
 	Events []store.Event
+	// CSPReports are the counted CSP violation reports, apart from the security events.
+	CSPReports []csp.ReportWindow
 }
 
 func (a *App) admin(w http.ResponseWriter, r *http.Request) {
@@ -717,6 +720,10 @@ func (a *App) admin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := adminData{Events: events}
+	if d.CSPReports, err = a.st.CSPReports.Recent(ctx, 24, 20); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
 	for _, e := range locked {
 		label := e.Username
 		if e.IP != "" {
