@@ -252,21 +252,12 @@ func (a *Aggregator) add(ctx context.Context, wp, key string, n int64, first Rep
 	return true, nil
 }
 
-// reserve takes one of the window's MaxKeys slots. The increment and the check are not one
-// atomic step, so a slot taken over the limit is given back; two callers racing for the last
-// slot may then both give theirs back, which keeps the cap (it never lets one more in).
+// reserve takes one of the window's MaxKeys slots, atomically in the store: however many
+// instances race for the last slot, exactly one gets it. The counter's expiry is the window's
+// fixed end (ttl is measured from now to it), so taking a slot does not prolong it.
 func (a *Aggregator) reserve(ctx context.Context, key string, now time.Time, ttl time.Duration) (bool, error) {
-	c, err := a.c.Incr(ctx, key, 1, now, ttl, false)
-	if err != nil {
-		return false, err
-	}
-	if c.N <= a.max {
-		return true, nil
-	}
-	if _, err := a.c.Incr(ctx, key, -1, now, ttl, false); err != nil {
-		return false, err
-	}
-	return false, nil
+	_, ok, err := a.c.Reserve(ctx, key, a.max, now, ttl)
+	return ok, err
 }
 
 func (a *Aggregator) logErr(ctx context.Context, now time.Time, err error) {
