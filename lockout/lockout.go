@@ -557,6 +557,15 @@ func (g *Guard) Begin(ctx context.Context, username string, ip netip.Addr) (a *A
 	return a, Decision{}, nil
 }
 
+// Remembered answers from the guard's in-process lock memory alone (see
+// Options.LockCacheTTL): a locked Decision and true when a lock that applies to this attempt
+// was seen recently, without a store round trip. An app that runs cheaper refusals (a rate
+// limit with its own memory) before Begin asks this first, so a flood against a locked
+// account costs neither those nor a reservation.
+func (g *Guard) Remembered(username string, ip netip.Addr) (Decision, bool) {
+	return g.cachedDecision(g.keysFor(username, ip), g.now())
+}
+
 // errFull stops Begin at the first scope without a free slot.
 var errFull = errors.New("lockout: scope full")
 

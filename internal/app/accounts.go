@@ -150,10 +150,17 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	p.Form = map[string]string{"username": username}
 	ip := clientip.FromRequest(r).IP
 	ctx := r.Context()
-	// The lockout slot comes first, before the login rate limit and long before any
-	// password hash: a lock once seen is answered from the guard's in-process cache, so a
-	// flood against a locked account costs no store round trip and no hash, and the slot is
-	// taken atomically, so a burst of guesses gets no more hashes than the limit.
+	// A lock once seen is answered from the guard's in-process memory first, so a flood
+	// against a locked account costs no store round trip and no hash; then the login rate
+	// limit (which remembers its refusals too); then the lockout slot, taken atomically
+	// before the hash, so a burst of guesses gets no more hashes than the limit.
+	if d, ok := a.st.Lockout.Remembered(username, ip); ok {
+		a.locked(w, r, p, d, username)
+		return
+	}
+	if !a.allowLoginAttempt(w, r) {
+		return
+	}
 	att, d, err := a.st.Lockout.Begin(ctx, username, ip)
 	if err != nil {
 		a.unavailable(w, r, err)
@@ -161,10 +168,6 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Locked {
 		a.locked(w, r, p, d, username)
-		return
-	}
-	if !a.allowLoginAttempt(w, r) {
-		a.release(r, att)
 		return
 	}
 	u, err := a.st.Accounts.Authenticate(ctx, username, pw)
