@@ -101,7 +101,10 @@ type Sanitizer struct {
 	p *bluemonday.Policy
 }
 
-// New returns a Sanitizer for p. p must not be modified afterwards.
+// New returns a Sanitizer for p. p must not be modified afterwards. Whatever p allows, the
+// Sanitizer's output has no comments, no SVG or MathML and no element whose content is raw
+// text (script, style, textarea, title, xmp, iframe, noscript, template, ...): balancing
+// removes them, because their content would not round-trip through a parse.
 func New(p *bluemonday.Policy) *Sanitizer { return &Sanitizer{p: p} }
 
 // HTML sanitises s and marks the result safe for html/template. The result is allowed by
