@@ -422,3 +422,29 @@ func TestCSPMatcher(t *testing.T) {
 		}
 	}
 }
+
+// A custom policy that allows comments, raw-text or foreign elements still gives a balanced
+// fragment: balancing removes what would not survive a parse and serialisation unchanged.
+func TestCustomPolicyStillBalanced(t *testing.T) {
+	p := UGCPolicy()
+	p.AllowComments()
+	p.AllowElements("textarea", "title", "xmp", "svg", "math", "template")
+	s := New(p)
+	for _, in := range []string{
+		`<!-- a --><b>x`, `<textarea></div></li></textarea>`, `<title></ol></title>`, `<xmp></div></xmp>`,
+		`<svg><b>x</b></svg>`, `<math><mi>x</mi></math>y`, `<template></div><b>x</template>`, `<!--</div>-->`,
+	} {
+		out := string(s.HTML(in))
+		if err := checkBalanced(out); err != nil {
+			t.Errorf("HTML(%q) = %q: %v", in, out, err)
+		}
+		if again := string(s.HTML(out)); again != out {
+			t.Errorf("HTML(%q) = %q, again %q", in, out, again)
+		}
+		for _, bad := range []string{"<!--", "<textarea", "<title", "<xmp", "<svg", "<math", "<template"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("HTML(%q) = %q keeps %s", in, out, bad)
+			}
+		}
+	}
+}
