@@ -3,7 +3,13 @@
 // every template.HTML this package returns went through a bluemonday allow-list policy.
 //
 // The policies are bluemonday's (an allow-list sanitiser built on x/net/html); sanitising
-// is not something to write by hand.
+// is not something to write by hand. An allow-list alone leaves the markup unbalanced (a
+// stray </div> or an unclosed <table> in a comment changes the page around it), so the
+// policy's output is also parsed as a fragment and serialised again (see balance.go): what
+// this package returns is a balanced fragment that cannot close, open or swallow markup
+// around it when rendered as the content of a block container such as <div>, <li>,
+// <section> or <td>. It is not meant for inline or phrasing containers (<p>, <span>, <a>,
+// <h1>): a block element in the comment would close a <p> around it.
 package sanitize
 
 import (
@@ -16,10 +22,10 @@ import (
 
 // UGCPolicy returns a new copy of the default policy for user-generated content: text
 // formatting (b, i, em, strong, code, pre, blockquote, headings, lists, tables, ...), links
-// and images with http, https, mailto or relative URLs only. Every link gets rel="nofollow";
-// links to other hosts also open in a new tab with rel="nofollow noopener". Nothing else
-// survives: no script, style (element or attribute), event handlers, iframes, svg, math,
-// forms, object, embed, base, meta, link.
+// with http, https, mailto or relative URLs, and images from the site itself (see
+// sameOriginImage). Every link gets rel="nofollow"; links to other hosts also open in a new
+// tab with rel="nofollow noopener". Nothing else survives: no script, style (element or
+// attribute), event handlers, iframes, svg, math, forms, object, embed, base, meta, link.
 //
 // It is stricter than bluemonday.UGCPolicy: no id or name attributes (user content could
 // clobber DOM globals and page element lookups) and no image maps.
@@ -50,7 +56,17 @@ func UGCPolicy() *bluemonday.Policy {
 	p.AllowTables()
 
 	p.AllowAttrs("href").OnElements("a")
-	p.AllowImages()
+
+	// Images as bluemonday.AllowImages, except that src must name this site: the CSP
+	// (csp.DefaultPolicy: img-src 'self' data:) blocks every other host, so an external image
+	// would render broken and file a violation report on every view of the page, and it
+	// would tell a third party who reads the comment. data: URLs, which the CSP allows, stay
+	// out too: no comment needs one and they are a favourite of filter-evasion payloads.
+	// TestImagePolicyAgreesWithCSP fails if the two ever disagree.
+	p.AllowAttrs("align").Matching(bluemonday.ImageAlign).OnElements("img")
+	p.AllowAttrs("alt").Matching(bluemonday.Paragraph).OnElements("img")
+	p.AllowAttrs("height", "width").Matching(bluemonday.NumberOrPercent).OnElements("img")
+	p.AllowAttrs("src").Matching(sameOriginImage).OnElements("img")
 
 	// URL policy: parseable URLs with safe schemes only; javascript:, vbscript:, data: and
 	// every other scheme are dropped together with the attribute.
@@ -60,6 +76,23 @@ func UGCPolicy() *bluemonday.Policy {
 	return p
 }
 
+// sameOriginImage matches the image URLs a browser can only resolve against the page's own
+// origin: an absolute path that does not start with // (or /\, which browsers read the same
+// way), or a relative path whose first segment has no colon (no scheme). Only URL code points
+// are allowed, so no whitespace or control character can be stripped by the browser to turn
+// the value into something else; bluemonday then also requires the value to parse as a URL.
+var sameOriginImage = func() *regexp.Regexp {
+	const (
+		pchar   = `[A-Za-z0-9\-._~%!$&'()*+,;=:@]`
+		pchar0  = `[A-Za-z0-9\-._~%!$&'()*+,;=@]` // first segment of a relative path: no colon
+		segs    = `(?:/` + pchar + `*)*`
+		tail    = `(?:\?[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*)?(?:#[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*)?`
+		absPath = `/(?:` + pchar + `+` + segs + `)?`
+		relPath = pchar0 + `+` + segs
+	)
+	return regexp.MustCompile(`^(?:` + absPath + `|` + relPath + `)` + tail + `$`)
+}()
+
 // StrictPolicy returns a policy that removes every element and keeps only text.
 func StrictPolicy() *bluemonday.Policy { return bluemonday.StrictPolicy() }
 
@@ -68,12 +101,19 @@ type Sanitizer struct {
 	p *bluemonday.Policy
 }
 
-// New returns a Sanitizer for p. p must not be modified afterwards.
+// New returns a Sanitizer for p. p must not be modified afterwards. Whatever p allows, the
+// Sanitizer's output has no comments, no SVG or MathML and no element whose content is raw
+// text (script, style, textarea, title, xmp, iframe, noscript, template, ...): balancing
+// removes them, because their content would not round-trip through a parse.
 func New(p *bluemonday.Policy) *Sanitizer { return &Sanitizer{p: p} }
 
-// HTML sanitises s and marks the result safe for html/template.
+// HTML sanitises s and marks the result safe for html/template. The result is allowed by
+// the policy and balanced (see the package documentation); sanitising it again returns it
+// unchanged. In the rare case where the two cannot be reconciled, it is the text of s with
+// every tag removed.
 func (s *Sanitizer) HTML(in string) template.HTML {
-	return template.HTML(s.p.Sanitize(in)) // #nosec G203 -- output of an allow-list policy
+	out, _ := sanitize(s.p, in)
+	return template.HTML(out) // #nosec G203 -- output of an allow-list policy, balanced
 }
 
 // FuncMap returns template functions bound to this Sanitizer:
