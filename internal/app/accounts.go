@@ -170,6 +170,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		a.locked(w, r, p, d, username)
 		return
 	}
+	defer a.release(r, att)
 	u, err := a.st.Accounts.Authenticate(ctx, username, pw)
 	switch a.endAttempt(w, r, att, username, nil, "", err) {
 	case passwordWrong:
@@ -209,7 +210,9 @@ const (
 // is reserved before its hash, counted when wrong, audited, and answered alike when it trips
 // the lock. u is the user when known (re-authentication); detail says which form it was.
 func (a *App) endAttempt(w http.ResponseWriter, r *http.Request, att *lockout.Attempt, username string, u *store.User, detail string, err error) passwordResult {
-	ctx := r.Context()
+	// The outcome is recorded even if the client hangs up now: a guess whose result was
+	// computed must count.
+	ctx := context.WithoutCancel(r.Context())
 	switch {
 	case err == nil:
 		if err := att.Succeed(ctx); err != nil {
@@ -239,10 +242,11 @@ func (a *App) endAttempt(w http.ResponseWriter, r *http.Request, att *lockout.At
 	}
 }
 
-// release gives back a lockout slot whose password was never checked. A failure to do so is
-// logged only: the slot then expires with the cool-off, which refuses more, never less.
+// release gives back a lockout slot whose password was never checked; it does nothing once
+// the attempt has ended, so it also serves as a deferred guard against a panic holding a slot.
+// A failure is logged only: the slot then expires with the cool-off, which refuses more.
 func (a *App) release(r *http.Request, att *lockout.Attempt) {
-	if err := att.Release(context.WithoutCancel(r.Context())); err != nil {
+	if err := att.Release(context.WithoutCancel(r.Context())); err != nil && !errors.Is(err, lockout.ErrAttemptEnded) {
 		a.st.Logger.Warn("lockout: releasing an unused attempt", "err", err)
 	}
 }
@@ -376,6 +380,7 @@ func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusTooManyRequests, "password", p)
 		return
 	}
+	defer a.release(r, att)
 	nu, err := a.st.Accounts.ChangePassword(ctx, u, r.PostFormValue("old_password"), n1)
 	var ve *password.ValidationError
 	checkErr := err
@@ -525,6 +530,7 @@ func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
 				a.locked(w, r, p, d, u.Username)
 				return
 			}
+			defer a.release(r, att)
 			ok, err := a.st.Accounts.Hasher().Verify(ctx, r.PostFormValue("password"), u.PasswordHash)
 			if err == nil && !ok {
 				err = auth.ErrInvalidCredentials
