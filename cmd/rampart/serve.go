@@ -46,6 +46,13 @@ func loadSettings(stderr io.Writer) (settings.Settings, bool) {
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serveContext(ctx, args, stdout, stderr)
+}
+
+// serveContext is serve until ctx ends (a signal, or a test), then a graceful shutdown.
+func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	certFile := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
@@ -62,9 +69,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if !ok {
 		return 1
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	stack, err := rampart.New(ctx, s, rampart.Options{Logger: logger})
 	if err != nil {
 		fail(stderr, err)
