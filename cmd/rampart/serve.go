@@ -87,7 +87,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	srv := &http.Server{
 		Addr:              s.Addr,
-		Handler:           stack.Handler(a),
+		Handler:           slowBodyGuard(stack.Handler(a), s.BodyTimeout, s.BodyMinRate, s.ReadTimeout, s.MaxBodyBytes, logger),
 		ReadHeaderTimeout: s.ReadHeaderTimeout,
 		ReadTimeout:       s.ReadTimeout,
 		WriteTimeout:      s.WriteTimeout,
@@ -95,11 +95,13 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	conns := newConnLimit(s.MaxConnsPerIP, s.TrustedProxies, logger)
 	ln, err := net.Listen("tcp", s.Addr)
 	if err != nil {
 		fail(stderr, err)
 		return 1
 	}
+	ln = conns.wrap(ln)
 	scheme := "http"
 	if *certFile != "" {
 		scheme = "https"
@@ -131,7 +133,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		plain = &http.Server{Handler: srv.Handler, ReadHeaderTimeout: s.ReadHeaderTimeout, ReadTimeout: s.ReadTimeout,
 			WriteTimeout: s.WriteTimeout, IdleTimeout: s.IdleTimeout, MaxHeaderBytes: srv.MaxHeaderBytes, ErrorLog: srv.ErrorLog}
 		fmt.Fprintf(stdout, "rampart: plain HTTP on http://%s/ (redirects to HTTPS)\n", displayAddr(pln.Addr().String(), s.AllowedHosts))
-		go func() { errc <- plain.Serve(pln) }()
+		go func() { errc <- plain.Serve(conns.wrap(pln)) }()
 	}
 	select {
 	case err := <-errc:
