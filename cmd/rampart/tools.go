@@ -32,10 +32,12 @@ import (
 // and seal nothing (no session, token or TOTP secret), so without a configured key they take
 // the dev server's kept key, or a throwaway one.
 //
-// Unless create is set, the database must already exist: a SQLite file that is missing means
-// the command is not looking where the server does (another directory, or a terminal without
-// the server's RAMPART_DATABASE_URL), and creating a new empty database there would make a
-// user the server never sees. The error says so, naming the variable and the file.
+// Unless create is set, the default database (RAMPART_DATABASE_URL unset: rampart.db in the
+// current directory) must already exist: missing, it means the command is not looking where the
+// server does (another directory, or a terminal without the server's RAMPART_DATABASE_URL),
+// and creating a new empty database there would make a user the server never sees. The error
+// says so, naming the variable and the file. A SQLite path set explicitly is created if need be,
+// as the server would.
 func toolSettings(stderr io.Writer, create bool) (settings.Settings, bool) {
 	s, err := settings.Parse(nil, ".env")
 	if err != nil {
@@ -73,17 +75,16 @@ func databaseProblem(rawURL string, create bool) error {
 	if create {
 		return nil
 	}
+	if def, _ := settings.Parse(func(string) (string, bool) { return "", false }, ""); rawURL != def.DatabaseURL.Reveal() {
+		return nil // chosen explicitly
+	}
 	if _, err := os.Stat(d.DSN); !errors.Is(err, os.ErrNotExist) {
 		return nil // present, or unreadable: opening it reports the real error
 	}
 	abs, _ := filepath.Abs(d.DSN)
-	how := ""
-	if def, _ := settings.Parse(func(string) (string, bool) { return "", false }, ""); rawURL == def.DatabaseURL.Reveal() {
-		how = " (the default: RAMPART_DATABASE_URL is not set)"
-	}
-	return fmt.Errorf("RAMPART_DATABASE_URL is %s%s, and %s does not exist: run this command in the directory "+
-		"the server runs in, with the server's RAMPART_* settings (environment or .env), or create a new database with `rampart migrate`",
-		shown, how, abs)
+	return fmt.Errorf("RAMPART_DATABASE_URL is not set, so the database is the default %s, and %s does not exist: "+
+		"run this command in the directory the server runs in, with the server's RAMPART_* settings (environment or .env), "+
+		"or create a new database here with `rampart migrate`", shown, abs)
 }
 
 // storeName shows where a tool acted, so that a terminal missing the server's settings is
