@@ -78,12 +78,24 @@
 //	| RAMPART_WRITE_TIMEOUT                 | WriteTimeout            | duration  | 60s                                      | (server)                           |
 //	| RAMPART_IDLE_TIMEOUT                  | IdleTimeout             | duration  | 120s                                     | (server)                           |
 //	| RAMPART_MAX_BODY_BYTES                | MaxBodyBytes            | int ≥ 1   | 2621440 (2.5 MiB)                        | DATA_UPLOAD_MAX_MEMORY_SIZE        |
+//	| RAMPART_BODY_TIMEOUT                  | BodyTimeout             | duration  | 10s (+1s per BODY_MIN_RATE bytes)        | (nginx client_body_timeout)        |
+//	| RAMPART_BODY_MIN_RATE                 | BodyMinRate             | int ≥ 0   | 4096 (bytes/s; 0: no extension)          | (Apache mod_reqtimeout MinRate)    |
+//	| RAMPART_MAX_CONNS_PER_IP              | MaxConnsPerIP           | int ≥ 0   | 256 (0: no cap; proxies exempt)          | (nginx limit_conn)                 |
 //
 // DATABASE_URL accepts sqlite://rampart.db (relative path), sqlite:///var/lib/rampart.db
 // (absolute), sqlite::memory:, file:rampart.db, a bare path, postgres:// or postgresql://
 // URLs, and redis:// or rediss:// to keep everything in Redis (which must then persist). A SQLite URL may add ?session_cache=off (several processes writing
 // sessions to one file) and ?session_write_delay=DURATION (0: commit every session update
 // before the response; default 10ms, see store/sqlite's Options.SyncSessionWrites). REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
+//
+// BODY_TIMEOUT, BODY_MIN_RATE and MAX_CONNS_PER_IP bound slow clients in `rampart serve` (an
+// application serving Stack.Handler itself sets its own http.Server limits). A request body must
+// arrive within BODY_TIMEOUT, extended by one second per BODY_MIN_RATE bytes received and never
+// beyond READ_TIMEOUT; a small body (a form) that does not is answered 408 before any handler
+// runs. MAX_CONNS_PER_IP caps the connections open at once from one address (IPv6: one /64);
+// past it new connections are closed at once. Connections from TRUSTED_PROXIES are not capped
+// (every client behind a proxy shares its address): cap per client at the proxy, which should
+// also buffer request bodies (nginx does by default). See docs/SCALING.md.
 //
 // Not configurable on purpose (always on): X-Content-Type-Options nosniff, HttpOnly session
 // cookies. RAMPART_TEST_* variables configure test suites and are ignored; any other unknown

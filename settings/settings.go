@@ -175,6 +175,16 @@ type Settings struct {
 	// MaxBodyBytes caps request bodies (RAMPART_MAX_BODY_BYTES).
 	MaxBodyBytes int64
 
+	// Slow clients, enforced by `rampart serve` (see docs/SCALING.md). BodyTimeout is how long
+	// a request body may take to arrive (RAMPART_BODY_TIMEOUT), extended by one second per
+	// BodyMinRate bytes received (RAMPART_BODY_MIN_RATE, bytes per second; 0: no extension),
+	// never beyond ReadTimeout. MaxConnsPerIP caps the connections open at once from one client
+	// address, an IPv6 /64 (RAMPART_MAX_CONNS_PER_IP; 0: no cap); connections from
+	// TrustedProxies are not capped, since all clients behind a proxy share its address.
+	BodyTimeout   time.Duration
+	BodyMinRate   int
+	MaxConnsPerIP int
+
 	// Unknown lists RAMPART_* variables that were set but are not settings (likely typos).
 	Unknown []string
 }

@@ -257,6 +257,14 @@ var variables = []variable{
 			return nil
 		},
 		func(s *Settings) string { return strconv.FormatInt(s.MaxBodyBytes, 10) }},
+	// Slow clients (`rampart serve`): a login form arrives in well under a second even on a
+	// poor mobile link, so 10s plus 4 KiB/s (32 kbit/s, slower than GPRS) leaves real users a
+	// wide margin while a body trickled in one byte at a time is cut off after 10s instead of
+	// holding its connection for READ_TIMEOUT. 256 connections per address leave room for a
+	// NAT full of browsers (about 6 each) but stop one host from holding thousands.
+	durVar("BODY_TIMEOUT", "10s", func(s *Settings) *time.Duration { return &s.BodyTimeout }),
+	intVar("BODY_MIN_RATE", "4096", 0, func(s *Settings) *int { return &s.BodyMinRate }),
+	intVar("MAX_CONNS_PER_IP", "256", 0, func(s *Settings) *int { return &s.MaxConnsPerIP }),
 }
 
 // ParseBool accepts 1/0, true/false, yes/no, on/off (any case). Anything else is an error rather

@@ -21,8 +21,12 @@ commands:
   scan URL     grade a live site like the MDN HTTP Observatory, plus rampart's checks (--json, --min-grade)
   genkey       print a new secret key for RAMPART_SECRET_KEY
   createuser   create a user: --username U [--email E] [--staff] --password-stdin
-  unlock       clear lockouts: --username U | --ip A | --all
+  unlock       clear lockouts: --username U | --ip A | --all, and/or list them: --list
   migrate      create or upgrade the SQL schema of RAMPART_DATABASE_URL
+
+createuser, unlock and migrate read the RAMPART_* settings and ./.env as serve does, but need
+only the server's database (RAMPART_DATABASE_URL, default sqlite://rampart.db in the current
+directory) and RAMPART_REDIS_URL if the server has one; run them where the server runs.
 `
 
 func main() {

@@ -21,6 +21,9 @@ func TestRunDispatch(t *testing.T) {
 		{[]string{"createuser", "--username", "x"}, 2, ""}, // the password never comes from argv
 		{[]string{"unlock"}, 2, ""},
 		{[]string{"unlock", "--ip", "not-an-ip"}, 2, ""},
+		{[]string{"unlock", "--all", "--username", "alice"}, 2, ""}, // --all already covers alice
+		{[]string{"unlock", "--username", "alice", "bob"}, 2, ""},
+		{[]string{"createuser", "--username", "x", "--password-stdin", "extra"}, 2, ""},
 		{[]string{"migrate", "extra"}, 2, ""},
 		{[]string{"serve", "--http-addr", "127.0.0.1:0"}, 2, ""}, // plain listener only beside TLS
 		{[]string{"scan"}, 2, ""},
