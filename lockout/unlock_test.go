@@ -42,7 +42,11 @@ func testClear(t *testing.T, c store.Counters) {
 	fail := func(user, addr string, n int) {
 		t.Helper()
 		for range n {
-			if _, err := g.Fail(ctx, user, ip(addr)); err != nil {
+			a, d, err := g.Begin(ctx, user, ip(addr))
+			if err != nil || d.Locked {
+				t.Fatalf("Begin(%s, %s) = %+v, %v", user, addr, d, err)
+			}
+			if _, err := a.Fail(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
