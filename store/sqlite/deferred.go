@@ -103,6 +103,7 @@ func (s *Store) Flush(ctx context.Context) error {
 // stay pending and flushErr makes new updates synchronous until a flush succeeds.
 func (s *Store) flushLocked(ctx context.Context) error {
 	if len(s.pending) == 0 && len(s.events) == 0 {
+		s.flushErr = nil // what failed was deleted since: nothing is left to fail
 		return nil
 	}
 	gone, err := s.writePending(ctx)

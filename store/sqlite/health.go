@@ -75,13 +75,17 @@ type writeHealth struct {
 // probeBytes of new pages and deletes it again: it succeeds only when SQLite can allocate
 // pages (from the free list, or by growing the file) and append the commit to the WAL, which
 // is what real writes need. A success is trusted for probeEvery; a failure is not cached, so
-// health comes back with the first probe that succeeds. A background flush that is failing
-// (see Flush) also makes the store unhealthy: those writes have no caller to report to.
+// health comes back with the first probe that succeeds. Batched writes (see Flush) whose last
+// flush failed are flushed first, and their failure makes the store unhealthy too: those
+// writes have no caller to report to.
 func (s *Store) checkWrites(ctx context.Context) error {
 	if err := s.lock(ctx); err != nil {
 		return err
 	}
-	flushErr := s.flushErr
+	var flushErr error
+	if s.flushErr != nil && !s.closed {
+		flushErr = s.flushLocked(ctx) // retried now rather than at the next timer
+	}
 	s.smu.Unlock()
 	if flushErr != nil {
 		return fmt.Errorf("sqlite: batched writes are failing: %w", flushErr)
