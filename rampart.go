@@ -43,7 +43,8 @@ import (
 // Options are what the settings cannot express: injected services. The zero value opens the
 // stores named by the settings and logs to slog.Default().
 type Options struct {
-	// Store replaces the stores opened from Settings.DatabaseURL and RedisURL.
+	// Store replaces the stores opened from Settings.DatabaseURL and RedisURL. Its backends'
+	// own Options.Timeout then bound each operation, not Settings.StoreTimeout.
 	Store store.Store
 	// Mailer delivers password-reset mail, from a background queue (auth.Queue; Close waits
 	// up to 10 s for it to drain). Nil means an auth.Outbox (kept in memory and
@@ -119,7 +120,8 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.Store = opts.Store
 	if st.Store == nil {
 		var err error
-		st.Store, err = open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), open.Options{ServesNoSessions: opts.Tool, Logger: log})
+		st.Store, err = open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), open.Options{ServesNoSessions: opts.Tool, Logger: log,
+			Timeout: s.StoreTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("rampart: opening stores: %w", err)
 		}
@@ -272,13 +274,18 @@ func (st *Stack) Handler(app http.Handler) http.Handler {
 	return reqown.Middleware(st.Resolver.Middleware(h))
 }
 
-// Healthz answers 200 when the stores answer and 503 otherwise.
+// Healthz answers 200 when the stores answer, within Settings.StoreTimeout like any store
+// operation (SQLite also checks that a write can be committed), and 503 otherwise.
 func (st *Stack) Healthz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	timeout := st.Settings.StoreTimeout
+	if timeout <= 0 {
+		timeout = store.DefaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	w.Header().Set("Cache-Control", "no-store")
 	if err := st.Store.Ping(ctx); err != nil {
-		st.Logger.Error("healthz: store unavailable", "err", err)
+		st.Logger.Log(r.Context(), store.LogLevel(r.Context(), err), "healthz: store unavailable", "err", err)
 		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 		return
 	}

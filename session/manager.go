@@ -295,7 +295,11 @@ func (m *Manager) load(ctx context.Context, s *Session, token string) error {
 // only leaves a dead row for the store's sweep, so it is logged, not turned into a 503.
 func (m *Manager) dropBestEffort(ctx context.Context, key string) {
 	if err := m.st.DeleteSession(ctx, key); err != nil {
-		m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "could not delete dead session",
+		level := slog.LevelWarn
+		if store.LogLevel(ctx, err) == slog.LevelDebug { // the client hung up
+			level = slog.LevelDebug
+		}
+		m.opts.Logger.LogAttrs(ctx, level, "could not delete dead session",
 			slog.String("event", "session.store_error"), slog.String("op", "drop"), slog.Any("err", err))
 	}
 }
@@ -590,8 +594,10 @@ func (m *Manager) rotate(ctx context.Context, s *Session, userID string, p paylo
 	return nil
 }
 
+// logStoreError logs a store failure at error level, or at debug level when the request was
+// cancelled (a client that hung up is not a store outage; see store.LogLevel).
 func (m *Manager) logStoreError(ctx context.Context, op string, err error) {
-	m.opts.Logger.LogAttrs(ctx, slog.LevelError, "session store failed",
+	m.opts.Logger.LogAttrs(ctx, store.LogLevel(ctx, err), "session store failed",
 		slog.String("event", "session.store_error"), slog.String("op", op), slog.Any("err", err))
 }
 

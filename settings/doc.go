@@ -45,6 +45,7 @@
 //	| RAMPART_TRUSTED_ORIGINS               | TrustedOrigins          | list      | empty                                    | CSRF_TRUSTED_ORIGINS               |
 //	| RAMPART_DATABASE_URL                  | DatabaseURL             | secret URL| sqlite://rampart.db                      | DATABASES (django-environ db_url)  |
 //	| RAMPART_REDIS_URL                     | RedisURL                | secret URL| empty (not used)                         | CACHES (django-environ cache_url)  |
+//	| RAMPART_STORE_TIMEOUT                 | StoreTimeout            | duration  | 2s (per store operation)                 | (OPTIONS connect/statement timeout)|
 //	| RAMPART_HSTS_SECONDS                  | HSTSSeconds             | int       | 31536000; dev: 0                         | SECURE_HSTS_SECONDS (default 0)    |
 //	| RAMPART_HSTS_INCLUDE_SUBDOMAINS       | HSTSIncludeSubdomains   | bool      | true                                     | SECURE_HSTS_INCLUDE_SUBDOMAINS     |
 //	| RAMPART_HSTS_PRELOAD                  | HSTSPreload             | bool      | false                                    | SECURE_HSTS_PRELOAD                |
@@ -96,6 +97,22 @@
 // past it new connections are closed at once. Connections from TRUSTED_PROXIES are not capped
 // (every client behind a proxy shares its address): cap per client at the proxy, which should
 // also buffer request bodies (nginx does by default). See docs/SCALING.md.
+//
+// STORE_TIMEOUT bounds every store operation a request waits for (loading the session, a
+// lockout or rate-limit counter, a user, a comment...), on every backend: a store that does
+// not answer within it fails the operation, and the request gets 503 with nothing allowed
+// (no login, no page that needs the session), instead of waiting until a frozen database
+// comes back. The default, 2s, is far above a healthy store's slowest moments (a round trip
+// is well under a millisecond on a LAN, a new TLS connection tens of milliseconds, a
+// saturated connection pool's queue some hundreds), so a load spike does not turn into
+// errors; and far below what proxies, load balancers and browsers wait (30 to 60 s and more),
+// so users get a prompt 503 rather than a gateway timeout, and a hung store holds few
+// goroutines and connections. The first operation that times out ends the request, so a
+// request waits about one timeout; /healthz is bounded by it too. Lower
+// it for a local store when a fast failure matters more than riding out slow moments; keep
+// it below the client's and the proxy's timeouts, or requests they abandon first are logged
+// as cancelled (at debug level) instead of as store failures. On SQLite it also caps the wait
+// for another process's write lock (busy_timeout, 10 s) for requests.
 //
 // Not configurable on purpose (always on): X-Content-Type-Options nosniff, HttpOnly session
 // cookies. RAMPART_TEST_* variables configure test suites and are ignored; any other unknown

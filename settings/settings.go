@@ -105,6 +105,9 @@ type Settings struct {
 	DatabaseURL Secret
 	// RedisURL optionally locates a Redis server for shared counters (RAMPART_REDIS_URL).
 	RedisURL Secret
+	// StoreTimeout bounds each store operation; after it the request gets 503
+	// (RAMPART_STORE_TIMEOUT; see the package documentation for the default).
+	StoreTimeout time.Duration
 
 	// HSTSSeconds is the Strict-Transport-Security max-age; 0 sends none (RAMPART_HSTS_SECONDS).
 	HSTSSeconds int

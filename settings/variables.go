@@ -192,6 +192,7 @@ var variables = []variable{
 			return err
 		},
 		func(s *Settings) string { return RedactURL(s.RedisURL.Reveal()) }},
+	durVar("STORE_TIMEOUT", "2s", func(s *Settings) *time.Duration { return &s.StoreTimeout }),
 	{"HSTS_SECONDS", unlessInsecureDev("31536000", "0"),
 		func(s *Settings, raw string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(raw))

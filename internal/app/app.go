@@ -208,8 +208,10 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name st
 	_, _ = w.Write(buf.Bytes())
 }
 
+// unavailable answers 503 for a store failure; it is logged as an error unless the request
+// was cancelled (the client hung up: see store.LogLevel).
 func (a *App) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	a.log.Error("app: store unavailable", "path", r.URL.Path, "err", err)
+	a.log.Log(r.Context(), store.LogLevel(r.Context(), err), "app: store unavailable", "path", r.URL.Path, "err", err)
 	a.st.Errors.WriteMessage(w, r, http.StatusServiceUnavailable, "The service is temporarily unavailable. Please try again shortly.")
 }
 

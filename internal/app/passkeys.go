@@ -139,7 +139,7 @@ func (p *passkeys) ceremonyError(w http.ResponseWriter, r *http.Request, err err
 	case errors.Is(err, passkey.ErrDuplicate):
 		jsonError(w, http.StatusConflict, "This passkey is already registered.")
 	default:
-		p.log.Error("app: passkey store unavailable", "path", r.URL.Path, "err", err)
+		p.log.Log(r.Context(), store.LogLevel(r.Context(), err), "app: passkey store unavailable", "path", r.URL.Path, "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "The service is temporarily unavailable. Please try again shortly.")
 	}
 }

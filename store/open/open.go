@@ -57,6 +57,9 @@ type Options struct {
 	ServesNoSessions bool
 	// Logger receives the SQLite store's background write failures (default slog.Default()).
 	Logger *slog.Logger
+	// Timeout bounds each store operation when the caller's context allows more (every
+	// backend's Options.Timeout; 0 means store.DefaultTimeout, negative means none).
+	Timeout time.Duration
 }
 
 func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, error) {
@@ -68,11 +71,12 @@ func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, 
 		opts.NoSessionCache = true
 	}
 	opts.Logger = o.Logger
+	opts.Timeout = o.Timeout
 	switch k {
 	case "postgres":
-		return postgres.Open(ctx, databaseURL, postgres.Options{})
+		return postgres.Open(ctx, databaseURL, postgres.Options{Timeout: o.Timeout})
 	case "redis":
-		return redis.Open(ctx, databaseURL, redis.Options{})
+		return redis.Open(ctx, databaseURL, redis.Options{Timeout: o.Timeout})
 	case "memory":
 		return memory.New(), nil
 	default:
@@ -95,7 +99,7 @@ func OpenWith(ctx context.Context, databaseURL, redisURL string, o Options) (sto
 	if strings.TrimSpace(redisURL) == "" {
 		return main, nil
 	}
-	r, err := redis.Open(ctx, redisURL, redis.Options{})
+	r, err := redis.Open(ctx, redisURL, redis.Options{Timeout: o.Timeout})
 	if err != nil {
 		main.Close()
 		return nil, err

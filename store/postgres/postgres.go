@@ -39,11 +39,17 @@ type Options struct {
 	// MaxEvents and MaxComments cap the audit trail and the comments: Sweep deletes the
 	// oldest rows beyond them (0 means 100,000 each).
 	MaxEvents, MaxComments int
+	// Timeout bounds each operation when the caller's context allows more: waiting for a
+	// pooled connection, connecting, and the round trips of the statement (0 means
+	// store.DefaultTimeout; negative means no bound but the caller's context). A frozen or
+	// unreachable server then fails the operation with context.DeadlineExceeded instead of
+	// holding the request until it answers. Migrate and Sweep take their caller's context.
+	Timeout time.Duration
 }
 
 // Store is a store.Store on one PostgreSQL database.
 type Store struct {
-	pool   *pgxpool.Pool
+	pool   *db
 	schema string
 
 	maxEvents, maxComments int
@@ -75,11 +81,14 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: pool, schema: opt.Schema,
+	s := &Store{pool: &db{raw: pool, timeout: common.Timeout(opt.Timeout)}, schema: opt.Schema,
 		maxEvents: cmp.Or(opt.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opt.MaxComments, common.DefaultMaxRows)}
-	if err := s.Ping(ctx); err != nil {
+	// The caller's context bounds the first round trip, not Options.Timeout: a first
+	// connection may need DNS and TLS, and a server still starting up is waited for.
+	var one int
+	if err := pool.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 		pool.Close()
-		return nil, err
+		return nil, wrap(err)
 	}
 	if !opt.NoMigrate {
 		if err := s.Migrate(ctx); err != nil {
@@ -159,7 +168,7 @@ var migrations = []string{
 // Migrate brings the schema up to date. It is idempotent and safe to run from several
 // instances at once: an advisory lock serialises them. Open calls it unless NoMigrate.
 func (s *Store) Migrate(ctx context.Context) error {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.pool.raw.Begin(ctx) // DDL may take long: the caller bounds it
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
@@ -556,6 +565,9 @@ func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []
 		}
 		clean[i] = h
 	}
+	// One bound for the whole transaction (db.Begin bounds only the BEGIN).
+	ctx, cancel := common.WithTimeout(ctx, s.pool.timeout)
+	defer cancel()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return wrap(err)
@@ -717,18 +729,20 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	// is NULL and nothing is deleted.
 	batch.Queue(`DELETE FROM events WHERE id <= (SELECT id FROM events ORDER BY id DESC OFFSET $1 LIMIT 1)`, s.maxEvents)
 	batch.Queue(`DELETE FROM comments WHERE id <= (SELECT id FROM comments ORDER BY id DESC OFFSET $1 LIMIT 1)`, s.maxComments)
-	return wrap(s.pool.SendBatch(ctx, batch).Close())
+	// Not bounded by Options.Timeout: deleting many rows may take longer, and no request
+	// waits for it (SweepEvery bounds each sweep with common.SweepTimeout).
+	return wrap(s.pool.raw.SendBatch(ctx, batch).Close())
 }
 
 // Close implements store.Store.
 func (s *Store) Close() error {
-	s.pool.Close()
+	s.pool.raw.Close()
 	return nil
 }
 
 // queryAll runs a read query and scans every row with scan: the one place that closes the
 // rows and reports a scan or iteration error, for every list-returning method.
-func queryAll[T any](ctx context.Context, pool *pgxpool.Pool, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
+func queryAll[T any](ctx context.Context, pool *db, scan func(pgx.Row) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, wrap(err)
@@ -743,4 +757,78 @@ func queryAll[T any](ctx context.Context, pool *pgxpool.Pool, scan func(pgx.Row)
 		out = append(out, v)
 	}
 	return out, wrap(rows.Err())
+}
+
+// db is the pool with Options.Timeout applied to every operation: the one place where the
+// store's statements meet the network, so that none can wait on a frozen server for longer
+// (a pgx context deadline closes the connection, and the pool replaces it). Each method
+// bounds its context with common.WithTimeout and releases the bound when the operation is
+// over: after Scan for QueryRow, at Close for Query and SendBatch.
+type db struct {
+	raw     *pgxpool.Pool
+	timeout time.Duration
+}
+
+func (d *db) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	ctx, cancel := common.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return d.raw.Exec(ctx, sql, args...)
+}
+
+func (d *db) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	ctx, cancel := common.WithTimeout(ctx, d.timeout)
+	return boundRow{d.raw.QueryRow(ctx, sql, args...), cancel}
+}
+
+func (d *db) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	ctx, cancel := common.WithTimeout(ctx, d.timeout)
+	rows, err := d.raw.Query(ctx, sql, args...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return boundRows{rows, cancel}, nil
+}
+
+// Begin bounds the BEGIN round trip only: the statements of the transaction take their own
+// context, which the caller bounds for the whole transaction.
+func (d *db) Begin(ctx context.Context) (pgx.Tx, error) {
+	ctx, cancel := common.WithTimeout(ctx, d.timeout)
+	defer cancel()
+	return d.raw.Begin(ctx)
+}
+
+func (d *db) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	ctx, cancel := common.WithTimeout(ctx, d.timeout)
+	return boundBatch{d.raw.SendBatch(ctx, b), cancel}
+}
+
+type boundRow struct {
+	pgx.Row
+	cancel context.CancelFunc
+}
+
+func (r boundRow) Scan(dest ...any) error {
+	defer r.cancel()
+	return r.Row.Scan(dest...)
+}
+
+type boundRows struct {
+	pgx.Rows
+	cancel context.CancelFunc
+}
+
+func (r boundRows) Close() {
+	r.Rows.Close()
+	r.cancel()
+}
+
+type boundBatch struct {
+	pgx.BatchResults
+	cancel context.CancelFunc
+}
+
+func (b boundBatch) Close() error {
+	defer b.cancel()
+	return b.BatchResults.Close()
 }

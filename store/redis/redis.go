@@ -40,6 +40,13 @@ type Options struct {
 	MaxEvents int
 	// MaxComments caps the stored comments (oldest dropped first); 0 means 10000.
 	MaxComments int
+	// Timeout bounds each command, pipeline and script when the caller's context allows
+	// more, retries included (0 means store.DefaultTimeout; negative means no bound but the
+	// caller's context). A frozen or unreachable server then fails the operation with
+	// context.DeadlineExceeded instead of holding the request. It is applied by a hook that
+	// New adds to the client; go-redis honours a context's deadline only with
+	// Options.ContextTimeoutEnabled, which Open sets and a client given to New must set.
+	Timeout time.Duration
 }
 
 // Store is a store.Store on one Redis server.
@@ -63,6 +70,9 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
+	// Without it go-redis ignores the context's deadline for socket reads and writes
+	// (ReadTimeout, default 5 s, applies instead, and again on each retry).
+	o.ContextTimeoutEnabled = true
 	s := New(goredis.NewClient(o), opt)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
@@ -71,8 +81,13 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-// New wraps an existing client (for Sentinel or custom TLS settings). Close closes it.
+// New wraps an existing client (for Sentinel or custom TLS settings). Close closes it. It adds
+// a hook to the client that applies opt.Timeout to every command; set the client's
+// ContextTimeoutEnabled so that the bound reaches its socket reads and writes.
 func New(c goredis.UniversalClient, opt Options) *Store {
+	if d := common.Timeout(opt.Timeout); d > 0 {
+		c.AddHook(deadlineHook(d))
+	}
 	s := &Store{c: c, p: opt.KeyPrefix, maxEvents: opt.MaxEvents}
 	if s.p == "" {
 		s.p = "rampart:"
@@ -85,6 +100,28 @@ func New(c goredis.UniversalClient, opt Options) *Store {
 		s.maxComments = 10000
 	}
 	return s
+}
+
+// deadlineHook bounds every command and pipeline of the client (common.WithTimeout): the one
+// place where the store's operations meet the network, scripts and MULTI/EXEC included.
+type deadlineHook time.Duration
+
+func (h deadlineHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h deadlineHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		ctx, cancel := common.WithTimeout(ctx, time.Duration(h))
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (h deadlineHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		ctx, cancel := common.WithTimeout(ctx, time.Duration(h))
+		defer cancel()
+		return next(ctx, cmds)
+	}
 }
 
 func wrap(err error) error {

@@ -39,7 +39,9 @@ func (s *Store) UpdateSessionDeferred(ctx context.Context, x store.Session) erro
 	if s.cache == nil || s.writeDelay <= 0 {
 		return s.UpdateSession(ctx, x)
 	}
-	s.smu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	_, pending := s.pending[x.Key]
 	if s.closed || s.flushErr != nil || (!pending && !s.cache.has(x.Key)) {
 		s.smu.Unlock()
@@ -59,11 +61,16 @@ func (s *Store) UpdateSessionDeferred(ctx context.Context, x store.Session) erro
 // by one, each would cost a SQLite commit (about 80 µs here) on requests an attacker can send
 // at will. The event is logged through slog before it reaches the store, so a crash loses
 // only the stored copy of the last few milliseconds' events.
-func (s *Store) appendEventDeferred(e store.Event) bool {
+//
+// The wait for the session lock (a slow flush may hold it) ends with ctx or after
+// Options.Timeout: the event is then not queued, and the caller writes it synchronously.
+func (s *Store) appendEventDeferred(ctx context.Context, e store.Event) bool {
 	if s.writeDelay <= 0 {
 		return false
 	}
-	s.smu.Lock()
+	if s.lock(ctx) != nil {
+		return false
+	}
 	defer s.smu.Unlock()
 	if s.closed || s.flushErr != nil {
 		return false
@@ -84,7 +91,9 @@ func (s *Store) armFlush() {
 // Flush commits the deferred session updates and audit events now. Close calls it;
 // an application may call it before a planned stop that does not reach Close.
 func (s *Store) Flush(ctx context.Context) error {
-	s.smu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	defer s.smu.Unlock()
 	return s.flushLocked(ctx)
 }
@@ -94,6 +103,7 @@ func (s *Store) Flush(ctx context.Context) error {
 // stay pending and flushErr makes new updates synchronous until a flush succeeds.
 func (s *Store) flushLocked(ctx context.Context) error {
 	if len(s.pending) == 0 && len(s.events) == 0 {
+		s.flushErr = nil // what failed was deleted since: nothing is left to fail
 		return nil
 	}
 	gone, err := s.writePending(ctx)
@@ -173,14 +183,16 @@ func (s *Store) flushInBackground() {
 }
 
 // pendingSession returns the deferred update of key, if any (for loads that missed the cache).
-func (s *Store) pendingSession(key string) (store.Session, bool) {
-	s.smu.Lock()
+func (s *Store) pendingSession(ctx context.Context, key string) (store.Session, bool, error) {
+	if err := s.lock(ctx); err != nil {
+		return store.Session{}, false, err
+	}
 	defer s.smu.Unlock()
 	x, ok := s.pending[key]
 	if ok {
 		x.Data = append([]byte(nil), x.Data...)
 	}
-	return x, ok
+	return x, ok, nil
 }
 
 // mergePendingLocked overlays the deferred updates of userID on rows read from the file, so

@@ -35,7 +35,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -57,7 +56,7 @@ type Store struct {
 	// saves of one key cannot leave the older one cached). The writer pool has one connection,
 	// so session writes were serialised already; smu costs no concurrency.
 	cache *sessionCache
-	smu   sync.Mutex
+	smu   ctxMutex
 	// sessionLock is held while the cache is on (see ErrSessionsInUse); nil otherwise.
 	sessionLock *os.File
 
@@ -73,6 +72,9 @@ type Store struct {
 
 	maxEvents, maxComments int
 	log                    *slog.Logger
+
+	timeout time.Duration // Options.Timeout made usable (common.Timeout)
+	health  writeHealth   // Ping's write probe (health.go)
 }
 
 // Options tune OpenWith. The zero value is what Open uses.
@@ -101,6 +103,11 @@ type Options struct {
 	// Logger receives failures of the background flush (default slog.Default()); they are
 	// retried every second, and meanwhile updates and events are written synchronously.
 	Logger *slog.Logger
+	// Timeout bounds each operation when the caller's context allows more, including the
+	// wait for the single writer connection, for the session write lock and for another
+	// process's write lock (busy_timeout) (0 means store.DefaultTimeout; negative means no
+	// bound but the caller's context). Sweep, Flush and Close take their caller's context.
+	Timeout time.Duration
 }
 
 // ErrSessionsInUse is returned by Open when another process (or another Store in this one)
@@ -174,7 +181,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r, maxEvents: cmp.Or(opts.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opts.MaxComments, common.DefaultMaxRows),
-		log: cmp.Or(opts.Logger, slog.Default())}
+		log: cmp.Or(opts.Logger, slog.Default()), smu: make(ctxMutex, 1), timeout: common.Timeout(opts.Timeout)}
 	if !opts.NoSessionCache {
 		lock, err := lockSessions(path + "-sessions.lock")
 		if err != nil {
@@ -323,6 +330,8 @@ var migrations = []string{
 	// in every commit.
 	`DROP INDEX sessions_user;
 	CREATE INDEX sessions_user ON sessions (user_id) WHERE user_id <> '';`,
+	// Ping's write probe (health.go) inserts and deletes a row here: always empty.
+	`CREATE TABLE write_probe (pad BLOB NOT NULL);`,
 }
 
 // Migrate brings the schema up to date; it is idempotent and safe to run from several
@@ -394,6 +403,8 @@ func wrap(err error) error {
 // from memory: every write goes to the file first and then to the cache, under smu.
 func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (store.Session, error) {
 	if s.cache == nil {
+		ctx, cancel := common.WithTimeout(ctx, s.timeout)
+		defer cancel()
 		return s.loadSessionDB(ctx, key, now)
 	}
 	x, res, tok := s.cache.lookup(key, now)
@@ -403,9 +414,16 @@ func (s *Store) LoadSession(ctx context.Context, key string, now time.Time) (sto
 	case cacheExpired:
 		return store.Session{}, store.ErrNotFound
 	}
+	// Only now, past the cache, can the load wait (for the session lock or the file).
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if s.writeDelay > 0 {
 		// Evicted from the cache while its update is still pending: the file is older.
-		if x, ok := s.pendingSession(key); ok {
+		x, ok, err := s.pendingSession(ctx, key)
+		if err != nil {
+			return store.Session{}, err
+		}
+		if ok {
 			if !x.ExpiresAt.After(now) {
 				return store.Session{}, store.ErrNotFound
 			}
@@ -432,7 +450,11 @@ func (s *Store) loadSessionDB(ctx context.Context, key string, now time.Time) (s
 
 // SaveSession implements store.Sessions.
 func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
-	s.smu.Lock()
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	defer s.smu.Unlock()
 	delete(s.pending, x.Key) // this write replaces every field
 	_, err := s.saveSession.ExecContext(ctx, x.Key, x.UserID, x.Data, x.IP, x.UserAgent,
@@ -457,7 +479,11 @@ func (s *Store) cached(x store.Session, committed bool) {
 // store.ErrNotFound, so a request finishing after a logout cannot bring the session back
 // (the session package's optional Updater).
 func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
-	s.smu.Lock()
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	defer s.smu.Unlock()
 	delete(s.pending, x.Key) // this write replaces every field
 	res, err := s.updateSession.ExecContext(ctx, x.UserID, x.Data, x.IP, x.UserAgent,
@@ -478,7 +504,11 @@ func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 
 // DeleteSession implements store.Sessions.
 func (s *Store) DeleteSession(ctx context.Context, key string) error {
-	s.smu.Lock()
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	defer s.smu.Unlock()
 	delete(s.pending, key) // also when the delete fails: the cache entry goes too (below)
 	_, err := s.deleteSession.ExecContext(ctx, key)
@@ -490,10 +520,14 @@ func (s *Store) DeleteSession(ctx context.Context, key string) error {
 
 // UserSessions implements store.Sessions.
 func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if s.writeDelay > 0 {
 		// Held across the read so that no flush or write comes between the rows and the
 		// pending updates laid over them.
-		s.smu.Lock()
+		if err := s.lock(ctx); err != nil {
+			return nil, err
+		}
 		defer s.smu.Unlock()
 	}
 	list, err := queryAll(ctx, s.r, func(rows rowScanner) (store.Session, error) {
@@ -515,7 +549,11 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 
 // DeleteUserSessions implements store.Sessions.
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
-	s.smu.Lock()
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.lock(ctx); err != nil {
+		return 0, err
+	}
 	defer s.smu.Unlock()
 	for k, x := range s.pending {
 		if userID != "" && x.UserID == userID && k != exceptKey {
@@ -535,6 +573,8 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string
 
 // Incr implements store.Counters.
 func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time, ttl time.Duration, extend bool) (store.Counter, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	c := store.Counter{Key: key}
 	var e int64
 	us := common.Micros(now)
@@ -560,6 +600,8 @@ func (s *Store) Incr(ctx context.Context, key string, delta int64, now time.Time
 
 // Reserve implements store.Counters.
 func (s *Store) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if limit <= 0 {
 		c, err := s.GetCounter(ctx, key, now)
 		return c, false, err
@@ -581,6 +623,8 @@ func (s *Store) Reserve(ctx context.Context, key string, limit int64, now time.T
 
 // GetCounter implements store.Counters.
 func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (store.Counter, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	c := store.Counter{Key: key}
 	var e int64
 	err := s.getCounter.QueryRowContext(ctx, key, common.Micros(now)).Scan(&c.N, &e)
@@ -596,6 +640,8 @@ func (s *Store) GetCounter(ctx context.Context, key string, now time.Time) (stor
 
 // DeleteCounter implements store.Counters.
 func (s *Store) DeleteCounter(ctx context.Context, key string) error {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	_, err := s.w.ExecContext(ctx, `DELETE FROM counters WHERE key = ?`, key)
 	return wrap(err)
 }
@@ -603,6 +649,8 @@ func (s *Store) DeleteCounter(ctx context.Context, key string) error {
 // ListCounters implements store.Counters. The prefix is compared with substr rather than
 // LIKE so that '%' and '_' in it are literal.
 func (s *Store) ListCounters(ctx context.Context, prefix string, min int64, now time.Time, limit int) ([]store.Counter, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
@@ -622,6 +670,8 @@ func (s *Store) ListCounters(ctx context.Context, prefix string, min int64, now 
 // ClaimStep implements store.OTPSteps in one statement: the upsert changes a row only when
 // the step moves forward, so of several racing claims exactly one sees a change.
 func (s *Store) ClaimStep(ctx context.Context, device string, step int64) (bool, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, `INSERT INTO otp_steps (device, step) VALUES (?, ?)
 		ON CONFLICT (device) DO UPDATE SET step = excluded.step WHERE excluded.step > otp_steps.step`, device, step)
 	if err != nil {
@@ -636,6 +686,8 @@ func (s *Store) ClaimStep(ctx context.Context, device string, step int64) (bool,
 
 // ResetSteps implements store.OTPSteps.
 func (s *Store) ResetSteps(ctx context.Context, device string) error {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	_, err := s.w.ExecContext(ctx, `DELETE FROM otp_steps WHERE device = ?`, device)
 	return wrap(err)
 }
@@ -672,6 +724,8 @@ func parseID(id string) (int64, bool) {
 // CreateUser implements store.Users; the unique indexes on the folded username and e-mail
 // decide conflicts, so racing creates cannot both win.
 func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var id int64
 	err := s.w.QueryRowContext(ctx, `INSERT INTO users (username, username_key, email, email_key, password_hash,
 			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch)
@@ -687,6 +741,8 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 
 // UserByID implements store.Users.
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	n, ok := parseID(id)
 	if !ok {
 		return store.User{}, store.ErrNotFound
@@ -696,11 +752,15 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 
 // UserByUsername implements store.Users.
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	return scanUser(s.userByUsername.QueryRowContext(ctx, common.FoldKey(username)))
 }
 
 // UserByEmail implements store.Users.
 func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if email == "" {
 		return store.User{}, store.ErrNotFound
 	}
@@ -709,6 +769,8 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, erro
 
 // UpdateUser implements store.Users.
 func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	id, ok := parseID(u.ID)
 	if !ok {
 		return store.ErrNotFound
@@ -734,6 +796,8 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 
 // ListUsers implements store.Users.
 func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if limit <= 0 {
 		limit = -1
 	}
@@ -744,6 +808,8 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store
 // ReplaceBackupCodes implements store.BackupCodes in one transaction, so a half-replaced set
 // is never visible.
 func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []string) error {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap(err)
@@ -762,6 +828,8 @@ func (s *Store) ReplaceBackupCodes(ctx context.Context, userID string, hashes []
 
 // UseBackupCode implements store.BackupCodes: the DELETE that removes the row is the check.
 func (s *Store) UseBackupCode(ctx context.Context, userID, hash string) (bool, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, `DELETE FROM backup_codes WHERE user_id = ? AND hash = ?`, userID, hash)
 	if err != nil {
 		return false, wrap(err)
@@ -775,6 +843,8 @@ func (s *Store) UseBackupCode(ctx context.Context, userID, hash string) (bool, e
 
 // CountBackupCodes implements store.BackupCodes.
 func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var n int
 	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM backup_codes WHERE user_id = ?`, userID).Scan(&n)
 	return n, wrap(err)
@@ -784,7 +854,9 @@ func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error
 // Like a deferred session update, an event is committed within SessionWriteDelay, batched
 // (see appendEventDeferred); without deferral it is committed before AppendEvent returns.
 func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
-	if s.appendEventDeferred(e) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if s.appendEventDeferred(ctx, e) {
 		return nil
 	}
 	_, err := s.w.ExecContext(ctx, insertEvent, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail)
@@ -794,12 +866,16 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
 // TryAppendEvent implements store.EventQueue: it queues e for the next batch and reports
 // true, or reports false when events are written synchronously (no batching, or the last
 // flush failed).
-func (s *Store) TryAppendEvent(e store.Event) bool { return s.appendEventDeferred(e) }
+func (s *Store) TryAppendEvent(e store.Event) bool {
+	return s.appendEventDeferred(context.Background(), e)
+}
 
 const insertEvent = `INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES (?, ?, ?, ?, ?, ?)`
 
 // RecentEvents implements store.Events.
 func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -822,6 +898,8 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 
 // AddComment implements store.Comments.
 func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	err := s.w.QueryRowContext(ctx, `INSERT INTO comments (user_id, username, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
 		c.UserID, c.Username, c.Body, common.Micros(c.CreatedAt)).Scan(&c.ID)
 	if err != nil {
@@ -832,6 +910,8 @@ func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment,
 
 // RecentComments implements store.Comments.
 func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -860,6 +940,8 @@ func scanPasskey(row rowScanner) (store.Passkey, error) {
 
 // AddPasskey implements store.Passkeys.
 func (s *Store) AddPasskey(ctx context.Context, p store.Passkey) error {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if p.Data == nil {
 		p.Data = []byte{}
 	}
@@ -870,17 +952,23 @@ func (s *Store) AddPasskey(ctx context.Context, p store.Passkey) error {
 
 // UserPasskeys implements store.Passkeys.
 func (s *Store) UserPasskeys(ctx context.Context, userID string) ([]store.Passkey, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	return queryAll(ctx, s.r, scanPasskey, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = ? ORDER BY created_at, id`, userID)
 }
 
 // PasskeyByID implements store.Passkeys.
 func (s *Store) PasskeyByID(ctx context.Context, id []byte) (store.Passkey, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	return scanPasskey(s.r.QueryRowContext(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE id = ?`, id))
 }
 
 // UsePasskey implements store.Passkeys: the conditional UPDATE is the check, so two logins
 // racing with one counter value cannot both pass.
 func (s *Store) UsePasskey(ctx context.Context, id []byte, count uint32, lastUsed time.Time) (bool, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	var n int64
 	err := s.w.QueryRowContext(ctx, `UPDATE passkeys SET sign_count = ?1, last_used = ?2
 		WHERE id = ?3 AND (sign_count < ?1 OR (sign_count = 0 AND ?1 = 0)) RETURNING 1`,
@@ -899,6 +987,8 @@ func (s *Store) UsePasskey(ctx context.Context, id []byte, count uint32, lastUse
 
 // DeletePasskey implements store.Passkeys.
 func (s *Store) DeletePasskey(ctx context.Context, userID string, id []byte) (bool, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	res, err := s.w.ExecContext(ctx, `DELETE FROM passkeys WHERE id = ? AND user_id = ?`, id, userID)
 	if err != nil {
 		return false, wrap(err)
@@ -907,19 +997,28 @@ func (s *Store) DeletePasskey(ctx context.Context, userID string, id []byte) (bo
 	return n == 1, wrap(err)
 }
 
-// Ping implements store.Store; it checks both pools.
+// Ping implements store.Store: it checks both pools and that a write can still be
+// committed (see health.go): a full disk leaves every read working, so a ping that only
+// reads would report a store that answers every write with an error as healthy.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	if err := s.w.PingContext(ctx); err != nil {
 		return wrap(err)
 	}
-	return wrap(s.r.PingContext(ctx))
+	if err := s.r.PingContext(ctx); err != nil {
+		return wrap(err)
+	}
+	return s.checkWrites(ctx)
 }
 
 // Sweep implements store.Store: it deletes sessions and counters that expired by now, and
 // the oldest events and comments beyond Options.MaxEvents and MaxComments.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	us := common.Micros(now)
-	s.smu.Lock()
+	if err := s.lock(ctx); err != nil {
+		return err
+	}
 	// Pending updates may have moved expiries forward: the file must have them first.
 	if err := s.flushLocked(ctx); err != nil {
 		s.smu.Unlock()
