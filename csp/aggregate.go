@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/ascii"
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -375,7 +376,7 @@ func normDirective(s string) string {
 	if len(s) > 32 {
 		return keyUnknown
 	}
-	s = asciiLower(s)
+	s = ascii.Lower(s)
 	if directives[s] {
 		return s
 	}
@@ -394,7 +395,7 @@ func normBlocked(s string) string {
 		return keyEmpty
 	}
 	if len(s) <= 24 {
-		if k, ok := blockedKeywords[asciiLower(s)]; ok {
+		if k, ok := blockedKeywords[ascii.Lower(s)]; ok {
 			return k
 		}
 	}
@@ -500,7 +501,7 @@ func normHost(h string) (string, bool) {
 	if len(h) > 253 { // the longest DNS name
 		return "", false
 	}
-	h = asciiLower(h)
+	h = ascii.Lower(h)
 	for i := 0; i < len(h); i++ {
 		c := h[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
@@ -535,19 +536,4 @@ func normPort(scheme, p string) (string, bool) {
 		return "", true
 	}
 	return ":" + strconv.Itoa(n), true
-}
-
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/rampart-go/rampart/internal/ascii"
 )
 
 // origin is a parsed serialized origin (RFC 6454 §6.2): lower-case scheme and host, and the
@@ -34,7 +36,7 @@ func parseOrigin(s string) (origin, bool) {
 	if !ok {
 		return origin{}, false
 	}
-	scheme = lowerASCII(scheme)
+	scheme = ascii.Lower(scheme)
 	return origin{scheme: scheme, host: host, port: stripDefaultPort(scheme, port)}, true
 }
 
@@ -82,7 +84,7 @@ func parseAuthority(s string, wildcard bool) (host, port string, ok bool) {
 				return "", "", false
 			}
 		}
-		return lowerASCII(host), port, true
+		return ascii.Lower(host), port, true
 	}
 	host = s
 	if c := strings.LastIndexByte(s, ':'); c >= 0 {
@@ -104,7 +106,7 @@ func parseAuthority(s string, wildcard bool) (host, port string, ok bool) {
 			return "", "", false
 		}
 	}
-	return lowerASCII(host), port, true
+	return ascii.Lower(host), port, true
 }
 
 func validPort(p string) bool {
@@ -127,22 +129,6 @@ func stripDefaultPort(scheme, port string) string {
 		return ""
 	}
 	return port
-}
-
-// lowerASCII lower-cases ASCII letters, returning s itself when there are none to change.
-func lowerASCII(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }
 
 // trustedOrigin is one parsed Options.TrustedOrigins entry.
@@ -180,7 +166,7 @@ func parseTrustedOrigin(s string) (trustedOrigin, error) {
 	if !ok {
 		return bad("invalid host or port")
 	}
-	scheme := lowerASCII(s[:i])
+	scheme := ascii.Lower(s[:i])
 	t := trustedOrigin{origin: origin{scheme: scheme, host: host, port: stripDefaultPort(scheme, port)}}
 	if strings.HasPrefix(host, "*.") {
 		t.wildcard = true

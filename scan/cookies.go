@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/rampart-go/rampart/internal/ascii"
 )
 
 // Cookie is a parsed Set-Cookie line, keeping what grading needs.
@@ -91,7 +93,7 @@ func parseSetCookie(line string) (c Cookie, why string) {
 		var av string
 		av, attrs, _ = strings.Cut(attrs, ";")
 		k, v, _ := strings.Cut(av, "=")
-		k, v = asciiLower(trimWSP(k)), trimWSP(v)
+		k, v = ascii.Lower(trimWSP(k)), trimWSP(v)
 		if len(v) > maxAttrValue {
 			continue
 		}
@@ -102,7 +104,7 @@ func parseSetCookie(line string) (c Cookie, why string) {
 			c.HttpOnly = true
 		case "samesite":
 			c.SameSiteRaw = v
-			switch lv := asciiLower(v); lv {
+			switch lv := ascii.Lower(v); lv {
 			case "strict", "lax", "none":
 				c.SameSite = lv
 			default:
@@ -129,7 +131,7 @@ func parseSetCookie(line string) (c Cookie, why string) {
 		}
 	}
 	if isASCII(c.Domain) {
-		c.Domain = asciiLower(c.Domain)
+		c.Domain = ascii.Lower(c.Domain)
 	}
 	return c, ""
 }
@@ -207,7 +209,7 @@ func parseCookieDate(s string) (time.Time, bool) {
 			}
 		}
 		if !foundMonth && len(tok) >= 3 {
-			if m := indexOf(cookieMonths[:], asciiLower(tok[:3])); m >= 0 {
+			if m := indexOf(cookieMonths[:], ascii.Lower(tok[:3])); m >= 0 {
 				foundMonth, month = true, m+1
 				continue
 			}
@@ -429,7 +431,7 @@ func canonicalHost(host string) string {
 		}
 		return strings.ToLower(host)
 	}
-	return asciiLower(host)
+	return ascii.Lower(host)
 }
 
 // isPublicSuffix consults the full public suffix list (private entries such
@@ -488,27 +490,10 @@ func trimWSP(s string) string {
 	return strings.Trim(s, " \t")
 }
 
-// asciiLower lower-cases ASCII letters only (strings.ToLower would also fold
-// e.g. the Kelvin sign into 'k', which browsers do not).
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 'A' && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
 // hasPrefixFold reports whether s starts with prefix, ASCII case-insensitively,
 // which is how RFC 6265bis now matches the __Secure- and __Host- prefixes.
 func hasPrefixFold(s, prefix string) bool {
-	return len(s) >= len(prefix) && asciiLower(s[:len(prefix)]) == asciiLower(prefix)
+	return len(s) >= len(prefix) && ascii.Lower(s[:len(prefix)]) == ascii.Lower(prefix)
 }
 
 func isASCII(s string) bool {

@@ -1,14 +1,13 @@
 package scaletest
 
 import (
-	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rampart-go/rampart/internal/testdisk"
 )
 
 // TestSQLiteDiskFull runs `rampart serve` on a SQLite file in a small tmpfs and fills the
@@ -17,18 +16,7 @@ import (
 // restart. Mounting needs root; elsewhere the test skips, and store/sqlite's
 // TestPingReportsFullDatabase covers the logic with PRAGMA max_page_count.
 func TestSQLiteDiskFull(t *testing.T) {
-	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
-		t.Skip("disk-full test skipped: mounting a small tmpfs needs Linux and root")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=4m,mode=0700"); err != nil {
-		t.Skipf("disk-full test skipped: cannot mount a tmpfs here: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	dir := testdisk.Small(t, "4m", "")
 	rampartBinary(t)
 	password := "Disk full pass " + randHex(4)
 	vars := baseEnv("sqlite://"+filepath.Join(dir, "rampart.db"), "", map[string]string{"RAMPART_RATE": "100000/m"})
@@ -41,21 +29,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 	dora := newClient(t, "192.0.2.61")
 	dora.mustLogin(in.URL, "dora", password)
 
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			break
-		}
-	}
-	f.Close()
+	filler := testdisk.Fill(t, dir)
 
 	eve := newClient(t, "192.0.2.62")
 	if r := eve.login(in.URL, "eve", password); r.Status != http.StatusServiceUnavailable {

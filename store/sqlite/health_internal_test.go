@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/rampart-go/rampart/internal/testdisk"
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -108,18 +107,7 @@ func TestPingReportsFullDatabase(t *testing.T) {
 // Mounting needs root (CAP_SYS_ADMIN); elsewhere the test skips and the max_page_count test
 // above covers the logic.
 func TestPingReportsFullDisk(t *testing.T) {
-	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
-		t.Skip("full-disk test skipped: mounting a small tmpfs needs Linux and root (TestPingReportsFullDatabase covers SQLITE_FULL)")
-	}
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=2m,mode=0700"); err != nil {
-		t.Skipf("full-disk test skipped: cannot mount a tmpfs here (%v); TestPingReportsFullDatabase covers SQLITE_FULL", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(dir, 0); err != nil {
-			t.Errorf("unmount %s: %v", dir, err)
-		}
-	})
+	dir := testdisk.Small(t, "2m", "; TestPingReportsFullDatabase covers SQLITE_FULL")
 	s, err := OpenWith(filepath.Join(dir, "disk.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -133,21 +121,7 @@ func TestPingReportsFullDisk(t *testing.T) {
 	}
 
 	// Another file takes every free block.
-	filler := filepath.Join(dir, "filler")
-	f, err := os.Create(filler)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chunk := make([]byte, 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("filling the disk: %v", err)
-			}
-			break
-		}
-	}
-	f.Close()
+	filler := testdisk.Fill(t, dir)
 	werr := fillSessions(t, s, 10000)
 	if c := sqliteCode(werr); c != sqlite3.SQLITE_FULL && c != sqlite3.SQLITE_IOERR {
 		t.Fatalf("the failing write: %v, want SQLITE_FULL or SQLITE_IOERR", werr)
