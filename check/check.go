@@ -313,6 +313,7 @@ var rules = []rule{
 			}
 			return out
 		}},
+	{idRedisPersistence, Warning, redisOptOutHint, redisOptOut}, // and Live's findings (redis.go)
 
 	{"RAMPART-I001", Info, "once sure that every subdomain will stay on HTTPS, set RAMPART_HSTS_PRELOAD=true and submit the domain to hstspreload.org",
 		func(s settings.Settings) []string {

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -19,7 +20,8 @@ type Report struct {
 }
 
 // Main is `rampart check`: it reads the settings from the process environment and the .env file
-// (--env-file, default .env), runs every check and prints the findings, as text or, with --json,
+// (--env-file, default .env), runs every check (Run, then Live, which connects to each Redis the
+// settings name, unless --offline) and prints the findings, as text or, with --json,
 // as a Report. It returns the exit code: 0 when there is no error or warning (info is allowed),
 // 1 otherwise (settings that cannot be read count as an error, RAMPART-E000), 2 for bad usage.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -31,8 +33,9 @@ func run(args []string, env func(string) (string, bool), stdout, stderr io.Write
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
 	envFile := fs.String("env-file", ".env", "the .env file to read (\"\" for none)")
+	offline := fs.Bool("offline", false, "check the settings only: do not connect to Redis to check that it persists")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH]\n\nReports deployment problems in the RAMPART_* settings; exits 1 if any error or warning.")
+		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH] [--offline]\n\nReports deployment problems in the RAMPART_* settings and, unless --offline, whether each Redis they name\nkeeps its data across a restart; exits 1 if any error or warning.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -56,6 +59,9 @@ func run(args []string, env func(string) (string, bool), stdout, stderr io.Write
 			Hint: "fix the variables named above; nothing else was checked"}}
 	} else {
 		findings = Run(s)
+		if !*offline {
+			findings = merge(findings, Live(context.Background(), s, LiveTimeout))
+		}
 	}
 	rep := Report{Findings: findings}
 	if rep.Findings == nil {

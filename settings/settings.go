@@ -101,6 +101,12 @@ type Settings struct {
 	DatabaseURL Secret
 	// RedisURL optionally locates a Redis server for shared counters (RAMPART_REDIS_URL).
 	RedisURL Secret
+	// InsecureRedisNoPersistence lets the server start in production although the Redis of a
+	// redis:// DatabaseURL does not persist, or its persistence could not be confirmed
+	// (RAMPART_INSECURE_REDIS_NO_PERSISTENCE): a restart of that Redis then loses every account
+	// and unlocks every locked account. rampart.New refuses that state without it; `rampart
+	// check` reports it (RAMPART-W030).
+	InsecureRedisNoPersistence bool
 
 	// HSTSSeconds is the Strict-Transport-Security max-age; 0 sends none (RAMPART_HSTS_SECONDS).
 	HSTSSeconds int

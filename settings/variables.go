@@ -192,6 +192,7 @@ var variables = []variable{
 			return err
 		},
 		func(s *Settings) string { return RedactURL(s.RedisURL.Reveal()) }},
+	boolVar("INSECURE_REDIS_NO_PERSISTENCE", static("false"), func(s *Settings) *bool { return &s.InsecureRedisNoPersistence }),
 	{"HSTS_SECONDS", unlessInsecureDev("31536000", "0"),
 		func(s *Settings, raw string) error {
 			n, err := strconv.Atoi(strings.TrimSpace(raw))
