@@ -60,8 +60,8 @@ func checkRedisPersistence(ctx context.Context, s settings.Settings, log *slog.L
 			case dev:
 				problem += " (started anyway in development mode; production refuses to start)"
 			default:
-				return fmt.Errorf("rampart: %s. Refusing to start (RAMPART-W030): %s; or set "+
-					"RAMPART_INSECURE_REDIS_NO_PERSISTENCE=1 to run with locks that a Redis restart lifts", problem, open.RedisPersistenceHint)
+				return fmt.Errorf("rampart: %s. Refusing to start (RAMPART-W030). Fix: %s. To run anyway, accepting that "+
+					"a Redis restart loses every account and lifts every lock, set RAMPART_INSECURE_REDIS_NO_PERSISTENCE=1", problem, open.RedisPersistenceHint)
 			}
 		}
 		log.Warn("RAMPART-W030: "+problem, "hint", open.RedisPersistenceHint)
