@@ -4,17 +4,22 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net/netip"
+	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rampart-go/rampart"
+	"github.com/rampart-go/rampart/internal/apptest"
 	"github.com/rampart-go/rampart/internal/testbackends/redisserver"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store/open"
+	"github.com/rampart-go/rampart/store/redis"
+	"github.com/rampart-go/rampart/store/sqlite"
 	"github.com/rampart-go/rampart/twofactor"
 )
 
@@ -99,40 +104,39 @@ func TestNewRedisPersistence(t *testing.T) {
 
 // With sessions and counters in Redis beside a database, the lockout and 2FA throttle counters
 // are written to the database (the durable half of the split store), and the login rate limit
-// stays in Redis.
+// stays in Redis. The failures go through the reference app, as a browser's would.
 func TestLockCountersInDatabaseBesideRedis(t *testing.T) {
 	srv := redisserver.Start(t, "--appendonly", "yes")
-	env := map[string]string{"RAMPART_SECRET_KEY": testKey, "RAMPART_ALLOWED_HOSTS": "example.com",
-		"RAMPART_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "r.db"), "RAMPART_REDIS_URL": srv.URL(), "RAMPART_LOCKOUT_LIMIT": "2"}
-	st, err := rampart.New(t.Context(), settingsOf(t, env), rampart.Options{})
+	ctx := context.Background()
+	fast, err := redis.Open(ctx, srv.URL(), redis.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	sp, ok := st.Store.(*open.SplitStore)
-	if !ok {
-		t.Fatalf("store is %T, want a split store", st.Store)
+	durable, err := sqlite.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	ctx := context.Background()
-	ip := netip.MustParseAddr("192.0.2.1")
-	for range 2 {
-		if _, err := st.Lockout.Fail(ctx, "victim", ip); err != nil {
-			t.Fatal(err)
+	sp := open.Split(fast, durable)
+	t.Cleanup(func() { sp.Close() })
+	env := apptest.New(t, apptest.Options{Store: sp, RealClock: true, Env: map[string]string{"RAMPART_LOCKOUT_LIMIT": "2"}})
+	const pw = "a long unusual passphrase 42"
+	u := env.CreateUser(t, "ann", pw, false)
+	c := env.Client(t)
+	login := func(password string) int {
+		c.Get("/accounts/login")
+		return c.Post("", "/accounts/login", url.Values{"csrf_token": {c.Token()}, "username": {"ann"}, "password": {password}}).StatusCode
+	}
+	for i := range 3 {
+		if st := login(fmt.Sprint("wrong ", i)); st != http.StatusOK && st != http.StatusTooManyRequests {
+			t.Fatalf("wrong password %d: status %d", i+1, st)
 		}
 	}
-	if d, err := st.Lockout.Check(ctx, "victim", ip); err != nil || !d.Locked {
-		t.Fatalf("locked pair: %+v %v", d, err)
-	}
-	u, err := st.Accounts.CreateUser(ctx, "ann", "ann@example.com", "a long unusual passphrase 42", false)
-	if err != nil {
-		t.Fatal(err)
+	if st := login(pw); st != http.StatusTooManyRequests {
+		t.Fatalf("right password after the lock: status %d, want 429", st)
 	}
 	u.TOTPEnabled = true // enough for Verify to try a backup code and count the failure
-	if _, err := st.TwoFactor.Verify(ctx, u, "abcde-fghjk"); !errors.Is(err, twofactor.ErrInvalidCode) {
+	if _, err := env.Stack.TwoFactor.Verify(ctx, u, "abcde-fghjk"); !errors.Is(err, twofactor.ErrInvalidCode) {
 		t.Fatalf("wrong backup code: %v", err)
-	}
-	if _, err := st.LoginLimiter.Allow(ctx, "192.0.2.1"); err != nil {
-		t.Fatal(err)
 	}
 	for _, tc := range []struct {
 		prefix  string
