@@ -170,8 +170,7 @@ func TestUnsafeEnvListsExpectedIDs(t *testing.T) {
 
 func TestMainCommand(t *testing.T) {
 	var out, errb bytes.Buffer
-	// --offline: goodEnv's Redis (cache.example.com) does not exist; Live is tested in redis_test.go.
-	if code := run([]string{"--offline"}, envOf(goodEnv()), &out, &errb); code != 0 {
+	if code := run(nil, envOf(goodEnv()), &out, &errb); code != 0 {
 		t.Fatalf("good env: exit %d: %s %s", code, out.String(), errb.String())
 	}
 	if !strings.Contains(out.String(), "no issues") {
@@ -182,7 +181,7 @@ func TestMainCommand(t *testing.T) {
 	bad["RAMPART_DEBUG"] = "1"
 	bad["RAMPART_SECRET_KEY"] = "short"
 	out.Reset()
-	if code := run([]string{"--json", "--offline"}, envOf(bad), &out, &errb); code != 1 {
+	if code := run([]string{"--json"}, envOf(bad), &out, &errb); code != 1 {
 		t.Fatalf("bad env: exit %d", code)
 	}
 	var rep Report

@@ -72,7 +72,7 @@ func TestLiveRedisPersistence(t *testing.T) {
 				env[k] = v
 			}
 			var out, errb bytes.Buffer
-			code := run([]string{"--json"}, envOf(env), &out, &errb)
+			code := runWith([]string{"--json"}, envOf(env), true, &out, &errb)
 			var rep Report
 			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 				t.Fatalf("json: %v: %s", err, out.String())
@@ -104,7 +104,7 @@ func TestLiveRedisPersistence(t *testing.T) {
 
 			// --offline connects to nothing and reports only what Run does.
 			out.Reset()
-			run([]string{"--json", "--offline"}, envOf(env), &out, &errb)
+			runWith([]string{"--json", "--offline"}, envOf(env), true, &out, &errb)
 			var off Report
 			if err := json.Unmarshal(out.Bytes(), &off); err != nil {
 				t.Fatal(err)
@@ -113,6 +113,25 @@ func TestLiveRedisPersistence(t *testing.T) {
 				t.Errorf("--offline: %v, Run: %v", got, want)
 			}
 		})
+	}
+}
+
+// Main (the command) runs Live on the process environment; --offline turns it off.
+func TestMainIsLive(t *testing.T) {
+	t.Setenv("RAMPART_SECRET_KEY", goodKey)
+	t.Setenv("RAMPART_ALLOWED_HOSTS", "example.com")
+	t.Setenv("RAMPART_HSTS_PRELOAD", "true")
+	t.Setenv("RAMPART_REDIS_URL", "redis://127.0.0.1:"+closedPort(t)+"/0")
+	var out, errb bytes.Buffer
+	if code := Main([]string{"--env-file", ""}, &out, &errb); code != 1 || !strings.Contains(out.String(), "RAMPART-W030") ||
+		!strings.Contains(out.String(), "could not connect") {
+		t.Errorf("Main: exit %d: %s", code, out.String())
+	}
+	out.Reset()
+	// (The exit code is not compared: other RAMPART_* variables of the test's own environment,
+	// such as RAMPART_CORPORA, are reported as unknown.)
+	if Main([]string{"--env-file", "", "--offline"}, &out, &errb); strings.Contains(out.String(), "RAMPART-W030") {
+		t.Errorf("Main --offline dialled Redis: %s", out.String())
 	}
 }
 
