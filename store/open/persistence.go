@@ -104,14 +104,21 @@ func CheckRedisPersistence(ctx context.Context, databaseURL, redisURL string, ti
 }
 
 // scrub masks the URL and its password in a driver's error message (url.Parse errors quote
-// the whole URL).
+// the whole URL). The password is also found in a URL that does not parse.
 func scrub(msg, raw string) string {
 	msg = strings.ReplaceAll(msg, raw, settings.RedactURL(raw))
+	var pws []string
 	if u, err := url.Parse(raw); err == nil {
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, settings.Mask)
+		pw, _ := u.User.Password()
+		pws = append(pws, pw, u.Query().Get("password"))
+	} else if _, rest, ok := strings.Cut(raw, "://"); ok {
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			_, pw, _ := strings.Cut(rest[:at], ":")
+			pws = append(pws, pw)
 		}
-		if pw := u.Query().Get("password"); pw != "" {
+	}
+	for _, pw := range pws {
+		if pw != "" {
 			msg = strings.ReplaceAll(msg, pw, settings.Mask)
 		}
 	}

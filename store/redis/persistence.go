@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -224,7 +225,11 @@ func parseInfoPersistence(info string) Persistence {
 func ProbeURL(ctx context.Context, url string, timeout time.Duration) (Persistence, error) {
 	o, err := goredis.ParseURL(url)
 	if err != nil {
-		return Persistence{}, fmt.Errorf("redis: %w", err)
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which may hold a password
+		}
+		return Persistence{}, fmt.Errorf("redis: bad URL: %w", err)
 	}
 	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
 	o.MaxRetries = -1

@@ -90,10 +90,12 @@ func TestProbePersistenceUnreachable(t *testing.T) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close() // nothing listens there now
-	for _, u := range []string{"redis://127.0.0.1:" + strconv.Itoa(port) + "/0", "redis://[::1"} {
+	for _, u := range []string{"redis://127.0.0.1:" + strconv.Itoa(port) + "/0", "redis://:pw-in-url@[::1"} {
 		p, err := redis.ProbeURL(context.Background(), u, time.Second)
 		if err == nil {
 			t.Errorf("%s: no error, got %+v", u, p)
+		} else if strings.Contains(err.Error(), "pw-in-url") {
+			t.Errorf("error leaks the password: %v", err)
 		}
 	}
 	// Wrong credentials are an error too: the server could not be asked.
