@@ -131,6 +131,11 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		st.Close()
 		return nil, err
 	}
+	if st.ownsStore && !opts.Tool {
+		if err := checkRedisPersistence(ctx, s, log); err != nil {
+			return fail(err)
+		}
+	}
 
 	st.Resolver = &clientip.Resolver{TrustedProxies: s.TrustedProxies, Header: s.ProxyHeader}
 	var err error
@@ -218,12 +223,13 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		ResetTimeout: s.PasswordResetTimeout, Mailer: st.Mailer}); err != nil {
 		return fail(err)
 	}
-	st.Lockout = lockout.New(st.Store, lockout.Options{FailureLimit: s.LockoutLimit, CoolOff: s.LockoutCooloff, Now: now})
+	locks, tfState := lockState(st.Store) // lockout and 2FA counters: the database beside Redis
+	st.Lockout = lockout.New(locks, lockout.Options{FailureLimit: s.LockoutLimit, CoolOff: s.LockoutCooloff, Now: now})
 	st.LoginLimiter = ratelimit.NewStore(st.Store, ratelimit.Rate{N: s.LoginRate.Limit, Per: s.LoginRate.Period},
 		ratelimit.StoreOptions{Name: "login", Now: now})
 	st.RequestLimiter = ratelimit.NewMemory(ratelimit.Rate{N: s.RequestRate.Limit, Per: s.RequestRate.Period},
 		ratelimit.MemoryOptions{Now: now})
-	if st.TwoFactor, err = twofactor.New(st.Store, twofactor.Options{Keys: st.Keys, Issuer: s.TOTPIssuer,
+	if st.TwoFactor, err = twofactor.New(tfState, twofactor.Options{Keys: st.Keys, Issuer: s.TOTPIssuer,
 		InsecureCookies: s.InsecureDev, Now: now}); err != nil {
 		return fail(err)
 	}

@@ -314,6 +314,7 @@ var rules = []rule{
 			}
 			return out
 		}},
+	{idRedisPersistence, Warning, redisOptOutHint, redisOptOut}, // and Live's findings (redis.go)
 
 	{"RAMPART-W025", Warning, "set RAMPART_ALLOWED_HOSTS to the host names the site answers to before turning debug or development mode off",
 		func(s settings.Settings) []string {

@@ -108,6 +108,9 @@ func TestEachCheckFires(t *testing.T) {
 		{"long sessions", map[string]string{"RAMPART_SESSION_IDLE_TIMEOUT": "2h", "RAMPART_SESSION_ABSOLUTE_TIMEOUT": "720h"}, []string{"RAMPART-W019", "RAMPART-W019"}},
 		{"short passwords", map[string]string{"RAMPART_PASSWORD_MIN_LENGTH": "6"}, []string{"RAMPART-W020"}},
 		{"samesite none", map[string]string{"RAMPART_SESSION_COOKIE_SAMESITE": "none"}, []string{"RAMPART-W021"}},
+		{"redis persistence opt-out", map[string]string{"RAMPART_INSECURE_REDIS_NO_PERSISTENCE": "1"}, []string{"RAMPART-W030"}},
+		{"redis persistence opt-out, redis database", map[string]string{"RAMPART_INSECURE_REDIS_NO_PERSISTENCE": "1",
+			"RAMPART_DATABASE_URL": "rediss://:pw@cache.example.com:6380/0"}, []string{"RAMPART-W030"}},
 		{"typo", map[string]string{"RAMPART_SSL_REDIRCT": "0"}, nil}, // not visible through a lookup func; see TestMainUnknown
 		{"ephemeral key", map[string]string{"RAMPART_SECRET_KEY": "", "RAMPART_INSECURE_DEV": "1", "RAMPART_HSTS_PRELOAD": "0"},
 			[]string{"RAMPART-W002", "RAMPART-W003", "RAMPART-W006", "RAMPART-W007", "RAMPART-W008", "RAMPART-I002"}},

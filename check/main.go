@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -21,12 +22,13 @@ type Report struct {
 }
 
 // Main is `rampart check`: it reads the settings from the process environment and the .env file
-// (--env-file, default .env), runs every check and prints the findings, as text or, with --json,
+// (--env-file, default .env), runs every check (Run, then Live, which connects to each Redis the
+// settings name, unless --offline) and prints the findings, as text or, with --json,
 // as a Report. It returns the exit code: 0 when there is no error or warning (info is allowed),
 // 1 otherwise (each variable or .env line that cannot be read is an error, RAMPART-E000, and the
 // other settings are still checked), 2 for bad usage.
 func Main(args []string, stdout, stderr io.Writer) int {
-	return run(args, nil, stdout, stderr)
+	return runWith(args, nil, true, stdout, stderr)
 }
 
 // readAndRun reads the settings leniently and checks them: each variable or .env line that cannot
@@ -34,7 +36,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 // that names a variable whose value could not be read is dropped: Run saw that variable's default
 // in its place, so the finding would be about a value nobody set. err is for a .env file that
 // cannot be read at all.
-func readAndRun(env func(string) (string, bool), envFile string) ([]Finding, error) {
+func readAndRun(env func(string) (string, bool), envFile string, live bool) ([]Finding, error) {
 	s, bad, err := settings.ParsePartial(env, envFile)
 	if err != nil {
 		return nil, err
@@ -48,7 +50,11 @@ func readAndRun(env func(string) (string, bool), envFile string) ([]Finding, err
 			lost = append(lost, b.Variable)
 		}
 	}
-	for _, f := range Run(s) {
+	found := Run(s)
+	if live {
+		found = merge(found, Live(context.Background(), s, LiveTimeout))
+	}
+	for _, f := range found {
 		if !slices.ContainsFunc(lost, func(v string) bool { return mentions(f.Message, v) }) {
 			out = append(out, f)
 		}
@@ -76,13 +82,21 @@ func mentions(msg, name string) bool {
 	}
 }
 
+// run is Main on an injected environment, without Live: the settings checks' tests use it, so
+// their made-up Redis hosts are not dialled (redis_test.go tests Live with real servers).
 func run(args []string, env func(string) (string, bool), stdout, stderr io.Writer) int {
+	return runWith(args, env, false, stdout, stderr)
+}
+
+// runWith is Main; live runs Live unless --offline is given.
+func runWith(args []string, env func(string) (string, bool), live bool, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
 	envFile := fs.String("env-file", ".env", "the .env file to read (\"\" for none)")
+	offline := fs.Bool("offline", false, "check the settings only: do not connect to Redis to check that it persists")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH]\n\nReports deployment problems in the RAMPART_* settings; exits 1 if any error or warning.")
+		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH] [--offline]\n\nReports deployment problems in the RAMPART_* settings and, unless --offline, whether each Redis they name\nkeeps its data across a restart; exits 1 if any error or warning.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -99,7 +113,7 @@ func run(args []string, env func(string) (string, bool), stdout, stderr io.Write
 			return 2
 		}
 	}
-	findings, err := readAndRun(env, *envFile)
+	findings, err := readAndRun(env, *envFile, live && !*offline)
 	if err != nil {
 		findings = []Finding{{ID: idUnreadable, Severity: Error, Message: err.Error(),
 			Hint: "make the file readable; nothing else was checked"}}

@@ -46,6 +46,7 @@
 //	| RAMPART_DATABASE_URL                  | DatabaseURL             | secret URL| sqlite://rampart.db                      | DATABASES (django-environ db_url)  |
 //	| RAMPART_REDIS_URL                     | RedisURL                | secret URL| empty (not used)                         | CACHES (django-environ cache_url)  |
 //	| RAMPART_STORE_TIMEOUT                 | StoreTimeout            | duration  | 2s (per store operation)                 | (OPTIONS connect/statement timeout)|
+//	| RAMPART_INSECURE_REDIS_NO_PERSISTENCE | InsecureRedisNoPersistence | bool   | false                                    | (none)                             |
 //	| RAMPART_HSTS_SECONDS                  | HSTSSeconds             | int       | 31536000; dev: 0                         | SECURE_HSTS_SECONDS (default 0)    |
 //	| RAMPART_HSTS_INCLUDE_SUBDOMAINS       | HSTSIncludeSubdomains   | bool      | true                                     | SECURE_HSTS_INCLUDE_SUBDOMAINS     |
 //	| RAMPART_HSTS_PRELOAD                  | HSTSPreload             | bool      | false                                    | SECURE_HSTS_PRELOAD                |
@@ -85,7 +86,10 @@
 //
 // DATABASE_URL accepts sqlite://rampart.db (relative path), sqlite:///var/lib/rampart.db
 // (absolute), sqlite::memory:, file:rampart.db, a bare path, postgres:// or postgresql://
-// URLs, and redis:// or rediss:// to keep everything in Redis (which must then persist). A SQLite URL may add ?session_cache=off (several processes writing
+// URLs, and redis:// or rediss:// to keep everything in Redis (which must then persist: in
+// production the server refuses to start on a Redis without an append-only file or snapshots,
+// or whose persistence it cannot read, unless RAMPART_INSECURE_REDIS_NO_PERSISTENCE is on;
+// see docs/SCALING.md). A SQLite URL may add ?session_cache=off (several processes writing
 // sessions to one file) and ?session_write_delay=DURATION (0: commit every session update
 // before the response; default 10ms, see store/sqlite's Options.SyncSessionWrites). REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
 //

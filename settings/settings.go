@@ -108,6 +108,12 @@ type Settings struct {
 	// StoreTimeout bounds each store operation; after it the request gets 503
 	// (RAMPART_STORE_TIMEOUT; see the package documentation for the default).
 	StoreTimeout time.Duration
+	// InsecureRedisNoPersistence lets the server start in production although the Redis of a
+	// redis:// DatabaseURL does not persist, or its persistence could not be confirmed
+	// (RAMPART_INSECURE_REDIS_NO_PERSISTENCE): a restart of that Redis then loses every account
+	// and unlocks every locked account. rampart.New refuses that state without it; `rampart
+	// check` reports it (RAMPART-W030).
+	InsecureRedisNoPersistence bool
 
 	// HSTSSeconds is the Strict-Transport-Security max-age; 0 sends none (RAMPART_HSTS_SECONDS).
 	HSTSSeconds int

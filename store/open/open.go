@@ -10,7 +10,9 @@
 // that changes no credential may wait to be committed, batched; 0 commits each one before it
 // returns; default sqlite.DefaultSessionWriteDelay). When a Redis URL is given as well, sessions and counters (hot,
 // short-lived, shared by every instance) go to Redis and the durable state (users, backup
-// codes, TOTP steps, audit events) stays in the database.
+// codes, TOTP steps, audit events) stays in the database; SplitStore.DurableCounters offers
+// the database's counters for those that must survive a Redis restart (lockout, 2FA
+// throttle). CheckRedisPersistence tells whether each Redis named keeps its data.
 package open
 
 import (
@@ -244,6 +246,12 @@ func (s *SplitStore) DeletePasskey(ctx context.Context, userID string, id []byte
 	}
 	return ps.DeletePasskey(ctx, userID, id)
 }
+
+// DurableCounters returns the durable store's counters. The split serves counters from Fast
+// (Redis), where a restart of a Redis without persistence empties them; counters whose loss
+// unlocks accounts (lockout failures, the 2FA throttle) belong here instead, and rampart.New
+// puts them here. Rate limits may stay in Fast: losing them only resets a window.
+func (s *SplitStore) DurableCounters() store.Counters { return s.Durable }
 
 // Ping reports an error when either backend does not answer.
 func (s *SplitStore) Ping(ctx context.Context) error {
