@@ -9,20 +9,17 @@ import (
 	"bytes"
 	"context"
 	"embed"
-	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/rampart-go/rampart"
+	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csrf"
-	"github.com/rampart-go/rampart/redirect"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 )
@@ -36,7 +33,9 @@ var staticFS embed.FS
 // App serves the reference application's routes. Wrap it with Stack.Handler.
 type App struct {
 	st       *rampart.Stack
+	acc      *accounts.Accounts
 	mux      *http.ServeMux
+	handler  http.Handler
 	pages    map[string]*template.Template
 	comments store.Comments
 	log      *slog.Logger
@@ -49,7 +48,9 @@ type Options struct {
 	Now func() time.Time
 }
 
-// New builds the app on an assembled stack.
+// New builds the app on an assembled stack. The account routes are the public accounts
+// package, mounted as any application mounts it; the app keeps its own pages (home,
+// comments, the security admin page) and lends the accounts pages its layout.
 func New(st *rampart.Stack, opts Options) (*App, error) {
 	a := &App{st: st, mux: http.NewServeMux(), pages: map[string]*template.Template{}, log: st.Logger, now: opts.Now}
 	if a.now == nil {
@@ -60,11 +61,17 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	} else {
 		a.comments = &memComments{}
 	}
+	own, _ := fs.Sub(templateFS, "templates")
+	acc, err := accounts.New(st, accounts.Options{Templates: own, Now: a.now})
+	if err != nil {
+		return nil, err
+	}
+	a.acc = acc
 	layout, err := template.ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"home", "register", "login", "login2fa", "password", "reset", "reset_confirm", "twofactor", "sessions", "comments", "admin"} {
+	for _, name := range []string{"home", "comments", "admin"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -79,102 +86,19 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	}))
 	a.mux.HandleFunc("GET /healthz", st.Healthz)
 	a.mux.HandleFunc("GET /{$}", a.home)
-	a.mux.HandleFunc("GET /accounts/register", a.register)
-	a.mux.HandleFunc("POST /accounts/register", a.register)
-	a.mux.HandleFunc("GET /accounts/login", a.login)
-	a.mux.HandleFunc("POST /accounts/login", a.login)
-	a.mux.HandleFunc("GET /accounts/login/2fa", a.login2FA)
-	a.mux.HandleFunc("POST /accounts/login/2fa", a.login2FA)
-	a.mux.HandleFunc("POST /accounts/logout", a.logout)
-	a.mux.HandleFunc("GET /accounts/password", a.requireLogin(a.changePassword))
-	a.mux.HandleFunc("POST /accounts/password", a.requireLogin(a.changePassword))
-	a.mux.HandleFunc("GET /accounts/reset", a.reset)
-	a.mux.HandleFunc("POST /accounts/reset", a.reset)
-	a.mux.HandleFunc("GET /accounts/reset/{token}", a.resetConfirm)
-	a.mux.HandleFunc("POST /accounts/reset/{token}", a.resetConfirm)
-	a.mux.HandleFunc("GET /accounts/2fa", a.requireLogin(a.twoFactor))
-	a.mux.HandleFunc("POST /accounts/2fa", a.requireLogin(a.twoFactor))
-	a.mux.HandleFunc("GET /accounts/sessions", a.requireLogin(a.sessions))
-	a.mux.HandleFunc("POST /accounts/sessions", a.requireLogin(a.sessions))
 	a.mux.HandleFunc("GET /comments", a.listComments)
-	a.mux.HandleFunc("POST /comments", a.requireLogin(a.postComment))
-	a.mux.HandleFunc("GET /admin/security", a.requireStaff(a.admin))
-	a.mux.HandleFunc("POST /admin/security", a.requireStaff(a.admin))
-	if err := a.passkeyRoutes(); err != nil { // passkeys.go: additive routes outside the contract
-		return nil, err
-	}
+	a.mux.Handle("POST /comments", acc.RequireLogin(http.HandlerFunc(a.postComment)))
+	// The admin page lists and lifts locks: staff, and a recent password, like Django's admin
+	// behind django-sudo.
+	a.mux.Handle("GET /admin/security", acc.RequireStaff(http.HandlerFunc(a.admin)))
+	a.mux.Handle("POST /admin/security", acc.RequireStaff(acc.RequireRecentAuth(http.HandlerFunc(a.admin))))
+	a.handler = acc.Handler(a.mux)
 	return a, nil
 }
 
-// ServeHTTP resolves the logged-in user, then routes.
+// ServeHTTP resolves the logged-in user (accounts.Handler), then routes.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, a.st.Settings.MaxBodyBytes)
-	// Forms are read here, once, so that one over the cap is answered 413 before any view
-	// sees it: PostFormValue would hide the error and hand a login an empty username, which
-	// then answered "wrong password" and was audited as a failed login.
-	if err := r.ParseForm(); err != nil {
-		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-			a.st.Errors.WriteMessage(w, r, http.StatusRequestEntityTooLarge, "The form is too large.")
-			return
-		}
-	}
-	u, err := a.currentUser(w, r)
-	if err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	if u != nil {
-		r = r.WithContext(context.WithValue(r.Context(), userKey{}, u))
-	}
-	a.mux.ServeHTTP(w, r)
-}
-
-type userKey struct{}
-
-func userFrom(r *http.Request) *store.User {
-	u, _ := r.Context().Value(userKey{}).(*store.User)
-	return u
-}
-
-// currentUser loads the session's user and logs the session out when the user is gone,
-// inactive, or changed password since (Django's session auth hash check).
-func (a *App) currentUser(w http.ResponseWriter, r *http.Request) (*store.User, error) {
-	sess := session.FromRequest(r)
-	id := sess.UserID()
-	if id == "" {
-		return nil, nil
-	}
-	u, err := a.st.Store.UserByID(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, a.st.Sessions.Logout(w, r)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !u.IsActive || !a.st.Accounts.CheckSessionAuthHash(u, sess.AuthHash()) {
-		return nil, a.st.Sessions.Logout(w, r)
-	}
-	return &u, nil
-}
-
-func (a *App) requireLogin(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if userFrom(r) == nil {
-			http.Redirect(w, r, "/accounts/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-			return
-		}
-		h(w, r)
-	}
-}
-
-func (a *App) requireStaff(h http.HandlerFunc) http.HandlerFunc {
-	return a.requireLogin(func(w http.ResponseWriter, r *http.Request) {
-		if !userFrom(r).IsStaff {
-			a.st.Errors.Write(w, r, http.StatusForbidden)
-			return
-		}
-		h(w, r)
-	})
+	a.handler.ServeHTTP(w, r)
 }
 
 // page is what every template sees.
@@ -192,7 +116,7 @@ type page struct {
 // render executes the page into a buffer first, so a template error becomes a clean 500 and
 // the CSRF token and session flashes are taken before any header is written.
 func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	p.User = userFrom(r)
+	p.User = accounts.User(r)
 	p.CSRFField = csrf.TemplateField(r)
 	p.Flashes = session.FromRequest(r).Flashes()
 	var buf bytes.Buffer
@@ -221,27 +145,6 @@ func (a *App) event(r *http.Request, kind string, u *store.User, username, detai
 		e.UserID, e.Username = u.ID, u.Username
 	}
 	_ = a.st.Audit.Record(r.Context(), e)
-}
-
-// safeNext returns the request's next parameter when it stays on this site, else "/".
-func safeNext(r *http.Request) string {
-	next := r.URL.Query().Get("next")
-	if next == "" {
-		return "/"
-	}
-	info := clientip.FromRequest(r)
-	if !redirect.IsSafe(next, []string{info.Host}, info.Secure()) {
-		return "/"
-	}
-	return next
-}
-
-func retryAfter(w http.ResponseWriter, d time.Duration) {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	w.Header().Set("Retry-After", strconv.FormatInt(s, 10))
 }
 
 // memComments keeps comments in memory for stores that do not persist them.

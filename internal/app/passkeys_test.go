@@ -86,7 +86,7 @@ func TestPasskeyRoutesErrors(t *testing.T) {
 		}, 400, ""},
 		{"page loads the script with the nonce", true, func(c *apptest.Client) *apptest.Response {
 			return c.Get("/accounts/passkeys")
-		}, 200, `src="/static/passkeys.js"`},
+		}, 200, `src="/accounts/static/passkeys.js"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

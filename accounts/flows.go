@@ -1,4 +1,4 @@
-package app
+package accounts
 
 import (
 	"context"
@@ -13,12 +13,10 @@ import (
 	"github.com/rampart-go/rampart/audit"
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/clientip"
-	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/lockout"
 	"github.com/rampart-go/rampart/password"
 	"github.com/rampart-go/rampart/ratelimit"
-	"github.com/rampart-go/rampart/sanitize"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/twofactor"
@@ -35,10 +33,6 @@ const (
 
 const genericLoginError = "Please enter a correct username and password. Note that both fields may be case-sensitive."
 
-func (a *App) home(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "home", page{Title: "Home"})
-}
-
 func formValues(r *http.Request, names ...string) map[string]string {
 	m := map[string]string{}
 	for _, n := range names {
@@ -47,8 +41,8 @@ func formValues(r *http.Request, names ...string) map[string]string {
 	return m
 }
 
-func (a *App) register(w http.ResponseWriter, r *http.Request) {
-	p := page{Title: "Register", Data: a.helpTexts()}
+func (a *Accounts) register(w http.ResponseWriter, r *http.Request) {
+	p := Page{Title: "Register", Data: a.helpTexts()}
 	if r.Method != http.MethodPost {
 		a.render(w, r, http.StatusOK, "register", p)
 		return
@@ -95,14 +89,14 @@ func (a *App) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.event(r, audit.KindUserCreate, &u, "", "self-registration")
-	a.completeLogin(w, r, u, "/")
+	a.completeLogin(w, r, u, false, "/")
 }
 
 // registrationRefused answers a registration whose e-mail address is already used.
 const registrationRefused = "An account could not be created with these details. If you already have an account, log in or reset your password."
 
 // usernameTaken reports whether username (as registration normalises it) has an account.
-func (a *App) usernameTaken(r *http.Request, username string) (bool, error) {
+func (a *Accounts) usernameTaken(r *http.Request, username string) (bool, error) {
 	name, err := auth.NormalizeUsername(username)
 	if err != nil {
 		return false, nil
@@ -114,7 +108,7 @@ func (a *App) usernameTaken(r *http.Request, username string) (bool, error) {
 	return err == nil, err
 }
 
-func (a *App) helpTexts() []string {
+func (a *Accounts) helpTexts() []string {
 	return []string{
 		"Your password can’t be too similar to your other personal information.",
 		"Your password must contain at least " + itoa(a.st.Settings.PasswordMinLength) + " characters.",
@@ -125,7 +119,7 @@ func (a *App) helpTexts() []string {
 
 // allowLoginAttempt applies the per-IP login rate limit; it answers 429 (or 503 when the
 // limiter's store fails) and reports false when the request must stop here.
-func (a *App) allowLoginAttempt(w http.ResponseWriter, r *http.Request) bool {
+func (a *Accounts) allowLoginAttempt(w http.ResponseWriter, r *http.Request) bool {
 	res, err := a.st.LoginLimiter.Allow(r.Context(), ratelimit.IPKey(clientip.FromRequest(r).IP))
 	if err != nil {
 		a.unavailable(w, r, err)
@@ -140,8 +134,8 @@ func (a *App) allowLoginAttempt(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-func (a *App) login(w http.ResponseWriter, r *http.Request) {
-	p := page{Title: "Log in", Next: r.URL.Query().Get("next")}
+func (a *Accounts) login(w http.ResponseWriter, r *http.Request) {
+	p := Page{Title: "Log in", Next: r.URL.Query().Get("next")}
 	if r.Method != http.MethodPost {
 		a.render(w, r, http.StatusOK, "login", p)
 		return
@@ -155,7 +149,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	// limit (which remembers its refusals too); then the lockout slot, taken atomically
 	// before the hash, so a burst of guesses gets no more hashes than the limit.
 	if d, ok := a.st.Lockout.Remembered(username, ip); ok {
-		a.locked(w, r, p, d, username)
+		a.locked(w, r, d)
 		return
 	}
 	if !a.allowLoginAttempt(w, r) {
@@ -167,7 +161,7 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if d.Locked {
-		a.locked(w, r, p, d, username)
+		a.locked(w, r, d)
 		return
 	}
 	defer a.release(r, att)
@@ -188,10 +182,12 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 		}
 		sess.SetString(keyPendingUser, u.ID)
 		sess.SetInt64(keyPendingAt, a.now().Unix())
-		http.Redirect(w, r, "/accounts/login/2fa?next="+url.QueryEscape(safeNext(r)), http.StatusSeeOther)
+		http.Redirect(w, r, a.prefix+"/login/2fa?next="+url.QueryEscape(SafeNext(r)), http.StatusSeeOther)
 		return
 	}
-	a.completeLogin(w, r, u, safeNext(r))
+	// A remembered browser stands for the second factor (django-two-factor-auth's remember
+	// cookie): the user proved possession of the device when it was remembered.
+	a.completeLogin(w, r, u, u.TOTPEnabled, SafeNext(r))
 }
 
 // passwordResult is what endAttempt made of a password check.
@@ -209,7 +205,7 @@ const (
 // it, the login's and the re-authentications' (password change, two-factor settings), so each
 // is reserved before its hash, counted when wrong, audited, and answered alike when it trips
 // the lock. u is the user when known (re-authentication); detail says which form it was.
-func (a *App) endAttempt(w http.ResponseWriter, r *http.Request, att *lockout.Attempt, username string, u *store.User, detail string, err error) passwordResult {
+func (a *Accounts) endAttempt(w http.ResponseWriter, r *http.Request, att *lockout.Attempt, username string, u *store.User, detail string, err error) passwordResult {
 	// The outcome is recorded even if the client hangs up now: a guess whose result was
 	// computed must count.
 	ctx := context.WithoutCancel(r.Context())
@@ -231,7 +227,7 @@ func (a *App) endAttempt(w http.ResponseWriter, r *http.Request, att *lockout.At
 			a.event(r, audit.KindLockout, u, username, d.Reason)
 		}
 		if d.Locked {
-			a.locked(w, r, page{}, d, username)
+			a.locked(w, r, d)
 			return passwordAnswered
 		}
 		return passwordWrong
@@ -245,7 +241,7 @@ func (a *App) endAttempt(w http.ResponseWriter, r *http.Request, att *lockout.At
 // release gives back a lockout slot whose password was never checked; it does nothing once
 // the attempt has ended, so it also serves as a deferred guard against a panic holding a slot.
 // A failure is logged only: the slot then expires with the cool-off, which refuses more.
-func (a *App) release(r *http.Request, att *lockout.Attempt) {
+func (a *Accounts) release(r *http.Request, att *lockout.Attempt) {
 	if err := att.Release(context.WithoutCancel(r.Context())); err != nil && !errors.Is(err, lockout.ErrAttemptEnded) {
 		a.st.Logger.Warn("lockout: releasing an unused attempt", "err", err)
 	}
@@ -254,15 +250,16 @@ func (a *App) release(r *http.Request, att *lockout.Attempt) {
 // locked answers 429 with the cached status page rather than the login form: refusing a
 // locked account must stay cheaper than any attempt, and the form would be of no use until
 // Retry-After has passed anyway.
-func (a *App) locked(w http.ResponseWriter, r *http.Request, _ page, d lockout.Decision, _ string) {
+func (a *Accounts) locked(w http.ResponseWriter, r *http.Request, d lockout.Decision) {
 	retryAfter(w, d.RetryAfter)
 	a.st.Errors.WriteMessage(w, r, http.StatusTooManyRequests, "Too many failed login attempts. Please try again later.")
 }
 
 // completeLogin is the one place a session becomes authenticated: new session ID (fixation),
 // new CSRF secret (tokens planted before login die), last login recorded (reset tokens
-// issued before die), audit event, then a 303 to a checked destination.
-func (a *App) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, next string) {
+// issued before die), the recent-authentication window, audit event, then a 303 to a
+// checked destination. mfa says whether the login used a second factor.
+func (a *Accounts) completeLogin(w http.ResponseWriter, r *http.Request, u store.User, mfa bool, next string) {
 	ctx := r.Context()
 	u, err := a.st.Accounts.RecordLogin(ctx, u)
 	if err != nil {
@@ -272,6 +269,15 @@ func (a *App) completeLogin(w http.ResponseWriter, r *http.Request, u store.User
 	sess := session.FromRequest(r)
 	sess.Delete(keyPendingUser)
 	sess.Delete(keyPendingAt)
+	// A login is an authentication: it opens the recent-authentication window, and says
+	// whether a second factor was used (RequireSecondFactor). Set before Login, whose save
+	// carries them.
+	sess.SetInt64(keyAuthAt, a.now().Unix())
+	if mfa {
+		sess.SetInt64(keyMFA, 1)
+	} else {
+		sess.Delete(keyMFA)
+	}
 	if err := a.st.Sessions.Login(w, r, u.ID, a.st.Accounts.SessionAuthHash(u)); err != nil {
 		a.unavailable(w, r, err)
 		return
@@ -284,7 +290,7 @@ func (a *App) completeLogin(w http.ResponseWriter, r *http.Request, u store.User
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (a *App) pendingUser(r *http.Request) (store.User, bool, error) {
+func (a *Accounts) pendingUser(r *http.Request) (store.User, bool, error) {
 	sess := session.FromRequest(r)
 	id, ok := sess.GetString(keyPendingUser)
 	at, ok2 := sess.GetInt64(keyPendingAt)
@@ -301,7 +307,7 @@ func (a *App) pendingUser(r *http.Request) (store.User, bool, error) {
 	return u, u.IsActive && u.TOTPEnabled, nil
 }
 
-func (a *App) login2FA(w http.ResponseWriter, r *http.Request) {
+func (a *Accounts) login2FA(w http.ResponseWriter, r *http.Request) {
 	u, ok, err := a.pendingUser(r)
 	if err != nil {
 		a.unavailable(w, r, err)
@@ -309,10 +315,10 @@ func (a *App) login2FA(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		session.FromRequest(r).Flash("Your login timed out. Please log in again.")
-		http.Redirect(w, r, "/accounts/login", http.StatusSeeOther)
+		http.Redirect(w, r, a.prefix+"/login", http.StatusSeeOther)
 		return
 	}
-	p := page{Title: "Two-factor authentication", Next: safeNext(r)}
+	p := Page{Title: "Two-factor authentication", Next: SafeNext(r)}
 	if r.Method != http.MethodPost {
 		a.render(w, r, http.StatusOK, "login2fa", p)
 		return
@@ -339,11 +345,11 @@ func (a *App) login2FA(w http.ResponseWriter, r *http.Request) {
 		http.SetCookie(w, a.st.TwoFactor.RememberCookie(u))
 	}
 	a.event(r, audit.Kind2FASuccess, &u, "", string(method))
-	a.completeLogin(w, r, u, safeNext(r))
+	a.completeLogin(w, r, u, true, SafeNext(r))
 }
 
-func (a *App) logout(w http.ResponseWriter, r *http.Request) {
-	if u := userFrom(r); u != nil {
+func (a *Accounts) logout(w http.ResponseWriter, r *http.Request) {
+	if u := User(r); u != nil {
 		a.event(r, audit.KindLogout, u, "", "")
 	}
 	if err := a.st.Sessions.Logout(w, r); err != nil {
@@ -353,9 +359,9 @@ func (a *App) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
-	u := *userFrom(r)
-	p := page{Title: "Change password"}
+func (a *Accounts) changePassword(w http.ResponseWriter, r *http.Request) {
+	u := *User(r)
+	p := Page{Title: "Change password"}
 	if r.Method != http.MethodPost {
 		a.render(w, r, http.StatusOK, "password", p)
 		return
@@ -413,8 +419,8 @@ func (a *App) changePassword(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
-func (a *App) reset(w http.ResponseWriter, r *http.Request) {
-	p := page{Title: "Reset password"}
+func (a *Accounts) reset(w http.ResponseWriter, r *http.Request) {
+	p := Page{Title: "Reset password"}
 	if r.Method != http.MethodPost {
 		a.render(w, r, http.StatusOK, "reset", p)
 		return
@@ -423,7 +429,7 @@ func (a *App) reset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	info := clientip.FromRequest(r)
-	base := info.Scheme + "://" + info.Host + "/accounts/reset/"
+	base := info.Scheme + "://" + info.Host + a.prefix + "/reset/"
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	if err := a.st.Accounts.SendPasswordReset(r.Context(), email, func(tok string) string { return base + tok }); err != nil {
 		a.unavailable(w, r, err)
@@ -431,12 +437,12 @@ func (a *App) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	a.event(r, audit.KindPasswordResetReq, nil, "", "")
 	session.FromRequest(r).Flash("If an account uses that e-mail address, we have sent it a link to reset the password.")
-	http.Redirect(w, r, "/accounts/login", http.StatusSeeOther)
+	http.Redirect(w, r, a.prefix+"/login", http.StatusSeeOther)
 }
 
-func (a *App) resetConfirm(w http.ResponseWriter, r *http.Request) {
+func (a *Accounts) resetConfirm(w http.ResponseWriter, r *http.Request) {
 	token := r.PathValue("token")
-	p := page{Title: "Choose a new password"}
+	p := Page{Title: "Choose a new password"}
 	ctx := r.Context()
 	if _, err := a.st.Accounts.UserForResetToken(ctx, token); err != nil {
 		if !errors.Is(err, auth.ErrInvalidToken) {
@@ -482,10 +488,10 @@ func (a *App) resetConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	a.event(r, audit.KindPasswordReset, &u, "", "password reset; all sessions ended")
 	session.FromRequest(r).Flash("Your password has been set. You may log in now.")
-	http.Redirect(w, r, "/accounts/login", http.StatusSeeOther)
+	http.Redirect(w, r, a.prefix+"/login", http.StatusSeeOther)
 }
 
-type twoFactorData struct {
+type TwoFactorData struct {
 	Enabled     bool
 	BackupLeft  int
 	BackupCodes []string
@@ -495,11 +501,11 @@ type twoFactorData struct {
 	Secret string
 }
 
-func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
-	u := *userFrom(r)
+func (a *Accounts) twoFactor(w http.ResponseWriter, r *http.Request) {
+	u := *User(r)
 	ctx := r.Context()
-	p := page{Title: "Two-factor authentication"}
-	data := twoFactorData{Enabled: u.TOTPEnabled}
+	p := Page{Title: "Two-factor authentication"}
+	data := TwoFactorData{Enabled: u.TOTPEnabled}
 	if r.Method == http.MethodPost {
 		switch r.PostFormValue("action") {
 		case "enable":
@@ -527,7 +533,7 @@ func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			if d.Locked {
-				a.locked(w, r, p, d, u.Username)
+				a.locked(w, r, d)
 				return
 			}
 			defer a.release(r, att)
@@ -550,7 +556,7 @@ func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
 				}
 				a.event(r, audit.Kind2FADisable, &u, "", "")
 				session.FromRequest(r).Flash("Two-factor authentication is off.")
-				http.Redirect(w, r, "/accounts/2fa", http.StatusSeeOther)
+				http.Redirect(w, r, a.prefix+"/2fa", http.StatusSeeOther)
 				return
 			}
 			codes, err := a.st.TwoFactor.NewBackupCodes(ctx, u)
@@ -567,7 +573,7 @@ func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
 			}
 			http.SetCookie(w, a.st.TwoFactor.ForgetCookie())
 			session.FromRequest(r).Flash("Every remembered browser must use a code again.")
-			http.Redirect(w, r, "/accounts/2fa", http.StatusSeeOther)
+			http.Redirect(w, r, a.prefix+"/2fa", http.StatusSeeOther)
 			return
 		default:
 			a.st.Errors.Write(w, r, http.StatusBadRequest)
@@ -598,7 +604,7 @@ func (a *App) twoFactor(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "twofactor", p)
 }
 
-type sessionRow struct {
+type SessionRow struct {
 	ID        string
 	Created   time.Time
 	LastSeen  time.Time
@@ -607,8 +613,8 @@ type sessionRow struct {
 	Current   bool
 }
 
-func (a *App) sessions(w http.ResponseWriter, r *http.Request) {
-	u := userFrom(r)
+func (a *Accounts) sessions(w http.ResponseWriter, r *http.Request) {
+	u := User(r)
 	ctx := r.Context()
 	if r.Method == http.MethodPost {
 		switch {
@@ -631,7 +637,7 @@ func (a *App) sessions(w http.ResponseWriter, r *http.Request) {
 				session.FromRequest(r).Flash("That session was ended.")
 			}
 		}
-		http.Redirect(w, r, "/accounts/sessions", http.StatusSeeOther)
+		http.Redirect(w, r, a.prefix+"/sessions", http.StatusSeeOther)
 		return
 	}
 	list, err := a.st.Sessions.List(ctx, u.ID)
@@ -639,111 +645,15 @@ func (a *App) sessions(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, r, err)
 		return
 	}
-	rows := make([]sessionRow, 0, len(list))
+	rows := make([]SessionRow, 0, len(list))
 	for _, s := range list {
 		ip := ""
 		if s.IP.IsValid() {
 			ip = s.IP.String()
 		}
-		rows = append(rows, sessionRow{ID: s.PublicID, Created: s.CreatedAt, LastSeen: s.LastSeen, IP: ip, UserAgent: s.UserAgent, Current: s.Current})
+		rows = append(rows, SessionRow{ID: s.PublicID, Created: s.CreatedAt, LastSeen: s.LastSeen, IP: ip, UserAgent: s.UserAgent, Current: s.Current})
 	}
-	a.render(w, r, http.StatusOK, "sessions", page{Title: "Sessions", Data: rows})
-}
-
-type commentView struct {
-	Username  string
-	CreatedAt time.Time
-	Body      any
-}
-
-func (a *App) listComments(w http.ResponseWriter, r *http.Request) {
-	list, err := a.comments.RecentComments(r.Context(), 100)
-	if err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	views := make([]commentView, len(list))
-	for i, c := range list {
-		// Stored raw, sanitised on the way out: a policy fix applies to old comments too.
-		views[i] = commentView{Username: c.Username, CreatedAt: c.CreatedAt, Body: sanitize.HTML(c.Body)}
-	}
-	a.render(w, r, http.StatusOK, "comments", page{Title: "Comments", Data: views})
-}
-
-const maxCommentLen = 10000
-
-func (a *App) postComment(w http.ResponseWriter, r *http.Request) {
-	u := userFrom(r)
-	body := strings.TrimSpace(r.PostFormValue("body"))
-	if body == "" || len(body) > maxCommentLen {
-		session.FromRequest(r).Flash("A comment must have between 1 and 10000 characters.")
-		http.Redirect(w, r, "/comments", http.StatusSeeOther)
-		return
-	}
-	if _, err := a.comments.AddComment(r.Context(), store.Comment{UserID: u.ID, Username: u.Username, Body: body, CreatedAt: a.now()}); err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/comments", http.StatusSeeOther)
-}
-
-type lockedRow struct {
-	Key      string
-	Label    string
-	Failures int64
-	Until    time.Time
-}
-
-type adminData struct {
-	Locked []lockedRow
-	Events []store.Event
-	// CSPReports are the counted CSP violation reports, apart from the security events.
-	CSPReports []csp.ReportWindow
-}
-
-func (a *App) admin(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	if r.Method == http.MethodPost {
-		key := r.PostFormValue("unlock")
-		if key == "" {
-			a.st.Errors.Write(w, r, http.StatusBadRequest)
-			return
-		}
-		if err := a.st.Lockout.UnlockKey(ctx, key); err != nil {
-			a.unavailable(w, r, err)
-			return
-		}
-		a.event(r, audit.KindUnlock, userFrom(r), "", key)
-		session.FromRequest(r).Flash("Unlocked.")
-		http.Redirect(w, r, "/admin/security", http.StatusSeeOther)
-		return
-	}
-	locked, err := a.st.Lockout.Locked(ctx, 200)
-	if err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	events, err := a.st.Audit.Recent(ctx, 100)
-	if err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	d := adminData{Events: events}
-	if d.CSPReports, err = a.st.CSPReports.Recent(ctx, 24, 20); err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	for _, e := range locked {
-		label := e.Username
-		if e.IP != "" {
-			if label != "" {
-				label += " from "
-			}
-			label += e.IP
-		}
-		d.Locked = append(d.Locked, lockedRow{Key: e.Key, Label: label, Failures: e.Failures, Until: e.Until})
-	}
-	a.render(w, r, http.StatusOK, "admin", page{Title: "Security", Data: d})
+	a.render(w, r, http.StatusOK, "sessions", Page{Title: "Sessions", Data: rows})
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,10 +1,9 @@
-package app
+package accounts
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"html/template"
 	"net/http"
 	"time"
 
@@ -30,29 +29,28 @@ const (
 // passkey login is multi-factor by itself (device possession + user verification, origin
 // bound), so it completes the login without the TOTP step.
 type passkeys struct {
-	*App
+	*Accounts
 	m *passkey.Manager
 }
 
-// passkeyRoutes parses the page and registers the routes on a's mux.
-func (a *App) passkeyRoutes() error {
-	t, err := template.ParseFS(templateFS, "templates/layout.html", "templates/passkeys.html")
-	if err != nil {
-		return err
-	}
-	a.pages["passkeys"] = t
+// passkeyRoutes registers the passkey routes on a's mux. Adding a passkey is a sensitive
+// action (a stolen session would gain a lasting way in), so it needs recent authentication;
+// the registration ceremony's begin and finish are JSON requests and get 403 without it.
+func (a *Accounts) passkeyRoutes() error {
 	ps, ok := a.st.Store.(store.Passkeys)
 	if !ok {
 		ps = memory.New() // a store without passkeys (none in this module): not durable
 	}
-	p := &passkeys{App: a, m: passkey.New(passkey.FromStore(ps), passkey.Options{Now: a.now})}
-	a.mux.HandleFunc("GET /accounts/passkeys", a.requireLogin(p.page))
-	a.mux.HandleFunc("POST /accounts/passkeys", a.requireLogin(p.delete))
-	a.mux.HandleFunc("POST /accounts/passkeys/begin-register", p.beginRegister)
-	a.mux.HandleFunc("POST /accounts/passkeys/finish-register", p.finishRegister)
-	a.mux.HandleFunc("GET /accounts/login/passkey", p.loginPage)
-	a.mux.HandleFunc("POST /accounts/login/passkey/begin", p.beginLogin)
-	a.mux.HandleFunc("POST /accounts/login/passkey/finish", p.finishLogin)
+	p := &passkeys{Accounts: a, m: passkey.New(passkey.FromStore(ps), passkey.Options{Now: a.now})}
+	a.pk = p
+	pre := a.prefix
+	a.mux.Handle("GET "+pre+"/passkeys", a.RequireLogin(http.HandlerFunc(p.page)))
+	a.mux.Handle("POST "+pre+"/passkeys", a.RequireRecentAuth(http.HandlerFunc(p.delete)))
+	a.mux.Handle("POST "+pre+"/passkeys/begin-register", a.RequireRecentAuth(http.HandlerFunc(p.beginRegister)))
+	a.mux.Handle("POST "+pre+"/passkeys/finish-register", a.RequireRecentAuth(http.HandlerFunc(p.finishRegister)))
+	a.mux.HandleFunc("GET "+pre+"/login/passkey", p.loginPage)
+	a.mux.HandleFunc("POST "+pre+"/login/passkey/begin", p.beginLogin)
+	a.mux.HandleFunc("POST "+pre+"/login/passkey/finish", p.finishLogin)
 	return nil
 }
 
@@ -72,7 +70,7 @@ type passkeyPage struct {
 }
 
 func (p *passkeys) page(w http.ResponseWriter, r *http.Request) {
-	list, err := p.m.Store().Credentials(r.Context(), userFrom(r).ID)
+	list, err := p.m.Store().Credentials(r.Context(), User(r).ID)
 	if err != nil {
 		p.unavailable(w, r, err)
 		return
@@ -81,16 +79,16 @@ func (p *passkeys) page(w http.ResponseWriter, r *http.Request) {
 	for _, c := range list {
 		d.Passkeys = append(d.Passkeys, passkeyRow{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, Created: c.CreatedAt, LastUsed: c.LastUsed})
 	}
-	p.render(w, r, http.StatusOK, "passkeys", page{Title: "Passkeys", Data: d})
+	p.render(w, r, http.StatusOK, "passkeys", Page{Title: "Passkeys", Data: d})
 }
 
 func (p *passkeys) loginPage(w http.ResponseWriter, r *http.Request) {
-	d := passkeyPage{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r), Login: true, Next: safeNext(r)}
-	p.render(w, r, http.StatusOK, "passkeys", page{Title: "Log in with a passkey", Data: d})
+	d := passkeyPage{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r), Login: true, Next: SafeNext(r)}
+	p.render(w, r, http.StatusOK, "passkeys", Page{Title: "Log in with a passkey", Data: d})
 }
 
 func (p *passkeys) delete(w http.ResponseWriter, r *http.Request) {
-	u := userFrom(r)
+	u := User(r)
 	id, err := base64.RawURLEncoding.DecodeString(r.PostFormValue("id"))
 	if err != nil || len(id) == 0 {
 		p.st.Errors.WriteMessage(w, r, http.StatusBadRequest, "Unknown passkey.")
@@ -107,7 +105,7 @@ func (p *passkeys) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	p.event(r, kindPasskeyDelete, u, "", r.PostFormValue("id"))
 	session.FromRequest(r).Flash("Passkey removed.")
-	http.Redirect(w, r, "/accounts/passkeys", http.StatusSeeOther)
+	http.Redirect(w, r, p.prefix+"/passkeys", http.StatusSeeOther)
 }
 
 // writeJSON answers the JS with no caching (the options hold a single-use challenge).
@@ -149,7 +147,7 @@ func passkeyUser(u *store.User) passkey.User {
 }
 
 func (p *passkeys) beginRegister(w http.ResponseWriter, r *http.Request) {
-	u := userFrom(r)
+	u := User(r)
 	if u == nil {
 		jsonError(w, http.StatusUnauthorized, "Please log in first.")
 		return
@@ -163,7 +161,7 @@ func (p *passkeys) beginRegister(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *passkeys) finishRegister(w http.ResponseWriter, r *http.Request) {
-	u := userFrom(r)
+	u := User(r)
 	if u == nil {
 		jsonError(w, http.StatusUnauthorized, "Please log in first.")
 		return
@@ -232,5 +230,5 @@ func (p *passkeys) finishLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.event(r, kindPasskeyLogin, &u, "", "")
-	p.completeLogin(w, r, u, safeNext(r))
+	p.completeLogin(w, r, u, true, SafeNext(r))
 }

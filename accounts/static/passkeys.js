@@ -1,8 +1,9 @@
-// Passkey ceremonies for rampart's reference app: fetch the options, call the WebAuthn API,
+// Passkey ceremonies of rampart's accounts package: fetch the options, call the WebAuthn API,
 // post the result. Same-origin fetches carry Sec-Fetch-Site and the CSRF token header.
 'use strict';
 (function () {
   const token = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
+  const prefix = (document.querySelector('meta[name="accounts-prefix"]') || {}).content || '/accounts';
   const status = document.getElementById('passkey-status');
   const say = (msg) => { if (status) status.textContent = msg; };
 
@@ -22,7 +23,7 @@
     const resp = await fetch(url, {
       method: 'POST',
       credentials: 'same-origin',
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
+      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-CSRF-Token': token },
       body: body === undefined ? '{}' : JSON.stringify(body),
     });
     return resp;
@@ -30,18 +31,22 @@
   async function json(resp) {
     let data = {};
     try { data = await resp.json(); } catch (e) { /* not JSON */ }
+    if (data.reauthenticate) {
+      // Adding a passkey needs a recent password (sudo mode): confirm, then come back.
+      location.assign(data.reauthenticate + '?next=' + encodeURIComponent(location.pathname));
+    }
     if (!resp.ok) throw new Error(data.error || ('HTTP ' + resp.status));
     return data;
   }
 
   async function register() {
-    const opts = (await json(await post('/accounts/passkeys/begin-register'))).publicKey;
+    const opts = (await json(await post(prefix + '/passkeys/begin-register'))).publicKey;
     opts.challenge = b64(opts.challenge);
     opts.user.id = b64(opts.user.id);
     (opts.excludeCredentials || []).forEach((c) => { c.id = b64(c.id); });
     const cred = await navigator.credentials.create({ publicKey: opts });
     const name = (document.getElementById('passkey-name') || {}).value || '';
-    await json(await post('/accounts/passkeys/finish-register?name=' + encodeURIComponent(name), {
+    await json(await post(prefix + '/passkeys/finish-register?name=' + encodeURIComponent(name), {
       id: cred.id,
       rawId: unb64(cred.rawId),
       type: cred.type,
@@ -54,15 +59,15 @@
       },
     }));
     say('Passkey added.');
-    location.assign('/accounts/passkeys');
+    location.assign(prefix + '/passkeys');
   }
 
   async function login(next) {
-    const opts = (await json(await post('/accounts/login/passkey/begin'))).publicKey;
+    const opts = (await json(await post(prefix + '/login/passkey/begin'))).publicKey;
     opts.challenge = b64(opts.challenge);
     (opts.allowCredentials || []).forEach((c) => { c.id = b64(c.id); });
     const cred = await navigator.credentials.get({ publicKey: opts });
-    const resp = await post('/accounts/login/passkey/finish?next=' + encodeURIComponent(next || '/'), {
+    const resp = await post(prefix + '/login/passkey/finish?next=' + encodeURIComponent(next || '/'), {
       id: cred.id,
       rawId: unb64(cred.rawId),
       type: cred.type,
