@@ -142,52 +142,76 @@ func (a *Accounts) login(w http.ResponseWriter, r *http.Request) {
 	}
 	username, pw := r.PostFormValue("username"), r.PostFormValue("password")
 	p.Form = map[string]string{"username": username}
+	if a.Login(w, r, username, pw) == LoginWrong {
+		p.Errors = []string{genericLoginError}
+		a.render(w, r, http.StatusOK, "login", p)
+	}
+}
+
+// LoginResult says how Login answered a login attempt.
+type LoginResult uint8
+
+const (
+	// LoginAnswered means Login wrote the response: a 303 to the checked next destination (or
+	// to the second step when two-factor is on), 429 when the account, the address or the
+	// login rate is locked, or 503 when a store failed.
+	LoginAnswered LoginResult = iota
+	// LoginWrong means the username or password was wrong and nothing was written: the page
+	// shows its form again with a generic message naming neither field.
+	LoginWrong
+)
+
+// Login runs the whole password login for a page of the application's own, in the one order
+// that keeps the model: a lock once seen is refused from memory (no store round trip, no
+// hash); the per-IP login rate limit; a lockout slot taken atomically before the hash (so a
+// burst of guesses gets no more hashes than the limit); the password check, counted and
+// audited when wrong; the second step when two-factor is on (unless this browser is
+// remembered); then a new session ID, a new CSRF secret, the recent-authentication window
+// and a 303 to the request's next parameter when it stays on this site. A custom page cannot
+// leave a step out: it reads the form and calls Login, and renders its form only on
+// LoginWrong.
+func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, password string) LoginResult {
 	ip := clientip.FromRequest(r).IP
 	ctx := r.Context()
-	// A lock once seen is answered from the guard's in-process memory first, so a flood
-	// against a locked account costs no store round trip and no hash; then the login rate
-	// limit (which remembers its refusals too); then the lockout slot, taken atomically
-	// before the hash, so a burst of guesses gets no more hashes than the limit.
 	if d, ok := a.st.Lockout.Remembered(username, ip); ok {
 		a.locked(w, r, d)
-		return
+		return LoginAnswered
 	}
 	if !a.allowLoginAttempt(w, r) {
-		return
+		return LoginAnswered
 	}
 	att, d, err := a.st.Lockout.Begin(ctx, username, ip)
 	if err != nil {
 		a.unavailable(w, r, err)
-		return
+		return LoginAnswered
 	}
 	if d.Locked {
 		a.locked(w, r, d)
-		return
+		return LoginAnswered
 	}
 	defer a.release(r, att)
-	u, err := a.st.Accounts.Authenticate(ctx, username, pw)
+	u, err := a.st.Accounts.Authenticate(ctx, username, password)
 	switch a.endAttempt(w, r, att, username, nil, "", err) {
 	case passwordWrong:
-		p.Errors = []string{genericLoginError}
-		a.render(w, r, http.StatusOK, "login", p)
-		return
+		return LoginWrong
 	case passwordAnswered:
-		return
+		return LoginAnswered
 	}
 	if u.TOTPEnabled && !a.st.TwoFactor.Remembered(r, u) {
 		sess := session.FromRequest(r)
 		if err := a.st.Sessions.RenewID(w, r); err != nil {
 			a.unavailable(w, r, err)
-			return
+			return LoginAnswered
 		}
 		sess.SetString(keyPendingUser, u.ID)
 		sess.SetInt64(keyPendingAt, a.now().Unix())
 		http.Redirect(w, r, a.prefix+"/login/2fa?next="+url.QueryEscape(SafeNext(r)), http.StatusSeeOther)
-		return
+		return LoginAnswered
 	}
 	// A remembered browser stands for the second factor (django-two-factor-auth's remember
 	// cookie): the user proved possession of the device when it was remembered.
 	a.completeLogin(w, r, u, u.TOTPEnabled, SafeNext(r))
+	return LoginAnswered
 }
 
 // passwordResult is what endAttempt made of a password check.
