@@ -38,6 +38,7 @@ import (
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/redirect"
 	"github.com/rampart-go/rampart/session"
+	"github.com/rampart-go/rampart/signing"
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -75,6 +76,11 @@ type Options struct {
 	// changes, ...), like Django's and axes' signals: the place to notify the user ("new
 	// sign-in", "two-factor was turned off"). It runs on the request's goroutine.
 	OnEvent func(r *http.Request, e store.Event)
+	// EmailVerification says whether registration confirms the e-mail address first; the
+	// zero value, VerifyNone, logs new accounts in at once. See VerifyMandatory.
+	EmailVerification EmailVerification
+	// ConfirmMaxAge is how long a confirmation link works. Zero means DefaultConfirmMaxAge.
+	ConfirmMaxAge time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -90,10 +96,14 @@ type Accounts struct {
 	recent  time.Duration
 	onEvent func(r *http.Request, e store.Event)
 	pk      *passkeys
+
+	verify        EmailVerification
+	confirmMaxAge time.Duration
+	confirmSigner *signing.TimestampSigner
 }
 
 // pageNames are the pages New parses, each from <name>.html.
-var pageNames = []string{"register", "login", "login2fa", "password", "reset", "reset_confirm", "twofactor", "sessions", "passkeys", "confirm"}
+var pageNames = []string{"register", "register_done", "confirm_email", "login", "login2fa", "password", "reset", "reset_confirm", "twofactor", "sessions", "passkeys", "confirm"}
 
 // New builds the account system on an assembled stack.
 func New(st *rampart.Stack, opts Options) (*Accounts, error) {
@@ -110,6 +120,14 @@ func New(st *rampart.Stack, opts Options) (*Accounts, error) {
 	}
 	if a.recent <= 0 {
 		a.recent = DefaultRecentAuth
+	}
+	a.verify, a.confirmMaxAge = opts.EmailVerification, opts.ConfirmMaxAge
+	if a.confirmMaxAge <= 0 {
+		a.confirmMaxAge = DefaultConfirmMaxAge
+	}
+	var err error
+	if a.confirmSigner, err = newConfirmSigner(a); err != nil {
+		return nil, err
 	}
 	read := func(name string) (string, error) {
 		if opts.Templates != nil {
@@ -151,6 +169,8 @@ func New(st *rampart.Stack, opts Options) (*Accounts, error) {
 	a.mux.HandleFunc("POST "+p+"/logout", a.logout)
 	a.mux.Handle("GET "+p+"/password", a.RequireLogin(http.HandlerFunc(a.changePassword)))
 	a.mux.Handle("POST "+p+"/password", a.RequireLogin(http.HandlerFunc(a.changePassword)))
+	a.mux.HandleFunc("GET "+p+"/confirm-email/{token}", a.confirmEmail)
+	a.mux.HandleFunc("POST "+p+"/confirm-email/{token}", a.confirmEmail)
 	a.mux.HandleFunc("GET "+p+"/reset", a.reset)
 	a.mux.HandleFunc("POST "+p+"/reset", a.reset)
 	a.mux.HandleFunc("GET "+p+"/reset/{token}", a.resetConfirm)

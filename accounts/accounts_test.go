@@ -7,6 +7,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -235,5 +236,76 @@ func TestTemplatesOverride(t *testing.T) {
 	}
 	if _, err := accounts.New(s.stack, accounts.Options{Prefix: "accounts"}); err == nil {
 		t.Fatal("a prefix without a leading slash was accepted")
+	}
+}
+
+// normalise drops what differs between any two responses: CSRF tokens and CSP nonces.
+var (
+	tokenRE = regexp.MustCompile(`value="[A-Za-z0-9]{64}"|content="[A-Za-z0-9]{64}"`)
+	nonceRE = regexp.MustCompile(`nonce="[^"]*"`)
+)
+
+func normalise(s string) string { return nonceRE.ReplaceAllString(tokenRE.ReplaceAllString(s, "TOKEN"), "NONCE") }
+
+// TestRegistrationWithoutEnumeration: with VerifyMandatory, registering a taken e-mail
+// address and a new one give byte-identical answers apart from tokens and nonces; the owner
+// of the taken address is mailed instead; the new account stays inactive until its link is
+// confirmed by a POST (a GET only shows the form), and the link works once.
+func TestRegistrationWithoutEnumeration(t *testing.T) {
+	s := newSite(t, accounts.Options{EmailVerification: accounts.VerifyMandatory})
+	pw := "another long passphrase 42"
+	register := func(username, email string) (int, string) {
+		resp, body := s.browser(t).do("POST", "/accounts/register", url.Values{
+			"username": {username}, "email": {email}, "password1": {pw}, "password2": {pw}})
+		return resp.StatusCode, body
+	}
+	codeTaken, taken := register("newcomer", "ann@example.test")
+	codeFresh, fresh := register("newcomer2", "fresh@example.test")
+	taken = strings.ReplaceAll(taken, "ann@example.test", "ADDRESS")
+	fresh = strings.ReplaceAll(fresh, "fresh@example.test", "ADDRESS")
+	if codeTaken != http.StatusOK || codeFresh != http.StatusOK || normalise(taken) != normalise(fresh) || !strings.Contains(fresh, `id="register-done"`) {
+		t.Fatalf("taken and fresh addresses answered differently:\n%d %s\n---\n%d %s", codeTaken, taken, codeFresh, fresh)
+	}
+	msgs := s.stack.Outbox.Messages()
+	if len(msgs) != 2 || msgs[0].To != "ann@example.test" || !strings.Contains(msgs[0].Subject, "tried to register") ||
+		msgs[1].To != "fresh@example.test" || !strings.Contains(msgs[1].Body, "/accounts/confirm-email/") {
+		t.Fatalf("mail: %+v", msgs)
+	}
+	// A taken username is named.
+	if code, body := register("ann", "other@example.test"); code != http.StatusOK || !strings.Contains(body, "A user with that username already exists.") {
+		t.Fatalf("taken username: %d", code)
+	}
+	// Not active before confirming: the password does not log in.
+	b := s.browser(t)
+	if resp, _ := b.do("POST", "/accounts/login", url.Values{"username": {"newcomer2"}, "password": {pw}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("login before confirming: %d, want the form again", resp.StatusCode)
+	}
+	link := regexp.MustCompile(`/accounts/confirm-email/\S+`).FindString(msgs[1].Body)
+	if resp, body := b.do("GET", link, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="confirm-email"`) {
+		t.Fatalf("confirmation page: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("POST", "/accounts/login", url.Values{"username": {"newcomer2"}, "password": {pw}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a GET of the link activated the account: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("POST", link, url.Values{}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("confirming: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("POST", "/accounts/login", url.Values{"username": {"newcomer2"}, "password": {pw}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login after confirming: %d", resp.StatusCode)
+	}
+	if _, body := b.do("GET", link, nil); !strings.Contains(body, `id="confirm-invalid"`) {
+		t.Fatal("the link worked twice")
+	}
+	for _, bad := range []string{"/accounts/confirm-email/x", link + "x", strings.Replace(link, "confirm-email/", "confirm-email/A", 1)} {
+		if _, body := b.do("GET", bad, nil); !strings.Contains(body, `id="confirm-invalid"`) {
+			t.Fatalf("tampered link %q accepted", bad)
+		}
+	}
+	// Expired links are refused.
+	register("late", "late@example.test")
+	late := regexp.MustCompile(`/accounts/confirm-email/\S+`).FindString(s.stack.Outbox.Messages()[2].Body)
+	s.advance(accounts.DefaultConfirmMaxAge + time.Second)
+	if _, body := s.browser(t).do("GET", late, nil); !strings.Contains(body, `id="confirm-invalid"`) {
+		t.Fatal("an expired link was accepted")
 	}
 }

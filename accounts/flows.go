@@ -57,6 +57,10 @@ func (a *Accounts) register(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusOK, "register", p)
 		return
 	}
+	if a.verify == VerifyMandatory {
+		a.registerVerified(w, r, p, pw1)
+		return
+	}
 	u, err := a.st.Accounts.CreateUser(r.Context(), p.Form["username"], p.Form["email"], pw1, false)
 	if err != nil {
 		var ve *password.ValidationError
@@ -78,7 +82,7 @@ func (a *Accounts) register(w http.ResponseWriter, r *http.Request) {
 				p.Errors = []string{registrationRefused}
 			}
 		case errors.Is(err, auth.ErrInvalidUsername):
-			p.Errors = []string{"Enter a valid username: 150 characters or fewer, letters, digits and @/./+/-/_ only."}
+			p.Errors = []string{invalidUsername}
 		case errors.Is(err, auth.ErrInvalidEmail):
 			p.Errors = []string{"Enter a valid e-mail address."}
 		default:
@@ -91,6 +95,9 @@ func (a *Accounts) register(w http.ResponseWriter, r *http.Request) {
 	a.event(r, audit.KindUserCreate, &u, "", "self-registration")
 	a.completeLogin(w, r, u, false, "/")
 }
+
+// invalidUsername answers a username auth refuses (Django's UnicodeUsernameValidator message).
+const invalidUsername = "Enter a valid username: 150 characters or fewer, letters, digits and @/./+/-/_ only."
 
 // registrationRefused answers a registration whose e-mail address is already used.
 const registrationRefused = "An account could not be created with these details. If you already have an account, log in or reset your password."
