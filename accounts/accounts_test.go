@@ -245,7 +245,9 @@ var (
 	nonceRE = regexp.MustCompile(`nonce="[^"]*"`)
 )
 
-func normalise(s string) string { return nonceRE.ReplaceAllString(tokenRE.ReplaceAllString(s, "TOKEN"), "NONCE") }
+func normalise(s string) string {
+	return nonceRE.ReplaceAllString(tokenRE.ReplaceAllString(s, "TOKEN"), "NONCE")
+}
 
 // TestRegistrationWithoutEnumeration: with VerifyMandatory, registering a taken e-mail
 // address and a new one give byte-identical answers apart from tokens and nonces; the owner
