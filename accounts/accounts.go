@@ -248,6 +248,14 @@ func (a *Accounts) render(w http.ResponseWriter, r *http.Request, status int, na
 	p.CSRFField = csrf.TemplateField(r)
 	p.Flashes = session.FromRequest(r).Flashes()
 	p.Prefix = a.prefix
+	if wantsJSON(r) {
+		jp := jsonPage{Title: p.Title, Errors: p.Errors, Flashes: p.Flashes, Form: p.Form, Next: p.Next, Data: p.Data}
+		if p.User != nil {
+			jp.User = p.User.Username
+		}
+		writeJSON(w, status, jp)
+		return
+	}
 	var buf bytes.Buffer
 	if err := a.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
 		a.log.Error("accounts: template", "page", name, "err", err)
@@ -259,6 +267,28 @@ func (a *Accounts) render(w http.ResponseWriter, r *http.Request, status int, na
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// jsonPage is a page for clients that ask for JSON (an SPA, htmx, a mobile app): the same
+// answer as the HTML page, as data. Flashes are the session's one-time messages.
+type jsonPage struct {
+	Title   string            `json:"title"`
+	User    string            `json:"user,omitempty"`
+	Errors  []string          `json:"errors,omitempty"`
+	Flashes []string          `json:"flashes,omitempty"`
+	Form    map[string]string `json:"form,omitempty"`
+	Next    string            `json:"next,omitempty"`
+	Data    any               `json:"data,omitempty"`
+}
+
+// redirect answers a finished step: 303 to url, or for a client that wants JSON, 200 with
+// {"redirect": url} (fetch would follow a 303 to an HTML page the script cannot use).
+func (a *Accounts) redirect(w http.ResponseWriter, r *http.Request, url string) {
+	if wantsJSON(r) {
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": url})
+		return
+	}
+	http.Redirect(w, r, url, http.StatusSeeOther)
 }
 
 // unavailable answers 503 for a store failure; it is logged as an error unless the request

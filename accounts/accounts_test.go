@@ -2,6 +2,7 @@ package accounts_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -309,5 +310,34 @@ func TestRegistrationWithoutEnumeration(t *testing.T) {
 	s.advance(accounts.DefaultConfirmMaxAge + time.Second)
 	if _, body := s.browser(t).do("GET", late, nil); !strings.Contains(body, `id="confirm-invalid"`) {
 		t.Fatal("an expired link was accepted")
+	}
+}
+
+// TestJSONAnswers: a client that asks for JSON (an SPA, htmx) gets the same answers as data:
+// errors of a wrong login, {"redirect": ...} instead of a 303, and a page's data.
+func TestJSONAnswers(t *testing.T) {
+	s := newSite(t, accounts.Options{})
+	b := s.browser(t)
+	js := []string{"Accept", "application/json"}
+	resp, body := b.do("POST", "/accounts/login", url.Values{"username": {"ann"}, "password": {"wrong"}}, js...)
+	var page struct {
+		Errors   []string `json:"errors"`
+		Redirect string   `json:"redirect"`
+		User     string   `json:"user"`
+		Data     []struct {
+			Current bool
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || len(page.Errors) != 1 || !strings.Contains(page.Errors[0], "correct username and password") {
+		t.Fatalf("wrong login as JSON: %d %s (%v)", resp.StatusCode, body, err)
+	}
+	resp, body = b.do("POST", "/accounts/login?next=/private", url.Values{"username": {"ann"}, "password": {"correct horse battery staple 9"}}, js...)
+	page.Errors = nil
+	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || page.Redirect != "/private" {
+		t.Fatalf("login as JSON: %d %s", resp.StatusCode, body)
+	}
+	resp, body = b.do("GET", "/accounts/sessions", nil, js...)
+	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || page.User != "ann" || len(page.Data) != 1 || !page.Data[0].Current {
+		t.Fatalf("sessions as JSON: %d %s", resp.StatusCode, body)
 	}
 }

@@ -212,7 +212,7 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 		}
 		sess.SetString(keyPendingUser, u.ID)
 		sess.SetInt64(keyPendingAt, a.now().Unix())
-		http.Redirect(w, r, a.prefix+"/login/2fa?next="+url.QueryEscape(SafeNext(r)), http.StatusSeeOther)
+		a.redirect(w, r, a.prefix+"/login/2fa?next="+url.QueryEscape(SafeNext(r)))
 		return LoginAnswered
 	}
 	// A remembered browser stands for the second factor (django-two-factor-auth's remember
@@ -318,7 +318,7 @@ func (a *Accounts) completeLogin(w http.ResponseWriter, r *http.Request, u store
 		return
 	}
 	a.event(r, audit.KindLoginSuccess, &u, "", "")
-	http.Redirect(w, r, next, http.StatusSeeOther)
+	a.redirect(w, r, next)
 }
 
 func (a *Accounts) pendingUser(r *http.Request) (store.User, bool, error) {
@@ -346,7 +346,7 @@ func (a *Accounts) login2FA(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		session.FromRequest(r).Flash("Your login timed out. Please log in again.")
-		http.Redirect(w, r, a.prefix+"/login", http.StatusSeeOther)
+		a.redirect(w, r, a.prefix+"/login")
 		return
 	}
 	p := Page{Title: "Two-factor authentication", Next: SafeNext(r)}
@@ -387,7 +387,7 @@ func (a *Accounts) logout(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, r, err)
 		return
 	}
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	a.redirect(w, r, "/")
 }
 
 func (a *Accounts) changePassword(w http.ResponseWriter, r *http.Request) {
@@ -447,7 +447,7 @@ func (a *Accounts) changePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	a.event(r, audit.KindPasswordChange, &nu, "", "other sessions ended")
 	session.FromRequest(r).Flash("Your password was changed. You were logged out everywhere else.")
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	a.redirect(w, r, "/")
 }
 
 func (a *Accounts) reset(w http.ResponseWriter, r *http.Request) {
@@ -468,7 +468,7 @@ func (a *Accounts) reset(w http.ResponseWriter, r *http.Request) {
 	}
 	a.event(r, audit.KindPasswordResetReq, nil, "", "")
 	session.FromRequest(r).Flash("If an account uses that e-mail address, we have sent it a link to reset the password.")
-	http.Redirect(w, r, a.prefix+"/login", http.StatusSeeOther)
+	a.redirect(w, r, a.prefix+"/login")
 }
 
 func (a *Accounts) resetConfirm(w http.ResponseWriter, r *http.Request) {
@@ -519,7 +519,7 @@ func (a *Accounts) resetConfirm(w http.ResponseWriter, r *http.Request) {
 	}
 	a.event(r, audit.KindPasswordReset, &u, "", "password reset; all sessions ended")
 	session.FromRequest(r).Flash("Your password has been set. You may log in now.")
-	http.Redirect(w, r, a.prefix+"/login", http.StatusSeeOther)
+	a.redirect(w, r, a.prefix+"/login")
 }
 
 type TwoFactorData struct {
@@ -587,7 +587,7 @@ func (a *Accounts) twoFactor(w http.ResponseWriter, r *http.Request) {
 				}
 				a.event(r, audit.Kind2FADisable, &u, "", "")
 				session.FromRequest(r).Flash("Two-factor authentication is off.")
-				http.Redirect(w, r, a.prefix+"/2fa", http.StatusSeeOther)
+				a.redirect(w, r, a.prefix+"/2fa")
 				return
 			}
 			codes, err := a.st.TwoFactor.NewBackupCodes(ctx, u)
@@ -604,7 +604,7 @@ func (a *Accounts) twoFactor(w http.ResponseWriter, r *http.Request) {
 			}
 			http.SetCookie(w, a.st.TwoFactor.ForgetCookie())
 			session.FromRequest(r).Flash("Every remembered browser must use a code again.")
-			http.Redirect(w, r, a.prefix+"/2fa", http.StatusSeeOther)
+			a.redirect(w, r, a.prefix+"/2fa")
 			return
 		default:
 			a.st.Errors.Write(w, r, http.StatusBadRequest)
@@ -668,7 +668,7 @@ func (a *Accounts) sessions(w http.ResponseWriter, r *http.Request) {
 				session.FromRequest(r).Flash("That session was ended.")
 			}
 		}
-		http.Redirect(w, r, a.prefix+"/sessions", http.StatusSeeOther)
+		a.redirect(w, r, a.prefix+"/sessions")
 		return
 	}
 	list, err := a.st.Sessions.List(ctx, u.ID)

@@ -105,7 +105,7 @@ func (p *passkeys) delete(w http.ResponseWriter, r *http.Request) {
 	}
 	p.event(r, kindPasskeyDelete, u, "", r.PostFormValue("id"))
 	session.FromRequest(r).Flash("Passkey removed.")
-	http.Redirect(w, r, p.prefix+"/passkeys", http.StatusSeeOther)
+	p.redirect(w, r, p.prefix+"/passkeys")
 }
 
 // writeJSON answers the JS with no caching (the options hold a single-use challenge).
@@ -186,8 +186,8 @@ func (p *passkeys) beginLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // finishLogin is rate limited per IP like the password form, refuses locked and inactive
-// accounts, and ends in completeLogin (new session ID, new CSRF secret, last login, audit):
-// its 303 is followed by fetch, and the script navigates to where it landed.
+// accounts, and ends in completeLogin (new session ID, new CSRF secret, last login, audit),
+// whose answer to the script's JSON request is {"redirect": next}; the script goes there.
 func (p *passkeys) finishLogin(w http.ResponseWriter, r *http.Request) {
 	if !p.allowLoginAttempt(w, r) {
 		return

@@ -229,5 +229,5 @@ func (a *Accounts) confirmed(w http.ResponseWriter, r *http.Request, u *store.Us
 	}
 	session.FromRequest(r).SetInt64(keyAuthAt, a.now().Unix())
 	a.event(r, "reauth", u, "", how)
-	http.Redirect(w, r, SafeNext(r), http.StatusSeeOther)
+	a.redirect(w, r, SafeNext(r))
 }

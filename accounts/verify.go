@@ -175,5 +175,5 @@ func (a *Accounts) confirmEmail(w http.ResponseWriter, r *http.Request) {
 	}
 	a.event(r, "user.confirm", &u, "", "e-mail address confirmed")
 	session.FromRequest(r).Flash("Your e-mail address is confirmed. You may log in now.")
-	http.Redirect(w, r, a.prefix+"/login", http.StatusSeeOther)
+	a.redirect(w, r, a.prefix+"/login")
 }

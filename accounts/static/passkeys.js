@@ -80,9 +80,9 @@
         userHandle: unb64(cred.response.userHandle),
       },
     });
-    // Success is the app's usual 303 after login; fetch followed it.
-    if (resp.ok && resp.redirected) { location.assign(resp.url); return; }
-    await json(resp);
+    // Success is {"redirect": next}, the JSON form of the login's usual 303.
+    const data = await json(resp);
+    if (data.redirect) { location.assign(data.redirect); return; }
     throw new Error('unexpected answer');
   }
 
