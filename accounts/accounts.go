@@ -69,7 +69,8 @@ type Options struct {
 	// passkeys.html, confirm.html (each defines "content"). Files it lacks keep the default.
 	Templates fs.FS
 	// RecentAuth is how long a login or re-authentication lets the user take the sensitive
-	// actions without being asked again. Zero means DefaultRecentAuth.
+	// actions without being asked again. Zero means the settings' RecentAuth
+	// (RAMPART_RECENT_AUTH), and DefaultRecentAuth when that is unset too.
 	RecentAuth time.Duration
 	// OnEvent is called after each account event is recorded in the audit trail (login,
 	// login failure, lockout, logout, password change and reset, two-factor and passkey
@@ -117,6 +118,9 @@ func New(st *rampart.Stack, opts Options) (*Accounts, error) {
 	}
 	if !strings.HasPrefix(a.prefix, "/") || strings.ContainsAny(a.prefix, "{}?#") {
 		return nil, fmt.Errorf("accounts: Prefix %q must be a path starting with /", opts.Prefix)
+	}
+	if a.recent <= 0 {
+		a.recent = st.Settings.RecentAuth
 	}
 	if a.recent <= 0 {
 		a.recent = DefaultRecentAuth

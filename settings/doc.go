@@ -46,6 +46,7 @@
 //	| RAMPART_DATABASE_URL                  | DatabaseURL             | secret URL| sqlite://rampart.db                      | DATABASES (django-environ db_url)  |
 //	| RAMPART_REDIS_URL                     | RedisURL                | secret URL| empty (not used)                         | CACHES (django-environ cache_url)  |
 //	| RAMPART_STORE_TIMEOUT                 | StoreTimeout            | duration  | 2s (per store operation)                 | (OPTIONS connect/statement timeout)|
+//	| RAMPART_RECENT_AUTH                   | RecentAuth              | duration  | 10m (accounts "sudo mode" window)        | (django-sudo SUDO_COOKIE_AGE)      |
 //	| RAMPART_INSECURE_REDIS_NO_PERSISTENCE | InsecureRedisNoPersistence | bool   | false                                    | (none)                             |
 //	| RAMPART_HSTS_SECONDS                  | HSTSSeconds             | int       | 31536000; dev: 0                         | SECURE_HSTS_SECONDS (default 0)    |
 //	| RAMPART_HSTS_INCLUDE_SUBDOMAINS       | HSTSIncludeSubdomains   | bool      | true                                     | SECURE_HSTS_INCLUDE_SUBDOMAINS     |

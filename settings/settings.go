@@ -108,6 +108,10 @@ type Settings struct {
 	// StoreTimeout bounds each store operation; after it the request gets 503
 	// (RAMPART_STORE_TIMEOUT; see the package documentation for the default).
 	StoreTimeout time.Duration
+	// RecentAuth is how long a login or a re-entered password lets a user take the actions
+	// the accounts package guards with RequireRecentAuth ("sudo mode": two-factor and passkey
+	// changes, ending other sessions) without being asked again (RAMPART_RECENT_AUTH).
+	RecentAuth time.Duration
 	// InsecureRedisNoPersistence lets the server start in production although the Redis of a
 	// redis:// DatabaseURL does not persist, or its persistence could not be confirmed
 	// (RAMPART_INSECURE_REDIS_NO_PERSISTENCE): a restart of that Redis then loses every account

@@ -193,6 +193,7 @@ var variables = []variable{
 		},
 		func(s *Settings) string { return RedactURL(s.RedisURL.Reveal()) }},
 	durVar("STORE_TIMEOUT", "2s", func(s *Settings) *time.Duration { return &s.StoreTimeout }),
+	durVar("RECENT_AUTH", "10m", func(s *Settings) *time.Duration { return &s.RecentAuth }),
 	boolVar("INSECURE_REDIS_NO_PERSISTENCE", static("false"), func(s *Settings) *bool { return &s.InsecureRedisNoPersistence }),
 	{"HSTS_SECONDS", unlessInsecureDev("31536000", "0"),
 		func(s *Settings, raw string) error {
