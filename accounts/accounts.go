@@ -80,6 +80,11 @@ type Options struct {
 	// EmailVerification says whether registration confirms the e-mail address first; the
 	// zero value, VerifyNone, logs new accounts in at once. See VerifyMandatory.
 	EmailVerification EmailVerification
+	// RequireTwoFactor makes users enrol a second factor before they can use the site
+	// (django-two-factor-auth's enforcement): a logged-in user it covers who has no TOTP
+	// device is sent to the enrolment page from every page but the account routes. The zero
+	// value, TwoFactorOptional, leaves it to each user.
+	RequireTwoFactor TwoFactorPolicy
 	// ConfirmMaxAge is how long a confirmation link works. Zero means DefaultConfirmMaxAge.
 	ConfirmMaxAge time.Duration
 	// Now is the clock; nil means time.Now.
@@ -98,6 +103,7 @@ type Accounts struct {
 	onEvent func(r *http.Request, e store.Event)
 	pk      *passkeys
 
+	force         TwoFactorPolicy
 	verify        EmailVerification
 	confirmMaxAge time.Duration
 	confirmSigner *signing.TimestampSigner
@@ -125,7 +131,7 @@ func New(st *rampart.Stack, opts Options) (*Accounts, error) {
 	if a.recent <= 0 {
 		a.recent = DefaultRecentAuth
 	}
-	a.verify, a.confirmMaxAge = opts.EmailVerification, opts.ConfirmMaxAge
+	a.verify, a.confirmMaxAge, a.force = opts.EmailVerification, opts.ConfirmMaxAge, opts.RequireTwoFactor
 	if a.confirmMaxAge <= 0 {
 		a.confirmMaxAge = DefaultConfirmMaxAge
 	}
@@ -194,6 +200,22 @@ func New(st *rampart.Stack, opts Options) (*Accounts, error) {
 	return a, nil
 }
 
+// TwoFactorPolicy says who must enrol a second factor (Options.RequireTwoFactor).
+type TwoFactorPolicy uint8
+
+const (
+	// TwoFactorOptional leaves two-factor to each user.
+	TwoFactorOptional TwoFactorPolicy = iota
+	// TwoFactorStaff requires it of staff users.
+	TwoFactorStaff
+	// TwoFactorEveryone requires it of every user.
+	TwoFactorEveryone
+)
+
+func (a *Accounts) mustEnrol(u *store.User) bool {
+	return a.force == TwoFactorEveryone || a.force == TwoFactorStaff && u.IsStaff
+}
+
 // Prefix is the path the account routes are served under.
 func (a *Accounts) Prefix() string { return a.prefix }
 
@@ -219,6 +241,15 @@ func (a *Accounts) Handler(next http.Handler) http.Handler {
 		}
 		if r.URL.Path == a.prefix || strings.HasPrefix(r.URL.Path, a.prefix+"/") {
 			a.mux.ServeHTTP(w, r)
+			return
+		}
+		if u := User(r); u != nil && !u.TOTPEnabled && a.mustEnrol(u) {
+			if wantsJSON(r) {
+				jsonError(w, http.StatusForbidden, "Turn on two-factor authentication first.")
+				return
+			}
+			session.FromRequest(r).Flash("Turn on two-factor authentication to continue.")
+			a.redirect(w, r, a.prefix+"/2fa")
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -3,6 +3,7 @@ package accounts_test
 import (
 	"context"
 	"encoding/json"
+	"html/template"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -79,6 +80,8 @@ func newSite(t *testing.T, opts accounts.Options) *site {
 	mux.Handle("GET /staff", acc.RequireStaff(http.HandlerFunc(hello)))
 	mux.Handle("GET /mfa", acc.RequireSecondFactor(http.HandlerFunc(hello)))
 	mux.Handle("POST /danger", acc.RequireRecentAuth(http.HandlerFunc(hello)))
+	who := template.Must(template.New("who").Funcs(accounts.FuncMap).Parse(`{{with currentUser .}}{{.Username}}{{else}}anonymous{{end}}`))
+	mux.HandleFunc("GET /who", func(w http.ResponseWriter, r *http.Request) { _ = who.Execute(w, r) })
 	// A login page of the application's own: it reads its form and calls Login.
 	mux.HandleFunc("POST /my-login", func(w http.ResponseWriter, r *http.Request) {
 		if acc.Login(w, r, r.PostFormValue("user"), r.PostFormValue("pass")) == accounts.LoginWrong {
@@ -151,6 +154,9 @@ func TestMountedUnderPrefix(t *testing.T) {
 	}
 	if resp, body := b.do("GET", "/private", nil); resp.StatusCode != http.StatusOK || body != "hello ann" {
 		t.Fatalf("/private after login: %d %q", resp.StatusCode, body)
+	}
+	if _, body := b.do("GET", "/who", nil); body != "ann" {
+		t.Fatalf("currentUser in a template: %q", body)
 	}
 	if resp, _ := b.do("GET", "/staff", nil); resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("/staff for a non-staff user: %d", resp.StatusCode)
@@ -339,5 +345,46 @@ func TestJSONAnswers(t *testing.T) {
 	resp, body = b.do("GET", "/accounts/sessions", nil, js...)
 	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || page.User != "ann" || len(page.Data) != 1 || !page.Data[0].Current {
 		t.Fatalf("sessions as JSON: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestForcedEnrolment: with RequireTwoFactor, a covered user without a device reaches only
+// the account routes until two-factor is on; others are not held.
+func TestForcedEnrolment(t *testing.T) {
+	for _, tc := range []struct {
+		policy   accounts.TwoFactorPolicy
+		held     bool
+		annStaff bool
+	}{
+		{accounts.TwoFactorOptional, false, false},
+		{accounts.TwoFactorStaff, false, false},
+		{accounts.TwoFactorStaff, true, true},
+		{accounts.TwoFactorEveryone, true, false},
+	} {
+		s := newSite(t, accounts.Options{RequireTwoFactor: tc.policy})
+		if tc.annStaff {
+			u, _ := s.stack.Store.UserByUsername(context.Background(), "ann")
+			u.IsStaff = true
+			if err := s.stack.Store.UpdateUser(context.Background(), u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := s.browser(t)
+		b.do("POST", "/accounts/login", url.Values{"username": {"ann"}, "password": {"correct horse battery staple 9"}})
+		resp, _ := b.do("GET", "/private", nil)
+		if held := resp.StatusCode == http.StatusSeeOther && resp.Header.Get("Location") == "/accounts/2fa"; held != tc.held {
+			t.Fatalf("policy %d, staff %v: /private answered %d %q; held=%v, want %v", tc.policy, tc.annStaff, resp.StatusCode, resp.Header.Get("Location"), held, tc.held)
+		}
+		if resp, _ := b.do("GET", "/accounts/2fa", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("policy %d: the enrolment page answered %d", tc.policy, resp.StatusCode)
+		}
+	}
+}
+
+func TestFuncMap(t *testing.T) {
+	tmpl := template.Must(template.New("p").Funcs(accounts.FuncMap).Parse(`{{with currentUser .}}{{.Username}}{{else}}anonymous{{end}}`))
+	var buf strings.Builder
+	if err := tmpl.Execute(&buf, httptest.NewRequest("GET", "/", nil)); err != nil || buf.String() != "anonymous" {
+		t.Fatalf("anonymous: %q %v", buf.String(), err)
 	}
 }

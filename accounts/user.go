@@ -231,3 +231,8 @@ func (a *Accounts) confirmed(w http.ResponseWriter, r *http.Request, u *store.Us
 	a.event(r, "reauth", u, "", how)
 	a.redirect(w, r, SafeNext(r))
 }
+
+// FuncMap holds template functions for an application's own pages: {{currentUser .Req}} is
+// the request's logged-in user (nil when anonymous), when the page's data carries the
+// *http.Request as Req (or any field: the function takes the request).
+var FuncMap = map[string]any{"currentUser": User}
