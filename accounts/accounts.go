@@ -227,11 +227,11 @@ func (a *Accounts) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
 			r.Body = http.MaxBytesReader(w, r.Body, a.st.Settings.MaxBodyBytes)
-		}
-		if err := r.ParseForm(); err != nil {
-			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-				a.st.Errors.WriteMessage(w, r, http.StatusRequestEntityTooLarge, "The form is too large.")
-				return
+			if err := r.ParseForm(); err != nil {
+				if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+					a.st.Errors.WriteMessage(w, r, http.StatusRequestEntityTooLarge, "The form is too large.")
+					return
+				}
 			}
 		}
 		r, err := a.withUser(w, r)

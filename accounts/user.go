@@ -10,6 +10,7 @@ import (
 
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/internal/reqown"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/twofactor"
@@ -24,6 +25,19 @@ const (
 )
 
 type userKey struct{}
+
+// userCtx carries the request's user: the context and the user in one allocation.
+type userCtx struct {
+	context.Context
+	u store.User
+}
+
+func (c *userCtx) Value(key any) any {
+	if key == (userKey{}) {
+		return &c.u
+	}
+	return c.Context.Value(key)
+}
 
 // User returns the logged-in user of a request that went through Accounts.Handler, or nil.
 // The user was loaded once for the request, and the session was checked against the user's
@@ -52,7 +66,10 @@ func (a *Accounts) withUser(w http.ResponseWriter, r *http.Request) (*http.Reque
 	if !u.IsActive || !a.st.Accounts.CheckSessionAuthHash(u, sess.AuthHash()) {
 		return r, a.st.Sessions.Logout(w, r)
 	}
-	return r.WithContext(context.WithValue(r.Context(), userKey{}, &u)), nil
+	// Inside the default stack the request is its own copy and takes the new context in
+	// place (internal/reqown); anywhere else it is copied, as WithContext does.
+	r, _ = reqown.WithValueContext(r, userCtx{Context: r.Context(), u: u})
+	return r, nil
 }
 
 // wantsJSON reports whether the client asked for JSON (an API, SPA or passkey request: it

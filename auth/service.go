@@ -68,6 +68,7 @@ type Service struct {
 	skipValidate bool
 	now          func() time.Time
 	keys         [][]byte
+	authCache    authHashCache
 	resetTimeout time.Duration
 	mailer       Mailer
 }

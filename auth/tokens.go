@@ -3,11 +3,13 @@ package auth
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rampart-go/rampart/store"
@@ -48,17 +50,53 @@ func (s *Service) SessionAuthHash(u store.User) string {
 
 // CheckSessionAuthHash reports whether h is u's session auth hash under any key. When it
 // matched an older key (h != SessionAuthHash(u)), store the fresh value in the session.
+//
+// It runs on every request of a logged-in user, so the hashes of each user's current password
+// hash are computed once and remembered (they depend only on the keys, the user ID and the
+// password hash, all part of the lookup): the check is then a map lookup and a constant-time
+// comparison per key instead of two SHA-256 HMACs per key.
 func (s *Service) CheckSessionAuthHash(u store.User, h string) bool {
-	got, err := hex.DecodeString(h)
-	if err != nil {
-		return false
+	want := s.authHashes(u)
+	ok := 0
+	for _, w := range want {
+		ok |= subtle.ConstantTimeCompare([]byte(h), []byte(w))
 	}
-	for _, k := range s.keys {
-		if hmac.Equal(got, saltedHMAC(saltSessionAuthHash, k, u.ID, u.PasswordHash)) {
-			return true
-		}
+	return ok == 1
+}
+
+// authHashCache maps a user ID to the session auth hashes (hex, one per key) of the password
+// hash last seen for that user. It is bounded: past maxAuthHashes users it starts afresh.
+type authHashCache struct {
+	mu sync.Mutex
+	m  map[string]authHashEntry
+}
+
+type authHashEntry struct {
+	pwHash string
+	hashes []string
+}
+
+const maxAuthHashes = 1 << 14
+
+func (s *Service) authHashes(u store.User) []string {
+	c := &s.authCache
+	c.mu.Lock()
+	e, ok := c.m[u.ID]
+	c.mu.Unlock()
+	if ok && e.pwHash == u.PasswordHash {
+		return e.hashes
 	}
-	return false
+	e = authHashEntry{pwHash: u.PasswordHash, hashes: make([]string, len(s.keys))}
+	for i, k := range s.keys {
+		e.hashes[i] = hex.EncodeToString(saltedHMAC(saltSessionAuthHash, k, u.ID, u.PasswordHash))
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxAuthHashes {
+		c.m = make(map[string]authHashEntry)
+	}
+	c.m[u.ID] = e
+	c.mu.Unlock()
+	return e.hashes
 }
 
 // ResetToken returns a password-reset token for u: "<base64url(user id)>.<base36 seconds since
