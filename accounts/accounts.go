@@ -271,8 +271,9 @@ type Page struct {
 	Form map[string]string
 	// Next is the checked destination after the page's form succeeds.
 	Next string
-	// Data is the page's own struct: RegisterData, TwoFactorData, []SessionRow, PasskeyData,
-	// ConfirmData, or a string (reset_confirm: the form's action, empty for an invalid link).
+	// Data is the page's own: TwoFactorData, []SessionRow, PasskeyData, ConfirmData,
+	// RegisterDoneData, ConfirmEmailData; []string for register (the password rules); a
+	// string for reset_confirm (the form's action, empty for an invalid link).
 	Data any
 }
 

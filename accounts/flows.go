@@ -522,6 +522,8 @@ func (a *Accounts) resetConfirm(w http.ResponseWriter, r *http.Request) {
 	a.redirect(w, r, a.prefix+"/login")
 }
 
+// TwoFactorData is the twofactor page's Data: the state of the user's second factor, and the
+// enrolment QR code and key while it is off.
 type TwoFactorData struct {
 	Enabled     bool
 	BackupLeft  int
@@ -635,6 +637,8 @@ func (a *Accounts) twoFactor(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "twofactor", p)
 }
 
+// SessionRow is one line of the sessions page's Data ([]SessionRow): one of the user's
+// sessions, ID being the public ID the page posts to end it.
 type SessionRow struct {
 	ID        string
 	Created   time.Time

@@ -54,19 +54,19 @@ func (a *Accounts) passkeyRoutes() error {
 	return nil
 }
 
-// passkeyRow is one line of the passkey list.
-type passkeyRow struct {
+// PasskeyRow is one line of the passkey list.
+type PasskeyRow struct {
 	ID, Name string
 	Created  time.Time
 	LastUsed time.Time
 }
 
-// passkeyPage is the page's Data: the nonce lets the page load /static/passkeys.js under the
-// strict CSP, the token goes in the X-CSRF-Token header of the JSON requests.
-type passkeyPage struct {
+// PasskeyData is the passkeys page's Data: the nonce lets the page load the passkey script
+// under the strict CSP, the token goes in the X-CSRF-Token header of its JSON requests.
+type PasskeyData struct {
 	Nonce, CSRFToken, Next string
 	Login                  bool
-	Passkeys               []passkeyRow
+	Passkeys               []PasskeyRow
 }
 
 func (p *passkeys) page(w http.ResponseWriter, r *http.Request) {
@@ -75,15 +75,15 @@ func (p *passkeys) page(w http.ResponseWriter, r *http.Request) {
 		p.unavailable(w, r, err)
 		return
 	}
-	d := passkeyPage{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r)}
+	d := PasskeyData{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r)}
 	for _, c := range list {
-		d.Passkeys = append(d.Passkeys, passkeyRow{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, Created: c.CreatedAt, LastUsed: c.LastUsed})
+		d.Passkeys = append(d.Passkeys, PasskeyRow{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, Created: c.CreatedAt, LastUsed: c.LastUsed})
 	}
 	p.render(w, r, http.StatusOK, "passkeys", Page{Title: "Passkeys", Data: d})
 }
 
 func (p *passkeys) loginPage(w http.ResponseWriter, r *http.Request) {
-	d := passkeyPage{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r), Login: true, Next: SafeNext(r)}
+	d := PasskeyData{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r), Login: true, Next: SafeNext(r)}
 	p.render(w, r, http.StatusOK, "passkeys", Page{Title: "Log in with a passkey", Data: d})
 }
 
