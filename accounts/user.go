@@ -10,7 +10,6 @@ import (
 
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/clientip"
-	"github.com/rampart-go/rampart/internal/reqown"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/twofactor"
@@ -66,10 +65,9 @@ func (a *Accounts) withUser(w http.ResponseWriter, r *http.Request) (*http.Reque
 	if !u.IsActive || !a.st.Accounts.CheckSessionAuthHash(u, sess.AuthHash()) {
 		return r, a.st.Sessions.Logout(w, r)
 	}
-	// Inside the default stack the request is its own copy and takes the new context in
-	// place (internal/reqown); anywhere else it is copied, as WithContext does.
-	r, _ = reqown.WithValueContext(r, userCtx{Context: r.Context(), u: u})
-	return r, nil
+	// A new request, never the caller's updated in place: application middleware may run
+	// between the stack and this handler and keep the request it was given (net/http's rule).
+	return r.WithContext(&userCtx{Context: r.Context(), u: u}), nil
 }
 
 // wantsJSON reports whether the client asked for JSON (an API, SPA or passkey request: it
