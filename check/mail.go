@@ -53,7 +53,7 @@ func liveMail(ctx context.Context, s settings.Settings, timeout time.Duration, r
 			what = "the SMTP password or mail (live password-reset links)"
 		}
 		return []Finding{{ID: idMailPlain, Severity: Warning, Hint: mailPlainHint, Message: fmt.Sprintf(
-			"RAMPART_EMAIL_URL: %s speaks plain SMTP only (no STARTTLS): rampart refuses to send %s to another machine in clear, so no mail is delivered", u.Addr(), what)}}
+			"RAMPART_EMAIL_URL: %s speaks plain SMTP only (no STARTTLS): rampart refuses to send %s in clear beyond loopback, so no mail is delivered", u.Addr(), what)}}
 	}
 	return []Finding{{ID: idMailUnusable, Severity: Warning, Hint: mailUnusableHint, Message: fmt.Sprintf(
 		"RAMPART_EMAIL_URL: %s cannot deliver mail: %v", u.Addr(), err)}}

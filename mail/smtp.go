@@ -17,7 +17,7 @@ import (
 // ErrNoTLS is returned when a server that is not on a loopback address does not offer
 // STARTTLS: nothing is sent to it, neither the password nor the message (which holds a live
 // reset link).
-var ErrNoTLS = errors.New("mail: the SMTP server offers no STARTTLS and is not on this machine: refusing to send in clear")
+var ErrNoTLS = errors.New("mail: the SMTP server offers no STARTTLS and its address is not loopback: refusing to send in clear")
 
 // DefaultTimeout bounds one delivery when the context has no deadline of its own.
 const DefaultTimeout = 30 * time.Second

@@ -261,19 +261,21 @@ func TestSendHonoursContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
+	accepted := make(chan struct{})
 	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, silent, until the test ends
+		c, err := ln.Accept()
+		if err != nil {
+			return
 		}
+		defer c.Close() // held open, silent, until the test ends
+		close(accepted)
+		io.Copy(io.Discard, c)
 	}()
 	s := newSender(t, smtpURL("smtp", ln.Addr().String(), true), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Send(ctx, resetMail) }()
+	<-accepted // Send waits for the greeting
 	cancel()
 	select {
 	case err := <-done:

@@ -107,7 +107,7 @@
 //
 // EMAIL_URL names the SMTP server that sends password-reset mail (package mail):
 // smtp://user:password@host:587 upgrades with STARTTLS, which is required unless the server's
-// address is loopback (no password or message is sent in clear to another machine);
+// address is loopback (no password or message leaves the machine in clear);
 // smtps://user:password@host uses TLS from the first byte (port 465). User and password are
 // percent-encoded; no path, query or fragment is accepted. The certificate is verified against
 // the host with the system's roots (SSL_CERT_FILE, SSL_CERT_DIR). Mail goes through a background
