@@ -6,8 +6,7 @@
 //
 //	s, err := settings.Load()
 //	stack, err := rampart.New(ctx, s, rampart.Options{})
-//	defer stack.Close()
-//	http.ListenAndServe(s.Addr, stack.Handler(myMux))
+//	err = stack.Serve(ctx, myMux) // timeouts, slow-client limits, graceful shutdown, Close
 //
 // Every layer is also usable alone from its own package; this file is the one place that
 // decides their order, so the order is reviewed once.
@@ -19,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rampart-go/rampart/audit"
@@ -31,8 +31,10 @@ import (
 	"github.com/rampart-go/rampart/hosts"
 	"github.com/rampart-go/rampart/internal/reqown"
 	"github.com/rampart-go/rampart/lockout"
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/password"
 	"github.com/rampart-go/rampart/ratelimit"
+	"github.com/rampart-go/rampart/server"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store"
@@ -47,8 +49,9 @@ type Options struct {
 	// own Options.Timeout then bound each operation, not Settings.StoreTimeout.
 	Store store.Store
 	// Mailer delivers password-reset mail, from a background queue (auth.Queue; Close waits
-	// up to 10 s for it to drain). Nil means an auth.Outbox (kept in memory and
-	// logged without the link), which suits the reference app and tests.
+	// up to 10 s for it to drain). Nil means an SMTP sender for Settings.EmailURL (package
+	// mail), or without one an auth.Outbox (kept in memory; in debug and development modes
+	// each message's links are also logged, so that a reset can be finished locally).
 	Mailer auth.Mailer
 	// Logger receives security events and errors. Nil means slog.Default().
 	Logger *slog.Logger
@@ -80,7 +83,7 @@ type Stack struct {
 	// RequestLimiter limits every request per client IP (Settings.RequestRate).
 	RequestLimiter ratelimit.Limiter
 	Mailer         auth.Mailer
-	Outbox         *auth.Outbox // non-nil when the default in-memory mailer is used
+	Outbox         *auth.Outbox // non-nil when no Mailer and no Settings.EmailURL are given
 	Logger         *slog.Logger
 	Errors         errorpage.Options
 	// Keys are the secret key and its fallbacks, newest first.
@@ -94,7 +97,9 @@ type Stack struct {
 	recover   func(http.Handler) http.Handler
 	ownsStore bool
 	stopSweep context.CancelFunc
-	mailQueue *auth.Queue // in front of Options.Mailer
+	mailQueue *auth.Queue // in front of Options.Mailer or the SMTP sender
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // New validates s and builds the stack. It opens the stores unless opts.Store is set; the
@@ -202,15 +207,28 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		return fail(fmt.Errorf("rampart: RAMPART_TRUSTED_ORIGINS: %w", err))
 	}
 
-	if opts.Mailer != nil {
+	mailer := opts.Mailer
+	if mailer == nil && s.EmailURL != "" {
+		if mailer, err = mail.New(s.EmailURL.Reveal(), mail.Options{From: s.EmailFrom}); err != nil {
+			return fail(fmt.Errorf("rampart: %w", err))
+		}
+	}
+	switch {
+	case mailer != nil:
 		// Delivered in the background so that a reset request answers alike, in time and in
-		// errors, whether or not the address has an account (see auth.Queue). The in-memory
-		// Outbox needs no queue: it cannot be slow or fail.
-		st.mailQueue = auth.NewQueue(opts.Mailer, auth.QueueOptions{Logger: log})
+		// errors, whether or not the address has an account (see auth.Queue).
+		st.mailQueue = auth.NewQueue(mailer, auth.QueueOptions{Logger: log})
 		st.Mailer = st.mailQueue
-	} else {
+	case s.Debug || s.InsecureDev:
+		// The in-memory Outbox needs no queue: it cannot be slow or fail.
+		st.Outbox = &auth.Outbox{}
+		st.Mailer = mail.Log{Logger: log, Next: st.Outbox}
+	default:
 		st.Outbox = &auth.Outbox{}
 		st.Mailer = st.Outbox
+		if !opts.Tool {
+			log.Warn("rampart: RAMPART_EMAIL_URL is not set: password-reset mail is kept in memory and never sent")
+		}
 	}
 	validators := []password.Validator{
 		&password.UserAttributeSimilarity{},
@@ -298,8 +316,22 @@ func (st *Stack) Healthz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ok\n"))
 }
 
-// Close releases the stores the stack opened.
+// Serve serves app behind the stack (Handler) on Settings.Addr with the settings' timeouts and
+// slow-client limits until ctx ends or the process gets SIGINT or SIGTERM; then it lets the
+// requests in flight finish and closes the stack (see package server). It returns nil after
+// such a stop.
+func (st *Stack) Serve(ctx context.Context, app http.Handler) error {
+	return server.New(st.Settings, st.Handler(app), server.Options{Logger: st.Logger}).Run(ctx, st)
+}
+
+// Close sends the queued mail (waiting up to 10 s) and releases the stores the stack opened,
+// committing their deferred writes. Calls after the first return the first's result.
 func (st *Stack) Close() error {
+	st.closeOnce.Do(func() { st.closeErr = st.close() })
+	return st.closeErr
+}
+
+func (st *Stack) close() error {
 	if st.stopSweep != nil {
 		st.stopSweep()
 	}

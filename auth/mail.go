@@ -4,16 +4,15 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+
+	"github.com/rampart-go/rampart/mail"
 )
 
-// Message is one e-mail.
-type Message struct {
-	To      string
-	Subject string
-	Body    string
-}
+// Message is one e-mail: mail.Message, so that mail's senders are Mailers.
+type Message = mail.Message
 
-// Mailer delivers messages (password reset). Implement it over SMTP or an API in production.
+// Mailer delivers messages (password reset). In production use mail.SMTP (RAMPART_EMAIL_URL;
+// rampart.New builds it) or an implementation over a provider's API.
 type Mailer interface {
 	Send(ctx context.Context, m Message) error
 }

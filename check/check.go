@@ -70,9 +70,10 @@ func Run(s settings.Settings) []Finding {
 	return out
 }
 
-// IDs lists every check ID Run can report, plus RAMPART-E000 (a variable that cannot be read) from Main.
+// IDs lists every check ID Run can report, plus RAMPART-E000 (a variable that cannot be read) from Main
+// and the IDs only Live reports.
 func IDs() []string {
-	ids := []string{idUnreadable}
+	ids := append([]string{idUnreadable}, liveOnlyIDs...)
 	for _, r := range rules {
 		ids = append(ids, r.id)
 	}

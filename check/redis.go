@@ -38,7 +38,8 @@ const redisOptOutHint = "unset RAMPART_INSECURE_REDIS_NO_PERSISTENCE and give th
 // Live runs the checks that need the network: it connects to each Redis the settings name (a
 // redis:// DATABASE_URL, a REDIS_URL), each bounded by timeout, and reports RAMPART-W030 for
 // every one not known to keep an append-only file: no persistence, RDB snapshots only,
-// persistence unknown (CONFIG and INFO refused), or no connection at all. A server that cannot
+// persistence unknown (CONFIG and INFO refused), or no connection at all. It also greets the
+// SMTP server of EMAIL_URL (RAMPART-W050, RAMPART-W051; see mail.go). A server that cannot
 // be reached is its own finding; it does not stop the other checks.
 func Live(ctx context.Context, s settings.Settings, timeout time.Duration) []Finding {
 	var out []Finding
@@ -52,7 +53,7 @@ func Live(ctx context.Context, s settings.Settings, timeout time.Duration) []Fin
 		}
 		out = append(out, Finding{ID: idRedisPersistence, Severity: Warning, Message: m, Hint: open.RedisPersistenceHint})
 	}
-	return out
+	return append(out, liveMail(ctx, s, timeout, nil)...) // mail.go
 }
 
 // merge inserts live findings into Run's, each after the findings whose ID orders at or before

@@ -84,6 +84,8 @@
 //	| RAMPART_BODY_TIMEOUT                  | BodyTimeout             | duration  | 10s (+1s per BODY_MIN_RATE bytes)        | (nginx client_body_timeout)        |
 //	| RAMPART_BODY_MIN_RATE                 | BodyMinRate             | int ≥ 0   | 4096 (bytes/s; 0: no extension)          | (Apache mod_reqtimeout MinRate)    |
 //	| RAMPART_MAX_CONNS_PER_IP              | MaxConnsPerIP           | int ≥ 0   | 256 (0: no cap; proxies exempt)          | (nginx limit_conn)                 |
+//	| RAMPART_EMAIL_URL                     | EmailURL                | secret URL| empty (no mail sent; dev: links logged)  | EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER/PASSWORD, EMAIL_USE_TLS/SSL (django-environ email_url) |
+//	| RAMPART_EMAIL_FROM                    | EmailFrom               | address   | webmaster@localhost                      | DEFAULT_FROM_EMAIL                 |
 //
 // DATABASE_URL accepts sqlite://rampart.db (relative path), sqlite:///var/lib/rampart.db
 // (absolute), sqlite::memory:, file:rampart.db, a bare path, postgres:// or postgresql://
@@ -94,14 +96,29 @@
 // sessions to one file) and ?session_write_delay=DURATION (0: commit every session update
 // before the response; default 10ms, see store/sqlite's Options.SyncSessionWrites). REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
 //
-// BODY_TIMEOUT, BODY_MIN_RATE and MAX_CONNS_PER_IP bound slow clients in `rampart serve` (an
-// application serving Stack.Handler itself sets its own http.Server limits). A request body must
-// arrive within BODY_TIMEOUT, extended by one second per BODY_MIN_RATE bytes received and never
+// The four server timeouts, BODY_TIMEOUT, BODY_MIN_RATE and MAX_CONNS_PER_IP are applied by
+// package server (server.New and server.Run; Stack.Serve and `rampart serve` use them); an
+// application that builds its own http.Server sets its own. The last three bound slow clients:
+// a request body must arrive within BODY_TIMEOUT, extended by one second per BODY_MIN_RATE bytes received and never
 // beyond READ_TIMEOUT; a small body (a form) that does not is answered 408 before any handler
 // runs. MAX_CONNS_PER_IP caps the connections open at once from one address (IPv6: one /64);
 // past it new connections are closed at once. Connections from TRUSTED_PROXIES are not capped
 // (every client behind a proxy shares its address): cap per client at the proxy, which should
 // also buffer request bodies (nginx does by default). See docs/SCALING.md.
+//
+// EMAIL_URL names the SMTP server that sends password-reset mail (package mail):
+// smtp://user:password@host:587 upgrades with STARTTLS, which is required unless the server's
+// address is loopback (no password or message leaves the machine in clear);
+// smtps://user:password@host uses TLS from the first byte (port 465). User and password are
+// percent-encoded; no path, query or fragment is accepted. The certificate is verified against
+// the host with the system's roots (SSL_CERT_FILE, SSL_CERT_DIR). Mail goes through a background
+// queue, so requests never wait for the server and a reset request answers alike whether or not
+// the address has an account; failed deliveries are logged. Unset, mail is kept in memory only:
+// in production rampart.New logs a warning, and in debug or development mode it writes each
+// message's links (reset, confirmation) to the log so that every flow can be finished locally.
+// `rampart check` connects to the server (unless --offline) and reports RAMPART-W050 when it
+// speaks only plain SMTP, so that the password and mail would not be sent, and RAMPART-W051 when
+// it cannot be used at all (unreachable, certificate not trusted, no usable AUTH).
 //
 // STORE_TIMEOUT bounds every store operation a request waits for (loading the session, a
 // lockout or rate-limit counter, a user, a comment...), on every backend: a store that does
@@ -125,7 +142,7 @@
 //
 // # Secrets
 //
-// SecretKey, SecretKeyFallbacks, DatabaseURL and RedisURL have type Secret, which prints, logs
+// SecretKey, SecretKeyFallbacks, DatabaseURL, RedisURL and EmailURL have type Secret, which prints, logs
 // and marshals as a mask; Settings itself prints redacted (String, LogValue, MarshalJSON), and
 // Redacted lists every variable with secrets masked.
 package settings

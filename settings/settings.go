@@ -188,7 +188,7 @@ type Settings struct {
 	// MaxBodyBytes caps request bodies (RAMPART_MAX_BODY_BYTES).
 	MaxBodyBytes int64
 
-	// Slow clients, enforced by `rampart serve` (see docs/SCALING.md). BodyTimeout is how long
+	// Slow clients, enforced by package server (see docs/SCALING.md). BodyTimeout is how long
 	// a request body may take to arrive (RAMPART_BODY_TIMEOUT), extended by one second per
 	// BodyMinRate bytes received (RAMPART_BODY_MIN_RATE, bytes per second; 0: no extension),
 	// never beyond ReadTimeout. MaxConnsPerIP caps the connections open at once from one client
@@ -197,6 +197,15 @@ type Settings struct {
 	BodyTimeout   time.Duration
 	BodyMinRate   int
 	MaxConnsPerIP int
+
+	// EmailURL is the SMTP server that delivers mail such as password-reset links
+	// (RAMPART_EMAIL_URL, see mail.URL): smtp://user:password@host:587 (STARTTLS, required
+	// unless the server is on loopback) or smtps://user:password@host (implicit TLS, port 465).
+	// Empty: no mail is sent; rampart.New keeps it in memory (Stack.Outbox) and, in debug or
+	// development mode, writes its links to the log.
+	EmailURL Secret
+	// EmailFrom is the sender of that mail (RAMPART_EMAIL_FROM; Django's DEFAULT_FROM_EMAIL).
+	EmailFrom string
 
 	// Unknown lists RAMPART_* variables that were set but are not settings (likely typos).
 	Unknown []string
@@ -378,7 +387,7 @@ func (s Settings) SecretValues() []string {
 	for _, k := range s.SecretKeyFallbacks {
 		add(k.Reveal())
 	}
-	for _, u := range []Secret{s.DatabaseURL, s.RedisURL} {
+	for _, u := range []Secret{s.DatabaseURL, s.RedisURL, s.EmailURL} {
 		add(u.Reveal())
 		add(urlPassword(u.Reveal()))
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/signing"
 )
 
@@ -57,6 +58,16 @@ func (s Settings) Validate() error {
 	if s.RedisURL != "" {
 		if _, err := ParseRedisURL(s.RedisURL.Reveal()); err != nil {
 			bad("REDIS_URL", "%v", err)
+		}
+	}
+	if s.EmailURL != "" {
+		if _, err := mail.ParseURL(s.EmailURL.Reveal()); err != nil {
+			bad("EMAIL_URL", "%v", err)
+		}
+	}
+	if s.EmailFrom != "" || s.EmailURL != "" {
+		if err := mail.CheckAddress(s.EmailFrom); err != nil {
+			bad("EMAIL_FROM", "%v", err)
 		}
 	}
 	if _, err := checkAddr(s.Addr); err != nil {

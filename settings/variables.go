@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/mail"
 )
 
 // variable describes one setting: its name after the prefix, its default (which may depend on
@@ -268,6 +269,19 @@ var variables = []variable{
 	durVar("BODY_TIMEOUT", "10s", func(s *Settings) *time.Duration { return &s.BodyTimeout }),
 	intVar("BODY_MIN_RATE", "4096", 0, func(s *Settings) *int { return &s.BodyMinRate }),
 	intVar("MAX_CONNS_PER_IP", "256", 0, func(s *Settings) *int { return &s.MaxConnsPerIP }),
+	// Mail (package mail). No URL means no mail server: development logs the links instead.
+	{"EMAIL_URL", static(""),
+		func(s *Settings, raw string) error {
+			s.EmailURL = Secret(raw)
+			if raw == "" {
+				return nil
+			}
+			_, err := mail.ParseURL(raw)
+			return err
+		},
+		func(s *Settings) string { return RedactURL(s.EmailURL.Reveal()) }},
+	strVar("EMAIL_FROM", static("webmaster@localhost"), func(v string) (string, error) { return v, mail.CheckAddress(v) },
+		func(s *Settings) *string { return &s.EmailFrom }),
 }
 
 // ParseBool accepts 1/0, true/false, yes/no, on/off (any case). Anything else is an error rather

@@ -2,23 +2,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/hosts"
 	"github.com/rampart-go/rampart/internal/app"
+	"github.com/rampart-go/rampart/server"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/signing"
 )
@@ -74,37 +72,36 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fail(stderr, err)
 		return 1
 	}
-	defer func() {
-		// Closing commits the SQLite store's deferred session updates: report a failure.
-		if err := stack.Close(); err != nil {
-			fmt.Fprintf(stderr, "rampart: closing the store: %v\n", err)
-		}
-	}()
 	a, err := app.New(stack, app.Options{})
 	if err != nil {
+		stack.Close()
 		fail(stderr, err)
 		return 1
 	}
-	srv := &http.Server{
-		Addr:              s.Addr,
-		Handler:           slowBodyGuard(stack.Handler(a), s.BodyTimeout, s.BodyMinRate, s.ReadTimeout, s.MaxBodyBytes, logger),
-		ReadHeaderTimeout: s.ReadHeaderTimeout,
-		ReadTimeout:       s.ReadTimeout,
-		WriteTimeout:      s.WriteTimeout,
-		IdleTimeout:       s.IdleTimeout,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	// The timeouts, slow-client limits and graceful shutdown every adopter gets (package
+	// server); both listeners share one per-address connection cap.
+	srv := server.New(s, stack.Handler(a), server.Options{Logger: logger})
+	var listeners []net.Listener
+	listen := func(ln net.Listener, err error) bool {
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			stack.Close()
+			fail(stderr, err)
+			return false
+		}
+		listeners = append(listeners, ln)
+		return true
 	}
-	conns := newConnLimit(s.MaxConnsPerIP, s.TrustedProxies, logger)
-	ln, err := net.Listen("tcp", s.Addr)
-	if err != nil {
-		fail(stderr, err)
-		return 1
-	}
-	ln = conns.wrap(ln)
 	scheme := "http"
 	if *certFile != "" {
 		scheme = "https"
+		if !listen(srv.ListenTLS(s.Addr, *certFile, *keyFile)) {
+			return 1
+		}
+	} else if !listen(srv.Listen(s.Addr)) {
+		return 1
 	}
 	mode := "production"
 	if s.InsecureDev {
@@ -113,41 +110,20 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if s.Debug {
 		mode += ", debug error pages"
 	}
-	fmt.Fprintf(stdout, "rampart: reference app on %s://%s/  [%s; store %s]\n", scheme, displayAddr(ln.Addr().String(), s.AllowedHosts), mode, settings.RedactURL(s.DatabaseURL.Reveal()))
-	errc := make(chan error, 2)
-	go func() {
-		if *certFile != "" {
-			errc <- srv.ServeTLS(ln, *certFile, *keyFile)
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
-	var plain *http.Server
+	fmt.Fprintf(stdout, "rampart: reference app on %s://%s/  [%s; store %s]\n", scheme, displayAddr(listeners[0].Addr().String(), s.AllowedHosts), mode, settings.RedactURL(s.DatabaseURL.Reveal()))
 	if *httpAddr != "" {
-		pln, err := net.Listen("tcp", *httpAddr)
-		if err != nil {
-			fail(stderr, err)
+		// The same server and stack: its HTTPS redirect layer answers every plain request
+		// with a redirect.
+		if !listen(srv.Listen(*httpAddr)) {
 			return 1
 		}
-		// The same stack: its HTTPS redirect layer answers every plain request with a redirect.
-		plain = &http.Server{Handler: srv.Handler, ReadHeaderTimeout: s.ReadHeaderTimeout, ReadTimeout: s.ReadTimeout,
-			WriteTimeout: s.WriteTimeout, IdleTimeout: s.IdleTimeout, MaxHeaderBytes: srv.MaxHeaderBytes, ErrorLog: srv.ErrorLog}
-		fmt.Fprintf(stdout, "rampart: plain HTTP on http://%s/ (redirects to HTTPS)\n", displayAddr(pln.Addr().String(), s.AllowedHosts))
-		go func() { errc <- plain.Serve(conns.wrap(pln)) }()
+		fmt.Fprintf(stdout, "rampart: plain HTTP on http://%s/ (redirects to HTTPS)\n", displayAddr(listeners[1].Addr().String(), s.AllowedHosts))
 	}
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			fail(stderr, err)
-			return 1
-		}
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdown)
-		if plain != nil {
-			_ = plain.Shutdown(shutdown)
-		}
+	// Run closes the stack last: that commits the SQLite store's deferred session updates
+	// and sends the queued mail, so its failure is reported.
+	if err := srv.Run(ctx, stack, listeners...); err != nil {
+		fail(stderr, err)
+		return 1
 	}
 	return 0
 }

@@ -35,6 +35,13 @@ func newUserDir(t *testing.T) string {
 // the URL its banner prints; the server is stopped (and must exit 0) when the test ends.
 func startServe(t *testing.T, args ...string) string {
 	t.Helper()
+	base, _ := startServeLog(t, args...)
+	return base
+}
+
+// startServeLog is startServe that also returns what the server logs.
+func startServeLog(t *testing.T, args ...string) (string, *lockedBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	var stderr lockedBuffer
@@ -61,7 +68,7 @@ func startServe(t *testing.T, args ...string) string {
 	if m == nil {
 		t.Fatalf("no URL in the banner %q", banner)
 	}
-	return m[1]
+	return m[1], &stderr
 }
 
 // runTool runs one command line as a separate terminal would (in-process, same directory).

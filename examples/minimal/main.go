@@ -18,16 +18,18 @@ import (
 func main() {
 	s := must(settings.Load())
 	stack := must(rampart.New(context.Background(), s, rampart.Options{}))
-	defer stack.Close()
 	acc := must(accounts.New(stack, accounts.Options{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", acc.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "Hello, %s", accounts.User(r).Username)
 	})))
-	mux.Handle("GET /vault", acc.RequireRecentAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, "The vault is open.")
-	})))
-	log.Print(http.ListenAndServe(s.Addr, stack.Handler(acc.Handler(mux))))
+	vault := func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "The vault is open.") }
+	mux.Handle("GET /vault", acc.RequireRecentAuth(http.HandlerFunc(vault))) // asks for the password again
+	// Timeouts and slow-client limits from the settings; on SIGTERM the requests in flight
+	// finish and the stack closes (SQLite's deferred writes, queued mail).
+	if err := stack.Serve(context.Background(), acc.Handler(mux)); err != nil {
+		log.Fatal(err)
+	}
 }
 
 func must[T any](v T, err error) T {

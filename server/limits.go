@@ -1,6 +1,7 @@
-package main
+package server
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,24 +17,56 @@ import (
 // the largest body the site accepts, so a client trickling a small form one byte every few
 // seconds holds its connection (a goroutine, buffers, and a handler's state) for all of it:
 // 10,000 of them from one host added 300 MiB to the server's RSS for 30 s (docs/SCALING.md,
-// "Slow clients"). Two limits bound that:
-// slowBodyGuard gives a body BodyTimeout plus time at a minimum rate, and connLimit caps
-// how many connections one address holds at once.
+// "Slow clients"). Two limits bound that: BodyGuard gives a body a grace period plus time at a
+// minimum rate, and ConnLimit caps how many connections one address holds at once. New applies
+// both from the settings.
 
-// preReadMax is the largest body slowBodyGuard reads itself before the handler runs: forms.
+// preReadMax is the largest body BodyGuard reads itself before the handler runs: forms.
 // Larger bodies are streamed to the handler under the same deadline.
 const preReadMax = 64 << 10
 
-// slowBodyGuard bounds how long a request body may take to arrive: timeout from the moment the
-// handler is called, plus one second per minRate bytes received (0: no extension), and never
-// past ceiling (the server's ReadTimeout, which this deadline replaces). A small body with a
-// Content-Length (up to min(preReadMax, maxBody) bytes) is read here first, so that a client
-// too slow for it gets 408 and no handler runs (no session load, no CSRF failure logged for
-// what is a slow client); a larger or chunked body reaches the handler, whose reads fail with
-// os.ErrDeadlineExceeded once the deadline passes. The buffer grows with the bytes that
-// actually arrive, not with the Content-Length claimed.
-func slowBodyGuard(next http.Handler, timeout time.Duration, minRate int, ceiling time.Duration, maxBody int64, log *slog.Logger) http.Handler {
-	small := min(int64(preReadMax), maxBody)
+// DefaultBodyTimeout is BodyLimits.Timeout when zero (RAMPART_BODY_TIMEOUT's default).
+const DefaultBodyTimeout = 10 * time.Second
+
+// BodyLimits configure BodyGuard. The zero value allows DefaultBodyTimeout for every body.
+type BodyLimits struct {
+	// Timeout is how long a body may take to arrive, from the moment the handler is called
+	// (RAMPART_BODY_TIMEOUT; zero means DefaultBodyTimeout).
+	Timeout time.Duration
+	// MinRate extends Timeout by one second per MinRate bytes received (RAMPART_BODY_MIN_RATE,
+	// bytes per second; zero: no extension).
+	MinRate int
+	// Ceiling is the latest the deadline may move to, from the handler's start: the server's
+	// ReadTimeout, which this deadline replaces. Zero means none.
+	Ceiling time.Duration
+	// MaxBody is the largest body the site accepts (RAMPART_MAX_BODY_BYTES); bodies up to
+	// min(64 KiB, MaxBody) are read before the handler runs. Zero means 64 KiB.
+	MaxBody int64
+	// Logger receives a debug record per body cut off. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// BodyGuard bounds how long a request body may take to arrive: Timeout from the moment the
+// handler is called, plus one second per MinRate bytes received, and never past Ceiling. A
+// small body with a Content-Length (up to min(64 KiB, MaxBody) bytes) is read here first, so
+// that a client too slow for it gets 408 and no handler runs (no session load, no CSRF failure
+// logged for what is a slow client); a larger or chunked body reaches the handler, whose reads
+// fail with os.ErrDeadlineExceeded once the deadline passes. The buffer grows with the bytes
+// that actually arrive, not with the Content-Length claimed.
+//
+// The deadline is the connection's read deadline (http.ResponseController), so BodyGuard works
+// with net/http's HTTP/1 server; on a connection that cannot take one, the server's own
+// ReadTimeout still applies.
+func BodyGuard(next http.Handler, o BodyLimits) http.Handler {
+	timeout := cmp.Or(o.Timeout, DefaultBodyTimeout)
+	small := int64(preReadMax)
+	if o.MaxBody > 0 {
+		small = min(small, o.MaxBody)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
@@ -41,7 +74,10 @@ func slowBodyGuard(next http.Handler, timeout time.Duration, minRate int, ceilin
 		}
 		start := time.Now()
 		b := &deadlineBody{body: r.Body, rc: http.NewResponseController(w), start: start,
-			grace: timeout, rate: minRate, limit: start.Add(ceiling)}
+			grace: timeout, rate: o.MinRate}
+		if o.Ceiling > 0 {
+			b.limit = start.Add(o.Ceiling)
+		}
 		if err := b.extend(); err != nil {
 			// A connection that cannot take a read deadline (none in net/http's servers):
 			// ReadTimeout still applies.
@@ -76,7 +112,7 @@ type deadlineBody struct {
 	start    time.Time
 	grace    time.Duration
 	rate     int
-	limit    time.Time
+	limit    time.Time // zero: none
 	received int64
 	set      time.Time // the deadline last set
 }
@@ -86,7 +122,7 @@ func (b *deadlineBody) extend() error {
 	if b.rate > 0 {
 		d = d.Add(time.Duration(float64(b.received) / float64(b.rate) * float64(time.Second)))
 	}
-	if d.After(b.limit) {
+	if !b.limit.IsZero() && d.After(b.limit) {
 		d = b.limit
 	}
 	if d.Equal(b.set) {
@@ -126,13 +162,13 @@ func (r *byteReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// connLimit caps the connections open at once from one client address (an IPv6 /64, since
+// ConnLimit caps the connections open at once from one client address (an IPv6 /64, since
 // one subscriber usually holds a whole /64, as in lockout and ratelimit), over every listener
 // it wraps. Past the cap a new connection is closed as soon as it is accepted, before net/http
 // gives it a goroutine or buffers; a summary of refusals is logged at most once a minute.
 // Connections from exempt prefixes (the trusted proxies, through which every client arrives)
 // are not counted: behind a proxy the cap belongs at the proxy.
-type connLimit struct {
+type ConnLimit struct {
 	max    int
 	exempt []netip.Prefix
 	log    *slog.Logger
@@ -143,12 +179,18 @@ type connLimit struct {
 	logged  time.Time
 }
 
-func newConnLimit(max int, exempt []netip.Prefix, log *slog.Logger) *connLimit {
-	return &connLimit{max: max, exempt: exempt, log: log, open: map[netip.Addr]int{}}
+// NewConnLimit returns a cap of max connections per address (RAMPART_MAX_CONNS_PER_IP; zero or
+// less: no cap), not counting those from exempt (RAMPART_TRUSTED_PROXIES). A nil log means
+// slog.Default().
+func NewConnLimit(max int, exempt []netip.Prefix, log *slog.Logger) *ConnLimit {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &ConnLimit{max: max, exempt: exempt, log: log, open: map[netip.Addr]int{}}
 }
 
-// wrap returns ln under the limit (ln itself when there is no cap).
-func (l *connLimit) wrap(ln net.Listener) net.Listener {
+// Wrap returns ln under the limit (ln itself when there is no cap).
+func (l *ConnLimit) Wrap(ln net.Listener) net.Listener {
 	if l.max <= 0 {
 		return ln
 	}
@@ -175,7 +217,7 @@ func connKey(a net.Addr, exempt []netip.Prefix) (netip.Addr, bool) {
 }
 
 // take counts a connection from key, or reports false when key is at the cap.
-func (l *connLimit) take(key netip.Addr) bool {
+func (l *ConnLimit) take(key netip.Addr) bool {
 	l.mu.Lock()
 	if l.open[key] < l.max {
 		l.open[key]++
@@ -195,7 +237,7 @@ func (l *connLimit) take(key netip.Addr) bool {
 	return false
 }
 
-func (l *connLimit) release(key netip.Addr) {
+func (l *ConnLimit) release(key netip.Addr) {
 	l.mu.Lock()
 	if l.open[key]--; l.open[key] <= 0 {
 		delete(l.open, key)
@@ -205,7 +247,7 @@ func (l *connLimit) release(key netip.Addr) {
 
 type limitedListener struct {
 	net.Listener
-	l *connLimit
+	l *ConnLimit
 }
 
 func (ll *limitedListener) Accept() (net.Conn, error) {
@@ -229,7 +271,7 @@ func (ll *limitedListener) Accept() (net.Conn, error) {
 // countedConn gives its slot back once, when closed.
 type countedConn struct {
 	net.Conn
-	l    *connLimit
+	l    *ConnLimit
 	key  netip.Addr
 	once sync.Once
 }
