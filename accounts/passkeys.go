@@ -48,6 +48,8 @@ func (a *Accounts) passkeyRoutes() error {
 	a.mux.Handle("POST "+pre+"/passkeys", a.RequireRecentAuth(http.HandlerFunc(p.delete)))
 	a.mux.Handle("POST "+pre+"/passkeys/begin-register", a.RequireRecentAuth(http.HandlerFunc(p.beginRegister)))
 	a.mux.Handle("POST "+pre+"/passkeys/finish-register", a.RequireRecentAuth(http.HandlerFunc(p.finishRegister)))
+	a.mux.Handle("POST "+pre+"/confirm/passkey/begin", a.RequireLogin(http.HandlerFunc(p.beginLogin)))
+	a.mux.Handle("POST "+pre+"/confirm/passkey/finish", a.RequireLogin(http.HandlerFunc(p.finishConfirm)))
 	a.mux.HandleFunc("GET "+pre+"/login/passkey", p.loginPage)
 	a.mux.HandleFunc("POST "+pre+"/login/passkey/begin", p.beginLogin)
 	a.mux.HandleFunc("POST "+pre+"/login/passkey/finish", p.finishLogin)
@@ -231,4 +233,31 @@ func (p *passkeys) finishLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	p.event(r, kindPasskeyLogin, &u, "", "")
 	p.completeLogin(w, r, u, true, SafeNext(r))
+}
+
+// finishConfirm re-authenticates the logged-in user with one of their own passkeys (sudo
+// mode): the assertion must verify and name this user. A passkey of another account is
+// refused and audited.
+func (p *passkeys) finishConfirm(w http.ResponseWriter, r *http.Request) {
+	u := User(r)
+	userID, _, err := p.m.FinishLogin(r, r.Body)
+	if err != nil {
+		if errors.Is(err, passkey.ErrCloned) {
+			p.event(r, kindPasskeyClone, u, "", err.Error())
+		}
+		p.ceremonyError(w, r, err)
+		return
+	}
+	if userID != u.ID {
+		p.event(r, "reauth.failure", u, "", "passkey of another account")
+		jsonError(w, http.StatusForbidden, "This passkey belongs to another account.")
+		return
+	}
+	p.confirmed(w, r, u, "passkey")
+}
+
+// hasPasskeys reports whether u has a passkey to confirm with.
+func (p *passkeys) hasPasskeys(r *http.Request, u *store.User) (bool, error) {
+	list, err := p.m.Store().Credentials(r.Context(), u.ID)
+	return len(list) > 0, err
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/csp"
+	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/twofactor"
@@ -151,8 +153,8 @@ func (a *Accounts) Recent(r *http.Request) bool {
 
 // RequireRecentAuth lets a logged-in user through when the session proved who it is within
 // Options.RecentAuth (GitHub's "sudo mode"): a stolen session cookie alone cannot take the
-// actions behind it. Others are asked to re-enter their password (or a TOTP code) on the
-// confirm page and come back; a form posted without it is not carried out (the user submits
+// actions behind it. Others are asked to re-enter their password (or a TOTP code, or to use
+// one of their passkeys) on the confirm page and come back; a form posted without it is not carried out (the user submits
 // it again), and JSON requests get 403 with "reauthenticate" in the body.
 func (a *Accounts) RequireRecentAuth(h http.Handler) http.Handler {
 	return a.RequireLogin(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -176,6 +178,10 @@ func (a *Accounts) RequireRecentAuth(h http.Handler) http.Handler {
 type ConfirmData struct {
 	// TOTP is set when the user may confirm with an authenticator code instead of the password.
 	TOTP bool
+	// Passkey is set when the user may confirm with a passkey; Nonce and CSRFToken are then
+	// what the passkey script needs (its script tag and its JSON requests' header).
+	Passkey          bool
+	Nonce, CSRFToken string
 }
 
 // confirm is the re-authentication page behind RequireRecentAuth: the password (reserved in
@@ -185,6 +191,12 @@ func (a *Accounts) confirm(w http.ResponseWriter, r *http.Request) {
 	u := User(r)
 	p := Page{Title: "Confirm it's you", Next: SafeNext(r), Data: ConfirmData{TOTP: u.TOTPEnabled}}
 	if r.Method != http.MethodPost {
+		has, err := a.pk.hasPasskeys(r, u)
+		if err != nil {
+			a.unavailable(w, r, err)
+			return
+		}
+		p.Data = ConfirmData{TOTP: u.TOTPEnabled, Passkey: has, Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r)}
 		a.render(w, r, http.StatusOK, "confirm", p)
 		return
 	}

@@ -62,12 +62,14 @@
     location.assign(prefix + '/passkeys');
   }
 
-  async function login(next) {
-    const opts = (await json(await post(prefix + '/login/passkey/begin'))).publicKey;
+  // login signs in with a passkey; with reauth it confirms the logged-in user instead (sudo mode).
+  async function login(next, reauth) {
+    const base = reauth ? prefix + '/confirm/passkey' : prefix + '/login/passkey';
+    const opts = (await json(await post(base + '/begin'))).publicKey;
     opts.challenge = b64(opts.challenge);
     (opts.allowCredentials || []).forEach((c) => { c.id = b64(c.id); });
     const cred = await navigator.credentials.get({ publicKey: opts });
-    const resp = await post(prefix + '/login/passkey/finish?next=' + encodeURIComponent(next || '/'), {
+    const resp = await post(base + '/finish?next=' + encodeURIComponent(next || '/'), {
       id: cred.id,
       rawId: unb64(cred.rawId),
       type: cred.type,
@@ -95,4 +97,6 @@
   if (add) add.addEventListener('click', run(register));
   const btn = document.getElementById('passkey-login');
   if (btn) btn.addEventListener('click', run(() => login(btn.dataset.next)));
+  const again = document.getElementById('passkey-reauth');
+  if (again) again.addEventListener('click', run(() => login(again.dataset.next, true)));
 })();

@@ -4,10 +4,12 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/internal/apptest"
 )
 
@@ -122,6 +124,21 @@ func TestPasskeys(t *testing.T) {
 	}
 	if logins != 2 {
 		t.Fatalf("%d passkey.login events, want 2", logins)
+	}
+
+	// Removing a passkey needs a recent authentication (sudo mode): once the login is older
+	// than the window, the remove button leads to the confirm page, and the passkey itself
+	// confirms (the password would too).
+	env.Clock.Advance(accounts.DefaultRecentAuth + time.Minute)
+	if st := b.open(base + "/accounts/passkeys"); st != 200 {
+		t.Fatalf("GET /accounts/passkeys: %d", st)
+	}
+	if st, u := b.submit(`button.passkey-delete`); st != 200 || path(t, u) != "/accounts/confirm" {
+		t.Fatalf("remove with a stale login: %d %s, want the confirm page", st, u)
+	}
+	b.do("confirm with the passkey", chromedp.Click(chromedp.CSS(`#passkey-reauth`)), chromedp.WaitVisible(chromedp.CSS(`td.passkey-name`)))
+	if u := get(b, "location", chromedpLocation()); path(t, u) != "/accounts/passkeys" {
+		t.Fatalf("after confirming with the passkey: %s", u)
 	}
 
 	// Removed: the authenticator still offers the credential, the app no longer knows it.
