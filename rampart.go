@@ -268,7 +268,8 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 // The CSP report endpoint (Settings.CSPReportURI) is answered before sessions and CSRF,
 // because browsers post reports without cookies or tokens; it has its own size and rate limits.
 func (st *Stack) Handler(app http.Handler) http.Handler {
-	inner := st.Sessions.Middleware(st.csrf(app))
+	// The application gets a request no rampart layer changes in place any more (reqown.Release).
+	inner := st.Sessions.Middleware(st.csrf(reqown.Release(app)))
 	limited := ratelimit.Middleware(st.RequestLimiter, ratelimit.ByIP, ratelimit.Options{Headers: true,
 		OnLimited: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			st.Errors.WriteMessage(w, r, http.StatusTooManyRequests, "Too many requests. Please slow down.")

@@ -2,12 +2,15 @@ package rampart_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"testing/synctest"
 
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/auth"
+	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store/memory"
 )
@@ -60,4 +63,39 @@ func TestMailerIsQueued(t *testing.T) {
 			t.Fatalf("sent %+v, want one message to ann", mailer.sent)
 		}
 	})
+}
+
+// TestAppMiddlewareKeepsItsRequest: application middleware inside Stack.Handler that keeps its
+// request and reads its context after calling the next handler sees it unchanged, even when
+// a rampart layer runs inside it (here a second session manager for an admin area, which
+// adds its own session to the context). net/http's rule: middleware must not modify the
+// request it was given.
+func TestAppMiddlewareKeepsItsRequest(t *testing.T) {
+	env := map[string]string{"RAMPART_SECRET_KEY": "rampart-test-key-5a1f0c9e7d3b2468-for-the-root-package-tests", "RAMPART_INSECURE_DEV": "1", "RAMPART_ALLOWED_HOSTS": "127.0.0.1"}
+	s, err := settings.LoadFrom(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := rampart.New(t.Context(), s, rampart.Options{Store: memory.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	admin := session.NewManager(memory.New(), session.Options{CookieName: "admin_session", InsecureNoSecureCookie: true})
+	var before, after context.Context
+	keeper := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			before = r.Context()
+			next.ServeHTTP(w, r)
+			after = r.Context()
+		})
+	}
+	app := keeper(admin.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		session.FromRequest(r).SetString("x", "y")
+	})))
+	rec := httptest.NewRecorder()
+	st.Handler(app).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/admin", nil))
+	if before == nil || after != before {
+		t.Fatalf("the middleware's request changed under it (status %d)", rec.Code)
+	}
 }

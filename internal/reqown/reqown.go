@@ -88,3 +88,28 @@ func WithValueContext[C any, P interface {
 	pair.r = *r.WithContext(p)
 	return &pair.r, p
 }
+
+// Release hands next a request that no rampart layer may update in place any more. rampart.go
+// puts it just before the application: from there on, code may keep the request it was given
+// and read its context after calling the next handler (net/http's rule for middleware), so a
+// rampart layer the application uses inside (a second session.Manager for an admin area, the
+// accounts handler) must copy, as it does when used alone. The stack's own layers have all run
+// by then; the swap itself happens before any application code sees the request.
+func Release(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if owned, _ := r.Context().Value(Key{}).(*http.Request); owned == r {
+			*r = *r.WithContext(&releasedCtx{r.Context()})
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// releasedCtx hides the owned request from the layers below.
+type releasedCtx struct{ context.Context }
+
+func (c *releasedCtx) Value(key any) any {
+	if key == (Key{}) {
+		return nil
+	}
+	return c.Context.Value(key)
+}
