@@ -10,6 +10,7 @@ import (
 
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/auth"
+	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store/memory"
@@ -67,8 +68,8 @@ func TestMailerIsQueued(t *testing.T) {
 
 // TestAppMiddlewareKeepsItsRequest: application middleware inside Stack.Handler that keeps its
 // request and reads its context after calling the next handler sees it unchanged, even when
-// a rampart layer runs inside it (here a second session manager for an admin area, which
-// adds its own session to the context). net/http's rule: middleware must not modify the
+// rampart layers run inside it (here a second session manager for an admin area and a CSRF
+// layer, which add their own values to the context). net/http's rule: middleware must not modify the
 // request it was given.
 func TestAppMiddlewareKeepsItsRequest(t *testing.T) {
 	env := map[string]string{"RAMPART_SECRET_KEY": "rampart-test-key-5a1f0c9e7d3b2468-for-the-root-package-tests", "RAMPART_INSECURE_DEV": "1", "RAMPART_ALLOWED_HOSTS": "127.0.0.1"}
@@ -90,9 +91,14 @@ func TestAppMiddlewareKeepsItsRequest(t *testing.T) {
 			after = r.Context()
 		})
 	}
-	app := keeper(admin.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	protect, err := csrf.New(csrf.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := keeper(admin.Middleware(protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		session.FromRequest(r).SetString("x", "y")
-	})))
+		_ = csrf.Token(r)
+	}))))
 	rec := httptest.NewRecorder()
 	st.Handler(app).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://127.0.0.1/admin", nil))
 	if before == nil || after != before {
