@@ -22,15 +22,25 @@ import (
 // Key is the context key of the owned request.
 type Key struct{}
 
-// ownerCtx names the request Middleware made.
+// ownerCtx names the request Middleware made, until Release ends the ownership.
 type ownerCtx struct {
 	context.Context
-	owned *http.Request
+	owned    *http.Request
+	released bool
 }
 
+// selfKey finds the ownerCtx itself (for Release).
+type selfKey struct{}
+
 func (c *ownerCtx) Value(key any) any {
-	if key == (Key{}) {
+	switch key {
+	case Key{}:
+		if c.released {
+			return nil
+		}
 		return c.owned
+	case selfKey{}:
+		return c
 	}
 	return c.Context.Value(key)
 }
@@ -94,22 +104,13 @@ func WithValueContext[C any, P interface {
 // and read its context after calling the next handler (net/http's rule for middleware), so a
 // rampart layer the application uses inside (a second session.Manager for an admin area, the
 // accounts handler) must copy, as it does when used alone. The stack's own layers have all run
-// by then; the swap itself happens before any application code sees the request.
+// by then. Ending the ownership is a flag on rampart's own context, set before any application
+// code sees the request: it costs no allocation.
 func Release(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if owned, _ := r.Context().Value(Key{}).(*http.Request); owned == r {
-			*r = *r.WithContext(&releasedCtx{r.Context()})
+		if c, _ := r.Context().Value(selfKey{}).(*ownerCtx); c != nil && c.owned == r {
+			c.released = true
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// releasedCtx hides the owned request from the layers below.
-type releasedCtx struct{ context.Context }
-
-func (c *releasedCtx) Value(key any) any {
-	if key == (Key{}) {
-		return nil
-	}
-	return c.Context.Value(key)
 }
