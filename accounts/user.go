@@ -12,6 +12,7 @@ import (
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/internal/reqown"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/twofactor"
@@ -67,9 +68,12 @@ func (a *Accounts) withUser(w http.ResponseWriter, r *http.Request) (*http.Reque
 	if !u.IsActive || !a.st.Accounts.CheckSessionAuthHash(u, sess.AuthHash()) {
 		return r, a.st.Sessions.Logout(w, r)
 	}
-	// A new request, never the caller's updated in place: application middleware may run
-	// between the stack and this handler and keep the request it was given (net/http's rule).
-	return r.WithContext(&userCtx{Context: r.Context(), u: u}), nil
+	// A new request, never the caller's updated in place (application middleware may run
+	// between the stack and this handler and keep the request it was given; the stack ended
+	// its ownership before the application): reqown copies it, with the context and the user
+	// in the same allocation.
+	r, _ = reqown.WithValueContext(r, userCtx{Context: r.Context(), u: u})
+	return r, nil
 }
 
 // wantsJSON reports whether the client asked for JSON (an API, SPA or passkey request: it
