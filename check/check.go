@@ -70,13 +70,14 @@ func Run(s settings.Settings) []Finding {
 	return out
 }
 
-// IDs lists every check ID Run can report, plus RAMPART-E000 (a variable that cannot be read) from Main.
+// IDs lists every check ID Run can report, plus RAMPART-E000 (a variable that cannot be read) from Main
+// and the live-only IDs of Database.
 func IDs() []string {
 	ids := []string{idUnreadable}
 	for _, r := range rules {
 		ids = append(ids, r.id)
 	}
-	return ids
+	return append(ids, liveIDs...)
 }
 
 const idUnreadable = "RAMPART-E000"

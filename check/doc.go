@@ -2,8 +2,9 @@
 // (settings.Settings) and reports what makes it unsafe to deploy, with stable IDs.
 //
 // Run(s) returns the findings about the settings themselves; Live(ctx, s, timeout) asks each
-// Redis the settings name whether it keeps its data across a restart (the one check that
-// connects anywhere); Main is the `rampart check` command, both together unless --offline (text
+// Redis the settings name whether it keeps its data across a restart; Database(ctx, s, timeout)
+// counts the users whose password hashes are still in a legacy Django algorithm (these two are
+// the checks that connect anywhere); Main is the `rampart check` command, all together unless --offline (text
 // or --json output, exit code 1 when any error or warning is found). Errors are the conditions settings.Validate refuses
 // at startup, so `rampart check` names them all at once instead of failing on the first; warnings
 // are weaker choices that still run; info findings do not change the exit code.
@@ -53,6 +54,8 @@
 //	| RAMPART-W024 | warning  | rampart                     | DATABASE_URL is sqlite::memory: outside DEBUG/INSECURE_DEV (state lost on restart) |
 //	| RAMPART-W025 | warning  | rampart (cf. security.W020) | ALLOWED_HOSTS unset with DEBUG or INSECURE_DEV on: only the localhost default is served, and without those modes it is empty (every request refused) |
 //	| RAMPART-W030 | warning  | rampart                     | a Redis in DATABASE_URL or REDIS_URL is not known to keep an append-only file: no persistence, RDB snapshots only, CONFIG and INFO refused, or no connection (Live; `rampart serve` logs the same and, for a redis:// DATABASE_URL that keeps nothing or cannot tell, refuses to start in production); or INSECURE_REDIS_NO_PERSISTENCE is on (Run) |
+//	| RAMPART-W040 | warning  | rampart                     | users in DATABASE_URL still have a legacy Django password hash (md5, sha1, unsalted_md5, unsalted_sha1, crypt), counted by algorithm (Database, live: the users are read a page at a time; each such hash is upgraded at its user's next login) |
+//	| RAMPART-W041 | warning  | rampart                     | the users in DATABASE_URL could not be read to count legacy hashes (Database, live)     |
 //	| RAMPART-I001 | info     | security.W021               | HSTS on without PRELOAD (info, not warning: preloading is a commitment a tool should not push) |
 //	| RAMPART-I002 | info     | rampart                     | no SECRET_KEY in development mode; a per-process random key is used          |
 //

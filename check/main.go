@@ -23,7 +23,7 @@ type Report struct {
 
 // Main is `rampart check`: it reads the settings from the process environment and the .env file
 // (--env-file, default .env), runs every check (Run, then Live, which connects to each Redis the
-// settings name, unless --offline) and prints the findings, as text or, with --json,
+// settings name, and Database, which counts legacy password hashes, unless --offline) and prints the findings, as text or, with --json,
 // as a Report. It returns the exit code: 0 when there is no error or warning (info is allowed),
 // 1 otherwise (each variable or .env line that cannot be read is an error, RAMPART-E000, and the
 // other settings are still checked), 2 for bad usage.
@@ -53,6 +53,7 @@ func readAndRun(env func(string) (string, bool), envFile string, live bool) ([]F
 	found := Run(s)
 	if live {
 		found = merge(found, Live(context.Background(), s, LiveTimeout))
+		found = merge(found, Database(context.Background(), s, LiveTimeout))
 	}
 	for _, f := range found {
 		if !slices.ContainsFunc(lost, func(v string) bool { return mentions(f.Message, v) }) {
@@ -94,9 +95,9 @@ func runWith(args []string, env func(string) (string, bool), live bool, stdout, 
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
 	envFile := fs.String("env-file", ".env", "the .env file to read (\"\" for none)")
-	offline := fs.Bool("offline", false, "check the settings only: do not connect to Redis to check that it persists")
+	offline := fs.Bool("offline", false, "check the settings only: do not connect to Redis to check that it persists, nor to the database to count legacy password hashes")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH] [--offline]\n\nReports deployment problems in the RAMPART_* settings and, unless --offline, whether each Redis they name\nkeeps its data across a restart; exits 1 if any error or warning.")
+		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH] [--offline]\n\nReports deployment problems in the RAMPART_* settings and, unless --offline, whether each Redis they name\nkeeps its data across a restart and how many users still have legacy password hashes; exits 1 if any error or warning.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
