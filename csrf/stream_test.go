@@ -409,3 +409,18 @@ func BenchmarkStreamedPage(b *testing.B) {
 		})
 	}
 }
+
+// sniffHTML agrees with net/http's DetectContentType on whether a body is HTML.
+func FuzzSniffHTML(f *testing.F) {
+	for _, s := range []string{"", "<!doctype html>", " \n\t<HTML>", "<html", "<p>", "<P ", "<pre>", "<b>", "<br>",
+		"<!---->", "<!-- x", "<?xml ", "\xef\xbb\xbf<html>", "{\"a\":1}", "<a href=x>", "<A>", "<h1>", "<h2>",
+		strings.Repeat(" ", 511) + "<p>", strings.Repeat(" ", 509) + "<p>", "\x0c<div>", "<{cript>", "<!DOCTYPE HTML>"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := strings.HasPrefix(http.DetectContentType(b), "text/html")
+		if sniffHTML(b) != want || sniffHTML(string(b)) != want {
+			t.Fatalf("sniffHTML(%q) = %v, DetectContentType says %v", b, !want, want)
+		}
+	})
+}

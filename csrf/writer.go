@@ -56,14 +56,14 @@ func (w *writer) WriteHeader(code int) {
 		// A second WriteHeader: net/http would ignore it too.
 	default:
 		w.status = int32(code)
-		if code == http.StatusSwitchingProtocols || !w.mayHold(nil, false) {
+		if code == http.StatusSwitchingProtocols || !w.mayHold(nil) {
 			w.pass()
 		}
 	}
 }
 
 func (w *writer) Write(b []byte) (int, error) {
-	if w.mode != modePassed && !w.hold(len(b), b) {
+	if w.mode != modePassed && !w.hold(len(b), func() bool { return sniffHTML(b) }) {
 		w.pass()
 	}
 	if w.mode == modePassed {
@@ -75,14 +75,8 @@ func (w *writer) Write(b []byte) (int, error) {
 
 // WriteString keeps io.WriteString on the underlying writer's WriteString when passing.
 func (w *writer) WriteString(s string) (int, error) {
-	if w.mode != modePassed {
-		var sniff []byte
-		if w.mode == modeOpen && len(w.ResponseWriter.Header()["Content-Type"]) == 0 {
-			sniff = []byte(s[:min(len(s), 512)]) // DetectContentType reads 512 bytes
-		}
-		if !w.hold(len(s), sniff) {
-			w.pass()
-		}
+	if w.mode != modePassed && !w.hold(len(s), func() bool { return sniffHTML(s) }) {
+		w.pass()
 	}
 	if w.mode == modePassed {
 		return io.WriteString(w.ResponseWriter, s)
@@ -91,12 +85,13 @@ func (w *writer) WriteString(s string) (int, error) {
 	return len(s), nil
 }
 
-// hold decides, before n bytes starting with first are written, whether they are held: it
-// starts holding an HTML page for a client without a secret, stops once a secret is there,
-// and lets a page that outgrows MaxHeldBytes go with a new secret's cookie.
-func (w *writer) hold(n int, first []byte) bool {
+// hold decides, before n bytes are written, whether they are held: it starts holding an
+// HTML page for a client without a secret (sniff tells whether the bytes look like HTML),
+// stops once a secret is there, and lets a page that outgrows MaxHeldBytes go with a new
+// secret's cookie.
+func (w *writer) hold(n int, sniff func() bool) bool {
 	if w.mode == modeOpen {
-		if !w.mayHold(first, true) {
+		if !w.mayHold(sniff) {
 			return false
 		}
 		w.mode = modeHolding
@@ -113,23 +108,22 @@ func (w *writer) hold(n int, first []byte) bool {
 }
 
 // mayHold reports whether the response is an HTML page for a client without a secret.
-// body is the first bytes (sniffed, as net/http does, when there is no Content-Type); with
-// none yet (sniff false) an unknown type counts as HTML until the body shows otherwise.
-func (w *writer) mayHold(body []byte, sniff bool) bool {
+// sniff tells whether the first bytes look like HTML, as net/http decides when there is no
+// Content-Type; without body yet (nil) an unknown type counts as HTML until it shows.
+func (w *writer) mayHold(sniff func() bool) bool {
 	switch w.status {
 	case http.StatusNoContent, http.StatusNotModified:
 		return false
 	}
-	if w.st.ready || !w.isHTML(body, sniff) {
-		return false
-	}
-	return !w.st.hasSecret()
+	// The secret is looked up first: it is cheaper than sniffing the body, and most
+	// requests have one.
+	return !w.st.ready && !w.st.hasSecret() && w.isHTML(sniff)
 }
 
-func (w *writer) isHTML(body []byte, sniff bool) bool {
+func (w *writer) isHTML(sniff func() bool) bool {
 	ct := w.ResponseWriter.Header()["Content-Type"]
 	if len(ct) == 0 {
-		return !sniff || strings.HasPrefix(http.DetectContentType(body), "text/html")
+		return sniff == nil || sniff()
 	}
 	mt, _, _ := strings.Cut(ct[0], ";")
 	mt = strings.TrimSpace(mt)
@@ -182,7 +176,7 @@ func (w *writer) finish() {
 // one) and flushes, for streaming handlers.
 func (w *writer) Flush() {
 	if w.mode != modePassed {
-		if w.mode == modeHolding || w.mayHold(nil, false) {
+		if w.mode == modeHolding || w.mayHold(nil) {
 			w.preissue()
 		}
 		w.pass()
@@ -193,7 +187,7 @@ func (w *writer) Flush() {
 // ReadFrom keeps the underlying writer's ReadFrom (sendfile for http.ServeContent) for
 // responses that are not held.
 func (w *writer) ReadFrom(src io.Reader) (int64, error) {
-	if w.mode == modeHolding || w.mode == modeOpen && w.mayHold(nil, false) {
+	if w.mode == modeHolding || w.mode == modeOpen && w.mayHold(nil) {
 		return io.Copy(writerOnly{w}, src)
 	}
 	if w.mode != modePassed {
@@ -222,4 +216,43 @@ func (st *state) hasSecret() bool {
 func (st *state) hasSecretWith(secure bool) bool {
 	s, ok := st.loadWith(st.r, secure)
 	return ok && (len(s) == secretLength || len(s) == tokenLength) && checkFormat(s) == nil
+}
+
+// htmlSignatures are net/http's (sniff.go): DetectContentType answers text/html exactly when
+// the first non-space bytes of the first 512 start with one of them, letters in any case,
+// followed by a space or '>'. They come first in its list, so nothing else can win.
+var htmlSignatures = [...]string{"<!DOCTYPE HTML", "<HTML", "<HEAD", "<SCRIPT", "<IFRAME", "<H1", "<DIV",
+	"<FONT", "<TABLE", "<A", "<STYLE", "<TITLE", "<B", "<BODY", "<BR", "<P", "<!--"}
+
+// sniffHTML is strings.HasPrefix(http.DetectContentType(data), "text/html") without its
+// allocation (DetectContentType's argument escapes, so a string would be copied to the heap
+// on every first write). FuzzSniffHTML keeps the two in step.
+func sniffHTML[T string | []byte](data T) bool {
+	if len(data) > 512 {
+		data = data[:512]
+	}
+	i := 0
+	for i < len(data) && (data[i] == '\t' || data[i] == '\n' || data[i] == '\x0c' || data[i] == '\r' || data[i] == ' ') {
+		i++
+	}
+	data = data[i:]
+next:
+	for _, sig := range htmlSignatures {
+		if len(data) < len(sig)+1 {
+			continue
+		}
+		for j := 0; j < len(sig); j++ {
+			b, db := sig[j], data[j]
+			if 'A' <= b && b <= 'Z' {
+				db &= 0xDF
+			}
+			if b != db {
+				continue next
+			}
+		}
+		if c := data[len(sig)]; c == ' ' || c == '>' {
+			return true
+		}
+	}
+	return false
 }
