@@ -15,6 +15,16 @@
 // gorilla/csrf and nosurf it does not guess the scheme (their CVE-2025-24358/-46721) and its
 // trusted origins carry a scheme (gorilla's CVE-2025-47909).
 //
+// A template may issue the token while it streams the page (page.Execute(w, data) with
+// {{ csrfField .Request }}): the middleware holds an HTML page back until its cookie is set
+// (MaxHeldBytes), and a token whose cookie can no longer be set fails the template
+// (ErrResponseStarted) rather than producing a form that cannot be posted.
+//
+// The token format is Django's, and a site sharing its domain with Django can use Django's
+// names (Options.FieldName "csrfmiddlewaretoken", CookieStore.Name "csrftoken"; Django's
+// X-CSRFToken header is always read): each then accepts the other's tokens, including the
+// 64-character masked cookies Django wrote before 4.1 (see docs/FROM-DJANGO.md).
+//
 // The hosts middleware must run first: the request's own origin is built from its Host.
 package csrf
 
