@@ -206,28 +206,31 @@ print(json.dumps(out))
 }
 
 // The no-downgrade rule: a stored hash that costs more than the configured one is kept, or
-// re-hashed at no lower cost in any parameter.
+// re-hashed at no lower cost in any parameter. (Costs scaled down from Django's m=102400,
+// t=2, p=8 against OWASP's m=19456, t=2, p=1, for speed under the race detector; the real
+// ones are in TestRealDjangoHashes and TestRealDjangoArgon2NoDowngrade.)
 func TestUpgradeNeverLowersCost(t *testing.T) {
-	h := &Hasher{} // OWASP: m=19456, t=2, p=1
-	django, err := h.hashWith(ctx, "pw", Argon2Params{MemoryKiB: 102400, Time: 2, Threads: 8})
+	h := &Hasher{Argon2: Argon2Params{MemoryKiB: 1024, Time: 2, Threads: 1}}
+	stronger, err := h.hashWith(ctx, "pw", Argon2Params{MemoryKiB: 4096, Time: 2, Threads: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h.NeedsUpgrade(django) {
-		t.Errorf("Django's m=102400,t=2,p=8 hash would be replaced by a cheaper one")
+	if h.NeedsUpgrade(stronger) {
+		t.Errorf("a m=4096,t=2,p=8 hash would be replaced by a cheaper m=1024,p=1 one")
 	}
+	const scryptKey = "$Qj3+9PPyRjSJIebHnG81TMjsqtaIGxNQG/aEB/NYafTJ7tibgfYz71m0ldQESkXFRkdVCBhhY8mx7rQwite/Pw=="
 	cases := []struct {
 		name, stored string
 		want         string // the parameters of the upgraded hash
 	}{
-		{"argon2id cheaper in time", "argon2$argon2id$v=19$m=102400,t=1,p=8$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxlLcWfcXCnMyv0mw", "m=102400,t=2,p=8"},
-		{"argon2id cheaper in memory", "argon2$argon2id$v=19$m=8192,t=4,p=2$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxlLcWfcXCnMyv0mw", "m=19456,t=4,p=2"},
-		{"argon2id short key", "argon2$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxl", "m=65536,t=3,p=4"},
-		{"argon2i", "argon2$argon2i$v=19$m=102400,t=2,p=8$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxlLcWfcXCnMyv0mw", "m=102400,t=2,p=8"},
-		{"scrypt 32 MiB", "scrypt$32768$seasalt$8$1$Qj3+9PPyRjSJIebHnG81TMjsqtaIGxNQG/aEB/NYafTJ7tibgfYz71m0ldQESkXFRkdVCBhhY8mx7rQwite/Pw==", "m=32769,t=2,p=1"},
-		{"scrypt Django default", "scrypt$16384$seasalt$8$1$Qj3+9PPyRjSJIebHnG81TMjsqtaIGxNQG/aEB/NYafTJ7tibgfYz71m0ldQESkXFRkdVCBhhY8mx7rQwite/Pw==", "m=19456,t=2,p=1"},
-		{"pbkdf2", "pbkdf2_sha256$600000$seasalt$OAXyhAQ/4ZDA9V5RMExt3C1OwQdUpLZ99vm1McFlLRA=", "m=19456,t=2,p=1"},
-		{"md5", "md5$seasalt$3f86d0d3d465b7b458c231bf3555c0e3", "m=19456,t=2,p=1"},
+		{"argon2id cheaper in time", "argon2$argon2id$v=19$m=4096,t=1,p=8$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxlLcWfcXCnMyv0mw", "m=4096,t=2,p=8"},
+		{"argon2id cheaper in memory", "argon2$argon2id$v=19$m=512,t=4,p=2$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxlLcWfcXCnMyv0mw", "m=1024,t=4,p=2"},
+		{"argon2id short key", "argon2$argon2id$v=19$m=2048,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxl", "m=2048,t=3,p=4"},
+		{"argon2i", "argon2$argon2i$v=19$m=4096,t=2,p=8$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxlLcWfcXCnMyv0mw", "m=4096,t=2,p=8"},
+		{"scrypt 2 MiB", "scrypt$2048$seasalt$8$1" + scryptKey, "m=2049,t=2,p=1"},
+		{"scrypt 512 KiB", "scrypt$512$seasalt$8$1" + scryptKey, "m=1024,t=2,p=1"},
+		{"pbkdf2", "pbkdf2_sha256$600000$seasalt$OAXyhAQ/4ZDA9V5RMExt3C1OwQdUpLZ99vm1McFlLRA=", "m=1024,t=2,p=1"},
+		{"md5", "md5$seasalt$3f86d0d3d465b7b458c231bf3555c0e3", "m=1024,t=2,p=1"},
 	}
 	for _, c := range cases {
 		if !h.NeedsUpgrade(c.stored) {
@@ -247,15 +250,19 @@ func TestUpgradeNeverLowersCost(t *testing.T) {
 		// Every parameter at least the stored one's.
 		old, _ := ParseHash(c.stored)
 		info, _ := ParseHash(up)
-		if old.Algorithm == AlgArgon2id || old.Algorithm == AlgArgon2i {
-			if info.MemoryKiB < old.MemoryKiB || info.Iterations < old.Iterations || info.Threads < old.Threads {
-				t.Errorf("%s: %+v is cheaper than %+v", c.name, info, old)
-			}
+		argon := old.Algorithm == AlgArgon2id || old.Algorithm == AlgArgon2i
+		if info.MemoryKiB < old.MemoryKiB || argon && (info.Iterations < old.Iterations || info.Threads < old.Threads) {
+			t.Errorf("%s: %+v is cheaper than %+v", c.name, info, old)
 		}
 	}
 	// A configuration stronger than the stored hash in one parameter still upgrades it.
-	if !(&Hasher{Argon2: Argon2Params{Time: 3}}).NeedsUpgrade(django) {
+	if !(&Hasher{Argon2: Argon2Params{MemoryKiB: 1024, Time: 3}}).NeedsUpgrade(stronger) {
 		t.Error("t=3 configured: a t=2 hash must be upgraded")
+	}
+	// With the production defaults, Django's own parameters are kept.
+	django := "argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdHNhbHRzYWx0c2FsdA$ZVrRXqxlLcWfcXCnMyv0mw"
+	if (&Hasher{}).NeedsUpgrade(django) {
+		t.Error("Django's m=102400,t=2,p=8 would be replaced by OWASP's cheaper m=19456,p=1")
 	}
 }
 
