@@ -189,7 +189,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.Errors = errorpage.Options{Debug: s.Debug, Logger: log, Settings: s.Redacted(), Scrub: s.SecretValues(), Nonce: csp.Nonce}
 	st.recover = errorpage.Recover(st.Errors)
 
-	csrfOpts := csrf.Options{TrustedOrigins: s.TrustedOrigins, Logger: log,
+	csrfOpts := csrf.Options{TrustedOrigins: s.TrustedOrigins, Logger: log, FieldName: s.CSRFFieldName, HeaderName: s.CSRFHeaderName,
 		OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
 			e := audit.NewEvent(r, audit.KindCSRFReject)
 			e.Detail = reason.Error()
@@ -204,7 +204,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		csrfOpts.Store = &csrf.CookieStore{MaxAge: s.CSRFCookieAge, Name: s.CSRFCookieName, SameSite: s.CSRFCookieSameSite}
 	}
 	if st.csrf, err = csrf.New(csrfOpts); err != nil {
-		return fail(fmt.Errorf("rampart: RAMPART_TRUSTED_ORIGINS: %w", err))
+		return fail(fmt.Errorf("rampart: RAMPART_TRUSTED_ORIGINS, RAMPART_CSRF_FIELD_NAME or RAMPART_CSRF_HEADER_NAME: %w", err))
 	}
 
 	mailer := opts.Mailer

@@ -1,10 +1,12 @@
-// Package auth keeps user accounts: password hashing (argon2id, with verification of Django,
-// PBKDF2 and bcrypt hashes so an existing user table can be imported), authentication with
+// Package auth keeps user accounts: password hashing (argon2id, with verification of every
+// hash Django has produced — PBKDF2, argon2, bcrypt, scrypt and the legacy MD5, SHA-1 and
+// crypt hashers — so an existing user table can be imported), authentication with
 // equal work for unknown users, password change, session auth hashes and password-reset tokens.
 package auth
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha1"
@@ -23,6 +25,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/crypto/scrypt"
 )
 
 // Argon2Params are argon2id cost parameters. Zero fields take the OWASP Password Storage
@@ -54,6 +57,17 @@ const (
 	maxArgon2Time      = 64
 	maxPBKDF2Iter      = 10_000_000
 	maxBcryptCost      = 16
+	// scrypt: N up to 2^20 (1 GiB at r = 8, the memory bound), and N*r*p (the work) up to
+	// 128 times Django's default of 2^14 * 8 * 1.
+	maxScryptN    = 1 << 20
+	maxScryptR    = 64
+	maxScryptP    = 64
+	maxScryptWork = 1 << 24
+
+	// minUpgradeSaltLen and minUpgradeKeyLen are the shortest argon2id salt and key kept as
+	// they are: Django's hashes have 22-byte salts and 16-byte keys, which are sound.
+	minUpgradeSaltLen = 16
+	minUpgradeKeyLen  = 16
 )
 
 // Algorithm names as they appear in HashInfo.Algorithm.
@@ -64,7 +78,26 @@ const (
 	AlgPBKDF2SHA1   = "pbkdf2_sha1"
 	AlgBcryptSHA256 = "bcrypt_sha256"
 	AlgBcrypt       = "bcrypt"
+	AlgScrypt       = "scrypt"
+	// Legacy Django hashers (see IsLegacy): verified once, then upgraded.
+	AlgMD5          = "md5"
+	AlgSHA1         = "sha1"
+	AlgUnsaltedMD5  = "unsalted_md5"
+	AlgUnsaltedSHA1 = "unsalted_sha1"
+	AlgCrypt        = "crypt"
 )
+
+// IsLegacy reports whether alg is one of Django's legacy hashers (salted or unsalted MD5 and
+// SHA-1, DES crypt): a single fast digest, which a leaked table gives up at billions of guesses
+// per second. Such hashes verify so their users can log in once, and are then upgraded;
+// `rampart check` counts those that remain (RAMPART-W040).
+func IsLegacy(alg string) bool {
+	switch alg {
+	case AlgMD5, AlgSHA1, AlgUnsaltedMD5, AlgUnsaltedSHA1, AlgCrypt:
+		return true
+	}
+	return false
+}
 
 // Errors from ParseHash and Hash.
 var (
@@ -78,18 +111,21 @@ var (
 type HashInfo struct {
 	// Algorithm is one of the Alg* constants.
 	Algorithm string
-	// Iterations is the PBKDF2 iteration count or the argon2 time cost.
+	// Iterations is the PBKDF2 iteration count, the argon2 time cost or scrypt's N.
 	Iterations int
-	// MemoryKiB and Threads are argon2 parameters.
+	// MemoryKiB is the memory argon2 or scrypt needs; Threads is argon2's parallelism.
 	MemoryKiB uint32
 	Threads   uint8
+	// BlockSize and Parallelism are scrypt's r and p.
+	BlockSize, Parallelism int
 	// Cost is the bcrypt cost.
 	Cost int
-	// SaltLen and KeyLen are in bytes (0 for bcrypt, whose salt is fixed).
+	// SaltLen and KeyLen are in bytes (0 for bcrypt and crypt, whose salts are fixed).
 	SaltLen, KeyLen int
 
 	salt, key []byte
 	bcrypt    []byte // the "$2b$..." part
+	crypt     string // the 13-character DES crypt(3) result
 }
 
 // Hasher hashes new passwords with argon2id and verifies every supported format. The zero
@@ -154,10 +190,13 @@ func argon2Weight(memKiB uint32) int { return int((memKiB + 1023) / 1024) }
 // Hash returns a new argon2id hash of password in Django's format
 // (argon2$argon2id$v=19$m=...,t=...,p=...$salt$hash), which Django itself can verify.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	return h.hashWith(ctx, password, h.params())
+}
+
+func (h *Hasher) hashWith(ctx context.Context, password string, p Argon2Params) (string, error) {
 	if len(password) > MaxPasswordBytes {
 		return "", ErrPasswordTooLong
 	}
-	p := h.params()
 	salt := make([]byte, argon2SaltLen)
 	rand.Read(salt)
 	key, err := h.argon2(ctx, argon2.IDKey, password, salt, p, argon2KeyLen)
@@ -227,8 +266,51 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 		}
 	case AlgBcrypt, AlgBcryptSHA256:
 		return h.bcrypt(ctx, password, info)
+	case AlgScrypt:
+		if got, err = h.scrypt(ctx, password, info); err != nil {
+			return false, err
+		}
+	default: // IsLegacy
+		return h.legacy(ctx, password, info)
 	}
 	return subtle.ConstantTimeCompare(got, info.key) == 1, nil
+}
+
+func (h *Hasher) scrypt(ctx context.Context, password string, info HashInfo) ([]byte, error) {
+	w := argon2Weight(info.MemoryKiB)
+	lim := h.limiter()
+	if err := lim.acquire(ctx, w); err != nil {
+		return nil, err
+	}
+	defer lim.release(w)
+	h.done.Add(1)
+	key, err := scrypt.Key([]byte(password), info.salt, info.Iterations, info.BlockSize, info.Parallelism, len(info.key))
+	if err != nil {
+		return nil, nil // parameters are checked by parseScrypt; a mismatch all the same
+	}
+	return key, nil
+}
+
+// legacy verifies an MD5, SHA-1 or crypt hash. The digest itself costs microseconds, so a
+// default-cost hash is computed as well: a guess against a legacy account then costs the
+// attacker and the server what a guess against any other account costs, and its timing does
+// not single out the accounts whose hashes are weak.
+func (h *Hasher) legacy(ctx context.Context, password string, info HashInfo) (bool, error) {
+	var ok bool
+	switch info.Algorithm {
+	case AlgCrypt:
+		ok = subtle.ConstantTimeCompare([]byte(desCrypt(password, info.crypt[:2])), []byte(info.crypt)) == 1
+	case AlgMD5, AlgUnsaltedMD5:
+		sum := md5.Sum(append(info.salt[:len(info.salt):len(info.salt)], password...))
+		ok = subtle.ConstantTimeCompare(sum[:], info.key) == 1
+	case AlgSHA1, AlgUnsaltedSHA1:
+		sum := sha1.Sum(append(info.salt[:len(info.salt):len(info.salt)], password...))
+		ok = subtle.ConstantTimeCompare(sum[:], info.key) == 1
+	}
+	if err := h.dummy(ctx, password); err != nil {
+		return false, err
+	}
+	return ok, nil
 }
 
 func (h *Hasher) pbkdf2(ctx context.Context, fn func() hash.Hash, password string, info HashInfo) ([]byte, error) {
@@ -265,8 +347,11 @@ func (h *Hasher) bcrypt(ctx context.Context, password string, info HashInfo) (bo
 	return bcrypt.CompareHashAndPassword(info.bcrypt, pw) == nil, nil
 }
 
-// NeedsUpgrade reports whether encoded should be replaced by a fresh Hash after a successful
-// verification: another algorithm, other argon2 costs, or a short salt or key. Unusable
+// NeedsUpgrade reports whether encoded should be replaced by Upgrade after a successful
+// verification: another algorithm, an argon2id cost below the configured one in memory, time
+// or lanes, or a salt or key shorter than 16 bytes. An argon2id hash that costs at least as
+// much as the configured one in every parameter is kept (Django's m=102400,t=2,p=8 hashes
+// stay as they are), so a cheaper configuration never weakens stored hashes. Unusable
 // passwords report false (there is no password to re-hash); unparsable hashes report true.
 func (h *Hasher) NeedsUpgrade(encoded string) bool {
 	info, err := ParseHash(encoded)
@@ -277,8 +362,29 @@ func (h *Hasher) NeedsUpgrade(encoded string) bool {
 		return true
 	}
 	p := h.params()
-	return info.MemoryKiB != p.MemoryKiB || uint32(info.Iterations) != p.Time || info.Threads != p.Threads ||
-		info.SaltLen < argon2SaltLen || info.KeyLen != argon2KeyLen
+	return info.MemoryKiB < p.MemoryKiB || uint32(info.Iterations) < p.Time || info.Threads < p.Threads ||
+		info.SaltLen < minUpgradeSaltLen || info.KeyLen < minUpgradeKeyLen
+}
+
+// Upgrade returns a fresh argon2id hash of password to replace encoded, which the caller has
+// just verified. Its cost is the configured one, raised to encoded's wherever encoded's is
+// higher — argon2 memory, time and lanes; scrypt memory — so an upgrade never lowers the cost
+// of a hash. Hashes of other algorithms (PBKDF2, bcrypt, the legacy ones) move to the
+// configured argon2id cost, which OWASP's Password Storage Cheat Sheet rates at least as
+// strong as their recommended settings.
+func (h *Hasher) Upgrade(ctx context.Context, password, encoded string) (string, error) {
+	p := h.params()
+	if info, err := ParseHash(encoded); err == nil {
+		switch info.Algorithm {
+		case AlgArgon2id, AlgArgon2i:
+			p.MemoryKiB = max(p.MemoryKiB, info.MemoryKiB)
+			p.Time = max(p.Time, uint32(info.Iterations))
+			p.Threads = max(p.Threads, info.Threads)
+		case AlgScrypt:
+			p.MemoryKiB = max(p.MemoryKiB, info.MemoryKiB)
+		}
+	}
+	return h.hashWith(ctx, password, p)
 }
 
 // IsUsable reports whether encoded may ever verify: false only for "!"-prefixed values, like
@@ -315,9 +421,11 @@ func randIntn(n int) int {
 }
 
 // ParseHash decodes a stored hash. Supported: Django's argon2 (argon2id and argon2i, v=19),
-// pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256 and bcrypt; bare PHC argon2 ("$argon2id$...") and
-// bare bcrypt ("$2a$", "$2b$", "$2y$"). It never panics, and it rejects parameters beyond
-// sane bounds so that a hostile row cannot make verification arbitrarily expensive.
+// pbkdf2_sha256, pbkdf2_sha1, bcrypt_sha256, bcrypt and scrypt (Django 4.0+), the legacy
+// md5, sha1, unsalted_md5 (bare 32 hex digits or "md5$$..."), unsalted_sha1 ("sha1$$...")
+// and crypt; bare PHC argon2 ("$argon2id$...") and bare bcrypt ("$2a$", "$2b$", "$2y$"). It
+// never panics, and it rejects parameters beyond sane bounds so that a hostile row cannot
+// make verification arbitrarily expensive.
 func ParseHash(encoded string) (HashInfo, error) {
 	if strings.HasPrefix(encoded, "!") {
 		return HashInfo{}, ErrUnusable
@@ -340,8 +448,80 @@ func ParseHash(encoded string) (HashInfo, error) {
 		return parseBcrypt(AlgBcrypt, strings.TrimPrefix(encoded, "bcrypt$"))
 	case strings.HasPrefix(encoded, "$2"):
 		return parseBcrypt(AlgBcrypt, encoded)
+	case strings.HasPrefix(encoded, "scrypt$"):
+		return parseScrypt(encoded)
+	case strings.HasPrefix(encoded, "md5$"):
+		return parseDigest(AlgMD5, AlgUnsaltedMD5, encoded, md5.Size)
+	case strings.HasPrefix(encoded, "sha1$"):
+		return parseDigest(AlgSHA1, AlgUnsaltedSHA1, encoded, sha1.Size)
+	case strings.HasPrefix(encoded, "crypt$"):
+		return parseCrypt(encoded)
+	case len(encoded) == 2*md5.Size && !strings.Contains(encoded, "$"):
+		// Django's identify_hasher takes any 32 characters without '$' for unsalted MD5.
+		return parseDigest(AlgMD5, AlgUnsaltedMD5, "md5$$"+encoded, md5.Size)
 	}
 	return HashInfo{}, ErrUnknownAlgorithm
+}
+
+// parseScrypt reads Django's scrypt$N$salt$r$p$base64(hash).
+func parseScrypt(encoded string) (HashInfo, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[2] == "" {
+		return HashInfo{}, ErrMalformedHash
+	}
+	num := func(s string, hi int) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n >= 1 && n <= hi && s[0] != '+' && s[0] != '0'
+	}
+	n, ok1 := num(parts[1], maxScryptN)
+	r, ok2 := num(parts[3], maxScryptR)
+	p, ok3 := num(parts[4], maxScryptP)
+	if !ok1 || !ok2 || !ok3 || n < 2 || n&(n-1) != 0 || n*r*p > maxScryptWork {
+		return HashInfo{}, ErrMalformedHash
+	}
+	key, err := base64.StdEncoding.Strict().DecodeString(parts[5])
+	if err != nil || len(key) < 16 || len(key) > 64 {
+		return HashInfo{}, ErrMalformedHash
+	}
+	// V is 128*r*N bytes and B 128*r*p; over 1 GiB is refused like an argon2 row would be.
+	mem := (128*r*n + 128*r*p + 1023) / 1024
+	if mem > maxArgon2MemoryKiB {
+		return HashInfo{}, ErrMalformedHash
+	}
+	return HashInfo{Algorithm: AlgScrypt, Iterations: n, BlockSize: r, Parallelism: p, MemoryKiB: uint32(mem),
+		salt: []byte(parts[2]), key: key, SaltLen: len(parts[2]), KeyLen: len(key)}, nil
+}
+
+// parseDigest reads Django's md5$salt$hex and sha1$salt$hex, whose hex is the digest of salt
+// followed by the password; an empty salt is the unsalted hasher's "md5$$hex" / "sha1$$hex".
+// Django produced lower-case hex only and compared the strings, so only that verifies.
+func parseDigest(alg, unsalted, encoded string, size int) (HashInfo, error) {
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 3 || len(parts[2]) != 2*size {
+		return HashInfo{}, ErrMalformedHash
+	}
+	for i := 0; i < len(parts[2]); i++ {
+		if c := parts[2][i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return HashInfo{}, ErrMalformedHash
+		}
+	}
+	key, _ := hex.DecodeString(parts[2])
+	if parts[1] == "" {
+		alg = unsalted
+	}
+	return HashInfo{Algorithm: alg, salt: []byte(parts[1]), key: key, SaltLen: len(parts[1]), KeyLen: len(key)}, nil
+}
+
+// parseCrypt reads Django's crypt$$<13 characters of DES crypt(3)>. The middle field, empty
+// since Django 1.4, held a salt before that Django never read back: crypt takes its salt from
+// the result's first two characters, and so does this.
+func parseCrypt(encoded string) (HashInfo, error) {
+	_, rest, _ := strings.Cut(encoded, "$")
+	_, h, ok := strings.Cut(rest, "$")
+	if !ok || !validCryptHash(h) {
+		return HashInfo{}, ErrMalformedHash
+	}
+	return HashInfo{Algorithm: AlgCrypt, crypt: h}, nil
 }
 
 // parseArgon2 reads a PHC string: $argon2id$v=19$m=M,t=T,p=P$salt$hash.

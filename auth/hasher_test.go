@@ -346,6 +346,9 @@ func FuzzParseHash(f *testing.F) {
 		"bcrypt_sha256$$2b$12$" + strings.Repeat("a", 53),
 		"$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
 		"!abc", "", "$", "argon2$", "pbkdf2_sha1$-1$$",
+		"scrypt$1024$emptysaltpw$4$1$ioG7Yh+40oBMG062OleGZDusPpUcMWp6j0jSxT7+2rNcE0+ht1EK2YYxaLs8vmcgBeLnFSntd9t1waKratQ68Q==",
+		"md5$seasalt$3f86d0d3d465b7b458c231bf3555c0e3", "sha1$$6d138ca3ae545631b3abd71a4f076ce759c5700b",
+		"88a434c88cca4e900f7874cd98123f43", "crypt$$sePpRS0NCPEro", "crypt$x$$", "scrypt$2$s$1$1$",
 	} {
 		f.Add(s)
 	}
@@ -355,7 +358,8 @@ func FuzzParseHash(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if info.MemoryKiB > maxArgon2MemoryKiB || info.Iterations > maxPBKDF2Iter || info.Cost > maxBcryptCost {
+		if info.MemoryKiB > maxArgon2MemoryKiB || info.Iterations > maxPBKDF2Iter || info.Cost > maxBcryptCost ||
+			info.Iterations*info.BlockSize*info.Parallelism > maxScryptWork {
 			t.Fatalf("over-bound parameters accepted: %+v", info)
 		}
 		_ = h.NeedsUpgrade(s)

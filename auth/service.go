@@ -155,8 +155,9 @@ func (s *Service) CreateUser(ctx context.Context, username, email, pw string, st
 // the answer nor its timing tells whether the account exists. Any other error is the store
 // or the context failing: deny (503), do not treat it as a wrong password.
 //
-// On success, a hash in an old algorithm or with old costs is replaced by a fresh argon2id
-// hash and stored. Authenticate does not touch LastLogin: call RecordLogin once the login is
+// On success, a hash in an old algorithm or with lower costs is replaced by a fresh argon2id
+// hash (Hasher.Upgrade: never cheaper than the one it replaces) and stored. Authenticate
+// does not touch LastLogin: call RecordLogin once the login is
 // complete (after a second factor), which also invalidates outstanding reset tokens.
 func (s *Service) Authenticate(ctx context.Context, username, pw string) (store.User, error) {
 	norm, nerr := NormalizeUsername(username)
@@ -186,7 +187,7 @@ func (s *Service) Authenticate(ctx context.Context, username, pw string) (store.
 		return store.User{}, ErrInactive
 	}
 	if s.hasher.NeedsUpgrade(u.PasswordHash) {
-		h, err := s.hasher.Hash(ctx, pw)
+		h, err := s.hasher.Upgrade(ctx, pw, u.PasswordHash)
 		if err != nil {
 			return store.User{}, err
 		}

@@ -71,13 +71,13 @@ func Run(s settings.Settings) []Finding {
 }
 
 // IDs lists every check ID Run can report, plus RAMPART-E000 (a variable that cannot be read) from Main
-// and the IDs only Live reports.
+// and the IDs only Live and Database report.
 func IDs() []string {
 	ids := append([]string{idUnreadable}, liveOnlyIDs...)
 	for _, r := range rules {
 		ids = append(ids, r.id)
 	}
-	return ids
+	return append(ids, liveIDs...)
 }
 
 const idUnreadable = "RAMPART-E000"

@@ -3,7 +3,8 @@
 //
 // Run(s) returns the findings about the settings themselves; Live(ctx, s, timeout) asks each
 // Redis the settings name whether it keeps its data across a restart, and greets the SMTP
-// server of EMAIL_URL (the checks that connect anywhere); Main is the `rampart check` command, both together unless --offline (text
+// server of EMAIL_URL; Database(ctx, s, timeout) counts the users whose password hashes are still
+// in a legacy Django algorithm (these are the checks that connect anywhere); Main is the `rampart check` command, all together unless --offline (text
 // or --json output, exit code 1 when any error or warning is found). Errors are the conditions settings.Validate refuses
 // at startup, so `rampart check` names them all at once instead of failing on the first; warnings
 // are weaker choices that still run; info findings do not change the exit code.
@@ -55,6 +56,8 @@
 //	| RAMPART-W030 | warning  | rampart                     | a Redis in DATABASE_URL or REDIS_URL is not known to keep an append-only file: no persistence, RDB snapshots only, CONFIG and INFO refused, or no connection (Live; `rampart serve` logs the same and, for a redis:// DATABASE_URL that keeps nothing or cannot tell, refuses to start in production); or INSECURE_REDIS_NO_PERSISTENCE is on (Run) |
 //	| RAMPART-W050 | warning  | rampart                     | EMAIL_URL's server, not on a loopback address, offers no STARTTLS: the mailer refuses to send it the password or mail (live reset links) in clear, so no mail is delivered (Live) |
 //	| RAMPART-W051 | warning  | rampart                     | EMAIL_URL's server cannot deliver: unreachable, TLS certificate not valid or not trusted, or no AUTH PLAIN/LOGIN for the URL's password (Live; greets the server, sends no credentials or mail) |
+//	| RAMPART-W040 | warning  | rampart                     | users in DATABASE_URL still have a legacy Django password hash (md5, sha1, unsalted_md5, unsalted_sha1, crypt), counted by algorithm (Database, live: the users are read a page at a time; each such hash is upgraded at its user's next login) |
+//	| RAMPART-W041 | warning  | rampart                     | the users in DATABASE_URL could not be read to count legacy hashes (Database, live)     |
 //	| RAMPART-I001 | info     | security.W021               | HSTS on without PRELOAD (info, not warning: preloading is a commitment a tool should not push) |
 //	| RAMPART-I002 | info     | rampart                     | no SECRET_KEY in development mode; a per-process random key is used          |
 //

@@ -23,7 +23,8 @@ type Report struct {
 
 // Main is `rampart check`: it reads the settings from the process environment and the .env file
 // (--env-file, default .env), runs every check (Run, then Live, which connects to each Redis and the
-// SMTP server the settings name, unless --offline) and prints the findings, as text or, with --json,
+// SMTP server the settings name, and Database, which counts legacy password hashes, unless --offline)
+// and prints the findings, as text or, with --json,
 // as a Report. It returns the exit code: 0 when there is no error or warning (info is allowed),
 // 1 otherwise (each variable or .env line that cannot be read is an error, RAMPART-E000, and the
 // other settings are still checked), 2 for bad usage.
@@ -53,6 +54,7 @@ func readAndRun(env func(string) (string, bool), envFile string, live bool) ([]F
 	found := Run(s)
 	if live {
 		found = merge(found, Live(context.Background(), s, LiveTimeout))
+		found = merge(found, Database(context.Background(), s, LiveTimeout))
 	}
 	for _, f := range found {
 		if !slices.ContainsFunc(lost, func(v string) bool { return mentions(f.Message, v) }) {
@@ -94,9 +96,9 @@ func runWith(args []string, env func(string) (string, bool), live bool, stdout, 
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the findings as JSON")
 	envFile := fs.String("env-file", ".env", "the .env file to read (\"\" for none)")
-	offline := fs.Bool("offline", false, "check the settings only: do not connect to Redis (does it persist?) or the SMTP server (can it be used?)")
+	offline := fs.Bool("offline", false, "check the settings only: do not connect to Redis (does it persist?), the SMTP server (can it be used?) or the database (legacy password hashes)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH] [--offline]\n\nReports deployment problems in the RAMPART_* settings and, unless --offline, whether each Redis they name\nkeeps its data across a restart and whether the SMTP server of RAMPART_EMAIL_URL can be used; exits 1 if any error or warning.")
+		fmt.Fprintln(stderr, "usage: rampart check [--json] [--env-file PATH] [--offline]\n\nReports deployment problems in the RAMPART_* settings and, unless --offline, whether each Redis they name\nkeeps its data across a restart, whether the SMTP server of RAMPART_EMAIL_URL can be used and how many users\nstill have legacy password hashes; exits 1 if any error or warning.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,8 @@ func TestLiveRedisPersistence(t *testing.T) {
 			"RAMPART_SECRET_KEY":    goodKey,
 			"RAMPART_ALLOWED_HOSTS": "example.com",
 			"RAMPART_HSTS_PRELOAD":  "true",
-			"RAMPART_DATABASE_URL":  "postgres://app@127.0.0.1/app", // check does not connect to PostgreSQL
+			// A SQLite file that does not exist: Database (the legacy-hash count) reads nothing.
+			"RAMPART_DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "absent.db"),
 		}
 	}
 	tests := []struct {

@@ -15,6 +15,16 @@
 // gorilla/csrf and nosurf it does not guess the scheme (their CVE-2025-24358/-46721) and its
 // trusted origins carry a scheme (gorilla's CVE-2025-47909).
 //
+// A template may issue the token while it streams the page (page.Execute(w, data) with
+// {{ csrfField .Request }}): the middleware holds an HTML page back until its cookie is set
+// (MaxHeldBytes), and a token whose cookie can no longer be set fails the template
+// (ErrResponseStarted) rather than producing a form that cannot be posted.
+//
+// The token format is Django's, and a site sharing its domain with Django can use Django's
+// names (Options.FieldName "csrfmiddlewaretoken", CookieStore.Name "csrftoken"; Django's
+// X-CSRFToken header is always read): each then accepts the other's tokens, including the
+// 64-character masked cookies Django wrote before 4.1 (see docs/FROM-DJANGO.md).
+//
 // The hosts middleware must run first: the request's own origin is built from its Host.
 package csrf
 
@@ -78,6 +88,15 @@ type Options struct {
 	Router Router
 	// Logger receives "Forbidden (<reason>): <path>" at Warn level. nil means slog.Default().
 	Logger *slog.Logger
+	// FieldName is the form field TemplateField renders. Empty means FieldName
+	// ("csrf_token"); "csrfmiddlewaretoken" renders Django's, so that a Django site behind the
+	// same domain accepts rampart's forms during a migration. Tokens are read from this field
+	// and from both built-in names. Letters, digits, '-', '_', '.' and ':' only.
+	FieldName string
+	// HeaderName is a header tokens are read from besides the built-in X-CSRF-Token and
+	// X-CSRFToken (Django's default), for front-end code written for another name (Django's
+	// CSRF_HEADER_NAME, e.g. "X-XSRF-TOKEN" for Angular). It must be a valid header name.
+	HeaderName string
 }
 
 // Router is satisfied by *http.ServeMux.
@@ -88,10 +107,15 @@ type Router interface {
 type protector struct {
 	trusted   []trustedOrigin
 	store     SecretStore
+	cookies   *CookieStore // store, when it is exactly a *CookieStore
 	onFailure func(http.ResponseWriter, *http.Request, error)
 	exempt    *http.ServeMux
 	router    Router
 	logger    *slog.Logger
+	fieldName string
+	// header is the configured HeaderName in canonical form, "" when it is a built-in one;
+	// headerName is its spelling for failure reasons.
+	header, headerName string
 }
 
 // New validates opts and returns the middleware.
@@ -104,6 +128,22 @@ func New(opts Options) (func(http.Handler) http.Handler, error) {
 	}
 	if p.store == nil {
 		p.store = &CookieStore{}
+	}
+	p.cookies, _ = p.store.(*CookieStore)
+	p.fieldName = FieldName
+	if opts.FieldName != "" {
+		if !validFieldName(opts.FieldName) {
+			return nil, errors.New("csrf: field name " + quoteConfig(opts.FieldName) + " must be letters, digits, '-', '_', '.' or ':'")
+		}
+		p.fieldName = opts.FieldName
+	}
+	if opts.HeaderName != "" {
+		if !validHeaderName(opts.HeaderName) {
+			return nil, errors.New("csrf: header name " + quoteConfig(opts.HeaderName) + " is not a valid HTTP header name")
+		}
+		if k := http.CanonicalHeaderKey(opts.HeaderName); k != hdrToken && k != hdrDjangoToken {
+			p.header, p.headerName = k, opts.HeaderName
+		}
 	}
 	if p.onFailure == nil {
 		p.onFailure = defaultFailure
@@ -165,6 +205,28 @@ func exemptMux(patterns []string) (mux *http.ServeMux, err error) {
 	return mux, nil
 }
 
+// validFieldName accepts the names TemplateField can render in an attribute unescaped.
+func validFieldName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// validHeaderName accepts RFC 9110 tokens.
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
 func safeMethod(m string) bool {
 	switch m {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
@@ -175,17 +237,27 @@ func safeMethod(m string) bool {
 
 // state is the per-request CSRF state, reachable from the request context.
 type state struct {
-	p      *protector
-	w      http.ResponseWriter
-	secret string
+	p *protector
+	// rw is the writer the handler gets; rw.ResponseWriter is the one below the middleware,
+	// through which secrets are stored.
+	rw     writer
+	r      *http.Request
+	secret string // as stored: a secret, a masked one (Django < 4.1 cookies) or garbage
+	reason error
 	loaded bool // the store was asked
 	found  bool // the store had a value (maybe malformed)
-	reason error
+	// started: the response header has gone below the middleware, so a new secret can no
+	// longer be sent in a cookie.
+	started bool
+	// ready: a usable bare secret is stored and known (Token or Rotate succeeded, or the
+	// writer stored one); its cookie, if one was due, is in the header.
+	ready bool
 }
 
 type stateKey struct{}
 
-// stateCtx carries the state without context.WithValue's separate allocation.
+// stateCtx carries the state (and the response writer in it) without context.WithValue's
+// separate allocation.
 type stateCtx struct {
 	context.Context
 	st state
@@ -212,8 +284,10 @@ func (p *protector) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Noted before r2 exists: r2 may be r itself, updated in place (internal/reqown).
 		hadForm := r.MultipartForm != nil
-		// One allocation for the state, its context and (used alone) the request's copy.
-		r2, c := reqown.WithValueContext(r, stateCtx{Context: r.Context(), st: state{p: p, w: w}})
+		// One allocation for the state, its context, the writer and (used alone) the
+		// request's copy.
+		r2, c := reqown.WithValueContext(r, stateCtx{Context: r.Context(), st: state{p: p, rw: writer{ResponseWriter: w}}})
+		c.st.r, c.st.rw.st = r2, &c.st
 		if !safeMethod(r.Method) {
 			if err := p.check(r2, &c.st); err != nil && !allExempt && !p.isExempt(r2, router) {
 				p.reject(w, r2, &c.st, err)
@@ -221,7 +295,8 @@ func (p *protector) wrap(next http.Handler) http.Handler {
 				return
 			}
 		}
-		next.ServeHTTP(w, r2)
+		next.ServeHTTP(&c.st.rw, r2)
+		c.st.rw.finish()
 		cleanupMultipart(hadForm, r2)
 	})
 }
@@ -374,22 +449,21 @@ func (p *protector) checkToken(r *http.Request, st *state, secure bool) error {
 	if !ok {
 		return fail(ErrNoCSRFCookie, ErrNoCSRFCookie.Error())
 	}
+	// 32 characters, or 64 for the masked cookies Django wrote before 4.1 (accepted as
+	// Django 4.1+ accepts them, so a site moving from Django keeps its visitors' cookies).
 	if err := checkFormat(secret); err != nil {
 		return formatFailure("CSRF cookie", err)
 	}
-	if len(secret) != secretLength {
-		// Django accepts masked values in the cookie for pre-4.1 cookies; rampart never
-		// wrote any, so only bare secrets are valid.
-		return formatFailure("CSRF cookie", ErrIncorrectLength)
-	}
-	token, header := requestToken(r)
+	token, header := p.requestToken(r)
 	if token == "" {
 		return fail(ErrCSRFTokenMissing, ErrCSRFTokenMissing.Error())
 	}
 	if err := checkFormat(token); err != nil {
 		return formatFailure(tokenSource(header), err)
 	}
-	if !tokenMatches(token, secret) {
+	var want [secretLength]byte
+	storedSecret(&want, secret)
+	if !tokenMatchesSecret(token, &want) {
 		return tokenIncorrect(header)
 	}
 	return nil
@@ -398,7 +472,12 @@ func (p *protector) checkToken(r *http.Request, st *state, secure bool) error {
 // requestToken returns the submitted token and the header it came from ("" for the form).
 // Headers are read first so the body is only parsed when no header carries a token; the
 // query string is never read (tokens in URLs leak through logs and Referer).
-func requestToken(r *http.Request) (token, header string) {
+func (p *protector) requestToken(r *http.Request) (token, header string) {
+	if p.header != "" {
+		if v := r.Header[p.header]; len(v) > 0 && v[0] != "" {
+			return v[0], p.headerName
+		}
+	}
 	if v := r.Header[hdrToken]; len(v) > 0 && v[0] != "" {
 		return v[0], HeaderName
 	}
@@ -416,6 +495,11 @@ func requestToken(r *http.Request) (token, header string) {
 		_ = r.ParseMultipartForm(maxMemory)
 	} else {
 		_ = r.ParseForm()
+	}
+	if p.fieldName != FieldName && p.fieldName != DjangoFieldName {
+		if v := r.PostForm.Get(p.fieldName); v != "" {
+			return v, ""
+		}
 	}
 	if v := r.PostForm.Get(FieldName); v != "" {
 		return v, ""
@@ -441,18 +525,47 @@ func (st *state) loadWith(r *http.Request, secure bool) (string, bool) {
 }
 
 // ensure returns a valid secret, creating and storing one when there is none or the stored
-// one is malformed (Django replaces bad cookies the same way).
+// one is malformed (Django replaces bad cookies the same way). A masked secret (a Django <
+// 4.1 cookie) is unmasked and stored bare, as Django 4.1+ does, while the response can
+// still carry the cookie.
 func (st *state) ensure(r *http.Request) (string, error) {
 	// Resolved once for both the look-up and the new cookie.
 	secure := clientip.SecureFromRequest(r)
-	if s, ok := st.loadWith(r, secure); ok && validSecret(s) {
+	s, ok := st.loadWith(r, secure)
+	if ok && validSecret(s) {
+		st.ready = true
 		return s, nil
 	}
-	return st.rotateWith(st.w, r, &secure)
+	if ok && len(s) == tokenLength && checkFormat(s) == nil {
+		var b [secretLength]byte
+		unmask(&b, s)
+		bare := string(b[:])
+		if !st.started {
+			if err := st.p.store.SetCSRFSecret(st.rw.ResponseWriter, r, bare); err != nil {
+				return "", err
+			}
+			st.secret = bare
+		}
+		st.ready = true
+		return bare, nil
+	}
+	if st.started && st.p.cookies != nil {
+		return "", ErrResponseStarted
+	}
+	s, err := st.rotateWith(st.rw.ResponseWriter, r, &secure)
+	st.ready = err == nil
+	return s, err
 }
 
 func (st *state) rotate(w http.ResponseWriter, r *http.Request) (string, error) {
-	return st.rotateWith(w, r, nil)
+	if st.started && st.p.cookies != nil {
+		return "", ErrResponseStarted
+	}
+	s, err := st.rotateWith(w, r, nil)
+	if err == nil {
+		st.ready = true
+	}
+	return s, err
 }
 
 // rotateWith is rotate with clientip.FromRequest(r).Secure() when the caller has it (nil
@@ -532,15 +645,34 @@ func Exempt(h http.Handler) http.Handler { return &exemptHandler{next: h} }
 // ErrNotProtected is returned by Rotate for a request that did not pass through the middleware.
 var ErrNotProtected = errors.New("csrf: request did not pass through the csrf middleware")
 
+// ErrResponseStarted reports a token asked for (or a secret rotated) after the response
+// header was sent, for a client that has no CSRF cookie yet: the cookie its form needs can
+// no longer be set, so every POST of that form would fail with "CSRF cookie not set.".
+// Streaming an HTML page through a template works (the middleware holds the page's first
+// MaxHeldBytes until it is complete or a token has been issued); this happens when more
+// than that was written, or the response was flushed or is not HTML, before the token
+// was asked for. Call Token before writing, or render the page into a buffer first.
+var ErrResponseStarted = errors.New("csrf: token requested after the response header was sent; " +
+	"the new CSRF cookie cannot be set (call csrf.Token before writing the response)")
+
 // Token returns a freshly masked token for the request's secret, creating and storing the
-// secret on first use (so pages without forms set no cookie). Call it before the response
-// header is written: a new secret is stored through the ResponseWriter. It returns "" when
-// the request did not pass through the middleware or the store failed (logged), which makes
-// the form fail closed. Not safe for concurrent use within one request.
+// secret on first use (so pages without forms set no cookie). A new secret is stored through
+// the ResponseWriter, which the middleware holds back while an HTML page is being written
+// (see MaxHeldBytes), so a template may call it while streaming. It returns "" when the
+// request did not pass through the middleware, when the cookie can no longer be set
+// (ErrResponseStarted) or when the store failed; the last two are logged at Error level and
+// make the form fail closed. FuncMap's functions report them as template errors instead.
+// Not safe for concurrent use within one request.
 func Token(r *http.Request) string {
+	t, _ := token(r)
+	return t
+}
+
+// token is Token with the error; errors are logged here.
+func token(r *http.Request) (string, error) {
 	st := stateFrom(r)
 	if st == nil {
-		return ""
+		return "", ErrNotProtected
 	}
 	s, err := st.ensure(r)
 	if err != nil {
@@ -548,15 +680,17 @@ func Token(r *http.Request) string {
 		if logger == nil {
 			logger = slog.Default()
 		}
-		logger.LogAttrs(r.Context(), slog.LevelError, "csrf: storing secret failed: "+err.Error(), slog.String("logger", "rampart.csrf"))
-		return ""
+		logger.LogAttrs(r.Context(), slog.LevelError, "csrf: storing secret failed: "+err.Error(),
+			slog.String("logger", "rampart.csrf"), slog.String("path", printable(r.URL.Path)))
+		return "", err
 	}
-	return maskSecret(s)
+	return maskSecret(s), nil
 }
 
 // Rotate replaces the request's secret with a new one, invalidating every token issued
 // before; call it on login (Django's rotate_token) so a token planted before
-// authentication is useless after it.
+// authentication is useless after it. With the cookie store it must run before the response
+// header is sent (ErrResponseStarted otherwise, and the secret is unchanged).
 func Rotate(w http.ResponseWriter, r *http.Request) error {
 	st := stateFrom(r)
 	if st == nil {
@@ -566,17 +700,31 @@ func Rotate(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// TemplateField renders the hidden form input carrying a fresh token.
+// TemplateField renders the hidden form input carrying a fresh token, named Options.FieldName.
 func TemplateField(r *http.Request) template.HTML {
-	// The token is [a-zA-Z0-9]* by construction, so it needs no escaping.
-	return template.HTML(`<input type="hidden" name="` + FieldName + `" value="` + Token(r) + `">`)
+	f, _ := templateField(r)
+	return f
+}
+
+func templateField(r *http.Request) (template.HTML, error) {
+	name := FieldName
+	if st := stateFrom(r); st != nil {
+		name = st.p.fieldName
+	}
+	t, err := token(r)
+	// The token is [a-zA-Z0-9]* by construction and the name is checked by New, so neither
+	// needs escaping.
+	return template.HTML(`<input type="hidden" name="` + name + `" value="` + t + `">`), err
 }
 
 // FuncMap returns template functions taking the request: {{ csrfField .Request }} renders
 // the hidden input, {{ csrfToken .Request }} the bare token (for a meta tag or JS header).
+// Unlike TemplateField and Token, they fail the template's execution when no token can be
+// issued (ErrResponseStarted, a store failure, a request that did not pass through the
+// middleware), so a form that could never be submitted is not rendered silently.
 func FuncMap() template.FuncMap {
 	return template.FuncMap{
-		"csrfField": TemplateField,
-		"csrfToken": Token,
+		"csrfField": templateField,
+		"csrfToken": token,
 	}
 }

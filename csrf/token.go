@@ -104,6 +104,32 @@ func validSecret(s string) bool {
 	return len(s) == secretLength && checkFormat(s) == nil
 }
 
+// storedSecret writes the secret a stored value carries into dst: the value itself when it
+// is a bare 32-character secret, unmasked when it is a 64-character masked one (the cookies
+// Django wrote before 4.1). The value must already have passed checkFormat.
+func storedSecret(dst *[secretLength]byte, stored string) {
+	if len(stored) == tokenLength {
+		unmask(dst, stored)
+		return
+	}
+	copy(dst[:], stored)
+}
+
+// tokenMatchesSecret reports, in constant time for well-formed input, whether token (32 or
+// 64 characters, already format-checked) carries secret.
+func tokenMatchesSecret(token string, secret *[secretLength]byte) bool {
+	var got [secretLength]byte
+	switch len(token) {
+	case tokenLength:
+		unmask(&got, token)
+	case secretLength:
+		copy(got[:], token)
+	default:
+		return false
+	}
+	return subtle.ConstantTimeCompare(got[:], secret[:]) == 1
+}
+
 // tokenMatches reports, in constant time for well-formed input, whether token (32 or 64
 // characters, already format-checked) carries secret (32 characters, format-checked).
 func tokenMatches(token, secret string) bool {

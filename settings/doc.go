@@ -69,6 +69,8 @@
 //	| RAMPART_CSRF_COOKIE_SAMESITE          | CSRFCookieSameSite      | enum      | Lax                                      | CSRF_COOKIE_SAMESITE               |
 //	| RAMPART_CSRF_COOKIE_AGE               | CSRFCookieAge           | duration  | 8736h (52 weeks)                         | CSRF_COOKIE_AGE                    |
 //	| RAMPART_CSRF_USE_SESSIONS             | CSRFUseSessions         | bool      | false                                    | CSRF_USE_SESSIONS                  |
+//	| RAMPART_CSRF_FIELD_NAME               | CSRFFieldName           | string    | csrf_token (csrfmiddlewaretoken is read too) | csrfmiddlewaretoken (fixed)    |
+//	| RAMPART_CSRF_HEADER_NAME              | CSRFHeaderName          | header    | X-CSRF-Token (X-CSRFToken is read too)   | CSRF_HEADER_NAME                   |
 //	| RAMPART_PASSWORD_MIN_LENGTH           | PasswordMinLength       | int ≥ 1   | 12                                       | MinimumLengthValidator (8)         |
 //	| RAMPART_PASSWORD_RESET_TIMEOUT        | PasswordResetTimeout    | duration  | 72h (Django: 3 days)                     | PASSWORD_RESET_TIMEOUT (3 days)    |
 //	| RAMPART_LOCKOUT_LIMIT                 | LockoutLimit            | int ≥ 1   | 5                                        | AXES_FAILURE_LIMIT (3)             |
@@ -135,6 +137,12 @@
 // it below the client's and the proxy's timeouts, or requests they abandon first are logged
 // as cancelled (at debug level) instead of as store failures. On SQLite it also caps the wait
 // for another process's write lock (busy_timeout, 10 s) for requests.
+//
+// CSRF_FIELD_NAME is the form field csrf.TemplateField renders; CSRF_HEADER_NAME is one more
+// header the token is read from. Tokens are always read from the fields csrf_token and
+// csrfmiddlewaretoken and the headers X-CSRF-Token and X-CSRFToken as well, so a site sharing
+// its domain with Django sets CSRF_FIELD_NAME=csrfmiddlewaretoken (Django reads only that
+// field) and CSRF_COOKIE_NAME=csrftoken (see docs/FROM-DJANGO.md).
 //
 // Not configurable on purpose (always on): X-Content-Type-Options nosniff, HttpOnly session
 // cookies. RAMPART_TEST_* variables configure test suites and are ignored; any other unknown

@@ -165,6 +165,12 @@ type Settings struct {
 	CSRFCookieAge time.Duration
 	// CSRFUseSessions keeps the CSRF secret in the session instead of a cookie (RAMPART_CSRF_USE_SESSIONS).
 	CSRFUseSessions bool
+	// CSRFFieldName is the form field csrf.TemplateField renders (RAMPART_CSRF_FIELD_NAME);
+	// "csrfmiddlewaretoken" is Django's.
+	CSRFFieldName string
+	// CSRFHeaderName is a header the CSRF token is read from besides X-CSRF-Token and
+	// X-CSRFToken (RAMPART_CSRF_HEADER_NAME; Django's CSRF_HEADER_NAME).
+	CSRFHeaderName string
 
 	// PasswordMinLength is the minimum password length (RAMPART_PASSWORD_MIN_LENGTH).
 	PasswordMinLength int

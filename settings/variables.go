@@ -228,6 +228,9 @@ var variables = []variable{
 	sameSiteVar("CSRF_COOKIE_SAMESITE", func(s *Settings) *http.SameSite { return &s.CSRFCookieSameSite }),
 	durVar("CSRF_COOKIE_AGE", "8736h", func(s *Settings) *time.Duration { return &s.CSRFCookieAge }),
 	boolVar("CSRF_USE_SESSIONS", static("false"), func(s *Settings) *bool { return &s.CSRFUseSessions }),
+	// Django interoperability (docs/FROM-DJANGO.md): the names of the CSRF form field and header.
+	strVar("CSRF_FIELD_NAME", static("csrf_token"), checkFieldName, func(s *Settings) *string { return &s.CSRFFieldName }),
+	strVar("CSRF_HEADER_NAME", static("X-CSRF-Token"), checkHeaderName, func(s *Settings) *string { return &s.CSRFHeaderName }),
 	intVar("PASSWORD_MIN_LENGTH", "12", 1, func(s *Settings) *int { return &s.PasswordMinLength }),
 	durVar("PASSWORD_RESET_TIMEOUT", "72h", func(s *Settings) *time.Duration { return &s.PasswordResetTimeout }),
 	intVar("LOCKOUT_LIMIT", "5", 1, func(s *Settings) *int { return &s.LockoutLimit }),
@@ -452,6 +455,39 @@ func checkCookieName(v string) (string, error) {
 		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
 			return v, fmt.Errorf("%q is not a valid cookie name", v)
 		}
+	}
+	return v, nil
+}
+
+// checkFieldName accepts a form field name that needs no escaping in an HTML attribute
+// (what the csrf package renders): letters, digits, '-', '_', '.' and ':'.
+func checkFieldName(v string) (string, error) {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return v, fmt.Errorf("%q is not a valid form field name (letters, digits, '-', '_', '.', ':')", v)
+		}
+	}
+	if v == "" {
+		return v, errors.New("is empty")
+	}
+	return v, nil
+}
+
+// checkHeaderName accepts an HTTP header name (an RFC 9110 token). Django's CSRF_HEADER_NAME
+// is a META key ("HTTP_X_CSRFTOKEN"); the header it names is what is given here.
+func checkHeaderName(v string) (string, error) {
+	if strings.HasPrefix(v, "HTTP_") {
+		return v, fmt.Errorf("%q is a Django META key: give the header itself (HTTP_X_CSRFTOKEN is X-CSRFToken)", v)
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return v, fmt.Errorf("%q is not a valid HTTP header name", v)
+		}
+	}
+	if v == "" {
+		return v, errors.New("is empty")
 	}
 	return v, nil
 }

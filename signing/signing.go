@@ -14,6 +14,16 @@
 //
 // Key rotation follows Django's SECRET_KEY_FALLBACKS: values are signed with the current key and
 // verified against the current key and then every fallback, in order.
+//
+// # Sharing signed values with a Django site
+//
+// A Signer with Django's SECRET_KEY as Key and DjangoSignerSalt as Salt signs and verifies
+// exactly what Django's django.core.signing.Signer() does with its defaults (salt, ":"
+// separator, SHA-256), so a value one side signs the other accepts, e.g. while a Django site
+// and a Go one share a domain during a migration. A Django Signer(salt="x") matches Salt "x";
+// SECRET_KEY_FALLBACKS are Fallbacks. Django's TimestampSigner, signing.dumps and signed
+// cookies do not match rampart's TimestampSigner, whose keys are domain-separated on purpose
+// (above): verify such values on the Django side, or re-issue them.
 package signing
 
 import (
@@ -50,6 +60,12 @@ var ErrNoKey = errors.New("signing: empty secret key")
 // is rejected everywhere else.
 const DefaultSalt = "rampart.signing"
 
+// DjangoSignerSalt is the salt of Django's django.core.signing.Signer when none is given (its
+// module and class name). Use it as Options.Salt, with Django's SECRET_KEY as Key, to read and
+// write values a Django site signs with Signer(); see the package documentation. It is a
+// public, well-known salt: give it to no other use of the key.
+const DjangoSignerSalt = "django.core.signing.Signer"
+
 // Options configure a Signer or TimestampSigner. Only Key is required.
 type Options struct {
 	// Key is the current secret; it signs and verifies.
@@ -58,7 +74,7 @@ type Options struct {
 	// invalidate values already handed out. Remove them after the longest value lifetime.
 	Fallbacks []string
 	// Salt separates uses of the same key. Empty means DefaultSalt. Build it with Namespace
-	// when it is made of several parts.
+	// when it is made of several parts. DjangoSignerSalt matches Django's Signer().
 	Salt string
 	// Sep separates value and signature. Empty means ":". It must not be made only of
 	// URL-safe base64 characters (A-Za-z0-9-_=), or it could appear inside a signature.
