@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -119,6 +121,42 @@ func crossSitePost(b *tab, target string, fields map[string]string) (int, string
 		b.t.Fatalf("the forged form led to %s, want %s", loc, target)
 	}
 	return status, b.text("body")
+}
+
+// postWithoutFetchMetadata posts body to url with the tab's cookies from a plain HTTP client,
+// with no Origin and no Sec-Fetch-Site header: as an older browser would, which leaves the
+// CSRF token (form field or header) as the only proof that the request is the site's own.
+// It returns the status and body of the answer.
+func postWithoutFetchMetadata(b *tab, url, contentType, body string, header map[string]string) (int, string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	jar, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{url}})
+	if err != nil {
+		b.t.Fatalf("cookies: %v", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	for _, c := range jar.Cookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	got, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatalf("POST %s: %v", url, err)
+	}
+	return resp.StatusCode, string(got)
 }
 
 // tab is one browser tab with its own cookie jar.
