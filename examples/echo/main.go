@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"html/template"
 	"log"
 	"net/http"
@@ -20,14 +21,10 @@ import (
 	"github.com/rampart-go/rampart/settings"
 )
 
-var page = template.Must(template.New("notes").Parse(`<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>Notes</title>
-<h1>Hello, {{.User}}</h1>
-<form method="post" action="/notes">{{.CSRF}}
-<input name="text" required aria-label="Note"> <button type="submit">Add</button></form>
-<ul id="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
-<form method="post" action="/accounts/logout">{{.CSRF}}<button type="submit">Log out</button></form>
-</html>`))
+//go:embed notes.html
+var files embed.FS
+
+var page = template.Must(template.ParseFS(files, "notes.html"))
 
 // notes keeps each user's notes in memory: the example's application data.
 type notes struct {

@@ -85,6 +85,8 @@ func register(t *testing.T, browser context.Context, base, username string) {
 // loginThroughGuard opens the guarded page logged out, checks that the guard sends the
 // browser to the login page with the page as next, logs in there and checks that the
 // browser is back on the guarded page.
+//
+//lint:ignore U1000 the harness is one file for all examples; the single-page app logs in from its own page.
 func loginThroughGuard(b *tab, base, guarded, username string) {
 	b.t.Helper()
 	b.open(base + guarded)
@@ -221,6 +223,8 @@ func (b *tab) submit(button string) int {
 
 // waitText polls the element's text until it contains want: the page changes it from a
 // script (htmx, the single-page app), so there is no navigation to wait for.
+//
+//lint:ignore U1000 the harness is one file for all examples; the plain form examples navigate instead.
 func (b *tab) waitText(sel, want string) string {
 	b.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"html/template"
 	"log"
 	"net/http"
@@ -20,14 +21,10 @@ import (
 	"github.com/rampart-go/rampart/settings"
 )
 
-var page = template.Must(template.New("notes").Parse(`<!doctype html>
-<html lang="en"><meta charset="utf-8"><title>Notes</title>
-<h1>Hello, {{.User}}</h1>
-<form method="post" action="/notes">{{.CSRF}}
-<input name="text" required aria-label="Note"> <button type="submit">Add</button></form>
-<ul id="notes">{{range .Notes}}<li>{{.}}</li>{{end}}</ul>
-<form method="post" action="/accounts/logout">{{.CSRF}}<button type="submit">Log out</button></form>
-</html>`))
+//go:embed notes.html
+var files embed.FS
+
+var page = template.Must(template.ParseFS(files, "notes.html"))
 
 // middleware adapts a net/http middleware (rampart's guards) to Gin. The wrapped handler
 // continues the chain with the request the middleware passed on, which carries what it
@@ -75,7 +72,7 @@ func main() {
 	g := r.Group("/", middleware(acc.RequireLogin))
 	g.GET("/", func(c *gin.Context) {
 		u := accounts.User(c.Request)
-		c.HTML(http.StatusOK, "notes", gin.H{"User": u.Username, "Notes": store.list(u.ID), "CSRF": csrf.TemplateField(c.Request)})
+		c.HTML(http.StatusOK, "notes.html", gin.H{"User": u.Username, "Notes": store.list(u.ID), "CSRF": csrf.TemplateField(c.Request)})
 	})
 	g.POST("/notes", func(c *gin.Context) {
 		if text := strings.TrimSpace(c.PostForm("text")); text != "" {
