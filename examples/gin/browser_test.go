@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -159,6 +160,27 @@ func postWithoutFetchMetadata(b *tab, url, contentType, body string, header map[
 		b.t.Fatalf("POST %s: %v", url, err)
 	}
 	return resp.StatusCode, string(got)
+}
+
+// watchCSP has every page the tab loads from now on record the Content Security Policy
+// violations it sees (a DevTools script, itself exempt from the policy), for noCSPViolations.
+func (b *tab) watchCSP() {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	src := `window.cspViolations = []; document.addEventListener("securitypolicyviolation", e => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));`
+	if _, err := chromedp.Call(ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: src}); err != nil {
+		b.t.Fatalf("watching CSP violations: %v", err)
+	}
+}
+
+// noCSPViolations fails the test if the current page broke its policy (a script without the
+// nonce, an inline style), after watchCSP.
+func (b *tab) noCSPViolations() {
+	b.t.Helper()
+	if v := get(b, "CSP violations", chromedp.Evaluate[[]string](`window.cspViolations`)); len(v) != 0 {
+		b.t.Fatalf("the page at %s broke its Content Security Policy: %q", b.location(), v)
+	}
 }
 
 // tab is one browser tab with its own cookie jar.

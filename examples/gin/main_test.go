@@ -22,6 +22,7 @@ func TestGinInChromium(t *testing.T) {
 	register(t, ctx, base, "alice")
 
 	me := &tab{t: t, ctx: ctx}
+	me.watchCSP()
 	loginThroughGuard(me, base, "/", "alice")
 	if h := me.text("h1"); h != "Hello, alice" {
 		t.Fatalf("the guarded page says %q", h)
@@ -33,6 +34,7 @@ func TestGinInChromium(t *testing.T) {
 	if notes := me.text("#notes"); notes != "buy milk" {
 		t.Fatalf("notes after posting: %q", notes)
 	}
+	me.noCSPViolations()
 
 	// Without Fetch Metadata (an older browser), the form's token is what lets a post in.
 	token := get(me, "token", chromedp.Value(chromedp.CSS(`form[action="/notes"] [name="csrf_token"]`)))

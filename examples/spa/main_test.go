@@ -24,6 +24,7 @@ func TestSPAInChromium(t *testing.T) {
 	register(t, ctx, base, "alice")
 
 	me := &tab{t: t, ctx: ctx}
+	me.watchCSP()
 	me.open(base + "/")
 	me.do("the login form", chromedp.WaitVisible(chromedp.CSS("#login-form")))
 	if status := notesStatus(me); status != http.StatusUnauthorized {
@@ -43,6 +44,7 @@ func TestSPAInChromium(t *testing.T) {
 	me.fill(map[string]string{"text": "buy milk"})
 	me.do("add a note", chromedp.Click(chromedp.CSS(`#note-form button[type="submit"]`)))
 	me.waitText("#notes", "buy milk")
+	me.noCSPViolations()
 	me.open(base + "/") // kept on the server, not only in the page
 	me.waitText("#notes", "buy milk")
 

@@ -24,6 +24,7 @@ func TestTemplHTMXInChromium(t *testing.T) {
 	register(t, ctx, base, "alice")
 
 	me := &tab{t: t, ctx: ctx}
+	me.watchCSP()
 	loginThroughGuard(me, base, "/", "alice")
 	if h := me.text("h1"); h != "Hello, alice" {
 		t.Fatalf("the guarded page says %q", h)
@@ -38,6 +39,7 @@ func TestTemplHTMXInChromium(t *testing.T) {
 	me.fill(map[string]string{"text": "buy milk"})
 	me.do("add a note", chromedp.Click(chromedp.CSS(`form[hx-post="/notes"] button[type="submit"]`)))
 	me.waitText("#notes", "buy milk")
+	me.noCSPViolations()
 	token := get(me, "the token htmx sent", chromedp.Evaluate[string](`window.sentToken`))
 	if token == "" {
 		t.Fatal("htmx sent no X-CSRF-Token header")
