@@ -1,6 +1,6 @@
 // Command chi is a rampart application routed by chi: the accounts pages, a notes page only
 // logged-in users see, and a form that posts with the CSRF token. chi's middleware is
-// net/http's, so rampart's guards plug in with r.With and need no adapter.
+// net/http's, so rampart's guards plug in with r.Use and need no adapter.
 // Run it with RAMPART_INSECURE_DEV=1 go run .
 package main
 
