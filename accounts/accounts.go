@@ -318,10 +318,11 @@ type jsonPage struct {
 }
 
 // redirect answers a finished step: 303 to url, or for a client that wants JSON, 200 with
-// {"redirect": url} (fetch would follow a 303 to an HTML page the script cannot use).
+// {"redirect": url, "csrf_token": token} (fetch would follow a 303 to an HTML page the script
+// cannot use; a login rotates the CSRF secret, so the script gets the new token at once).
 func (a *Accounts) redirect(w http.ResponseWriter, r *http.Request, url string) {
 	if wantsJSON(r) {
-		writeJSON(w, http.StatusOK, map[string]string{"redirect": url})
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": url, "csrf_token": csrf.Token(r)})
 		return
 	}
 	http.Redirect(w, r, url, http.StatusSeeOther)

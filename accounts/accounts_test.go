@@ -122,6 +122,10 @@ func (b *browser) do(method, path string, form url.Values, hdr ...string) (*http
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
+		if hdr[i+1] == "" {
+			req.Header.Del(hdr[i]) // a browser without Fetch Metadata
+			continue
+		}
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
 	resp, err := b.http.Do(req)
@@ -330,6 +334,7 @@ func TestJSONAnswers(t *testing.T) {
 	var page struct {
 		Errors   []string `json:"errors"`
 		Redirect string   `json:"redirect"`
+		Token    string   `json:"csrf_token"`
 		User     string   `json:"user"`
 		Data     []struct {
 			Current bool
@@ -340,8 +345,16 @@ func TestJSONAnswers(t *testing.T) {
 	}
 	resp, body = b.do("POST", "/accounts/login?next=/private", url.Values{"username": {"ann"}, "password": {"correct horse battery staple 9"}}, js...)
 	page.Errors = nil
-	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || page.Redirect != "/private" {
+	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || page.Redirect != "/private" || len(page.Token) != 64 {
 		t.Fatalf("login as JSON: %d %s", resp.StatusCode, body)
+	}
+	// The token the login answered with is the session's new one: a POST without Fetch
+	// Metadata (so the token decides) is accepted with it.
+	if resp, _ := b.do("POST", "/danger", url.Values{"csrf_token": {page.Token}}, "Sec-Fetch-Site", "", "Origin", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST with the login's new token: %d", resp.StatusCode)
+	}
+	if resp, _ := b.do("POST", "/danger", url.Values{"csrf_token": {strings.Repeat("a", 64)}}, "Sec-Fetch-Site", "", "Origin", ""); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("POST with a made-up token: %d, want 403", resp.StatusCode)
 	}
 	resp, body = b.do("GET", "/accounts/sessions", nil, js...)
 	if err := json.Unmarshal([]byte(body), &page); resp.StatusCode != http.StatusOK || err != nil || page.User != "ann" || len(page.Data) != 1 || !page.Data[0].Current {
