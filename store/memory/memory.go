@@ -30,16 +30,18 @@ type Store struct {
 	events   []store.Event
 	comments []store.Comment
 	passkeys map[string]store.Passkey // by credential ID
+	perms    permState
 	// maxEvents caps the kept audit trail and comments, oldest dropped first, so memory
 	// stays bounded.
 	maxEvents int
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ store.EventQueue = (*Store)(nil)
-	_ store.Comments   = (*Store)(nil)
-	_ store.Passkeys   = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.EventQueue  = (*Store)(nil)
+	_ store.Comments    = (*Store)(nil)
+	_ store.Passkeys    = (*Store)(nil)
+	_ store.Permissions = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -55,6 +57,7 @@ func New() *Store {
 		codes:     map[string]map[string]struct{}{},
 		passkeys:  map[string]store.Passkey{},
 		maxEvents: 10000,
+		perms:     newPermState(),
 	}
 }
 
@@ -290,6 +293,7 @@ func (m *Store) CreateUser(_ context.Context, u store.User) (store.User, error) 
 	}
 	m.lastID++
 	u.ID = strconv.FormatInt(m.lastID, 10)
+	u.PermsVersion = 0
 	u = cloneUser(u)
 	m.users[u.ID] = u
 	m.index(u)
@@ -340,6 +344,7 @@ func (m *Store) UpdateUser(_ context.Context, u store.User) error {
 	}
 	m.unindex(old)
 	u = cloneUser(u)
+	u.PermsVersion = old.PermsVersion
 	m.users[u.ID] = u
 	m.index(u)
 	return nil
