@@ -13,7 +13,10 @@
 // P+"otp:"+device last step; P+"u:"+id user hash, P+"un:"/P+"ue:" folded username/e-mail to
 // ID, P+"ul" lexical index of folded usernames, P+"uid" the ID sequence; P+"bc:"+user backup
 // code set; P+"ev" the capped event list and P+"eid" its ID sequence; P+"pk:"+credential ID
-// passkey hash and P+"upk:"+user the user's passkey IDs, scored by creation time.
+// passkey hash and P+"upk:"+user the user's passkey IDs, scored by creation time. Permissions
+// (perms.go): P+"uperm:"+user the user's permissions, P+"ugrp:"+user the user's groups,
+// P+"grps" every group name, P+"grp:"+name a group's permissions, P+"grpm:"+name its members;
+// the user hash's field "pv" is the PermsVersion.
 package redis
 
 import (
@@ -58,9 +61,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Comments = (*Store)(nil)
-	_ store.Passkeys = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Comments    = (*Store)(nil)
+	_ store.Passkeys    = (*Store)(nil)
+	_ store.Permissions = (*Store)(nil)
 )
 
 // Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
@@ -471,7 +475,7 @@ func userFields(u store.User) []any {
 	return []any{
 		"un", u.Username, "uk", common.FoldKey(u.Username), "em", u.Email, "ek", emailKey(u.Email),
 		"ph", u.PasswordHash, "ac", b(u.IsActive), "st", b(u.IsStaff), "dj", us(u.DateJoined), "ll", us(u.LastLogin),
-		"ts", u.TOTPSecret, "te", b(u.TOTPEnabled), "de", u.DeviceEpoch,
+		"ts", u.TOTPSecret, "te", b(u.TOTPEnabled), "de", u.DeviceEpoch, "su", b(u.IsSuperuser),
 	}
 }
 
@@ -504,6 +508,8 @@ func userFromMap(m map[string]string) (store.User, bool) {
 		u.TOTPSecret = []byte(ts)
 	}
 	u.DeviceEpoch, _ = strconv.ParseInt(m["de"], 10, 64)
+	u.IsSuperuser = m["su"] == "1"
+	u.PermsVersion, _ = strconv.ParseInt(m["pv"], 10, 64) // absent until the first change
 	return u, true
 }
 
@@ -531,6 +537,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 		return store.User{}, store.ErrConflict
 	}
 	u.ID = strconv.FormatInt(id, 10)
+	u.PermsVersion = 0
 	return u, nil
 }
 
