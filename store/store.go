@@ -235,6 +235,16 @@ type Comments interface {
 	RecentComments(ctx context.Context, limit int) ([]Comment, error)
 }
 
+// CommentDeleter is an optional extension of Comments for moderation: the reference app lets a
+// comment's author, or a user with the comments.delete permission, remove it. Every backend
+// in this module provides it.
+type CommentDeleter interface {
+	// CommentByID returns the comment with this ID, or ErrNotFound.
+	CommentByID(ctx context.Context, id int64) (Comment, error)
+	// DeleteComment removes the comment and reports whether it existed. IDs are never reused.
+	DeleteComment(ctx context.Context, id int64) (bool, error)
+}
+
 // Passkey is one WebAuthn credential (a passkey) registered by a user.
 type Passkey struct {
 	// ID is the credential ID chosen by the authenticator: arbitrary bytes, unique across users.

@@ -56,10 +56,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store       = (*Store)(nil)
-	_ store.Comments    = (*Store)(nil)
-	_ store.Passkeys    = (*Store)(nil)
-	_ store.Permissions = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.Comments       = (*Store)(nil)
+	_ store.Passkeys       = (*Store)(nil)
+	_ store.Permissions    = (*Store)(nil)
+	_ store.CommentDeleter = (*Store)(nil)
 )
 
 // Open connects to the database at url (postgres://...), checks that it answers and, unless
@@ -851,4 +852,25 @@ type boundBatch struct {
 func (b boundBatch) Close() error {
 	defer b.cancel()
 	return b.BatchResults.Close()
+}
+
+// CommentByID implements store.CommentDeleter.
+func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+	var c store.Comment
+	err := s.pool.QueryRow(ctx, `SELECT id, user_id, username, body, created_at FROM comments WHERE id = $1`, id).
+		Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &c.CreatedAt)
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	c.CreatedAt = utc(c.CreatedAt)
+	return c, nil
+}
+
+// DeleteComment implements store.CommentDeleter (a sequence: IDs are never reused).
+func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM comments WHERE id = $1`, id)
+	if err != nil {
+		return false, wrap(err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

@@ -61,10 +61,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store       = (*Store)(nil)
-	_ store.Comments    = (*Store)(nil)
-	_ store.Passkeys    = (*Store)(nil)
-	_ store.Permissions = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.Comments       = (*Store)(nil)
+	_ store.Passkeys       = (*Store)(nil)
+	_ store.Permissions    = (*Store)(nil)
+	_ store.CommentDeleter = (*Store)(nil)
 )
 
 // Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
@@ -934,3 +935,52 @@ func (s *Store) Sweep(ctx context.Context, _ time.Time) error {
 
 // Close implements store.Store; it closes the client.
 func (s *Store) Close() error { return s.c.Close() }
+
+// commentByIDScript finds the entry "id payload" in the capped list (newest first) and, with
+// ARGV[2] = "1", removes it. It returns the entry, or false.
+var commentByIDScript = goredis.NewScript(`
+local prefix = ARGV[1] .. ' '
+local n = redis.call('LLEN', KEYS[1])
+for start = 0, n - 1, 500 do
+	for _, item in ipairs(redis.call('LRANGE', KEYS[1], start, start + 499)) do
+		if string.sub(item, 1, #prefix) == prefix then
+			if ARGV[2] == '1' then redis.call('LREM', KEYS[1], 1, item) end
+			return item
+		end
+	end
+end
+return false`)
+
+func (s *Store) commentByID(ctx context.Context, id int64, del bool) (store.Comment, error) {
+	flag := "0"
+	if del {
+		flag = "1"
+	}
+	item, err := commentByIDScript.Run(ctx, s.c, []string{s.p + "cm"}, strconv.FormatInt(id, 10), flag).Text()
+	if errors.Is(err, goredis.Nil) {
+		return store.Comment{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	_, payload, _ := strings.Cut(item, " ")
+	var j commentJSON
+	if json.Unmarshal([]byte(payload), &j) != nil {
+		return store.Comment{}, errors.New("redis: malformed comment entry")
+	}
+	return store.Comment{ID: id, UserID: j.U, Username: j.N, Body: j.B, CreatedAt: common.FromMicros(j.T)}, nil
+}
+
+// CommentByID implements store.CommentDeleter by a scan of the capped list, newest first.
+func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+	return s.commentByID(ctx, id, false)
+}
+
+// DeleteComment implements store.CommentDeleter (the ID sequence never goes back).
+func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+	_, err := s.commentByID(ctx, id, true)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

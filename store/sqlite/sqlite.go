@@ -119,11 +119,12 @@ type Options struct {
 var ErrSessionsInUse = errors.New("sqlite: another process serves sessions from this file with its session cache on")
 
 var (
-	_ store.Store       = (*Store)(nil)
-	_ store.EventQueue  = (*Store)(nil)
-	_ store.Comments    = (*Store)(nil)
-	_ store.Passkeys    = (*Store)(nil)
-	_ store.Permissions = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.EventQueue     = (*Store)(nil)
+	_ store.Comments       = (*Store)(nil)
+	_ store.Passkeys       = (*Store)(nil)
+	_ store.Permissions    = (*Store)(nil)
+	_ store.CommentDeleter = (*Store)(nil)
 )
 
 // pragmas apply to every connection: WAL for concurrent readers, a busy timeout so that
@@ -1112,4 +1113,31 @@ func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, 
 		out = append(out, v)
 	}
 	return out, wrap(rows.Err())
+}
+
+// CommentByID implements store.CommentDeleter.
+func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var c store.Comment
+	var t int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, user_id, username, body, created_at FROM comments WHERE id = ?`, id).
+		Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &t)
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	c.CreatedAt = common.FromMicros(t)
+	return c, nil
+}
+
+// DeleteComment implements store.CommentDeleter (AUTOINCREMENT: IDs are never reused).
+func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := s.w.ExecContext(ctx, `DELETE FROM comments WHERE id = ?`, id)
+	if err != nil {
+		return false, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(err)
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Permissions", testPermissions},
 		{"PermsVersion", testPermsVersion},
 		{"GroupPermsRace", testGroupPermsRace},
+		{"CommentDeleter", testCommentDeleter},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
