@@ -73,7 +73,7 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if a.perms, err = perms.New(st, perms.Options{Accounts: acc}); err != nil {
+	if a.perms, err = perms.New(st, perms.Options{Accounts: acc, Rules: []perms.Rule{commentAuthorRule}}); err != nil {
 		return nil, err
 	}
 	for _, name := range []string{"home", "comments", "admin", "users", "user"} {
@@ -97,7 +97,7 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	// behind django-sudo.
 	a.mux.Handle("GET /admin/security", acc.RequireStaff(http.HandlerFunc(a.admin)))
 	a.mux.Handle("POST /admin/security", acc.RequireStaff(acc.RequireRecentAuth(http.HandlerFunc(a.admin))))
-	a.userAdminRoutes()
+	a.authzRoutes()
 	a.handler = acc.Handler(a.mux)
 	return a, nil
 }

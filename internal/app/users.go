@@ -28,10 +28,12 @@ const (
 	Kind2FAReset       = "2fa.reset"
 )
 
-// userAdminRoutes mounts the user administration: staff only, behind sudo mode (a recent
-// password, like Django's admin behind django-sudo), and the users.view / users.change
-// permissions. Every change is a CSRF-checked POST (the stack checks every POST) and audited.
-func (a *App) userAdminRoutes() {
+// authzRoutes mounts comment moderation (the author or comments.delete) and the user
+// administration: staff only, behind sudo mode (a recent password, like Django's admin behind
+// django-sudo), and the users.view / users.change permissions. Every change is a CSRF-checked
+// POST (the stack checks every POST) and audited.
+func (a *App) authzRoutes() {
+	a.mux.Handle("POST /comments/{id}/delete", a.acc.RequireLogin(http.HandlerFunc(a.deleteComment)))
 	guard := func(perm string, h http.HandlerFunc) http.Handler {
 		return a.acc.RequireStaff(a.acc.RequireRecentAuth(a.perms.RequirePermission(perm)(h)))
 	}
