@@ -81,15 +81,20 @@ type cached struct {
 	perms   map[string]struct{}
 }
 
-// ErrNoPermissions is returned by New when the stack's store keeps no permissions.
+// ErrNoPermissions is returned by the changes of a Checker whose store keeps no permissions.
 var ErrNoPermissions = errors.New("perms: the store does not keep permissions (store.Permissions)")
 
-// New builds a Checker on the stack's store, which must implement store.Permissions (every
-// backend in this module does).
+// New builds a Checker on the stack's store. Every backend in this module implements
+// store.Permissions; a store that does not (a wrapper of an application's own) fails closed:
+// no user holds a permission but superusers, and changes fail with ErrNoPermissions. New
+// logs a warning then.
 func New(st *rampart.Stack, opts Options) (*Checker, error) {
 	ps, ok := st.Store.(store.Permissions)
 	if !ok {
-		return nil, ErrNoPermissions
+		ps = noPermissions{}
+		if st.Logger != nil {
+			st.Logger.Warn("perms: the store keeps no permissions: only superusers pass permission checks", "store", fmt.Sprintf("%T", st.Store))
+		}
 	}
 	if opts.CacheSize < 0 {
 		return nil, fmt.Errorf("perms: negative CacheSize %d", opts.CacheSize)
@@ -336,4 +341,32 @@ func ValidGroup(name string) error {
 		}
 	}
 	return nil
+}
+
+// noPermissions stands in for a store without store.Permissions: nobody holds anything, and
+// nothing can be changed.
+type noPermissions struct{}
+
+func (noPermissions) GrantUserPerm(context.Context, string, string) error { return ErrNoPermissions }
+func (noPermissions) RevokeUserPerm(context.Context, string, string) (bool, error) {
+	return false, ErrNoPermissions
+}
+func (noPermissions) CreateGroup(context.Context, string) error { return ErrNoPermissions }
+func (noPermissions) DeleteGroup(context.Context, string) (bool, error) {
+	return false, ErrNoPermissions
+}
+func (noPermissions) Groups(context.Context) ([]store.Group, error) { return nil, nil }
+func (noPermissions) GroupMembers(context.Context, string) ([]string, error) {
+	return nil, store.ErrNotFound
+}
+func (noPermissions) GrantGroupPerm(context.Context, string, string) error { return ErrNoPermissions }
+func (noPermissions) RevokeGroupPerm(context.Context, string, string) (bool, error) {
+	return false, ErrNoPermissions
+}
+func (noPermissions) AddUserToGroup(context.Context, string, string) error { return ErrNoPermissions }
+func (noPermissions) RemoveUserFromGroup(context.Context, string, string) (bool, error) {
+	return false, ErrNoPermissions
+}
+func (noPermissions) UserGrants(context.Context, string) (store.Grants, error) {
+	return store.Grants{}, nil
 }

@@ -476,3 +476,25 @@ func FuzzValidGroup(f *testing.F) {
 		}
 	})
 }
+
+// bare is a store of an application's own that wraps a backend and knows nothing of
+// permissions.
+type bare struct{ store.Store }
+
+// TestStoreWithoutPermissions: the Checker fails closed: superusers pass, nobody else, and
+// changes are refused.
+func TestStoreWithoutPermissions(t *testing.T) {
+	ctx := context.Background()
+	s := newSite(t, bare{memory.New()})
+	u := s.user(t, "ann")
+	if err := s.ck.GrantUser(ctx, cli(), u, "comments.delete"); !errors.Is(err, perms.ErrNoPermissions) {
+		t.Fatalf("GrantUser = %v, want ErrNoPermissions", err)
+	}
+	if ok, err := s.ck.HasPerm(ctx, &u, "comments.delete"); ok || err != nil {
+		t.Fatalf("HasPerm = %v, %v", ok, err)
+	}
+	super := store.User{ID: u.ID, IsActive: true, IsSuperuser: true}
+	if ok, err := s.ck.HasPerm(ctx, &super, "comments.delete"); !ok || err != nil {
+		t.Fatalf("superuser HasPerm = %v, %v", ok, err)
+	}
+}
