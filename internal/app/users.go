@@ -191,8 +191,18 @@ func (a *App) userChange(w http.ResponseWriter, r *http.Request) {
 			msg = "Superuser status changed."
 		}
 	case "group_add":
-		if err = a.perms.AddToGroup(ctx, by, u, r.PostFormValue("group")); err == nil {
-			msg = "Added to the group."
+		group := r.PostFormValue("group")
+		// No escalation through groups: a staff user may only hand out a group whose
+		// permissions they hold themselves (a superuser holds all).
+		var holds bool
+		if holds, err = a.holdsGroup(r, me, group); err == nil && !holds {
+			a.st.Errors.Write(w, r, http.StatusForbidden)
+			return
+		}
+		if err == nil {
+			if err = a.perms.AddToGroup(ctx, by, u, group); err == nil {
+				msg = "Added to the group."
+			}
 		}
 	case "group_remove":
 		if _, err = a.perms.RemoveFromGroup(ctx, by, u, r.PostFormValue("group")); err == nil {
@@ -255,4 +265,19 @@ func (a *App) reset2FA(r *http.Request, me *store.User, u store.User) error {
 		}
 	}
 	return nil
+}
+
+// holdsGroup reports whether me holds every permission of the group; store.ErrNotFound when
+// there is no such group.
+func (a *App) holdsGroup(r *http.Request, me *store.User, group string) (bool, error) {
+	groups, err := a.perms.Groups(r.Context())
+	if err != nil {
+		return false, err
+	}
+	for _, g := range groups {
+		if g.Name == group {
+			return a.perms.HasPerms(r.Context(), me, g.Perms...)
+		}
+	}
+	return false, store.ErrNotFound
 }

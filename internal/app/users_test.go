@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"slices"
 	"net/http"
 	"net/url"
 	"strings"
@@ -192,6 +193,27 @@ func TestUserAdminActions(t *testing.T) {
 		t.Fatalf("add to a missing group: %d", r.StatusCode)
 	}
 	ok(e.act(mod, e.ann, url.Values{"action": {"group_remove"}, "group": {"editors"}}), "group remove")
+	// No escalation: mod cannot hand out (to ann or to itself) a group with permissions it
+	// lacks; root can.
+	by := perms.Actor{Name: "test"}
+	if err := e.ck.CreateGroup(ctx, by, "admins"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ck.GrantGroup(ctx, by, "admins", "security.everything"); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []store.User{e.ann, e.mod} {
+		if r := e.act(mod, target, url.Values{"action": {"group_add"}, "group": {"admins"}}); r.StatusCode != http.StatusForbidden {
+			t.Fatalf("mod adds %s to a group with more permissions than its own: %d", target.Username, r.StatusCode)
+		}
+		if g, _ := e.ck.Grants(ctx, target.ID); slices.Contains(g.Groups, "admins") {
+			t.Fatalf("%s's groups after a refused add: %v", target.Username, g.Groups)
+		}
+	}
+	if r := e.act(e.login(t, "root"), e.ann, url.Values{"action": {"group_add"}, "group": {"admins"}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("root adds ann to admins: %d", r.StatusCode)
+	}
+	ok(e.act(mod, e.ann, url.Values{"action": {"group_remove"}, "group": {"admins"}}), "group remove admins")
 	// Staff: yes. Superuser: only a superuser may.
 	ok(e.act(mod, e.ann, url.Values{"action": {"staff_on"}}), "staff on")
 	if !e.user(t, e.ann.ID).IsStaff {
@@ -255,7 +277,8 @@ func TestUserAdminActions(t *testing.T) {
 			got = append(got, ev.Username+" "+ev.Kind)
 		}
 	}
-	want := "mod user.deactivate, mod user.activate, mod session.end, mod group.add_user, mod group.remove_user, mod user.staff, " +
+	want := "mod user.deactivate, mod user.activate, mod session.end, mod group.add_user, mod group.remove_user, " +
+		"root group.add_user, mod group.remove_user, mod user.staff, " +
 		"root user.superuser, root user.superuser, mod 2fa.reset, mod lockout.unlock"
 	if strings.Join(got, ", ") != want {
 		t.Fatalf("audited:\n%s\nwant\n%s", strings.Join(got, ", "), want)
