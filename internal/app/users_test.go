@@ -2,9 +2,9 @@ package app_test
 
 import (
 	"context"
-	"slices"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
