@@ -76,7 +76,7 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	if a.perms, err = perms.New(st, perms.Options{Accounts: acc, Rules: []perms.Rule{commentAuthorRule}}); err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"home", "comments", "admin", "users", "user"} {
+	for _, name := range []string{"home", "comments", "admin", "users", "user", "groups"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, err

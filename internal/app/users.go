@@ -40,6 +40,8 @@ func (a *App) authzRoutes() {
 	a.mux.Handle("GET /admin/users", guard(PermUsersView, a.users))
 	a.mux.Handle("GET /admin/users/{id}", guard(PermUsersView, a.userDetail))
 	a.mux.Handle("POST /admin/users/{id}", guard(PermUsersChange, a.userChange))
+	a.mux.Handle("GET /admin/groups", guard(PermUsersView, a.groups))
+	a.mux.Handle("POST /admin/groups", guard(PermUsersView, a.groups)) // and superusers only: see groupChange
 }
 
 type usersData struct {

@@ -284,3 +284,50 @@ func TestUserAdminActions(t *testing.T) {
 		t.Fatalf("audited:\n%s\nwant\n%s", strings.Join(got, ", "), want)
 	}
 }
+
+// TestGroupsAdmin: staff with users.view see the groups; only superusers change them.
+func TestGroupsAdmin(t *testing.T) {
+	ctx := context.Background()
+	e := newAdminEnv(t)
+	mod := e.login(t, "mod")
+	if r := mod.Get("/admin/groups"); r.StatusCode != http.StatusOK || !strings.Contains(r.Body, "<code>users.change</code>") || strings.Contains(r.Body, `id="group-create"`) {
+		t.Fatalf("mod's groups page: %d\n%s", r.StatusCode, r.Body)
+	}
+	if r := mod.Post("/admin/groups", "/admin/groups", url.Values{"action": {"grant"}, "group": {"moderators"}, "perm": {"security.everything"}}); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("mod grants to its own group: %d", r.StatusCode)
+	}
+	if r := e.login(t, "plain").Get("/admin/groups"); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("staff without users.view: %d", r.StatusCode)
+	}
+	root := e.login(t, "root")
+	steps := []struct {
+		form  url.Values
+		flash string
+	}{
+		{url.Values{"action": {"create"}, "group": {"auditors"}}, "Group auditors created."},
+		{url.Values{"action": {"create"}, "group": {"auditors"}}, "A group named auditors already exists."},
+		{url.Values{"action": {"create"}, "group": {"bad\x01name"}}, "unprintable"},
+		{url.Values{"action": {"grant"}, "group": {"auditors"}, "perm": {"audit.view"}}, "Granted audit.view to auditors."},
+		{url.Values{"action": {"grant"}, "group": {"auditors"}, "perm": {"Not A Perm"}}, "want app.action"},
+		{url.Values{"action": {"grant"}, "group": {"nobody"}, "perm": {"audit.view"}}, "There is no such group."},
+		{url.Values{"action": {"revoke"}, "group": {"auditors"}, "perm": {"audit.view"}}, "Revoked audit.view from auditors."},
+		{url.Values{"action": {"delete"}, "group": {"auditors"}}, "Group auditors deleted."},
+		{url.Values{"action": {"delete"}, "group": {"auditors"}}, "There is no such group."},
+	}
+	for _, s := range steps {
+		if r := root.Post("/admin/groups", "/admin/groups", s.form); r.StatusCode != http.StatusSeeOther {
+			t.Fatalf("%v: %d", s.form, r.StatusCode)
+		}
+		if body := root.Get("/admin/groups").Body; !strings.Contains(body, s.flash) {
+			t.Fatalf("%v: no %q in\n%s", s.form, s.flash, body)
+		}
+	}
+	groups, _ := e.ck.Groups(ctx)
+	var names []string
+	for _, g := range groups {
+		names = append(names, g.Name)
+	}
+	if strings.Join(names, ",") != "editors,moderators" {
+		t.Fatalf("groups at the end: %v", names)
+	}
+}
