@@ -119,7 +119,9 @@ type User struct {
 	PasswordHash string
 	IsActive     bool
 	IsStaff      bool
-	DateJoined   time.Time
+	// IsSuperuser users hold every permission (see Permissions) without being granted it.
+	IsSuperuser bool
+	DateJoined  time.Time
 	// LastLogin is the zero time until the first login.
 	LastLogin time.Time
 	// TOTPSecret is the enrolled TOTP secret, sealed by the caller (never stored in the clear).
@@ -128,6 +130,13 @@ type User struct {
 	TOTPEnabled bool
 	// DeviceEpoch is bumped to revoke every remembered device at once.
 	DeviceEpoch int64
+	// PermsVersion changes whenever the user's permissions change (a grant or revoke for the
+	// user, a group joined or left, a change to one of the user's groups). It is kept by the
+	// backend: CreateUser starts it at 0 whatever u holds, UpdateUser leaves it as stored (a
+	// stale copy of the user written back must not undo a bump), and the Permissions methods
+	// move it forward. Because the user is loaded on every request anyway, a cache of
+	// permissions keyed by (ID, PermsVersion) is invalidated on every instance at once.
+	PermsVersion int64
 }
 
 // Users keeps accounts.
@@ -142,7 +151,7 @@ type Users interface {
 	UserByID(ctx context.Context, id string) (User, error)
 	UserByUsername(ctx context.Context, username string) (User, error)
 	UserByEmail(ctx context.Context, email string) (User, error)
-	// UpdateUser replaces every field of the user with u.ID; ErrNotFound when it does not
+	// UpdateUser replaces every field of the user with u.ID but PermsVersion; ErrNotFound when it does not
 	// exist, ErrConflict when the new username or e-mail is taken by another user.
 	UpdateUser(ctx context.Context, u User) error
 	// ListUsers returns up to limit users ordered by username, starting after the username
@@ -226,6 +235,16 @@ type Comments interface {
 	RecentComments(ctx context.Context, limit int) ([]Comment, error)
 }
 
+// CommentDeleter is an optional extension of Comments for moderation: the reference app lets a
+// comment's author, or a user with the comments.delete permission, remove it. Every backend
+// in this module provides it.
+type CommentDeleter interface {
+	// CommentByID returns the comment with this ID, or ErrNotFound.
+	CommentByID(ctx context.Context, id int64) (Comment, error)
+	// DeleteComment removes the comment and reports whether it existed. IDs are never reused.
+	DeleteComment(ctx context.Context, id int64) (bool, error)
+}
+
 // Passkey is one WebAuthn credential (a passkey) registered by a user.
 type Passkey struct {
 	// ID is the credential ID chosen by the authenticator: arbitrary bytes, unique across users.
@@ -261,4 +280,58 @@ type Passkeys interface {
 	// DeletePasskey removes userID's passkey id and reports whether it existed; another
 	// user's passkey with that ID is left alone (false).
 	DeletePasskey(ctx context.Context, userID string, id []byte) (bool, error)
+}
+
+// Group is a named set of permissions; users in the group hold them.
+type Group struct {
+	Name string
+	// Perms are the group's permissions, sorted byte-wise.
+	Perms []string
+}
+
+// Grants is what a user holds, as Permissions.UserGrants returns it.
+type Grants struct {
+	// Groups are the names of the user's groups, sorted byte-wise.
+	Groups []string
+	// Perms are the permissions granted to the user directly, sorted byte-wise.
+	Perms []string
+	// Effective is Perms and every permission of the user's groups, sorted, without duplicates.
+	Effective []string
+}
+
+// Permissions keeps permission grants to users and groups, and group membership, in the
+// manner of Django's auth permissions and groups. A permission is an opaque string (the perms
+// package checks their form, such as "comments.delete"); group names are opaque, compared
+// exactly. Like Passkeys it is optional, found with a type assertion, so a backend written
+// for Store keeps compiling; every backend in this module provides it.
+//
+// Every method that can change what a user holds moves the PermsVersion of each user
+// affected forward, in the same atomic step as the change. Granting what is already held,
+// or revoking what is not, is not an error (and reports false where a result is returned).
+type Permissions interface {
+	// GrantUserPerm gives userID perm; ErrNotFound when there is no such user.
+	GrantUserPerm(ctx context.Context, userID, perm string) error
+	// RevokeUserPerm takes perm from userID and reports whether it was granted directly.
+	RevokeUserPerm(ctx context.Context, userID, perm string) (bool, error)
+	// CreateGroup adds an empty group; ErrConflict when the name is taken.
+	CreateGroup(ctx context.Context, name string) error
+	// DeleteGroup removes the group, its permissions and its memberships, and reports
+	// whether it existed.
+	DeleteGroup(ctx context.Context, name string) (bool, error)
+	// Groups lists every group with its permissions, by name (byte-wise).
+	Groups(ctx context.Context) ([]Group, error)
+	// GroupMembers lists the IDs of the group's users (in no particular order); ErrNotFound
+	// when there is no such group.
+	GroupMembers(ctx context.Context, name string) ([]string, error)
+	// GrantGroupPerm gives the group perm; ErrNotFound when there is no such group.
+	GrantGroupPerm(ctx context.Context, group, perm string) error
+	// RevokeGroupPerm takes perm from the group and reports whether it held it.
+	RevokeGroupPerm(ctx context.Context, group, perm string) (bool, error)
+	// AddUserToGroup makes userID a member; ErrNotFound when the user or the group is missing.
+	AddUserToGroup(ctx context.Context, userID, group string) error
+	// RemoveUserFromGroup ends userID's membership and reports whether there was one.
+	RemoveUserFromGroup(ctx context.Context, userID, group string) (bool, error)
+	// UserGrants returns userID's groups, direct permissions and effective permissions in
+	// one round trip to the backend; a user without any (or no such user) gets empty lists.
+	UserGrants(ctx context.Context, userID string) (Grants, error)
 }

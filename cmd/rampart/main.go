@@ -20,11 +20,14 @@ commands:
   check        deploy checks; exits 1 when any warning or error is found (--json)
   scan URL     grade a live site like the MDN HTTP Observatory, plus rampart's checks (--json, --min-grade)
   genkey       print a new secret key for RAMPART_SECRET_KEY
-  createuser   create a user: --username U [--email E] [--staff] --password-stdin
+  createuser   create a user: --username U [--email E] [--staff] [--superuser] --password-stdin
+  grant        grant permissions: (--user U | --group G) PERMISSION...
+  revoke       revoke permissions: (--user U | --group G) PERMISSION...
+  groups       list groups; create NAME, delete NAME, add --user U GROUP, remove --user U GROUP, show --user U
   unlock       clear lockouts: --username U | --ip A | --all, and/or list them: --list
   migrate      create or upgrade the SQL schema of RAMPART_DATABASE_URL
 
-createuser, unlock and migrate read the RAMPART_* settings and ./.env as serve does, but need
+createuser, grant, revoke, groups, unlock and migrate read the RAMPART_* settings and ./.env as serve does, but need
 only the server's database (RAMPART_DATABASE_URL, default sqlite://rampart.db in the current
 directory) and RAMPART_REDIS_URL if the server has one; run them where the server runs.
 `
@@ -51,6 +54,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return serve(rest, stdout, stderr)
 	case "createuser":
 		return createUser(rest, stdin, stdout, stderr)
+	case "grant":
+		return grant("grant", false, rest, stdout, stderr)
+	case "revoke":
+		return grant("revoke", true, rest, stdout, stderr)
+	case "groups":
+		return groups(rest, stdout, stderr)
 	case "unlock":
 		return unlock(rest, stdout, stderr)
 	case "migrate":

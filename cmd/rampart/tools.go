@@ -118,12 +118,13 @@ func createUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	username := fs.String("username", "", "username (required)")
 	email := fs.String("email", "", "e-mail address")
 	staff := fs.Bool("staff", false, "may open /admin/security")
+	superuser := fs.Bool("superuser", false, "holds every permission (implies --staff)")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *username == "" || !*fromStdin || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: rampart createuser --username U [--email E] [--staff] --password-stdin  (the password is never taken from the command line)")
+		fmt.Fprintln(stderr, "usage: rampart createuser --username U [--email E] [--staff] [--superuser] --password-stdin  (the password is never taken from the command line)")
 		return 2
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
@@ -137,11 +138,14 @@ func createUser(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.Is(err, store.ErrConflict) {
 			err = conflict(ctx, st.Store, *username, *email)
 		}
+		if err == nil && *superuser {
+			u, err = makeSuperuser(ctx, st, u)
+		}
 		if err != nil {
 			fail(stderr, err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "created user %q (id %s, staff %v) in %s\n", u.Username, u.ID, u.IsStaff, storeName(st.Settings))
+		fmt.Fprintf(stdout, "created user %q (id %s, staff %v, superuser %v) in %s\n", u.Username, u.ID, u.IsStaff, u.IsSuperuser, storeName(st.Settings))
 		return 0
 	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/perms"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 )
@@ -38,6 +39,7 @@ type App struct {
 	handler  http.Handler
 	pages    map[string]*template.Template
 	comments store.Comments
+	perms    *perms.Checker
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -71,7 +73,10 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range []string{"home", "comments", "admin"} {
+	if a.perms, err = perms.New(st, perms.Options{Accounts: acc, Rules: []perms.Rule{commentAuthorRule}}); err != nil {
+		return nil, err
+	}
+	for _, name := range []string{"home", "comments", "admin", "users", "user", "groups"} {
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name+".html")
 		if err != nil {
 			return nil, err
@@ -92,6 +97,7 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	// behind django-sudo.
 	a.mux.Handle("GET /admin/security", acc.RequireStaff(http.HandlerFunc(a.admin)))
 	a.mux.Handle("POST /admin/security", acc.RequireStaff(acc.RequireRecentAuth(http.HandlerFunc(a.admin))))
+	a.authzRoutes()
 	a.handler = acc.Handler(a.mux)
 	return a, nil
 }

@@ -18,6 +18,8 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 }
 
 type commentView struct {
+	ID        int64
+	CanDelete bool
 	Username  string
 	CreatedAt time.Time
 	Body      any
@@ -32,7 +34,7 @@ func (a *App) listComments(w http.ResponseWriter, r *http.Request) {
 	views := make([]commentView, len(list))
 	for i, c := range list {
 		// Stored raw, sanitised on the way out: a policy fix applies to old comments too.
-		views[i] = commentView{Username: c.Username, CreatedAt: c.CreatedAt, Body: sanitize.HTML(c.Body)}
+		views[i] = commentView{ID: c.ID, CanDelete: a.canDelete(r, c), Username: c.Username, CreatedAt: c.CreatedAt, Body: sanitize.HTML(c.Body)}
 	}
 	a.render(w, r, http.StatusOK, "comments", page{Title: "Comments", Data: views})
 }

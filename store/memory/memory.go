@@ -4,6 +4,7 @@ package memory
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"slices"
 	"strconv"
@@ -29,17 +30,22 @@ type Store struct {
 	codes    map[string]map[string]struct{}
 	events   []store.Event
 	comments []store.Comment
-	passkeys map[string]store.Passkey // by credential ID
+	// lastComment is the last comment ID handed out: deleting the newest must not free its ID.
+	lastComment int64
+	passkeys    map[string]store.Passkey // by credential ID
+	perms       permState
 	// maxEvents caps the kept audit trail and comments, oldest dropped first, so memory
 	// stays bounded.
 	maxEvents int
 }
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ store.EventQueue = (*Store)(nil)
-	_ store.Comments   = (*Store)(nil)
-	_ store.Passkeys   = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.EventQueue     = (*Store)(nil)
+	_ store.Comments       = (*Store)(nil)
+	_ store.Passkeys       = (*Store)(nil)
+	_ store.Permissions    = (*Store)(nil)
+	_ store.CommentDeleter = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -55,6 +61,7 @@ func New() *Store {
 		codes:     map[string]map[string]struct{}{},
 		passkeys:  map[string]store.Passkey{},
 		maxEvents: 10000,
+		perms:     newPermState(),
 	}
 }
 
@@ -290,6 +297,7 @@ func (m *Store) CreateUser(_ context.Context, u store.User) (store.User, error) 
 	}
 	m.lastID++
 	u.ID = strconv.FormatInt(m.lastID, 10)
+	u.PermsVersion = 0
 	u = cloneUser(u)
 	m.users[u.ID] = u
 	m.index(u)
@@ -340,6 +348,7 @@ func (m *Store) UpdateUser(_ context.Context, u store.User) error {
 	}
 	m.unindex(old)
 	u = cloneUser(u)
+	u.PermsVersion = old.PermsVersion
 	m.users[u.ID] = u
 	m.index(u)
 	return nil
@@ -440,10 +449,8 @@ func (m *Store) RecentEvents(_ context.Context, limit int) ([]store.Event, error
 func (m *Store) AddComment(_ context.Context, c store.Comment) (store.Comment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c.ID = 1
-	if n := len(m.comments); n > 0 {
-		c.ID = m.comments[n-1].ID + 1
-	}
+	m.lastComment++
+	c.ID = m.lastComment
 	m.comments = append(m.comments, c)
 	// The same bound as the audit trail (amortised: trimmed when twice as long).
 	if len(m.comments) >= 2*m.maxEvents {
@@ -565,3 +572,25 @@ func (m *Store) Sweep(_ context.Context, now time.Time) error {
 
 // Close implements store.Store; it does nothing.
 func (m *Store) Close() error { return nil }
+
+// CommentByID implements store.CommentDeleter.
+func (m *Store) CommentByID(_ context.Context, id int64) (store.Comment, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := slices.BinarySearchFunc(m.comments, id, func(c store.Comment, id int64) int { return cmp.Compare(c.ID, id) })
+	if !ok {
+		return store.Comment{}, store.ErrNotFound
+	}
+	return m.comments[i], nil
+}
+
+// DeleteComment implements store.CommentDeleter.
+func (m *Store) DeleteComment(_ context.Context, id int64) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i, ok := slices.BinarySearchFunc(m.comments, id, func(c store.Comment, id int64) int { return cmp.Compare(c.ID, id) })
+	if ok {
+		m.comments = slices.Delete(m.comments, i, i+1)
+	}
+	return ok, nil
+}

@@ -56,9 +56,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Comments = (*Store)(nil)
-	_ store.Passkeys = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.Comments       = (*Store)(nil)
+	_ store.Passkeys       = (*Store)(nil)
+	_ store.Permissions    = (*Store)(nil)
+	_ store.CommentDeleter = (*Store)(nil)
 )
 
 // Open connects to the database at url (postgres://...), checks that it answers and, unless
@@ -163,6 +165,24 @@ var migrations = []string{
 	// last_seen in the index, every session touch also inserted an index entry.
 	`DROP INDEX sessions_user;
 	CREATE INDEX sessions_user ON sessions (user_id) WHERE user_id <> '';`,
+	// Permissions and groups (perms.go). Names and permissions are bytea: they are opaque
+	// bytes to the store, NUL and invalid UTF-8 included. perms_version is moved forward with
+	// every change to what a user holds, so a cache keyed by it is invalid on every instance.
+	`ALTER TABLE users ADD COLUMN is_superuser boolean NOT NULL DEFAULT false;
+	ALTER TABLE users ADD COLUMN perms_version bigint NOT NULL DEFAULT 0;
+	CREATE TABLE user_perms (user_id bigint NOT NULL, perm bytea NOT NULL, PRIMARY KEY (user_id, perm));
+	CREATE TABLE auth_groups (name bytea PRIMARY KEY);
+	CREATE TABLE group_perms (
+		group_name bytea NOT NULL REFERENCES auth_groups (name) ON DELETE CASCADE,
+		perm bytea NOT NULL,
+		PRIMARY KEY (group_name, perm)
+	);
+	CREATE TABLE user_groups (
+		user_id bigint NOT NULL,
+		group_name bytea NOT NULL REFERENCES auth_groups (name) ON DELETE CASCADE,
+		PRIMARY KEY (user_id, group_name)
+	);
+	CREATE INDEX user_groups_group ON user_groups (group_name);`,
 }
 
 // Migrate brings the schema up to date. It is idempotent and safe to run from several
@@ -442,13 +462,13 @@ func (s *Store) ResetSteps(ctx context.Context, device string) error {
 	return wrap(err)
 }
 
-const userCols = `id, username, email, password_hash, is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch`
+const userCols = `id, username, email, password_hash, is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch, is_superuser, perms_version`
 
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
 	var id int64
 	var ll *time.Time
-	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &u.DateJoined, &ll, &u.TOTPSecret, &u.TOTPEnabled, &u.DeviceEpoch)
+	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &u.DateJoined, &ll, &u.TOTPSecret, &u.TOTPEnabled, &u.DeviceEpoch, &u.IsSuperuser, &u.PermsVersion)
 	if err != nil {
 		return store.User{}, wrap(err)
 	}
@@ -484,14 +504,15 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 	}
 	var id int64
 	err := s.pool.QueryRow(ctx, `INSERT INTO users (username, username_key, email, email_key, password_hash,
-			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch, is_superuser)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
-		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch).Scan(&id)
+		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser).Scan(&id)
 	if err != nil {
 		return store.User{}, wrap(err)
 	}
 	u.ID = strconv.FormatInt(id, 10)
+	u.PermsVersion = 0
 	return u, nil
 }
 
@@ -531,10 +552,10 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE users SET username = $1, username_key = $2, email = $3, email_key = $4,
 			password_hash = $5, is_active = $6, is_staff = $7, date_joined = $8, last_login = $9, totp_secret = $10,
-			totp_enabled = $11, device_epoch = $12
-		WHERE id = $13`,
+			totp_enabled = $11, device_epoch = $12, is_superuser = $13
+		WHERE id = $14`,
 		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
-		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, id)
+		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser, id)
 	if err != nil {
 		return wrap(err)
 	}
@@ -831,4 +852,25 @@ type boundBatch struct {
 func (b boundBatch) Close() error {
 	defer b.cancel()
 	return b.BatchResults.Close()
+}
+
+// CommentByID implements store.CommentDeleter.
+func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+	var c store.Comment
+	err := s.pool.QueryRow(ctx, `SELECT id, user_id, username, body, created_at FROM comments WHERE id = $1`, id).
+		Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &c.CreatedAt)
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	c.CreatedAt = utc(c.CreatedAt)
+	return c, nil
+}
+
+// DeleteComment implements store.CommentDeleter (a sequence: IDs are never reused).
+func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM comments WHERE id = $1`, id)
+	if err != nil {
+		return false, wrap(err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

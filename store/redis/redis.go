@@ -13,7 +13,10 @@
 // P+"otp:"+device last step; P+"u:"+id user hash, P+"un:"/P+"ue:" folded username/e-mail to
 // ID, P+"ul" lexical index of folded usernames, P+"uid" the ID sequence; P+"bc:"+user backup
 // code set; P+"ev" the capped event list and P+"eid" its ID sequence; P+"pk:"+credential ID
-// passkey hash and P+"upk:"+user the user's passkey IDs, scored by creation time.
+// passkey hash and P+"upk:"+user the user's passkey IDs, scored by creation time. Permissions
+// (perms.go): P+"uperm:"+user the user's permissions, P+"ugrp:"+user the user's groups,
+// P+"grps" every group name, P+"grp:"+name a group's permissions, P+"grpm:"+name its members;
+// the user hash's field "pv" is the PermsVersion.
 package redis
 
 import (
@@ -58,9 +61,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Comments = (*Store)(nil)
-	_ store.Passkeys = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.Comments       = (*Store)(nil)
+	_ store.Passkeys       = (*Store)(nil)
+	_ store.Permissions    = (*Store)(nil)
+	_ store.CommentDeleter = (*Store)(nil)
 )
 
 // Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
@@ -471,7 +476,7 @@ func userFields(u store.User) []any {
 	return []any{
 		"un", u.Username, "uk", common.FoldKey(u.Username), "em", u.Email, "ek", emailKey(u.Email),
 		"ph", u.PasswordHash, "ac", b(u.IsActive), "st", b(u.IsStaff), "dj", us(u.DateJoined), "ll", us(u.LastLogin),
-		"ts", u.TOTPSecret, "te", b(u.TOTPEnabled), "de", u.DeviceEpoch,
+		"ts", u.TOTPSecret, "te", b(u.TOTPEnabled), "de", u.DeviceEpoch, "su", b(u.IsSuperuser),
 	}
 }
 
@@ -504,6 +509,8 @@ func userFromMap(m map[string]string) (store.User, bool) {
 		u.TOTPSecret = []byte(ts)
 	}
 	u.DeviceEpoch, _ = strconv.ParseInt(m["de"], 10, 64)
+	u.IsSuperuser = m["su"] == "1"
+	u.PermsVersion, _ = strconv.ParseInt(m["pv"], 10, 64) // absent until the first change
 	return u, true
 }
 
@@ -531,6 +538,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 		return store.User{}, store.ErrConflict
 	}
 	u.ID = strconv.FormatInt(id, 10)
+	u.PermsVersion = 0
 	return u, nil
 }
 
@@ -927,3 +935,52 @@ func (s *Store) Sweep(ctx context.Context, _ time.Time) error {
 
 // Close implements store.Store; it closes the client.
 func (s *Store) Close() error { return s.c.Close() }
+
+// commentByIDScript finds the entry "id payload" in the capped list (newest first) and, with
+// ARGV[2] = "1", removes it. It returns the entry, or false.
+var commentByIDScript = goredis.NewScript(`
+local prefix = ARGV[1] .. ' '
+local n = redis.call('LLEN', KEYS[1])
+for start = 0, n - 1, 500 do
+	for _, item in ipairs(redis.call('LRANGE', KEYS[1], start, start + 499)) do
+		if string.sub(item, 1, #prefix) == prefix then
+			if ARGV[2] == '1' then redis.call('LREM', KEYS[1], 1, item) end
+			return item
+		end
+	end
+end
+return false`)
+
+func (s *Store) commentByID(ctx context.Context, id int64, del bool) (store.Comment, error) {
+	flag := "0"
+	if del {
+		flag = "1"
+	}
+	item, err := commentByIDScript.Run(ctx, s.c, []string{s.p + "cm"}, strconv.FormatInt(id, 10), flag).Text()
+	if errors.Is(err, goredis.Nil) {
+		return store.Comment{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	_, payload, _ := strings.Cut(item, " ")
+	var j commentJSON
+	if json.Unmarshal([]byte(payload), &j) != nil {
+		return store.Comment{}, errors.New("redis: malformed comment entry")
+	}
+	return store.Comment{ID: id, UserID: j.U, Username: j.N, Body: j.B, CreatedAt: common.FromMicros(j.T)}, nil
+}
+
+// CommentByID implements store.CommentDeleter by a scan of the capped list, newest first.
+func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+	return s.commentByID(ctx, id, false)
+}
+
+// DeleteComment implements store.CommentDeleter (the ID sequence never goes back).
+func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+	_, err := s.commentByID(ctx, id, true)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -119,10 +119,12 @@ type Options struct {
 var ErrSessionsInUse = errors.New("sqlite: another process serves sessions from this file with its session cache on")
 
 var (
-	_ store.Store      = (*Store)(nil)
-	_ store.EventQueue = (*Store)(nil)
-	_ store.Comments   = (*Store)(nil)
-	_ store.Passkeys   = (*Store)(nil)
+	_ store.Store          = (*Store)(nil)
+	_ store.EventQueue     = (*Store)(nil)
+	_ store.Comments       = (*Store)(nil)
+	_ store.Passkeys       = (*Store)(nil)
+	_ store.Permissions    = (*Store)(nil)
+	_ store.CommentDeleter = (*Store)(nil)
 )
 
 // pragmas apply to every connection: WAL for concurrent readers, a busy timeout so that
@@ -332,6 +334,23 @@ var migrations = []string{
 	CREATE INDEX sessions_user ON sessions (user_id) WHERE user_id <> '';`,
 	// Ping's write probe (health.go) inserts and deletes a row here: always empty.
 	`CREATE TABLE write_probe (pad BLOB NOT NULL);`,
+	// Permissions and groups (perms.go). perms_version is moved forward with every change to
+	// what a user holds, so a cache keyed by it is invalid on every instance at once.
+	`ALTER TABLE users ADD COLUMN is_superuser INTEGER NOT NULL DEFAULT 0;
+	ALTER TABLE users ADD COLUMN perms_version INTEGER NOT NULL DEFAULT 0;
+	CREATE TABLE user_perms (user_id INTEGER NOT NULL, perm TEXT NOT NULL, PRIMARY KEY (user_id, perm)) WITHOUT ROWID;
+	CREATE TABLE auth_groups (name TEXT PRIMARY KEY) WITHOUT ROWID;
+	CREATE TABLE group_perms (
+		group_name TEXT NOT NULL REFERENCES auth_groups (name) ON DELETE CASCADE,
+		perm TEXT NOT NULL,
+		PRIMARY KEY (group_name, perm)
+	) WITHOUT ROWID;
+	CREATE TABLE user_groups (
+		user_id INTEGER NOT NULL,
+		group_name TEXT NOT NULL REFERENCES auth_groups (name) ON DELETE CASCADE,
+		PRIMARY KEY (user_id, group_name)
+	) WITHOUT ROWID;
+	CREATE INDEX user_groups_group ON user_groups (group_name);`,
 }
 
 // Migrate brings the schema up to date; it is idempotent and safe to run from several
@@ -692,12 +711,12 @@ func (s *Store) ResetSteps(ctx context.Context, device string) error {
 	return wrap(err)
 }
 
-const userCols = `id, username, email, password_hash, is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch`
+const userCols = `id, username, email, password_hash, is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch, is_superuser, perms_version`
 
 func scanUser(row rowScanner) (store.User, error) {
 	var u store.User
 	var id, dj, ll int64
-	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &dj, &ll, &u.TOTPSecret, &u.TOTPEnabled, &u.DeviceEpoch)
+	err := row.Scan(&id, &u.Username, &u.Email, &u.PasswordHash, &u.IsActive, &u.IsStaff, &dj, &ll, &u.TOTPSecret, &u.TOTPEnabled, &u.DeviceEpoch, &u.IsSuperuser, &u.PermsVersion)
 	if err != nil {
 		return store.User{}, wrap(err)
 	}
@@ -728,14 +747,15 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 	defer cancel()
 	var id int64
 	err := s.w.QueryRowContext(ctx, `INSERT INTO users (username, username_key, email, email_key, password_hash,
-			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch, is_superuser)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
-		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch).Scan(&id)
+		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser).Scan(&id)
 	if err != nil {
 		return store.User{}, wrap(err)
 	}
 	u.ID = strconv.FormatInt(id, 10)
+	u.PermsVersion = 0
 	return u, nil
 }
 
@@ -777,10 +797,10 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	}
 	res, err := s.w.ExecContext(ctx, `UPDATE users SET username = ?, username_key = ?, email = ?, email_key = ?,
 			password_hash = ?, is_active = ?, is_staff = ?, date_joined = ?, last_login = ?, totp_secret = ?,
-			totp_enabled = ?, device_epoch = ?
+			totp_enabled = ?, device_epoch = ?, is_superuser = ?
 		WHERE id = ?`,
 		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
-		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, id)
+		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser, id)
 	if err != nil {
 		return wrap(err)
 	}
@@ -1093,4 +1113,31 @@ func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, 
 		out = append(out, v)
 	}
 	return out, wrap(rows.Err())
+}
+
+// CommentByID implements store.CommentDeleter.
+func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var c store.Comment
+	var t int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, user_id, username, body, created_at FROM comments WHERE id = ?`, id).
+		Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &t)
+	if err != nil {
+		return store.Comment{}, wrap(err)
+	}
+	c.CreatedAt = common.FromMicros(t)
+	return c, nil
+}
+
+// DeleteComment implements store.CommentDeleter (AUTOINCREMENT: IDs are never reused).
+func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	res, err := s.w.ExecContext(ctx, `DELETE FROM comments WHERE id = ?`, id)
+	if err != nil {
+		return false, wrap(err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(err)
 }

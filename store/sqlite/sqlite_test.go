@@ -82,8 +82,8 @@ func TestMigrateIdempotent(t *testing.T) {
 		}
 	}
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 5 {
-		t.Fatalf("SchemaVersion = %d, %v; want 5", v, err)
+	if err != nil || v != 6 {
+		t.Fatalf("SchemaVersion = %d, %v; want 6", v, err)
 	}
 	// A reopen keeps data and does not re-run migrations.
 	if err := s.AppendEvent(ctx, store.Event{Kind: "k"}); err != nil {

@@ -64,6 +64,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Comments", testComments},
 		{"Passkeys", testPasskeys},
 		{"PasskeyUseRace", testPasskeyUseRace},
+		{"Permissions", testPermissions},
+		{"PermsVersion", testPermsVersion},
+		{"GroupPermsRace", testGroupPermsRace},
+		{"CommentDeleter", testCommentDeleter},
 		{"Sweep", testSweep},
 	}
 	for _, tc := range tests {
@@ -189,6 +193,10 @@ func RunShared(t *testing.T, newPair func(t *testing.T) (a, b store.Store)) {
 		if wins != limit || c.N != limit {
 			t.Fatalf("%d racers on two instances: %d reservations taken, counter %d; want %d and %d", racers, wins, c.N, limit, limit)
 		}
+	})
+	t.Run("PermissionsVisible", func(t *testing.T) {
+		a, b := newPair(t)
+		testPermissionsShared(t, a, b)
 	})
 	t.Run("UsersUniqueAcrossInstances", func(t *testing.T) {
 		a, b := newPair(t)
@@ -840,6 +848,7 @@ func sameUser(t *testing.T, got, want store.User) {
 	t.Helper()
 	if got.ID != want.ID || got.Username != want.Username || got.Email != want.Email ||
 		got.PasswordHash != want.PasswordHash || got.IsActive != want.IsActive || got.IsStaff != want.IsStaff ||
+		got.IsSuperuser != want.IsSuperuser ||
 		!got.DateJoined.Equal(want.DateJoined) || !got.LastLogin.Equal(want.LastLogin) ||
 		!bytes.Equal(got.TOTPSecret, want.TOTPSecret) || got.TOTPEnabled != want.TOTPEnabled ||
 		got.DeviceEpoch != want.DeviceEpoch {
@@ -852,6 +861,7 @@ func testUsersCreate(t *testing.T, s store.Store) {
 	now := base()
 	in := user("Alice", "Alice@Example.com", now)
 	in.IsStaff = true
+	in.IsSuperuser = true
 	in.TOTPSecret = []byte{0, 1, 2, 0xfe, 0xff}
 	in.TOTPEnabled = true
 	in.DeviceEpoch = 3
