@@ -45,6 +45,10 @@ type Report struct {
 	// RefusedCookies are Set-Cookie lines browsers would not store (RFC
 	// 6265bis), left out of the grade and reported by the refused-cookies check.
 	RefusedCookies []RefusedCookie `json:"refused_cookies,omitempty"`
+	// Findings are rampart's findings beyond the Observatory (TLS, CSP
+	// evaluation, security.txt, other pages), most serious first. They never
+	// change Score or Grade.
+	Findings []Finding `json:"findings"`
 	// Error is set when the site cannot be graded (no response, bad status).
 	Error string `json:"error,omitempty"`
 }
