@@ -32,107 +32,107 @@ import (
 // CSP evaluation rules.
 var (
 	ruleCSPMissing = rule(Rule{ID: "csp/missing", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "no Content-Security-Policy",
-		Fix:   "send a Content-Security-Policy header, e.g. a strict policy: script-src 'nonce-{random}' 'strict-dynamic'; object-src 'none'; base-uri 'none'",
+		Title:     "no Content-Security-Policy",
+		Fix:       "send a Content-Security-Policy header, e.g. a strict policy: script-src 'nonce-{random}' 'strict-dynamic'; object-src 'none'; base-uri 'none'",
 		Reference: "https://w3c.github.io/webappsec-csp/"})
 	ruleCSPReportOnly = rule(Rule{ID: "csp/report-only", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "CSP is only in Content-Security-Policy-Report-Only, so nothing is enforced",
-		Fix:   "once the reports are clean, send the same policy as Content-Security-Policy",
+		Title:     "CSP is only in Content-Security-Policy-Report-Only, so nothing is enforced",
+		Fix:       "once the reports are clean, send the same policy as Content-Security-Policy",
 		Reference: "https://w3c.github.io/webappsec-csp/#cspro-header"})
 	ruleCSPReportOnlyExtra = rule(Rule{ID: "csp/report-only-policy", Area: AreaCSP, Severity: SeverityInfo,
 		Title: "a Report-Only policy is sent beside the enforced one (it is tested, not enforced)",
 		Fix:   "none needed; enforce it once its reports are clean"})
 	ruleCSPUnsafeInline = rule(Rule{ID: "csp/unsafe-inline", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "'unsafe-inline' allows injected inline scripts and event handlers",
-		Fix:   "remove 'unsafe-inline' from script-src and allow scripts with a per-response nonce or hashes",
+		Title:     "'unsafe-inline' allows injected inline scripts and event handlers",
+		Fix:       "remove 'unsafe-inline' from script-src and allow scripts with a per-response nonce or hashes",
 		Reference: "csp-evaluator checkScriptUnsafeInline"})
 	ruleCSPUnsafeHashes = rule(Rule{ID: "csp/unsafe-hashes", Area: AreaCSP, Severity: SeverityLow,
-		Title: "'unsafe-hashes' allows inline event handlers whose hashes are listed",
-		Fix:   "move event handlers into script files or nonced scripts and drop 'unsafe-hashes'",
+		Title:     "'unsafe-hashes' allows inline event handlers whose hashes are listed",
+		Fix:       "move event handlers into script files or nonced scripts and drop 'unsafe-hashes'",
 		Reference: "csp-evaluator checkScriptUnsafeInline"})
 	ruleCSPUnsafeEval = rule(Rule{ID: "csp/unsafe-eval", Area: AreaCSP, Severity: SeverityMedium,
-		Title: "'unsafe-eval' allows code injected into eval() and similar sinks to run",
-		Fix:   "remove 'unsafe-eval'; replace eval(), new Function() and string timers (use 'wasm-unsafe-eval' for WebAssembly only)",
+		Title:     "'unsafe-eval' allows code injected into eval() and similar sinks to run",
+		Fix:       "remove 'unsafe-eval'; replace eval(), new Function() and string timers (use 'wasm-unsafe-eval' for WebAssembly only)",
 		Reference: "csp-evaluator checkScriptUnsafeEval"})
 	ruleCSPPlainScheme = rule(Rule{ID: "csp/plain-scheme", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "a bare scheme (data:, http: or https:) allows scripts from anywhere",
-		Fix:   "remove the scheme source; allow scripts by nonce or hash (add 'strict-dynamic'), or by exact host",
+		Title:     "a bare scheme (data:, http: or https:) allows scripts from anywhere",
+		Fix:       "remove the scheme source; allow scripts by nonce or hash (add 'strict-dynamic'), or by exact host",
 		Reference: "csp-evaluator checkPlainUrlSchemes"})
 	ruleCSPWildcard = rule(Rule{ID: "csp/wildcard", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "'*' allows scripts, plugins or base URLs from any host",
-		Fix:   "replace '*' with nonces or hashes (script-src), 'none' (object-src) or 'self'/'none' (base-uri)",
+		Title:     "'*' allows scripts, plugins or base URLs from any host",
+		Fix:       "replace '*' with nonces or hashes (script-src), 'none' (object-src) or 'self'/'none' (base-uri)",
 		Reference: "csp-evaluator checkWildcards"})
 	ruleCSPMissingObjectSrc = rule(Rule{ID: "csp/missing-object-src", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "no object-src (nor default-src): plugins that can run script may be injected",
-		Fix:   "add object-src 'none'",
+		Title:     "no object-src (nor default-src): plugins that can run script may be injected",
+		Fix:       "add object-src 'none'",
 		Reference: "csp-evaluator checkMissingObjectSrcDirective"})
 	ruleCSPMissingScriptSrc = rule(Rule{ID: "csp/missing-script-src", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "no script-src (nor default-src): scripts are not restricted",
-		Fix:   "add script-src with a nonce or hashes and 'strict-dynamic'",
+		Title:     "no script-src (nor default-src): scripts are not restricted",
+		Fix:       "add script-src with a nonce or hashes and 'strict-dynamic'",
 		Reference: "csp-evaluator checkMissingScriptSrcDirective"})
 	ruleCSPMissingBaseURI = rule(Rule{ID: "csp/missing-base-uri", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "no base-uri in a nonce- or hash-based policy: an injected <base> can redirect relative script URLs",
-		Fix:   "add base-uri 'none' (or 'self')",
+		Title:     "no base-uri in a nonce- or hash-based policy: an injected <base> can redirect relative script URLs",
+		Fix:       "add base-uri 'none' (or 'self')",
 		Reference: "csp-evaluator checkMissingBaseUriDirective"})
 	ruleCSPBypassHost = rule(Rule{ID: "csp/script-allowlist-bypass", Area: AreaCSP, Severity: SeverityHigh,
-		Title: "an allow-listed script host serves JSONP or AngularJS, which bypasses the policy",
-		Fix:   "drop the host allow-list: allow scripts by nonce or hash with 'strict-dynamic'",
+		Title:     "an allow-listed script host serves JSONP or AngularJS, which bypasses the policy",
+		Fix:       "drop the host allow-list: allow scripts by nonce or hash with 'strict-dynamic'",
 		Reference: "csp-evaluator checkScriptAllowlistBypass; host list: " + cspBypassSource})
 	ruleCSPAllowlist = rule(Rule{ID: "csp/script-allowlist", Area: AreaCSP, Severity: SeverityLow,
-		Title: "scripts are allowed by host, which is often bypassable",
-		Fix:   "make sure the host serves no JSONP, AngularJS or user uploads, or move to nonces with 'strict-dynamic'",
+		Title:     "scripts are allowed by host, which is often bypassable",
+		Fix:       "make sure the host serves no JSONP, AngularJS or user uploads, or move to nonces with 'strict-dynamic'",
 		Reference: "csp-evaluator checkScriptAllowlistBypass"})
 	ruleCSPObjectAllowlist = rule(Rule{ID: "csp/object-allowlist", Area: AreaCSP, Severity: SeverityLow,
-		Title: "object-src allows plugins from listed sources",
-		Fix:   "set object-src 'none'",
+		Title:     "object-src allows plugins from listed sources",
+		Fix:       "set object-src 'none'",
 		Reference: "csp-evaluator checkFlashObjectAllowlistBypass"})
 	ruleCSPIPSource = rule(Rule{ID: "csp/ip-source", Area: AreaCSP, Severity: SeverityInfo,
-		Title: "a source is an IP address",
-		Fix:   "use host names; remove loopback sources in production",
+		Title:     "a source is an IP address",
+		Fix:       "use host names; remove loopback sources in production",
 		Reference: "csp-evaluator checkIpSource"})
 	ruleCSPNonceLength = rule(Rule{ID: "csp/nonce-length", Area: AreaCSP, Severity: SeverityMedium,
-		Title: "nonce shorter than 8 characters",
-		Fix:   "use a fresh random nonce of at least 128 bits (22 base64 characters) per response",
+		Title:     "nonce shorter than 8 characters",
+		Fix:       "use a fresh random nonce of at least 128 bits (22 base64 characters) per response",
 		Reference: "csp-evaluator checkNonceLength"})
 	ruleCSPNonceCharset = rule(Rule{ID: "csp/nonce-charset", Area: AreaCSP, Severity: SeverityInfo,
-		Title: "nonce uses characters outside base64",
-		Fix:   "encode the nonce in base64 or base64url",
+		Title:     "nonce uses characters outside base64",
+		Fix:       "encode the nonce in base64 or base64url",
 		Reference: "csp-evaluator checkNonceLength"})
 	ruleCSPHTTPSource = rule(Rule{ID: "csp/http-source", Area: AreaCSP, Severity: SeverityMedium,
-		Title: "a source or report URL uses plain http://",
-		Fix:   "use https:// URLs",
+		Title:     "a source or report URL uses plain http://",
+		Fix:       "use https:// URLs",
 		Reference: "csp-evaluator checkSrcHttp"})
 	ruleCSPDeprecated = rule(Rule{ID: "csp/deprecated-directive", Area: AreaCSP, Severity: SeverityInfo,
-		Title: "deprecated directive",
-		Fix:   "remove it (reflected-xss, referrer and disown-opener have header replacements)",
+		Title:     "deprecated directive",
+		Fix:       "remove it (reflected-xss, referrer and disown-opener have header replacements)",
 		Reference: "csp-evaluator checkDeprecatedDirective"})
 	ruleCSPUnknownDirective = rule(Rule{ID: "csp/unknown-directive", Area: AreaCSP, Severity: SeverityLow,
-		Title: "unknown directive (ignored by browsers)",
-		Fix:   "fix the directive's spelling",
+		Title:     "unknown directive (ignored by browsers)",
+		Fix:       "fix the directive's spelling",
 		Reference: "csp-evaluator checkUnknownDirective"})
 	ruleCSPMissingSemicolon = rule(Rule{ID: "csp/missing-semicolon", Area: AreaCSP, Severity: SeverityLow,
-		Title: "a directive name appears as a source: a ';' is probably missing",
-		Fix:   "separate directives with ';'",
+		Title:     "a directive name appears as a source: a ';' is probably missing",
+		Fix:       "separate directives with ';'",
 		Reference: "csp-evaluator checkMissingSemicolon"})
 	ruleCSPInvalidKeyword = rule(Rule{ID: "csp/invalid-keyword", Area: AreaCSP, Severity: SeverityLow,
-		Title: "a keyword is not quoted or is not a CSP keyword",
-		Fix:   "quote keywords ('self', 'none', 'nonce-…') and fix their spelling",
+		Title:     "a keyword is not quoted or is not a CSP keyword",
+		Fix:       "quote keywords ('self', 'none', 'nonce-…') and fix their spelling",
 		Reference: "csp-evaluator checkInvalidKeyword"})
 	ruleCSPStrictDynamicAlone = rule(Rule{ID: "csp/strict-dynamic-without-nonce", Area: AreaCSP, Severity: SeverityLow,
-		Title: "'strict-dynamic' without a nonce or hash blocks every script (the Observatory calls the policy invalid)",
-		Fix:   "add a per-response 'nonce-…' (or hashes) next to 'strict-dynamic'",
+		Title:     "'strict-dynamic' without a nonce or hash blocks every script (the Observatory calls the policy invalid)",
+		Fix:       "add a per-response 'nonce-…' (or hashes) next to 'strict-dynamic'",
 		Reference: "csp-evaluator checkStrictDynamicNotStandalone"})
 	ruleCSPNoStrictDynamic = rule(Rule{ID: "csp/no-strict-dynamic", Area: AreaCSP, Severity: SeverityInfo,
-		Title: "host allow-list without 'strict-dynamic'",
-		Fix:   "consider a strict policy: nonces or hashes with 'strict-dynamic'",
+		Title:     "host allow-list without 'strict-dynamic'",
+		Fix:       "consider a strict policy: nonces or hashes with 'strict-dynamic'",
 		Reference: "csp-evaluator checkStrictDynamic"})
 	ruleCSPNoTrustedTypes = rule(Rule{ID: "csp/no-trusted-types", Area: AreaCSP, Severity: SeverityInfo,
-		Title: "Trusted Types not required",
-		Fix:   "consider require-trusted-types-for 'script' to lock down DOM XSS sinks",
+		Title:     "Trusted Types not required",
+		Fix:       "consider require-trusted-types-for 'script' to lock down DOM XSS sinks",
 		Reference: "csp-evaluator checkRequiresTrustedTypesForScripts"})
 	ruleCSPNoReporting = rule(Rule{ID: "csp/no-reporting", Area: AreaCSP, Severity: SeverityInfo,
-		Title: "no report-uri or report-to: violations go unseen",
-		Fix:   "add report-uri (and report-to) pointing at a CSP report endpoint",
+		Title:     "no report-uri or report-to: violations go unseen",
+		Fix:       "add report-uri (and report-to) pointing at a CSP report endpoint",
 		Reference: "csp-evaluator checkHasConfiguredReporting"})
 )
 
