@@ -49,6 +49,14 @@ type Report struct {
 	// evaluation, security.txt, other pages), most serious first. They never
 	// change Score or Grade.
 	Findings []Finding `json:"findings"`
+	// TLS is what the TLS probe found (nil when not made).
+	TLS *TLSReport `json:"tls,omitempty"`
+	// HSTSPreload is the HSTS preload eligibility of the host (nil without HTTPS).
+	HSTSPreload *HSTSPreload `json:"hsts_preload,omitempty"`
+	// SecurityTxt is the site's security.txt (nil when none was found).
+	SecurityTxt *SecurityTxt `json:"security_txt,omitempty"`
+	// Pages are the pages scanned besides the start page (--pages).
+	Pages []PageReport `json:"pages,omitempty"`
 	// Error is set when the site cannot be graded (no response, bad status).
 	Error string `json:"error,omitempty"`
 }
@@ -76,7 +84,7 @@ func (r Report) Check(name string) Check {
 // Grade grades a captured or fetched response set with the Observatory
 // algorithm (v6) and adds rampart's own checks. It does no I/O.
 func Grade(rs ResponseSet) Report {
-	rep := Report{Target: rs.URL, AlgorithmVersion: AlgorithmVersion, Tests: []TestResult{}, Checks: []Check{}, Redirects: rs.HTTPRedirects}
+	rep := Report{Target: rs.URL, AlgorithmVersion: AlgorithmVersion, Tests: []TestResult{}, Checks: []Check{}, Findings: []Finding{}, Redirects: rs.HTTPRedirects}
 	if rs.Auto == nil {
 		rep.Error = "the site seems to be down"
 		return rep
@@ -137,6 +145,8 @@ func Grade(rs ResponseSet) Report {
 	rep.Grade = GradeForScore(score)
 	rep.TestsQuantity = len(outs)
 	rep.TestsFailed = rep.TestsQuantity - rep.TestsPassed
+	// The CSP evaluation needs only the page, so captured scans get it too.
+	rep.Findings = EvaluateCSP(pageCSP(rs.Auto, rs.httpEquiv()["content-security-policy"]), rs.Auto.URL)
 	return rep
 }
 
