@@ -323,7 +323,9 @@ func extraFindings(ctx context.Context, rep *Report, rs *ResponseSet, httpSess, 
 			fs = append(fs, tf...)
 		}
 		var chain []Redirect
-		if httpSess != nil {
+		// A plain-HTTP probe of the TLS port (no --http-url) answering an
+		// error says nothing about the site's HTTP side.
+		if httpSess != nil && !(rs.GuessedHTTPURL != "" && len(httpSess.chain) < 2 && httpSess.final.Status >= 400) {
 			chain = httpSess.chain
 		}
 		rep.HSTSPreload = checkHSTSPreload(strings.ToLower(u.Hostname()), httpsSess.first, httpsSess.verified, chain)

@@ -175,6 +175,26 @@ func (r Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	// Findings go in a table of their own: they do not count in the score.
+	if len(r.Findings) > 0 {
+		fmt.Fprintf(&b, "\nfindings beyond the Observatory (not scored): %d\n\n", len(r.Findings))
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEVERITY\tID\tWHERE\tDETAIL")
+		for _, f := range r.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Severity, f.ID, f.URL, f.Detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.Pages) > 0 {
+		fmt.Fprintf(&b, "\npages scanned besides the start page: %d\n", len(r.Pages))
+		for _, p := range r.Pages {
+			if len(p.Differences) > 0 {
+				fmt.Fprintf(&b, "  %s: %s\n", p.URL, strings.Join(p.Differences, "; "))
+			}
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

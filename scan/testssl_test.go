@@ -127,6 +127,9 @@ func rampartFacts(rep *TLSReport, fs []Finding) map[string]bool {
 // same local servers and compares every verdict both make. CI installs
 // testssl.sh; elsewhere the test skips without it.
 func TestTLSAgainstTestssl(t *testing.T) {
+	if testing.Short() && os.Getenv("RAMPART_TEST_TESTSSL") == "" {
+		t.Skip("testssl.sh cross-check skipped in -short mode (it takes minutes)")
+	}
 	bin := testsslPath(t)
 	ca := newTestCA(t)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
