@@ -81,8 +81,7 @@ type crawler struct {
 	start    *url.URL
 	startRes *Response
 	robots   []string // Disallow prefixes for rampart (or *)
-	mu       sync.Mutex
-	seen     map[string]bool
+	seen     map[string]bool // touched by the crawl loop only, never by visit
 }
 
 // normalise returns the URL without fragment, or "" when it is not a page of
@@ -252,7 +251,9 @@ func mixedContent(doc *html.Node, base *url.URL) []string {
 var securityHeaders = []string{"Strict-Transport-Security", "X-Content-Type-Options", "Referrer-Policy",
 	"Cross-Origin-Opener-Policy", "Permissions-Policy"}
 
-func hasFrameProtection(r *Response, equiv []string) bool {
+// hasFrameProtection reports whether a response restricts framing, by
+// X-Frame-Options or a header CSP's frame-ancestors (a meta CSP cannot).
+func hasFrameProtection(r *Response) bool {
 	if firstHeader(r.Header, "X-Frame-Options") != "" {
 		return true
 	}
@@ -442,7 +443,7 @@ func (c *crawler) visit(ctx context.Context, it crawlItem, rs *ResponseSet, star
 			missing = append(missing, h)
 		}
 	}
-	if hasFrameProtection(c.startRes, nil) && !hasFrameProtection(r, nil) {
+	if hasFrameProtection(c.startRes) && !hasFrameProtection(r) {
 		missing = append(missing, "X-Frame-Options/frame-ancestors")
 	}
 	if len(missing) > 0 {

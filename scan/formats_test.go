@@ -371,7 +371,7 @@ func TestSARIFValidatorRejects(t *testing.T) {
 	if err := rep.WriteSARIF(&b); err != nil {
 		t.Fatal(err)
 	}
-	good := string(b.Bytes())
+	good := b.String()
 	if errs := schema.validate(schema.root, loadJSON(t, []byte(good)), "$"); len(errs) > 0 {
 		t.Fatalf("valid document rejected: %v", errs)
 	}

@@ -1,6 +1,11 @@
 package scan
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -79,4 +84,59 @@ func FuzzParseSecurityTxt(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestFetchSecurityTxt(t *testing.T) {
+	const valid = "Contact: mailto:security@example.com\nExpires: 2099-01-01T00:00:00Z\n"
+	serve := func(routes map[string]func(w http.ResponseWriter, r *http.Request)) *httptest.Server {
+		mux := http.NewServeMux()
+		for p, h := range routes {
+			mux.HandleFunc(p, h)
+		}
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	text := func(body string) func(http.ResponseWriter, *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, body)
+		}
+	}
+	tests := []struct {
+		name   string
+		routes map[string]func(http.ResponseWriter, *http.Request)
+		found  bool
+		want   string // finding IDs without "security.txt/", sorted
+	}{
+		{"well-known (plain HTTP)", map[string]func(http.ResponseWriter, *http.Request){"/.well-known/security.txt": text(valid)}, true, "expires-far not-https unsigned"},
+		{"legacy location only", map[string]func(http.ResponseWriter, *http.Request){"/security.txt": text(valid)}, true, "expires-far legacy-location not-https unsigned"},
+		{"same-site redirect is followed", map[string]func(http.ResponseWriter, *http.Request){
+			"/.well-known/security.txt": func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/files/sec.txt", http.StatusFound) },
+			"/files/sec.txt":            text(valid)}, true, "expires-far not-https unsigned"},
+		{"off-site redirect is not", map[string]func(http.ResponseWriter, *http.Request){
+			"/.well-known/security.txt": func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, "https://security.example.net/security.txt", http.StatusFound)
+			}}, false, "missing offsite-redirect"},
+		{"none", map[string]func(http.ResponseWriter, *http.Request){}, false, "missing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(tc.routes)
+			o := Options{}.withDefaults()
+			s := &session{client: newClient(o, false), verified: true, opts: o}
+			base, _ := url.Parse(srv.URL + "/")
+			st, fs := fetchSecurityTxt(context.Background(), s, base)
+			if (st != nil) != tc.found {
+				t.Fatalf("found = %v, want %v", st != nil, tc.found)
+			}
+			var ids []string
+			for _, id := range findingIDs(fs) {
+				ids = append(ids, strings.TrimPrefix(id, "security.txt/"))
+			}
+			if got := strings.Join(ids, " "); got != tc.want {
+				t.Errorf("findings %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
