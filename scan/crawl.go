@@ -80,7 +80,7 @@ type crawler struct {
 	sess     *session
 	start    *url.URL
 	startRes *Response
-	robots   []string // Disallow prefixes for rampart (or *)
+	robots   []string        // Disallow prefixes for rampart (or *)
 	seen     map[string]bool // touched by the crawl loop only, never by visit
 }
 

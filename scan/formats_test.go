@@ -572,3 +572,16 @@ func TestRulesComplete(t *testing.T) {
 		t.Errorf("only %d rules", len(ids))
 	}
 }
+
+// docs/SCAN.md lists every rule with its severity.
+func TestDocsListEveryRule(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "SCAN.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules() {
+		if row := fmt.Sprintf("| `%s` | %s |", r.ID, r.Severity); !bytes.Contains(b, []byte(row)) {
+			t.Errorf("docs/SCAN.md lacks %q", row)
+		}
+	}
+}
