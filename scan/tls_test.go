@@ -374,6 +374,11 @@ func TestClientHelloRoundTrip(t *testing.T) {
 		if got := binary.BigEndian.Uint16(rec[9:]); got != v {
 			t.Errorf("client_version %#x, want %#x", got, v)
 		}
+		if v != versionSSL30 {
+			if n := len(buildClientHello(v, offerAll(), "example.com")); n < 512 {
+				t.Errorf("version %#x: a full hello of %d bytes is not padded to 512", v, n)
+			}
+		}
 		hasExt := len(rec) > 5+4+2+32+1+2+6+2
 		if (v == versionSSL30) == hasExt {
 			t.Errorf("version %#x: extensions present = %v", v, hasExt)
@@ -407,4 +412,12 @@ func FuzzReadServerHello(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = readServerHello(strings.NewReader(string(b)))
 	})
+}
+
+func offerAll() []uint16 {
+	var ids []uint16
+	for id := range tlsSuiteNames {
+		ids = append(ids, id)
+	}
+	return ids
 }

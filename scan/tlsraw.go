@@ -90,6 +90,15 @@ func buildClientHello(version uint16, suites []uint16, serverName string) []byte
 			}
 			addExt(13, sa)
 		}
+		// Some middleboxes hang on hellos of 256 to 511 bytes; pad those to
+		// 512 with the padding extension (RFC 7685 §4).
+		if n := 5 + 4 + len(body) + 2 + len(ext); n >= 256 && n < 512 {
+			pad := 512 - n - 4
+			if pad < 1 {
+				pad = 1
+			}
+			addExt(21, make([]byte, pad))
+		}
 		body = binary.BigEndian.AppendUint16(body, uint16(len(ext)))
 		body = append(body, ext...)
 	}
