@@ -31,6 +31,16 @@ var checkSeverity = map[string]Severity{
 	CheckCSRFCookie: SeverityMedium, CheckRefusedCookies: SeverityMedium, CheckHTTPSRedirect: SeverityMedium,
 }
 
+// checkFix says what to do about a failing rampart check.
+var checkFix = map[string]string{
+	CheckDebugPage:       "turn debug mode off in production (Django: DEBUG = False; rampart: RAMPART_DEBUG unset)",
+	CheckSessionCookie:   "set Secure, HttpOnly and SameSite=Lax (or Strict) on the session cookie",
+	CheckCSRFCookie:      "set Secure and SameSite=Lax (or Strict) on the CSRF cookie",
+	CheckRefusedCookies:  "fix the Set-Cookie lines browsers refuse (prefix rules, Domain, Secure over plain HTTP)",
+	CheckCSRFEnforcement: "answer cross-origin unsafe requests without a valid CSRF token with 403 (Django's CsrfViewMiddleware, rampart's csrf package)",
+	CheckHTTPSRedirect:   "redirect every plain-HTTP request to HTTPS on the same host (301 or 308)",
+}
+
 // AllFindings returns the findings plus each failing rampart check as a
 // finding with ID "check/<name>", most serious first. The Observatory tests
 // are not included: they make the grade.
@@ -45,7 +55,7 @@ func (r Report) AllFindings() []Finding {
 			sev = SeverityMedium
 		}
 		out = append(out, Finding{ID: "check/" + c.Name, Area: "checks", Severity: sev, Title: "rampart check " + c.Name + " failed",
-			Detail: c.Reason, URL: r.FinalURL})
+			Detail: c.Reason, Fix: checkFix[c.Name], URL: r.FinalURL})
 	}
 	sortFindings(out)
 	return out
@@ -229,7 +239,10 @@ func (r Report) WriteSARIF(w io.Writer) error {
 	for _, f := range r.AllFindings() {
 		ru, ok := LookupRule(f.ID)
 		if !ok {
-			ru = Rule{ID: f.ID, Area: f.Area, Severity: f.Severity, Title: f.Title, Fix: "see the rampart check's reason"}
+			ru = Rule{ID: f.ID, Area: f.Area, Severity: checkSeverity[strings.TrimPrefix(f.ID, "check/")], Title: "rampart check " + strings.TrimPrefix(f.ID, "check/"), Fix: f.Fix}
+			if ru.Severity == "" {
+				ru.Severity = f.Severity
+			}
 		}
 		items = append(items, item{f, ru})
 	}

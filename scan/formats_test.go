@@ -585,3 +585,22 @@ func TestDocsListEveryRule(t *testing.T) {
 		}
 	}
 }
+
+// Failing checks become findings with a fix; passing and skipped ones do not.
+func TestAllFindingsIncludesFailingChecks(t *testing.T) {
+	r := Report{FinalURL: "https://example.com/", Checks: []Check{
+		{Name: CheckDebugPage, Reason: "leaked"}, {Name: CheckCSRFCookie, Pass: true}, {Name: CheckHTTPSRedirect, Skipped: true, Pass: true}},
+		Findings: []Finding{{ID: "csp/no-reporting", Severity: SeverityInfo}}}
+	all := r.AllFindings()
+	if len(all) != 2 || all[0].ID != "check/debug-page" || all[0].Severity != SeverityHigh || all[0].Fix == "" {
+		t.Errorf("AllFindings = %+v", all)
+	}
+	if got := (FailPolicy{Severity: SeverityHigh}).Reasons(r); len(got) != 1 {
+		t.Errorf("--fail-on high on a debug page: %v", got)
+	}
+	for name := range checkSeverity {
+		if checkFix[name] == "" {
+			t.Errorf("check %s has no fix", name)
+		}
+	}
+}
