@@ -67,3 +67,15 @@ func TestCheckHSTSPreload(t *testing.T) {
 		})
 	}
 }
+
+func FuzzHSTSPreloadHeader(f *testing.F) {
+	f.Add("max-age=31536000; includeSubDomains; preload")
+	f.Add("max-age=; max-age=99999999999999999999999; ;;preload=1")
+	f.Fuzz(func(t *testing.T, h string) {
+		for _, is := range hstsHeaderIssues(h) {
+			if !strings.HasPrefix(is.Code, "header.") {
+				t.Fatalf("odd issue %+v", is)
+			}
+		}
+	})
+}
