@@ -13,6 +13,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/net/publicsuffix"
@@ -37,7 +38,25 @@ type Options struct {
 	// NoActiveProbes skips rampart's probes that send extra requests: the
 	// random 404 path and the cross-origin form POST.
 	NoActiveProbes bool
+	// NoTLSProbe skips the TLS probe (protocol versions, cipher suites,
+	// certificate, OCSP); the certificate is still verified by the fetches.
+	NoTLSProbe bool
+	// Pages is how many pages to scan in all, the start page included: more
+	// than 1 follows same-site links and sitemap.xml (see crawl.go).
+	Pages int
+	// TimeBudget bounds the crawl of extra pages (default 60s); pages not
+	// reached by then are left out, and the report says so.
+	TimeBudget time.Duration
+	// Concurrency is how many crawl requests may be in flight (default 1, to
+	// be polite).
+	Concurrency int
+	// Now is the clock used to judge expiry (certificates, security.txt);
+	// nil means time.Now.
+	Now func() time.Time
 }
+
+// userAgent names rampart, so operators can tell its requests apart.
+const userAgent = "rampart-scan/1 (+https://github.com/rampart-go/rampart)"
 
 // corsOrigin is the Origin the Observatory sends in its preflight.
 const corsOrigin = "https://http-observatory.security.mozilla.org"
@@ -57,6 +76,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRedirects <= 0 {
 		o.MaxRedirects = 10
+	}
+	if o.TimeBudget <= 0 {
+		o.TimeBudget = 60 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1
+	}
+	if o.Now == nil {
+		o.Now = time.Now
 	}
 	return o
 }
@@ -112,8 +140,10 @@ type session struct {
 	client   *http.Client
 	verified bool
 	start    string
+	first    *Response // the start URL's own response (before any redirect)
 	final    *Response
 	chain    []Redirect
+	mu       sync.Mutex // guards cookies when the crawl runs requests in parallel
 	cookies  []SetCookie
 	opts     Options
 }
@@ -167,7 +197,7 @@ func (s *session) do(ctx context.Context, method, target string, hdr http.Header
 	if err != nil {
 		return nil, "", err
 	}
-	req.Header.Set("User-Agent", "rampart-scan/1")
+	req.Header.Set("User-Agent", userAgent)
 	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
 	for k, v := range hdr {
 		req.Header[k] = v
@@ -181,9 +211,11 @@ func (s *session) do(ctx context.Context, method, target string, hdr http.Header
 	if err != nil {
 		return nil, "", err
 	}
+	s.mu.Lock()
 	for _, line := range resp.Header.Values("Set-Cookie") {
 		s.cookies = append(s.cookies, SetCookie{URL: target, Line: line})
 	}
+	s.mu.Unlock()
 	loc := ""
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		if l, err := resp.Location(); err == nil {
@@ -205,6 +237,9 @@ func (s *session) follow(ctx context.Context) error {
 			return err
 		}
 		s.chain = append(s.chain, Redirect{URL: next, Status: r.Status})
+		if hop == 0 {
+			s.first = r
+		}
 		if loc == "" {
 			s.final = r
 			return nil
@@ -265,10 +300,62 @@ func Scan(ctx context.Context, target string, opts Options) (Report, error) {
 		probeDebug(ctx, sess, &rs)
 		probeCSRF(ctx, sess, &rs)
 	}
-	rs.FetchedAt = time.Now()
+	rs.FetchedAt = o.Now()
 	rep := Grade(rs)
 	rep.Target = target
+	extraFindings(ctx, &rep, &rs, httpSess, httpsSess, httpsURL, o)
 	return rep, nil
+}
+
+// extraFindings adds what the Observatory does not look at: the CSP
+// evaluation, the TLS probe, HSTS preload eligibility, security.txt and
+// other pages. The Observatory score and tests are left as they are.
+func extraFindings(ctx context.Context, rep *Report, rs *ResponseSet, httpSess, httpsSess *session, httpsURL string, o Options) {
+	now := o.Now()
+	fs := rep.Findings
+	if httpsSess == nil {
+		fs = append(fs, newFinding(ruleTLSNoHTTPS, httpsURL, "nothing answered at "+httpsURL, ""))
+	} else {
+		u, _ := url.Parse(httpsURL)
+		if !o.NoTLSProbe {
+			tr, tf := probeTLS(ctx, tlsAddress(u.Hostname(), u.Port()), strings.ToLower(u.Hostname()), o, now)
+			rep.TLS = tr
+			fs = append(fs, tf...)
+		}
+		var chain []Redirect
+		// A plain-HTTP probe of the TLS port (no --http-url) answering an
+		// error says nothing about the site's HTTP side.
+		if httpSess != nil && !(rs.GuessedHTTPURL != "" && len(httpSess.chain) < 2 && httpSess.final.Status >= 400) {
+			chain = httpSess.chain
+		}
+		rep.HSTSPreload = checkHSTSPreload(strings.ToLower(u.Hostname()), httpsSess.first, httpsSess.verified, chain)
+		fs = append(fs, hstsPreloadFindings(rep.HSTSPreload, httpsURL)...)
+	}
+	sess := httpsSess
+	if sess == nil {
+		sess = httpSess
+	}
+	if base, err := url.Parse(sess.finalURL()); err == nil {
+		st, sf := fetchSecurityTxt(ctx, sess, base)
+		rep.SecurityTxt = st
+		fs = append(fs, sf...)
+	}
+	if o.Pages > 1 && rs.Auto != nil {
+		pages, pf := crawl(ctx, sess, rs, o)
+		rep.Pages = pages
+		fs = append(fs, pf...)
+	}
+	sortFindings(fs)
+	rep.Findings = fs
+}
+
+// pageCSP collects a response's policies for EvaluateCSP.
+func pageCSP(r *Response, meta []string) CSPInput {
+	return CSPInput{
+		Header:     headerValues(r.Header, "Content-Security-Policy"),
+		Meta:       meta,
+		ReportOnly: headerValues(r.Header, "Content-Security-Policy-Report-Only"),
+	}
 }
 
 func probeDebug(ctx context.Context, s *session, rs *ResponseSet) {

@@ -45,6 +45,18 @@ type Report struct {
 	// RefusedCookies are Set-Cookie lines browsers would not store (RFC
 	// 6265bis), left out of the grade and reported by the refused-cookies check.
 	RefusedCookies []RefusedCookie `json:"refused_cookies,omitempty"`
+	// Findings are rampart's findings beyond the Observatory (TLS, CSP
+	// evaluation, security.txt, other pages), most serious first. They never
+	// change Score or Grade.
+	Findings []Finding `json:"findings"`
+	// TLS is what the TLS probe found (nil when not made).
+	TLS *TLSReport `json:"tls,omitempty"`
+	// HSTSPreload is the HSTS preload eligibility of the host (nil without HTTPS).
+	HSTSPreload *HSTSPreload `json:"hsts_preload,omitempty"`
+	// SecurityTxt is the site's security.txt (nil when none was found).
+	SecurityTxt *SecurityTxt `json:"security_txt,omitempty"`
+	// Pages are the pages scanned besides the start page (--pages).
+	Pages []PageReport `json:"pages,omitempty"`
 	// Error is set when the site cannot be graded (no response, bad status).
 	Error string `json:"error,omitempty"`
 }
@@ -72,7 +84,7 @@ func (r Report) Check(name string) Check {
 // Grade grades a captured or fetched response set with the Observatory
 // algorithm (v6) and adds rampart's own checks. It does no I/O.
 func Grade(rs ResponseSet) Report {
-	rep := Report{Target: rs.URL, AlgorithmVersion: AlgorithmVersion, Tests: []TestResult{}, Checks: []Check{}, Redirects: rs.HTTPRedirects}
+	rep := Report{Target: rs.URL, AlgorithmVersion: AlgorithmVersion, Tests: []TestResult{}, Checks: []Check{}, Findings: []Finding{}, Redirects: rs.HTTPRedirects}
 	if rs.Auto == nil {
 		rep.Error = "the site seems to be down"
 		return rep
@@ -133,6 +145,8 @@ func Grade(rs ResponseSet) Report {
 	rep.Grade = GradeForScore(score)
 	rep.TestsQuantity = len(outs)
 	rep.TestsFailed = rep.TestsQuantity - rep.TestsPassed
+	// The CSP evaluation needs only the page, so captured scans get it too.
+	rep.Findings = EvaluateCSP(pageCSP(rs.Auto, rs.httpEquiv()["content-security-policy"]), rs.Auto.URL)
 	return rep
 }
 
@@ -160,6 +174,26 @@ func (r Report) WriteTable(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	// Findings go in a table of their own: they do not count in the score.
+	if len(r.Findings) > 0 {
+		fmt.Fprintf(&b, "\nfindings beyond the Observatory (not scored): %d\n\n", len(r.Findings))
+		tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEVERITY\tID\tWHERE\tDETAIL")
+		for _, f := range r.Findings {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Severity, f.ID, f.URL, f.Detail)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	if len(r.Pages) > 0 {
+		fmt.Fprintf(&b, "\npages scanned besides the start page: %d\n", len(r.Pages))
+		for _, p := range r.Pages {
+			if len(p.Differences) > 0 {
+				fmt.Fprintf(&b, "  %s: %s\n", p.URL, strings.Join(p.Differences, "; "))
+			}
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -436,6 +436,16 @@ func TestScanNonDefaultPortRedirectHint(t *testing.T) {
 	if red.Result != RedirectionMissing || !strings.Contains(red.Reason, probed) || !strings.Contains(red.Reason, "--http-url") {
 		t.Errorf("redirection test: %+v", red)
 	}
+	// Nor does HSTS preload eligibility hold the TLS port's 400 against the site.
+	if p := rep.HSTSPreload; p == nil {
+		t.Error("no HSTS preload judgement")
+	} else {
+		for _, is := range p.Issues {
+			if strings.HasPrefix(is.Code, "redirects.http.") {
+				t.Errorf("preload issue from the guessed plain-HTTP probe: %+v", is)
+			}
+		}
+	}
 	var b bytes.Buffer
 	if err := rep.WriteTable(&b); err != nil {
 		t.Fatal(err)

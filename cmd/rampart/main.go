@@ -18,7 +18,8 @@ const usage = `usage: rampart <command> [flags]
 commands:
   serve        run the reference app (settings from RAMPART_* variables)
   check        deploy checks; exits 1 when any warning or error is found (--json)
-  scan URL     grade a live site like the MDN HTTP Observatory, plus rampart's checks (--json, --min-grade)
+  scan URL     grade a live site like the MDN HTTP Observatory, plus TLS, CSP, security.txt and
+               multi-page findings (--format json|sarif|junit|markdown, --fail-on, --pages, --min-grade)
   genkey       print a new secret key for RAMPART_SECRET_KEY
   createuser   create a user: --username U [--email E] [--staff] [--superuser] --password-stdin
   grant        grant permissions: (--user U | --group G) PERMISSION...
