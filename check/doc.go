@@ -58,6 +58,7 @@
 //	| RAMPART-W051 | warning  | rampart                     | EMAIL_URL's server cannot deliver: unreachable, TLS certificate not valid or not trusted, or no AUTH PLAIN/LOGIN for the URL's password (Live; greets the server, sends no credentials or mail) |
 //	| RAMPART-W040 | warning  | rampart                     | users in DATABASE_URL still have a legacy Django password hash (md5, sha1, unsalted_md5, unsalted_sha1, crypt), counted by algorithm (Database, live: the users are read a page at a time; each such hash is upgraded at its user's next login) |
 //	| RAMPART-W041 | warning  | rampart                     | the users in DATABASE_URL could not be read to count legacy hashes (Database, live)     |
+//	| RAMPART-W042 | warning  | rampart                     | an active superuser in DATABASE_URL has no second factor (no TOTP device, no passkey): a phished password gives every permission (Database, live) |
 //	| RAMPART-I001 | info     | security.W021               | HSTS on without PRELOAD (info, not warning: preloading is a commitment a tool should not push) |
 //	| RAMPART-I002 | info     | rampart                     | no SECRET_KEY in development mode; a per-process random key is used          |
 //

@@ -22,10 +22,12 @@ const (
 	idLegacyHashes = "RAMPART-W040"
 	// idUsersUnreadable: the database could not be read to count them.
 	idUsersUnreadable = "RAMPART-W041"
+	// idSuperuserNo2FA: an active superuser logs in with a password alone.
+	idSuperuserNo2FA = "RAMPART-W042"
 )
 
 // liveIDs are the IDs only the live checks report (Run's rules list the others).
-var liveIDs = []string{idLegacyHashes, idUsersUnreadable}
+var liveIDs = []string{idLegacyHashes, idUsersUnreadable, idSuperuserNo2FA}
 
 // hashPage is how many users one ListUsers call reads: large enough that a million users
 // take two thousand queries, small enough that a page is a few hundred kilobytes.
@@ -38,6 +40,9 @@ type HashCensus struct {
 	// ByAlgorithm maps auth's algorithm names (auth.AlgMD5...) to counts; unusable
 	// passwords count under "unusable", hashes ParseHash refuses under "unknown".
 	ByAlgorithm map[string]int
+	// SuperusersWithout2FA names the active superusers with neither a TOTP device nor a
+	// passkey: one guessed or phished password gives every permission.
+	SuperusersWithout2FA []string
 }
 
 // Legacy is how many users still have a legacy hash (auth.IsLegacy).
@@ -63,6 +68,15 @@ func CountHashes(ctx context.Context, users store.Users) (HashCensus, error) {
 		}
 		for _, u := range page {
 			c.Users++
+			if u.IsSuperuser && u.IsActive && !u.TOTPEnabled {
+				has, err := hasPasskey(ctx, users, u.ID)
+				if err != nil {
+					return c, err
+				}
+				if !has {
+					c.SuperusersWithout2FA = append(c.SuperusersWithout2FA, u.Username)
+				}
+			}
 			info, err := auth.ParseHash(u.PasswordHash)
 			switch {
 			case errors.Is(err, auth.ErrUnusable):
@@ -83,11 +97,29 @@ func CountHashes(ctx context.Context, users store.Users) (HashCensus, error) {
 const legacyHashesHint = "each is replaced by an argon2id hash when its user next logs in; for accounts that stay idle, " +
 	"set an unusable password and let the owner reset it (Django's advice when it removed these hashers)"
 
-// Findings returns RAMPART-W040 when any user has a legacy hash.
+// hasPasskey reports whether the user has a passkey, when the store keeps them.
+func hasPasskey(ctx context.Context, users store.Users, id string) (bool, error) {
+	ps, ok := users.(store.Passkeys)
+	if !ok {
+		return false, nil
+	}
+	list, err := ps.UserPasskeys(ctx, id)
+	return len(list) > 0, err
+}
+
+// Findings returns RAMPART-W040 when any user has a legacy hash and RAMPART-W042 when an
+// active superuser has no second factor.
 func (c HashCensus) Findings() []Finding {
+	var out []Finding
+	if len(c.SuperusersWithout2FA) > 0 {
+		out = append(out, Finding{ID: idSuperuserNo2FA, Severity: Warning,
+			Message: fmt.Sprintf("%d superuser(s) in RAMPART_DATABASE_URL log in with a password alone (no TOTP device, no passkey): %s",
+				len(c.SuperusersWithout2FA), strings.Join(c.SuperusersWithout2FA, ", ")),
+			Hint: "have each turn on two-factor at /accounts/2fa or add a passkey; accounts.Options.RequireTwoFactor = TwoFactorStaff enforces it"})
+	}
 	n := c.Legacy()
 	if n == 0 {
-		return nil
+		return out
 	}
 	var algs []string
 	for alg, k := range c.ByAlgorithm {
@@ -96,9 +128,9 @@ func (c HashCensus) Findings() []Finding {
 		}
 	}
 	slices.Sort(algs)
-	return []Finding{{ID: idLegacyHashes, Severity: Warning, Hint: legacyHashesHint,
+	return append([]Finding{{ID: idLegacyHashes, Severity: Warning, Hint: legacyHashesHint,
 		Message: fmt.Sprintf("%d of %d users in RAMPART_DATABASE_URL still have a legacy Django password hash (%s): "+
-			"a single fast digest, which a leaked database gives up at billions of guesses per second", n, c.Users, strings.Join(algs, ", "))}}
+			"a single fast digest, which a leaked database gives up at billions of guesses per second", n, c.Users, strings.Join(algs, ", "))}}, out...)
 }
 
 // Database counts the password hashes of the users in the database RAMPART_DATABASE_URL names

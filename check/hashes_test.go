@@ -170,3 +170,36 @@ func TestDatabasePostgres(t *testing.T) {
 		t.Errorf("unreachable: %v", fs)
 	}
 }
+
+// TestSuperuserWithoutSecondFactor: an active superuser with neither a TOTP device nor a
+// passkey is named (W042); one with TOTP, one with a passkey, an inactive one and a staff
+// user are not.
+func TestSuperuserWithoutSecondFactor(t *testing.T) {
+	ctx := context.Background()
+	m := memory.New()
+	add := func(name string, f func(*store.User)) store.User {
+		u := store.User{Username: name, PasswordHash: "!", IsActive: true, IsSuperuser: true, DateJoined: time.Now()}
+		f(&u)
+		u, err := m.CreateUser(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	add("bare", func(*store.User) {})
+	add("totp", func(u *store.User) { u.TOTPEnabled = true })
+	pk := add("keyed", func(*store.User) {})
+	add("gone", func(u *store.User) { u.IsActive = false })
+	add("staffer", func(u *store.User) { u.IsSuperuser, u.IsStaff = false, true })
+	if err := m.AddPasskey(ctx, store.Passkey{ID: []byte{1, 2, 3}, UserID: pk.ID, Name: "laptop", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := CountHashes(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := c.Findings()
+	if len(fs) != 1 || fs[0].ID != "RAMPART-W042" || !strings.Contains(fs[0].Message, ": bare") {
+		t.Fatalf("findings %v, want W042 naming only bare", fs)
+	}
+}

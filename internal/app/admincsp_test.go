@@ -3,6 +3,7 @@ package app_test
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 // report among the security events.
 func TestAdminCSPReports(t *testing.T) {
 	env := apptest.New(t, apptest.Options{})
-	env.CreateUser(t, "root", "correct horse battery staple 9", true)
+	env.Grant(t, env.CreateUser(t, "root", "correct horse battery staple 9", true), "security.view", "security.change")
 	admin := env.Client(t)
 	admin.Login("root", "correct horse battery staple 9")
 	if r := admin.Get("/admin/security"); !strings.Contains(r.Body, `<section id="csp-reports">`+"\n<p>No reports.</p>") {
@@ -69,5 +70,26 @@ func post(t *testing.T, env *apptest.Env, body string) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
 		t.Fatalf("report: %d", resp.StatusCode)
+	}
+}
+
+// TestSecurityPageNeedsPermission: the security admin page takes more than the staff flag
+// (Django's admin checks permissions too): staff without security.view get 403, with it the
+// page; lifting a lock also needs security.change.
+func TestSecurityPageNeedsPermission(t *testing.T) {
+	env := apptest.New(t, apptest.Options{})
+	pw := "correct horse battery staple 9"
+	plain := env.CreateUser(t, "staffer", pw, true)
+	c := env.Client(t)
+	c.Login("staffer", pw)
+	if r := c.Get("/admin/security"); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("staff without security.view: %d, want 403", r.StatusCode)
+	}
+	env.Grant(t, plain, "security.view")
+	if r := c.Get("/admin/security"); r.StatusCode != http.StatusOK {
+		t.Fatalf("staff with security.view: %d", r.StatusCode)
+	}
+	if r := c.Post("/admin/security", "/admin/security", url.Values{"unlock": {"lockout:u|x"}}); r.StatusCode != http.StatusForbidden {
+		t.Fatalf("unlock without security.change: %d, want 403", r.StatusCode)
 	}
 }

@@ -93,10 +93,10 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	a.mux.HandleFunc("GET /{$}", a.home)
 	a.mux.HandleFunc("GET /comments", a.listComments)
 	a.mux.Handle("POST /comments", acc.RequireLogin(http.HandlerFunc(a.postComment)))
-	// The admin page lists and lifts locks: staff, and a recent password, like Django's admin
-	// behind django-sudo.
-	a.mux.Handle("GET /admin/security", acc.RequireStaff(http.HandlerFunc(a.admin)))
-	a.mux.Handle("POST /admin/security", acc.RequireStaff(acc.RequireRecentAuth(http.HandlerFunc(a.admin))))
+	// The admin page lists and lifts locks: staff holding the permission (superusers hold all),
+	// and a recent password to lift one, like Django's admin behind django-sudo.
+	a.mux.Handle("GET /admin/security", acc.RequireStaff(a.perms.RequirePermission("security.view")(http.HandlerFunc(a.admin))))
+	a.mux.Handle("POST /admin/security", acc.RequireStaff(acc.RequireRecentAuth(a.perms.RequirePermission("security.change")(http.HandlerFunc(a.admin)))))
 	a.authzRoutes()
 	a.handler = acc.Handler(a.mux)
 	return a, nil

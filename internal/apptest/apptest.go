@@ -126,6 +126,20 @@ func (e *Env) CreateUser(t testing.TB, username, password string, staff bool) st
 	return u
 }
 
+// Grant gives u the permissions directly (the store must keep permissions).
+func (e *Env) Grant(t testing.TB, u store.User, perms ...string) {
+	t.Helper()
+	ps, ok := e.Stack.Store.(store.Permissions)
+	if !ok {
+		t.Fatalf("the store %T keeps no permissions", e.Stack.Store)
+	}
+	for _, p := range perms {
+		if err := ps.GrantUserPerm(context.Background(), u.ID, p); err != nil {
+			t.Fatalf("grant %s to %s: %v", p, u.Username, err)
+		}
+	}
+}
+
 // Client is a browser-like client of one Env.
 type Client struct {
 	t      testing.TB

@@ -188,7 +188,7 @@ func TestCSPReportFloodKeepsSecurityEvents(t *testing.T) {
 	cheapHashing(env)
 	toNextHour(env)
 	env.CreateUser(t, "alice", alicePW, false)
-	env.CreateUser(t, "root", bobPW, true)
+	env.Grant(t, env.CreateUser(t, "root", bobPW, true), "security.view", "security.change")
 
 	// Real security events: failed logins, a login, a CSRF rejection.
 	for i := range 5 {

@@ -22,7 +22,7 @@ var screenshotDir = filepath.Join("..", "..", "docs", "screenshots")
 func TestScreenshots(t *testing.T) {
 	browser(t) // skip (or fail) before any setup when there is no Chromium
 	env := apptest.New(t, apptest.Options{})
-	env.CreateUser(t, "ada", alicePassword, true)
+	env.Grant(t, env.CreateUser(t, "ada", alicePassword, true), "security.view", "security.change")
 	env.CreateUser(t, "bob", alicePassword, false)
 	refresh := os.Getenv("RAMPART_SCREENSHOTS") == "1"
 	if err := os.MkdirAll(screenshotDir, 0o755); err != nil {
