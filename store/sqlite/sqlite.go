@@ -355,7 +355,29 @@ var migrations = []string{
 
 // Migrate brings the schema up to date; it is idempotent and safe to run from several
 // processes at once (the write lock serialises them). Open calls it.
+//
+// Processes that open a new file at the same moment (tools started beside each other, or
+// `rampart migrate` beside `rampart serve`) can see SQLITE_BUSY even with a busy timeout:
+// switching a new file to WAL and recovering its index are not waited for by SQLite's busy
+// handler. Migration is a start-up step, so it retries such a refusal until ctx ends.
 func (s *Store) Migrate(ctx context.Context) error {
+	wait := 5 * time.Millisecond
+	for {
+		err := s.migrateOnce(ctx)
+		var se interface{ Code() int }
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY && se.Code()&0xff != sqlite3.SQLITE_LOCKED {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+}
+
+func (s *Store) migrateOnce(ctx context.Context) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
