@@ -137,6 +137,9 @@ func (h observeHook) DialHook(next goredis.DialHook) goredis.DialHook { return n
 
 func (h observeHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if setup(cmd) {
+			return next(ctx, cmd)
+		}
 		start := time.Now()
 		err := next(ctx, cmd)
 		h.observe("command", start, err)
@@ -146,11 +149,25 @@ func (h observeHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 
 func (h observeHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if len(cmds) > 0 && setup(cmds[0]) {
+			return next(ctx, cmds)
+		}
 		start := time.Now()
 		err := next(ctx, cmds)
 		h.observe("pipeline", start, err)
 		return err
 	}
+}
+
+// setup reports a command of go-redis's connection handshake (HELLO, AUTH, SELECT, CLIENT
+// SETINFO...), which the store never sends: its errors on older servers are expected and
+// ignored by go-redis, and are no store failure.
+func setup(cmd goredis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "auth", "select", "client":
+		return true
+	}
+	return false
 }
 
 func (h observeHook) observe(op string, start time.Time, err error) {
