@@ -112,7 +112,7 @@ func NewWith(opts Options) *Metrics {
 	// Series for the values alert rules compare against exist from the start, at zero, so a
 	// rate() over the first refusal is not lost.
 	for _, r := range csrfReasons {
-		m.csrf.WithLabelValues(r.label)
+		m.csrf.WithLabelValues(r)
 	}
 	for _, r := range []string{"success", "failure"} {
 		m.logins.WithLabelValues(r)
@@ -143,33 +143,43 @@ var kinds = map[string]bool{
 	audit.Kind2FABackupCode: true, audit.KindAccessDenied: true,
 }
 
-// csrfReasons map csrf's rejection texts to labels. The audit event carries the error's text,
-// which is one of these reasons, possibly prefixed ("CSRF token from POST has incorrect
-// length."): matched by substring, in this order.
-var csrfReasons = []struct {
-	err   error
-	label string
-}{
-	{csrf.ErrCrossSite, "cross_site"},
-	{csrf.ErrBadOrigin, "bad_origin"},
-	{csrf.ErrNoReferer, "no_referer"},
-	{csrf.ErrBadReferer, "bad_referer"},
-	{csrf.ErrMalformedReferer, "malformed_referer"},
-	{csrf.ErrInsecureReferer, "insecure_referer"},
-	{csrf.ErrNoCSRFCookie, "no_cookie"},
-	{csrf.ErrCSRFTokenMissing, "token_missing"},
-	{csrf.ErrCSRFTokenIncorrect, "token_incorrect"},
-	{csrf.ErrIncorrectLength, "token_length"},
-	{csrf.ErrInvalidCharacters, "token_characters"},
+// csrfReasons are the CSRF rejection labels, in the order they are pre-created.
+var csrfReasons = []string{"cross_site", "bad_origin", "no_referer", "bad_referer", "malformed_referer",
+	"insecure_referer", "no_cookie", "token_missing", "token_incorrect", "token_length", "token_characters"}
+
+// csrfExact are the reasons whose text has no variable part.
+var csrfExact = map[string]string{
+	csrf.ErrNoReferer.Error():          "no_referer",
+	csrf.ErrMalformedReferer.Error():   "malformed_referer",
+	csrf.ErrInsecureReferer.Error():    "insecure_referer",
+	csrf.ErrNoCSRFCookie.Error():       "no_cookie",
+	csrf.ErrCSRFTokenMissing.Error():   "token_missing",
+	csrf.ErrCSRFTokenIncorrect.Error(): "token_incorrect",
 }
 
-// CSRFReason is the label for a CSRF rejection's text (an audit event's Detail): one of a
-// fixed set, "other" when no known reason matches.
+// CSRFReason is the label for a CSRF rejection's text (an audit event's Detail, the text of
+// the error csrf passed to OnFailure): one of a fixed set, "other" when none matches. The
+// texts that quote a request header (Origin, Referer, Sec-Fetch-Site) are told apart by
+// their fixed start, never by what the client put in the middle.
 func CSRFReason(detail string) string {
-	for _, r := range csrfReasons {
-		if strings.Contains(detail, strings.TrimSuffix(r.err.Error(), ".")) {
-			return r.label
-		}
+	if r, ok := csrfExact[detail]; ok {
+		return r
+	}
+	switch {
+	case strings.HasPrefix(detail, "Sec-Fetch-Site checking failed - "):
+		return "cross_site"
+	case strings.HasPrefix(detail, "Origin checking failed - "):
+		return "bad_origin"
+	case strings.HasPrefix(detail, "Referer checking failed - "):
+		return "bad_referer"
+	case !strings.HasPrefix(detail, "CSRF "):
+		return "other"
+	case strings.HasSuffix(detail, " "+csrf.ErrIncorrectLength.Error()+"."):
+		return "token_length"
+	case strings.HasSuffix(detail, " "+csrf.ErrInvalidCharacters.Error()+"."):
+		return "token_characters"
+	case strings.HasSuffix(detail, " incorrect."):
+		return "token_incorrect"
 	}
 	return "other"
 }

@@ -52,7 +52,8 @@ func TestEventsAreCountedWithBoundedLabels(t *testing.T) {
 	events := []store.Event{
 		{Kind: audit.KindCSRFReject, Detail: "CSRF token from POST has incorrect length."},
 		{Kind: audit.KindCSRFReject, Detail: "CSRF cookie not set."},
-		{Kind: audit.KindCSRFReject, Detail: "Origin checking failed - origin does not match any trusted origins."},
+		{Kind: audit.KindCSRFReject, Detail: "Origin checking failed - https://evil.example does not match any trusted origins."},
+		{Kind: audit.KindCSRFReject, Detail: "Referer checking failed - CSRF cookie not set. does not match any trusted origins."},
 		{Kind: audit.KindCSRFReject, Detail: "attacker text {evil=\"x\"}"},
 		{Kind: audit.KindLoginFailure, Username: "mallory\" 1\nrampart_fake 9"},
 		{Kind: audit.KindLoginSuccess},
@@ -97,7 +98,7 @@ func TestEventsAreCountedWithBoundedLabels(t *testing.T) {
 		`rampart_csp_reports_total{directive="script-src-elem"}`:        1,
 		`rampart_csp_reports_total{directive="style-src"}`:              1,
 		`rampart_csp_reports_total{directive="unknown"}`:                1,
-		`rampart_security_events_total{kind="csrf.reject"}`:             4,
+		`rampart_security_events_total{kind="csrf.reject"}`:             5,
 		`rampart_security_events_total{kind="other"}`:                   1,
 		`rampart_security_events_total{kind="csp.report"}`:              1,
 		`rampart_security_events_total{kind="login.failure"}`:           1,
