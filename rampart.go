@@ -63,6 +63,26 @@ type Options struct {
 	// sessions (createuser, unlock): on SQLite it leaves the session cache off, which only one
 	// serving process per file may have on (see store/sqlite's ErrSessionsInUse).
 	Tool bool
+	// Observer, when set, is told of every security event, CSP report, request refused by
+	// the rate limit or by a lock, and store operation: the hooks package metrics counts
+	// for Prometheus. Nil counts nothing (and links no metrics library).
+	Observer Observer
+}
+
+// Observer receives what the stack counts for monitoring. *metrics.Metrics implements it.
+// Every method runs on the request's goroutine and must be quick.
+type Observer interface {
+	// ObserveStore is told of each operation of the stores the stack opens (not of
+	// Options.Store's, whose backend options are the caller's).
+	store.Observer
+	// ObserveEvent is given every audit event (audit.Options.Observe).
+	ObserveEvent(store.Event)
+	// ObserveCSPReport is given each CSP report's effective directive, as reported.
+	ObserveCSPReport(directive string)
+	// ObserveRequestLimited is told of each request refused by the per-client rate limit.
+	ObserveRequestLimited()
+	// ObserveLockoutRefusal is told of each attempt refused under a lock (lockout.Options.OnRefused).
+	ObserveLockoutRefusal(reason string)
 }
 
 // Stack is the assembled default stack and the services handlers need.
@@ -98,6 +118,7 @@ type Stack struct {
 	ownsStore bool
 	stopSweep context.CancelFunc
 	mailQueue *auth.Queue // in front of Options.Mailer or the SMTP sender
+	observer  Observer
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -116,7 +137,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	if now == nil {
 		now = time.Now
 	}
-	st := &Stack{Settings: s, Logger: log}
+	st := &Stack{Settings: s, Logger: log, observer: opts.Observer}
 	st.Keys = append(st.Keys, []byte(s.SecretKey.Reveal()))
 	for _, k := range s.SecretKeyFallbacks {
 		st.Keys = append(st.Keys, []byte(k.Reveal()))
@@ -125,8 +146,11 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.Store = opts.Store
 	if st.Store == nil {
 		var err error
-		st.Store, err = open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), open.Options{ServesNoSessions: opts.Tool, Logger: log,
-			Timeout: s.StoreTimeout})
+		oo := open.Options{ServesNoSessions: opts.Tool, Logger: log, Timeout: s.StoreTimeout}
+		if opts.Observer != nil {
+			oo.Observer = opts.Observer
+		}
+		st.Store, err = open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), oo)
 		if err != nil {
 			return nil, fmt.Errorf("rampart: opening stores: %w", err)
 		}
@@ -165,12 +189,21 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	}
 	st.csp = csp.Middleware(csp.Options{Policy: policy, ReportOnly: s.CSPReportOnly, ReportURI: s.CSPReportURI})
 
-	st.Audit = audit.New(st.Store, audit.Options{Log: log, Now: now})
+	ao := audit.Options{Log: log, Now: now}
+	if opts.Observer != nil {
+		ao.Observe = opts.Observer.ObserveEvent
+	}
+	st.Audit = audit.New(st.Store, ao)
 	// CSP reports are counted per window apart from the audit trail: anyone can send them,
 	// 2,000 a minute per client, and as events they pushed real security events out of it.
 	st.CSPReports = csp.NewAggregator(st.Store, csp.AggregatorOptions{Log: log, Now: now})
 	st.cspReport = &csp.ReportHandler{
 		OnReports: func(ctx context.Context, reps []csp.Report) {
+			if opts.Observer != nil {
+				for _, r := range reps {
+					opts.Observer.ObserveCSPReport(r.EffectiveDirective)
+				}
+			}
 			_ = st.CSPReports.Add(ctx, reps) // logged by Add, at most once a minute
 		},
 		Now: now,
@@ -242,7 +275,11 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		return fail(err)
 	}
 	locks, tfState := lockState(st.Store) // lockout and 2FA counters: the database beside Redis
-	st.Lockout = lockout.New(locks, lockout.Options{FailureLimit: s.LockoutLimit, CoolOff: s.LockoutCooloff, Now: now})
+	lo := lockout.Options{FailureLimit: s.LockoutLimit, CoolOff: s.LockoutCooloff, Now: now}
+	if opts.Observer != nil {
+		lo.OnRefused = opts.Observer.ObserveLockoutRefusal
+	}
+	st.Lockout = lockout.New(locks, lo)
 	st.LoginLimiter = ratelimit.NewStore(st.Store, ratelimit.Rate{N: s.LoginRate.Limit, Per: s.LoginRate.Period},
 		ratelimit.StoreOptions{Name: "login", Now: now})
 	st.RequestLimiter = ratelimit.NewMemory(ratelimit.Rate{N: s.RequestRate.Limit, Per: s.RequestRate.Period},
@@ -272,6 +309,9 @@ func (st *Stack) Handler(app http.Handler) http.Handler {
 	inner := st.Sessions.Middleware(st.csrf(reqown.Release(app)))
 	limited := ratelimit.Middleware(st.RequestLimiter, ratelimit.ByIP, ratelimit.Options{Headers: true,
 		OnLimited: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if st.observer != nil {
+				st.observer.ObserveRequestLimited()
+			}
 			st.Errors.WriteMessage(w, r, http.StatusTooManyRequests, "Too many requests. Please slow down.")
 		})})(inner)
 	maxBody := st.Settings.MaxBodyBytes

@@ -93,6 +93,10 @@ type Options struct {
 	MaxPending int
 	// Now is the clock for events without a Time. Nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is given every event as recorded (fields cut and escaped), before
+	// the store write and whether or not it succeeds: the one hook for counting events
+	// (package metrics). It runs on the request's goroutine, so it must be quick.
+	Observe func(store.Event)
 }
 
 // Logger records security events. A nil *Logger records nothing, so wiring is optional.
@@ -103,11 +107,12 @@ type Logger struct {
 	writeTO  time.Duration
 	inflight chan struct{}
 	now      func() time.Time
+	observe  func(store.Event)
 }
 
 // New returns a Logger writing to opts.Log and, when events is not nil, to events.
 func New(events store.Events, opts Options) *Logger {
-	l := &Logger{events: events, log: opts.Log, timeout: opts.Timeout, writeTO: opts.WriteTimeout, now: opts.Now}
+	l := &Logger{events: events, log: opts.Log, timeout: opts.Timeout, writeTO: opts.WriteTimeout, now: opts.Now, observe: opts.Observe}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -164,6 +169,9 @@ func (l *Logger) Record(ctx context.Context, e store.Event) error {
 		}
 	}
 	l.log.LogAttrs(ctx, level, "security event", slog.GroupAttrs("audit", attrs...))
+	if l.observe != nil {
+		l.observe(e)
+	}
 	if l.events == nil {
 		return nil
 	}

@@ -334,3 +334,18 @@ func TestEventQueue(t *testing.T) {
 		}
 	})
 }
+
+// TestObserve: the observer sees every event, cleaned, even when the store fails, and a
+// nil Logger calls nothing.
+func TestObserve(t *testing.T) {
+	var got []store.Event
+	log, _ := jsonLogger()
+	l := New(brokenEvents{}, Options{Log: log, Observe: func(e store.Event) { got = append(got, e) }})
+	_ = l.Record(ctx, store.Event{Kind: KindCSRFReject, Username: "a\nb"})
+	_ = l.Record(ctx, store.Event{})
+	if len(got) != 2 || got[0].Kind != KindCSRFReject || got[0].Username != `a\u000ab` || got[1].Kind != "unknown" || got[1].Time.IsZero() {
+		t.Fatalf("observed %+v", got)
+	}
+	var nl *Logger
+	_ = nl.Record(ctx, store.Event{Kind: KindLockout})
+}

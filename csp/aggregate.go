@@ -537,3 +537,7 @@ func normPort(scheme, p string) (string, bool) {
 	}
 	return ":" + strconv.Itoa(n), true
 }
+
+// DirectiveName reduces a reported directive (a Report's EffectiveDirective) to a known
+// directive name, or "(unknown)": a bounded set, safe as a metric label.
+func DirectiveName(s string) string { return normDirective(s) }

@@ -162,6 +162,11 @@ type Options struct {
 	Prefix string
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
+	// OnRefused, when set, is told of every locked Decision that Check, Begin or Remembered
+	// returns (an attempt refused without a password check), with its Reason: a bounded set
+	// of scope names and ReasonUnavailable. It is how package metrics counts locked-request
+	// rejections; it runs on the request's goroutine, so it must be quick.
+	OnRefused func(reason string)
 }
 
 // Decision is the outcome of Check, Begin or Attempt.Fail.
@@ -211,6 +216,14 @@ type Guard struct {
 	now                   func() time.Time
 	cacheTTL              time.Duration
 	cache                 lockCache
+	onRefused             func(string)
+}
+
+// refused tells Options.OnRefused of a locked decision.
+func (g *Guard) refused(d Decision) {
+	if d.Locked && g.onRefused != nil {
+		g.onRefused(d.Reason)
+	}
 }
 
 // New returns a Guard keeping its counters in counters.
@@ -228,6 +241,7 @@ func New(counters store.Counters, opts Options) *Guard {
 		normalize: opts.Normalize,
 		prefix:    opts.Prefix,
 		now:       opts.Now,
+		onRefused: opts.OnRefused,
 	}
 	limit := opts.FailureLimit
 	if limit <= 0 {
@@ -471,6 +485,12 @@ func unavailable(err error) (Decision, error) {
 // Check followed by a later count is the race Begin closes. A store error yields a locked
 // Decision and the error (fail closed).
 func (g *Guard) Check(ctx context.Context, username string, ip netip.Addr) (Decision, error) {
+	d, err := g.check(ctx, username, ip)
+	g.refused(d)
+	return d, err
+}
+
+func (g *Guard) check(ctx context.Context, username string, ip netip.Addr) (Decision, error) {
 	now := g.now()
 	k := g.keysFor(username, ip)
 	// A remembered lock answers without the store (see Options.LockCacheTTL).
@@ -518,6 +538,7 @@ func (g *Guard) Check(ctx context.Context, username string, ip netip.Addr) (Deci
 //
 // A store error yields a locked Decision (ReasonUnavailable) and the error: fail closed.
 func (g *Guard) Begin(ctx context.Context, username string, ip netip.Addr) (a *Attempt, d Decision, err error) {
+	defer func() { g.refused(d) }()
 	now := g.now()
 	k := g.keysFor(username, ip)
 	if d, ok := g.cachedDecision(k, now); ok {
@@ -563,7 +584,9 @@ func (g *Guard) Begin(ctx context.Context, username string, ip netip.Addr) (a *A
 // limit with its own memory) before Begin asks this first, so a flood against a locked
 // account costs neither those nor a reservation.
 func (g *Guard) Remembered(username string, ip netip.Addr) (Decision, bool) {
-	return g.cachedDecision(g.keysFor(username, ip), g.now())
+	d, ok := g.cachedDecision(g.keysFor(username, ip), g.now())
+	g.refused(d)
+	return d, ok
 }
 
 // errFull stops Begin at the first scope without a free slot.

@@ -705,3 +705,37 @@ func fail(g *Guard, user string, addr netip.Addr) (Decision, error) {
 	}
 	return a.Fail(ctx)
 }
+
+// TestOnRefused: every refused attempt is reported once with its reason (Begin from the
+// store, Remembered and Begin from the lock cache, Check, an outage); allowed ones are not.
+func TestOnRefused(t *testing.T) {
+	c := newFake()
+	var got []string
+	g := newGuard(t, c, newClock(), Options{FailureLimit: 2, OnRefused: func(r string) { got = append(got, r) }})
+	for range 2 {
+		if _, err := fail(g, "lee", ip("192.0.2.1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got) != 0 {
+		t.Fatalf("reported before any refusal: %q", got)
+	}
+	if _, d, _ := g.Begin(ctx, "lee", ip("192.0.2.1")); !d.Locked {
+		t.Fatal("not locked")
+	}
+	if _, ok := g.Remembered("lee", ip("192.0.2.1")); !ok {
+		t.Fatal("not remembered")
+	}
+	if _, ok := g.Remembered("kim", ip("192.0.2.9")); ok {
+		t.Fatal("kim remembered")
+	}
+	if d, _ := g.Check(ctx, "lee", ip("192.0.2.1")); !d.Locked {
+		t.Fatal("Check: not locked")
+	}
+	c.Down()
+	_, _, _ = g.Begin(ctx, "kim", ip("192.0.2.9"))
+	want := []string{"username+ip", "username+ip", "username+ip", ReasonUnavailable}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("reported %q, want %q", got, want)
+	}
+}

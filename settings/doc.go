@@ -88,6 +88,7 @@
 //	| RAMPART_MAX_CONNS_PER_IP              | MaxConnsPerIP           | int ≥ 0   | 256 (0: no cap; proxies exempt)          | (nginx limit_conn)                 |
 //	| RAMPART_EMAIL_URL                     | EmailURL                | secret URL| empty (no mail sent; dev: links logged)  | EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER/PASSWORD, EMAIL_USE_TLS/SSL (django-environ email_url) |
 //	| RAMPART_EMAIL_FROM                    | EmailFrom               | address   | webmaster@localhost                      | DEFAULT_FROM_EMAIL                 |
+//	| RAMPART_METRICS_ADDR                  | MetricsAddr             | host:port | empty (no metrics; ":9464" = loopback)   | (none; django-prometheus)          |
 //
 // DATABASE_URL accepts sqlite://rampart.db (relative path), sqlite:///var/lib/rampart.db
 // (absolute), sqlite::memory:, file:rampart.db, a bare path, postgres:// or postgresql://

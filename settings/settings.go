@@ -213,6 +213,12 @@ type Settings struct {
 	// EmailFrom is the sender of that mail (RAMPART_EMAIL_FROM; Django's DEFAULT_FROM_EMAIL).
 	EmailFrom string
 
+	// MetricsAddr is where `rampart serve` serves Prometheus metrics (package metrics), on a
+	// listener of its own (RAMPART_METRICS_ADDR). Empty: no metrics. A port alone (":9464")
+	// means loopback (127.0.0.1:9464); any other interface must be named, since the metrics
+	// show how attacks are refused: keep them on loopback or a private network.
+	MetricsAddr string
+
 	// Unknown lists RAMPART_* variables that were set but are not settings (likely typos).
 	Unknown []string
 }

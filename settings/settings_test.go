@@ -597,3 +597,31 @@ func TestAllowedHostsLocalDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsAddr: off by default, a bare port means loopback, a named interface is kept,
+// and a malformed address is refused.
+func TestMetricsAddr(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"", "", ""},
+		{":9464", "127.0.0.1:9464", ""},
+		{"[::1]:9464", "[::1]:9464", ""},
+		{"0.0.0.0:9464", "0.0.0.0:9464", ""},
+		{"9464", "", "RAMPART_METRICS_ADDR"},
+		{"host:99999", "", "RAMPART_METRICS_ADDR"},
+	} {
+		env := map[string]string{"RAMPART_DEBUG": "1"}
+		if tc.in != "" {
+			env["RAMPART_METRICS_ADDR"] = tc.in
+		}
+		s, err := LoadFrom(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, "")
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || s.MetricsAddr != tc.want {
+			t.Errorf("%q: %q, %v; want %q", tc.in, s.MetricsAddr, err, tc.want)
+		}
+	}
+}

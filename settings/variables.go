@@ -285,6 +285,7 @@ var variables = []variable{
 		func(s *Settings) string { return RedactURL(s.EmailURL.Reveal()) }},
 	strVar("EMAIL_FROM", static("webmaster@localhost"), func(v string) (string, error) { return v, mail.CheckAddress(v) },
 		func(s *Settings) *string { return &s.EmailFrom }),
+	strVar("METRICS_ADDR", static(""), checkMetricsAddr, func(s *Settings) *string { return &s.MetricsAddr }),
 }
 
 // ParseBool accepts 1/0, true/false, yes/no, on/off (any case). Anything else is an error rather
@@ -430,6 +431,22 @@ func checkAddr(v string) (string, error) {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return v, fmt.Errorf("%q has a bad port", v)
+	}
+	return v, nil
+}
+
+// checkMetricsAddr accepts empty (no metrics listener) or host:port; a missing host is
+// loopback, so that exposing the metrics beyond the machine is always spelled out.
+func checkMetricsAddr(v string) (string, error) {
+	if v == "" {
+		return v, nil
+	}
+	if _, err := checkAddr(v); err != nil {
+		return v, err
+	}
+	host, port, _ := net.SplitHostPort(v)
+	if host == "" {
+		return net.JoinHostPort("127.0.0.1", port), nil
 	}
 	return v, nil
 }

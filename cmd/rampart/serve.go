@@ -2,20 +2,24 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/hosts"
 	"github.com/rampart-go/rampart/internal/app"
+	"github.com/rampart-go/rampart/metrics"
 	"github.com/rampart-go/rampart/server"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/signing"
@@ -67,7 +71,14 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	stack, err := rampart.New(ctx, s, rampart.Options{Logger: logger})
+	// Metrics only when asked for: they are served on a listener of their own (below).
+	var m *metrics.Metrics
+	opts := rampart.Options{Logger: logger}
+	if s.MetricsAddr != "" {
+		m = metrics.New()
+		opts.Observer = m
+	}
+	stack, err := rampart.New(ctx, s, opts)
 	if err != nil {
 		fail(stderr, err)
 		return 1
@@ -119,6 +130,19 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		fmt.Fprintf(stdout, "rampart: plain HTTP on http://%s/ (redirects to HTTPS)\n", displayAddr(listeners[1].Addr().String(), s.AllowedHosts))
 	}
+	if m != nil {
+		ms, err := serveMetrics(s.MetricsAddr, m, logger)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			stack.Close()
+			fail(stderr, err)
+			return 1
+		}
+		defer ms.stop()
+		fmt.Fprintf(stdout, "rampart: Prometheus metrics on http://%s/metrics (RAMPART_METRICS_ADDR)\n", ms.addr)
+	}
 	// Run closes the stack last: that commits the SQLite store's deferred session updates
 	// and sends the queued mail, so its failure is reported.
 	if err := srv.Run(ctx, stack, listeners...); err != nil {
@@ -126,6 +150,32 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	return 0
+}
+
+// serveMetrics serves m at /metrics on addr (RAMPART_METRICS_ADDR), apart from the
+// application's listener and stack: a scraper has no session, and the application's
+// hosts, CSRF and rate limits must not count or refuse it. Only /metrics is answered.
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) (metricsStopper, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return metricsStopper{}, fmt.Errorf("RAMPART_METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics listener stopped", "err", err)
+		}
+	}()
+	return metricsStopper{addr: ln.Addr().String(), stop: func() { _ = srv.Close() }}, nil
+}
+
+// metricsStopper is the metrics listener's bound address and how to close it.
+type metricsStopper struct {
+	addr string
+	stop func()
 }
 
 // displayAddr is the host:port to print for a listener's address a. A loopback or wildcard

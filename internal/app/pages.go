@@ -68,6 +68,8 @@ type adminData struct {
 	Events []store.Event
 	// CSPReports are the counted CSP violation reports, apart from the security events.
 	CSPReports []csp.ReportWindow
+	// Attacks is the picture of refusals over time (attacks.go).
+	Attacks attackPicture
 }
 
 func (a *App) admin(w http.ResponseWriter, r *http.Request) {
@@ -99,6 +101,10 @@ func (a *App) admin(w http.ResponseWriter, r *http.Request) {
 	}
 	d := adminData{Events: events}
 	if d.CSPReports, err = a.st.CSPReports.Recent(ctx, 24, 20); err != nil {
+		a.unavailable(w, r, err)
+		return
+	}
+	if d.Attacks, err = a.attacks(ctx, r); err != nil {
 		a.unavailable(w, r, err)
 		return
 	}

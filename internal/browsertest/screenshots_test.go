@@ -2,12 +2,14 @@ package browsertest
 
 import (
 	"bytes"
+	"context"
 	"image/png"
 	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/rampart-go/rampart/internal/apptest"
@@ -84,5 +86,25 @@ func TestScreenshots(t *testing.T) {
 		t.Fatal("QR code image not rendered")
 	}
 	shot("sessions", "/accounts/sessions")
+	// The attack chart (inline SVG) draws under the strict CSP: its colours are SVG
+	// attributes, not styles, and the page breaks no directive.
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation", e => window.cspViolations.push(e.violatedDirective + " " + e.blockedURI));`}); err != nil {
+		t.Fatal(err)
+	}
 	shot("admin-security", "/admin/security")
+	if n := eval[int](b, `document.querySelectorAll("svg.attacks rect").length`); n == 0 {
+		t.Fatal("attack chart has no bars")
+	}
+	if fill := eval[string](b, `getComputedStyle(document.querySelector("svg.attacks rect")).fill`); fill != "rgb(247, 144, 9)" {
+		t.Fatalf("attack chart bar fill %q, want the failed-login orange", fill)
+	}
+	if h := eval[float64](b, `document.querySelector("svg.attacks").getBoundingClientRect().height`); h < 100 {
+		t.Fatalf("attack chart %v px high", h)
+	}
+	if v := eval[[]string](b, `window.cspViolations`); len(v) != 0 {
+		t.Fatalf("CSP violations on /admin/security: %q", v)
+	}
 }

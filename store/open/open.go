@@ -62,6 +62,9 @@ type Options struct {
 	// Timeout bounds each store operation when the caller's context allows more (every
 	// backend's Options.Timeout; 0 means store.DefaultTimeout, negative means none).
 	Timeout time.Duration
+	// Observer, when set, is told of every operation the PostgreSQL and Redis backends make
+	// (package metrics: store latency and errors). SQLite and memory stores report nothing.
+	Observer store.Observer
 }
 
 func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, error) {
@@ -76,9 +79,9 @@ func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, 
 	opts.Timeout = o.Timeout
 	switch k {
 	case "postgres":
-		return postgres.Open(ctx, databaseURL, postgres.Options{Timeout: o.Timeout})
+		return postgres.Open(ctx, databaseURL, postgres.Options{Timeout: o.Timeout, Observer: o.Observer})
 	case "redis":
-		return redis.Open(ctx, databaseURL, redis.Options{Timeout: o.Timeout})
+		return redis.Open(ctx, databaseURL, redis.Options{Timeout: o.Timeout, Observer: o.Observer})
 	case "memory":
 		return memory.New(), nil
 	default:
@@ -101,7 +104,7 @@ func OpenWith(ctx context.Context, databaseURL, redisURL string, o Options) (sto
 	if strings.TrimSpace(redisURL) == "" {
 		return main, nil
 	}
-	r, err := redis.Open(ctx, redisURL, redis.Options{Timeout: o.Timeout})
+	r, err := redis.Open(ctx, redisURL, redis.Options{Timeout: o.Timeout, Observer: o.Observer})
 	if err != nil {
 		main.Close()
 		return nil, err

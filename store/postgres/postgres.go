@@ -45,6 +45,9 @@ type Options struct {
 	// unreachable server then fails the operation with context.DeadlineExceeded instead of
 	// holding the request until it answers. Migrate and Sweep take their caller's context.
 	Timeout time.Duration
+	// Observer, when set, is told of every statement, query, batch and BEGIN: how long it
+	// took and its error (package metrics).
+	Observer store.Observer
 }
 
 // Store is a store.Store on one PostgreSQL database.
@@ -83,7 +86,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	s := &Store{pool: &db{raw: pool, timeout: common.Timeout(opt.Timeout)}, schema: opt.Schema,
+	s := &Store{pool: &db{raw: pool, timeout: common.Timeout(opt.Timeout), obs: opt.Observer}, schema: opt.Schema,
 		maxEvents: cmp.Or(opt.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opt.MaxComments, common.DefaultMaxRows)}
 	// The caller's context bounds the first round trip, not Options.Timeout: a first
 	// connection may need DNS and TLS, and a server still starting up is waited for.
@@ -788,70 +791,92 @@ func queryAll[T any](ctx context.Context, pool *db, scan func(pgx.Row) (T, error
 type db struct {
 	raw     *pgxpool.Pool
 	timeout time.Duration
+	obs     store.Observer
+}
+
+// op starts one operation: its bounded context, and end, which releases the bound and tells
+// the Observer (if any) how long the operation took and how it ended.
+func (d *db) op(ctx context.Context, name string) (context.Context, func(error)) {
+	ctx, cancel := common.WithTimeout(ctx, d.timeout)
+	if d.obs == nil {
+		return ctx, func(error) { cancel() }
+	}
+	start := time.Now()
+	return ctx, func(err error) {
+		cancel()
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil // a missing row is an answer
+		}
+		d.obs.ObserveStore("postgres", name, time.Since(start), err)
+	}
 }
 
 func (d *db) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	ctx, cancel := common.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	return d.raw.Exec(ctx, sql, args...)
+	ctx, end := d.op(ctx, "exec")
+	tag, err := d.raw.Exec(ctx, sql, args...)
+	end(err)
+	return tag, err
 }
 
 func (d *db) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	ctx, cancel := common.WithTimeout(ctx, d.timeout)
-	return boundRow{d.raw.QueryRow(ctx, sql, args...), cancel}
+	ctx, end := d.op(ctx, "query")
+	return boundRow{d.raw.QueryRow(ctx, sql, args...), end}
 }
 
 func (d *db) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	ctx, cancel := common.WithTimeout(ctx, d.timeout)
+	ctx, end := d.op(ctx, "query")
 	rows, err := d.raw.Query(ctx, sql, args...)
 	if err != nil {
-		cancel()
+		end(err)
 		return nil, err
 	}
-	return boundRows{rows, cancel}, nil
+	return boundRows{rows, end}, nil
 }
 
 // Begin bounds the BEGIN round trip only: the statements of the transaction take their own
 // context, which the caller bounds for the whole transaction.
 func (d *db) Begin(ctx context.Context) (pgx.Tx, error) {
-	ctx, cancel := common.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	return d.raw.Begin(ctx)
+	ctx, end := d.op(ctx, "begin")
+	tx, err := d.raw.Begin(ctx)
+	end(err)
+	return tx, err
 }
 
 func (d *db) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	ctx, cancel := common.WithTimeout(ctx, d.timeout)
-	return boundBatch{d.raw.SendBatch(ctx, b), cancel}
+	ctx, end := d.op(ctx, "batch")
+	return boundBatch{d.raw.SendBatch(ctx, b), end}
 }
 
 type boundRow struct {
 	pgx.Row
-	cancel context.CancelFunc
+	end func(error)
 }
 
 func (r boundRow) Scan(dest ...any) error {
-	defer r.cancel()
-	return r.Row.Scan(dest...)
+	err := r.Row.Scan(dest...)
+	r.end(err)
+	return err
 }
 
 type boundRows struct {
 	pgx.Rows
-	cancel context.CancelFunc
+	end func(error)
 }
 
 func (r boundRows) Close() {
 	r.Rows.Close()
-	r.cancel()
+	r.end(r.Rows.Err())
 }
 
 type boundBatch struct {
 	pgx.BatchResults
-	cancel context.CancelFunc
+	end func(error)
 }
 
 func (b boundBatch) Close() error {
-	defer b.cancel()
-	return b.BatchResults.Close()
+	err := b.BatchResults.Close()
+	b.end(err)
+	return err
 }
 
 // CommentByID implements store.CommentDeleter.

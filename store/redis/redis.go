@@ -50,6 +50,9 @@ type Options struct {
 	// New adds to the client; go-redis honours a context's deadline only with
 	// Options.ContextTimeoutEnabled, which Open sets and a client given to New must set.
 	Timeout time.Duration
+	// Observer, when set, is told of every command and pipeline (scripts and MULTI/EXEC
+	// included): how long it took and its error (package metrics).
+	Observer store.Observer
 }
 
 // Store is a store.Store on one Redis server.
@@ -93,6 +96,9 @@ func New(c goredis.UniversalClient, opt Options) *Store {
 	if d := common.Timeout(opt.Timeout); d > 0 {
 		c.AddHook(deadlineHook(d))
 	}
+	if opt.Observer != nil {
+		c.AddHook(observeHook{opt.Observer})
+	}
 	s := &Store{c: c, p: opt.KeyPrefix, maxEvents: opt.MaxEvents}
 	if s.p == "" {
 		s.p = "rampart:"
@@ -127,6 +133,53 @@ func (h deadlineHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) gore
 		defer cancel()
 		return next(ctx, cmds)
 	}
+}
+
+// observeHook tells Options.Observer of every command and pipeline.
+type observeHook struct{ o store.Observer }
+
+func (h observeHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h observeHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if setup(cmd) {
+			return next(ctx, cmd)
+		}
+		start := time.Now()
+		err := next(ctx, cmd)
+		h.observe("command", start, err)
+		return err
+	}
+}
+
+func (h observeHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if len(cmds) > 0 && setup(cmds[0]) {
+			return next(ctx, cmds)
+		}
+		start := time.Now()
+		err := next(ctx, cmds)
+		h.observe("pipeline", start, err)
+		return err
+	}
+}
+
+// setup reports a command of go-redis's connection handshake (HELLO, AUTH, SELECT, CLIENT
+// SETINFO...), which the store never sends: its errors on older servers are expected and
+// ignored by go-redis, and are no store failure.
+func setup(cmd goredis.Cmder) bool {
+	switch cmd.Name() {
+	case "hello", "auth", "select", "client":
+		return true
+	}
+	return false
+}
+
+func (h observeHook) observe(op string, start time.Time, err error) {
+	if errors.Is(err, goredis.Nil) {
+		err = nil // a missing key is an answer
+	}
+	h.o.ObserveStore("redis", op, time.Since(start), err)
 }
 
 func wrap(err error) error {
