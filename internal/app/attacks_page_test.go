@@ -13,7 +13,7 @@ import (
 // switches the span; the section carries no script and no style attribute.
 func TestAdminAttackPicture(t *testing.T) {
 	env := apptest.New(t, apptest.Options{})
-	env.CreateUser(t, "root", "correct horse battery staple 9", true)
+	env.Grant(t, env.CreateUser(t, "root", "correct horse battery staple 9", true), "security.view")
 	attacker := env.Client(t)
 	for range 3 {
 		if r := attacker.Post("/accounts/login", "/accounts/login", url.Values{"username": {"<b>victim</b>"}, "password": {"wrong"}}); r.StatusCode != 200 {
