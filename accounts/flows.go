@@ -269,6 +269,28 @@ func (a *Accounts) endAttempt(w http.ResponseWriter, r *http.Request, att *locko
 	}
 }
 
+// recheckPassword checks the logged-in user's password again (a re-authentication), as a
+// login checks one: a lockout slot before the hash, counted and audited when wrong. It answers
+// the request itself when locked or unavailable (passwordAnswered).
+func (a *Accounts) recheckPassword(w http.ResponseWriter, r *http.Request, u *store.User, pw, detail string) passwordResult {
+	ctx := r.Context()
+	att, d, err := a.st.Lockout.Begin(ctx, u.Username, clientip.FromRequest(r).IP)
+	if err != nil {
+		a.unavailable(w, r, err)
+		return passwordAnswered
+	}
+	if d.Locked {
+		a.locked(w, r, d)
+		return passwordAnswered
+	}
+	defer a.release(r, att)
+	ok, err := a.st.Accounts.Hasher().Verify(ctx, pw, u.PasswordHash)
+	if err == nil && !ok {
+		err = auth.ErrInvalidCredentials
+	}
+	return a.endAttempt(w, r, att, u.Username, u, detail, err)
+}
+
 // release gives back a lockout slot whose password was never checked; it does nothing once
 // the attempt has ended, so it also serves as a deferred guard against a panic holding a slot.
 // A failure is logged only: the slot then expires with the cool-off, which refuses more.
@@ -560,21 +582,7 @@ func (a *Accounts) twoFactor(w http.ResponseWriter, r *http.Request) {
 		case "disable", "backup":
 			// A password check like a login's: reserved in the lockout before the hash,
 			// counted and audited when wrong, so a stolen session cannot guess it here.
-			att, d, err := a.st.Lockout.Begin(ctx, u.Username, clientip.FromRequest(r).IP)
-			if err != nil {
-				a.unavailable(w, r, err)
-				return
-			}
-			if d.Locked {
-				a.locked(w, r, d)
-				return
-			}
-			defer a.release(r, att)
-			ok, err := a.st.Accounts.Hasher().Verify(ctx, r.PostFormValue("password"), u.PasswordHash)
-			if err == nil && !ok {
-				err = auth.ErrInvalidCredentials
-			}
-			res := a.endAttempt(w, r, att, u.Username, &u, "re-authentication: two-factor settings", err)
+			res := a.recheckPassword(w, r, &u, r.PostFormValue("password"), "re-authentication: two-factor settings")
 			if res == passwordAnswered {
 				return
 			}

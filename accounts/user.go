@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rampart-go/rampart/auth"
-	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/internal/reqown"
@@ -226,21 +224,7 @@ func (a *Accounts) confirm(w http.ResponseWriter, r *http.Request) {
 		a.confirmed(w, r, u, "totp")
 		return
 	}
-	att, d, err := a.st.Lockout.Begin(ctx, u.Username, clientip.FromRequest(r).IP)
-	if err != nil {
-		a.unavailable(w, r, err)
-		return
-	}
-	if d.Locked {
-		a.locked(w, r, d)
-		return
-	}
-	defer a.release(r, att)
-	ok, err := a.st.Accounts.Hasher().Verify(ctx, r.PostFormValue("password"), u.PasswordHash)
-	if err == nil && !ok {
-		err = auth.ErrInvalidCredentials
-	}
-	switch a.endAttempt(w, r, att, u.Username, u, "re-authentication", err) {
+	switch a.recheckPassword(w, r, u, r.PostFormValue("password"), "re-authentication") {
 	case passwordWrong:
 		p.Errors = []string{"Your password was entered incorrectly."}
 		a.render(w, r, http.StatusOK, "confirm", p)
