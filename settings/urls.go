@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,7 +36,8 @@ type Database struct {
 // ParseDatabaseURL reads sqlite://path, sqlite:///abs/path, sqlite::memory:, file:path, a bare
 // file path (SQLite, with rampart's options session_cache and session_write_delay in the
 // query; SQLite's own pragmas are refused because the store sets them), postgres:// and
-// postgresql:// URLs, and redis:// or rediss:// to keep everything in Redis.
+// postgresql:// URLs, and redis://, rediss:// or a Sentinel URL (redis+sentinel://, see
+// ParseRedisURL) to keep everything in Redis.
 func ParseDatabaseURL(raw string) (Database, error) {
 	raw = strings.TrimSpace(raw)
 	lower := strings.ToLower(raw)
@@ -68,7 +70,8 @@ func ParseDatabaseURL(raw string) (Database, error) {
 			Password: hasPass || q.Get("password") != "",
 			TLS:      mode == "require" || mode == "verify-ca" || mode == "verify-full",
 		}, nil
-	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"):
+	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"),
+		strings.HasPrefix(lower, "redis+sentinel://"), strings.HasPrefix(lower, "rediss+sentinel://"):
 		r, err := ParseRedisURL(raw)
 		if err != nil {
 			return Database{}, err
@@ -123,13 +126,47 @@ type Redis struct {
 	Host string
 	// Password reports whether the URL carries a password.
 	Password bool
-	// TLS reports a rediss:// URL.
+	// TLS reports a rediss:// or rediss+sentinel:// URL.
 	TLS bool
+	// Sentinel is set for a redis+sentinel:// or rediss+sentinel:// URL: the client asks
+	// these sentinels where the master is, and asks again after a failover. Host is then the
+	// first sentinel's host that is not loopback (else the first), for checks that warn
+	// about passwords sent in clear.
+	Sentinel *Sentinel
 }
 
-// ParseRedisURL reads redis://, rediss:// (TLS) and unix:// URLs.
+// Sentinel is the Sentinel part of a parsed Redis URL.
+type Sentinel struct {
+	// Addrs are the sentinels' host:port (port 26379 when the URL gives none), in URL order.
+	Addrs []string
+	// MasterName is the name the sentinels monitor the master under (sentinel monitor NAME).
+	MasterName string
+	// DB is the database number (0 when the URL gives none).
+	DB int
+	// Username and Password authenticate to the master and replicas (the URL's user info).
+	Username, Password string
+	// SentinelUsername and SentinelPassword authenticate to the sentinels themselves, when
+	// they require it (query parameters sentinel_username and sentinel_password).
+	SentinelUsername, SentinelPassword string
+}
+
+// DefaultSentinelPort is the port of a sentinel address given without one.
+const DefaultSentinelPort = "26379"
+
+// ParseRedisURL reads redis://, rediss:// (TLS) and unix:// URLs, and Sentinel URLs:
+//
+//	redis+sentinel://[[user]:password@]host1[:26379][,host2[:26379]...]/MASTERNAME[/DB][?sentinel_username=U&sentinel_password=P]
+//
+// (rediss+sentinel:// for TLS to sentinels and servers alike). The user info authenticates to
+// the master and replicas; sentinel_username and sentinel_password to the sentinels.
 func ParseRedisURL(raw string) (Redis, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if scheme, _, ok := strings.Cut(raw, "://"); ok {
+		if l := strings.ToLower(scheme); l == "redis+sentinel" || l == "rediss+sentinel" {
+			return parseSentinelURL(raw)
+		}
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return Redis{}, errors.New("is not a valid URL")
 	}
@@ -144,7 +181,76 @@ func ParseRedisURL(raw string) (Redis, error) {
 	case "unix":
 		return Redis{Password: hasPass}, nil
 	}
-	return Redis{}, fmt.Errorf("unsupported scheme in %q (use redis://, rediss:// or unix://)", RedactURL(raw))
+	return Redis{}, fmt.Errorf("unsupported scheme in %q (use redis://, rediss://, unix:// or redis+sentinel://)", RedactURL(raw))
+}
+
+// parseSentinelURL reads a redis+sentinel:// URL. Its authority lists several hosts, which
+// net/url does not take when one is an IPv6 literal, so the host list is cut out by hand and
+// the rest (user info, path, query) parsed by net/url around a placeholder host.
+func parseSentinelURL(raw string) (Redis, error) {
+	scheme, rest, _ := strings.Cut(raw, "://")
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	userinfo, hostlist := "", authority
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		userinfo, hostlist = authority[:at+1], authority[at+1:]
+	}
+	u, err := url.Parse(scheme + "://" + userinfo + "sentinels" + tail)
+	if err != nil {
+		return Redis{}, errors.New("is not a valid URL")
+	}
+	if u.Fragment != "" {
+		return Redis{}, errors.New("sentinel URL has a fragment")
+	}
+	sn := &Sentinel{Username: u.User.Username()}
+	sn.Password, _ = u.User.Password()
+	r := Redis{TLS: strings.EqualFold(scheme, "rediss+sentinel"), Password: sn.Password != "", Sentinel: sn}
+	if hostlist == "" {
+		return Redis{}, errors.New("sentinel URL has no sentinel address (redis+sentinel://host1:26379,host2:26379/mymaster/0)")
+	}
+	for _, a := range strings.Split(hostlist, ",") {
+		host, port := a, DefaultSentinelPort
+		if h, p, err := net.SplitHostPort(a); err == nil {
+			host, port = h, p
+		} else if strings.HasPrefix(a, "[") && strings.HasSuffix(a, "]") {
+			host = a[1 : len(a)-1]
+		}
+		n, err := strconv.Atoi(port)
+		if host == "" || strings.ContainsAny(host, "[]/@ ") || err != nil || n < 1 || n > 65535 {
+			return Redis{}, fmt.Errorf("sentinel address %q is not host[:port]", a)
+		}
+		sn.Addrs = append(sn.Addrs, net.JoinHostPort(host, port))
+		if r.Host == "" || (IsLoopbackHost(r.Host) && !IsLoopbackHost(host)) {
+			r.Host = host
+		}
+	}
+	path := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
+	if len(path) > 2 || path[0] == "" {
+		return Redis{}, errors.New("sentinel URL path must be /MASTERNAME or /MASTERNAME/DB")
+	}
+	sn.MasterName = path[0]
+	if len(path) == 2 {
+		db, err := strconv.Atoi(path[1])
+		if err != nil || db < 0 {
+			return Redis{}, fmt.Errorf("sentinel URL database %q is not a number", path[1])
+		}
+		sn.DB = db
+	}
+	for name, vals := range u.Query() {
+		switch name {
+		case "sentinel_username":
+			sn.SentinelUsername = vals[len(vals)-1]
+		case "sentinel_password":
+			sn.SentinelPassword = vals[len(vals)-1]
+			r.Password = r.Password || sn.SentinelPassword != ""
+		default:
+			return Redis{}, fmt.Errorf("sentinel URL option %q is not supported (sentinel_username, sentinel_password)", name)
+		}
+	}
+	return r, nil
 }
 
 // RedactURL masks the password of a URL (user-info or password= query parameter); other text is
@@ -161,8 +267,12 @@ func RedactURL(raw string) string {
 		u.User = url.UserPassword(u.User.Username(), Mask)
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", Mask)
+	if q.Has("password") || q.Has("sentinel_password") {
+		for _, k := range []string{"password", "sentinel_password"} {
+			if q.Has(k) {
+				q.Set(k, Mask)
+			}
+		}
 		u.RawQuery = q.Encode()
 	}
 	// The URL encoder escapes the stars; show them plainly.
