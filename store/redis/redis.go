@@ -6,7 +6,8 @@
 // Sessions and counters carry a native TTL at their ExpiresAt, so Redis forgets them without a
 // sweep; the expiry is also stored in the item and compared with the caller's now, so results
 // match the SQL backends under an injected clock. Scripts build some key names from the prefix,
-// which is fine on one Redis server (or a Sentinel group) but not on Redis Cluster.
+// which is fine on one Redis server or a Sentinel group (Open takes redis+sentinel:// URLs;
+// every command goes to the current master) but not on Redis Cluster.
 //
 // Layout under the prefix P: P+"s:"+key session hash; P+"us:"+user sorted set of the user's
 // session keys; P+"c:"+key counter hash and P+"ci" the lexical index of counter keys;
@@ -49,7 +50,7 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Store is a store.Store on one Redis server.
+// Store is a store.Store on one Redis server (or the master of a Sentinel group).
 type Store struct {
 	c           goredis.UniversalClient
 	p           string
@@ -63,17 +64,17 @@ var (
 	_ store.Passkeys = (*Store)(nil)
 )
 
-// Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
-// TLS) and checks that it answers.
+// Open connects to the Redis at url (redis://[user:password@]host:port/db, rediss:// for
+// TLS, or the master of a Sentinel group: redis+sentinel://[[user]:password@]host1:26379,
+// host2:26379/MASTERNAME/DB, see settings.ParseRedisURL) and checks that it answers. Over
+// Sentinel the store follows failovers: operations fail (within Options.Timeout) while no
+// master is reachable and work again once the sentinels have promoted a replica.
 func Open(ctx context.Context, url string, opt Options) (*Store, error) {
-	o, err := goredis.ParseURL(url)
+	c, err := newClient(url, 0)
 	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+		return nil, err
 	}
-	// Without it go-redis ignores the context's deadline for socket reads and writes
-	// (ReadTimeout, default 5 s, applies instead, and again on each retry).
-	o.ContextTimeoutEnabled = true
-	s := New(goredis.NewClient(o), opt)
+	s := New(c, opt)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
