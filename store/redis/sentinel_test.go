@@ -1,0 +1,158 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/rampart-go/rampart/internal/testbackends/redisserver"
+	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/store/redis"
+	"github.com/rampart-go/rampart/store/storetest"
+)
+
+// openSentinel opens a store on the group's redis+sentinel:// URL under a fresh prefix. The
+// group's servers are private to the test, so its keys need no cleanup.
+func openSentinel(t testing.TB, g *redisserver.Group, opt redis.Options) *redis.Store {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	opt.KeyPrefix = "rampart-test:" + hex.EncodeToString(b) + ":"
+	s, err := redis.Open(context.Background(), g.URL(), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// The whole conformance suite passes through the failover client (scripts and MULTI/EXEC on
+// the master the sentinels name).
+func TestSentinelConformance(t *testing.T) {
+	g := redisserver.StartGroup(t, "rampart", 1, 1, 1)
+	t.Log("conformance: redis over Sentinel (" + g.URL() + ")")
+	storetest.Run(t, func(t *testing.T) store.Store { return openSentinel(t, g, redis.Options{}) })
+}
+
+// failoverTimeout bounds each store operation in TestSentinelFailover: while no master
+// answers, an operation must fail within about this long (a 503 for the request), not hang.
+const failoverTimeout = 500 * time.Millisecond
+
+// TestSentinelFailover kills the master with SIGKILL under a running store and checks that the
+// store fails closed while the sentinels elect a new master, then works again on the promoted
+// replica with the sessions and lockout counters written before the crash. Those survive
+// because each write was acknowledged by the replica (WAIT 1) before the crash; Redis
+// replication is asynchronous, so a write the master acknowledged but had not yet sent to the
+// replica would be lost in the failover (see docs/SCALING.md).
+func TestSentinelFailover(t *testing.T) {
+	g := redisserver.StartGroup(t, "rampart", 1, 3, 2, "--appendonly", "yes")
+	s := openSentinel(t, g, redis.Options{Timeout: failoverTimeout})
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Microsecond)
+
+	for i := range 20 {
+		k := "sess" + strconv.Itoa(i)
+		if err := s.SaveSession(ctx, store.Session{Key: k, UserID: "u" + strconv.Itoa(i), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Incr(ctx, "lockout:user:u"+strconv.Itoa(i), int64(i+1), now, time.Hour, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := g.Master.Client().Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n != 1 {
+		t.Fatalf("WAIT 1: %d replicas acknowledged, %v", n, err)
+	}
+
+	oldPort := g.Master.Port
+	killed := time.Now()
+	g.Master.Kill(t)
+
+	// Until a new master answers, every operation fails (never a false success: no rate-limit
+	// slot granted, no session found missing) and returns within the store's timeout.
+	var failures, ops int
+	var slowest time.Duration
+	var recovered time.Duration
+	deadline := killed.Add(60 * time.Second)
+	for {
+		ops++
+		start := time.Now()
+		_, ok, err := s.Reserve(ctx, "rate:during", 1000, now, time.Hour)
+		took := time.Since(start)
+		slowest = max(slowest, took)
+		if err == nil {
+			if !ok {
+				t.Fatal("Reserve refused a slot on an empty window after the failover")
+			}
+			recovered = time.Since(killed)
+			break
+		}
+		failures++
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) {
+			t.Fatalf("during the failover Reserve returned %v, which a caller takes for an answer", err)
+		}
+		// A hang would be unbounded; the bound is the store's timeout, with room for a loaded
+		// machine (it is not a performance figure).
+		if took > failoverTimeout+5*time.Second {
+			t.Fatalf("an operation during the failover took %s; the store timeout is %s", took, failoverTimeout)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new master within 60s of killing the old one (last error: %v)", err)
+		}
+	}
+	port, err := g.MasterPort(ctx)
+	if err != nil || port == oldPort || port != g.Replicas[0].Port {
+		t.Fatalf("sentinels name port %d (%v) as master; want the replica's %d (old master %d)", port, err, g.Replicas[0].Port, oldPort)
+	}
+	t.Logf("failover figures: master killed; %d of %d operations failed (fail closed) while no master answered; "+
+		"slowest failed operation %s (store timeout %s); store working again %s after the kill",
+		failures, ops, slowest.Round(time.Millisecond), failoverTimeout, recovered.Round(time.Millisecond))
+
+	for i := range 20 {
+		k := "sess" + strconv.Itoa(i)
+		x, err := s.LoadSession(ctx, k, now)
+		if err != nil || x.UserID != "u"+strconv.Itoa(i) {
+			t.Errorf("session %s after failover: %+v, %v", k, x, err)
+		}
+		c, err := s.GetCounter(ctx, "lockout:user:u"+strconv.Itoa(i), now)
+		if err != nil || c.N != int64(i+1) {
+			t.Errorf("lockout counter u%d after failover: %+v, %v; want %d", i, c, err, i+1)
+		}
+	}
+	// Writes go to the new master.
+	if err := s.SaveSession(ctx, store.Session{Key: "after", UserID: "v", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Incr(ctx, "lockout:user:v", 1, now, time.Hour, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ProbeURL on a Sentinel URL probes the current master: after a failover it reports the
+// promoted replica's persistence, not the dead master's.
+func TestSentinelProbeFollowsMaster(t *testing.T) {
+	g := redisserver.StartGroup(t, "rampart", 1, 1, 1, "--appendonly", "yes")
+	ctx := context.Background()
+	if err := g.Replicas[0].Client().ConfigSet(ctx, "appendonly", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	p, err := redis.ProbeURL(ctx, g.URL(), 3*time.Second)
+	if err != nil || p.Durability != redis.DurabilityAOF {
+		t.Fatalf("before failover: %v, %v; want the master's aof", p, err)
+	}
+	g.Master.Kill(t)
+	redisserver.WaitFor(t, 60*time.Second, "replica promoted", func(ctx context.Context) (bool, error) {
+		port, err := g.MasterPort(ctx)
+		return port == g.Replicas[0].Port, err
+	})
+	redisserver.WaitFor(t, 30*time.Second, "probe of the new master", func(ctx context.Context) (bool, error) {
+		p, err = redis.ProbeURL(ctx, g.URL(), time.Second)
+		return err == nil, err
+	})
+	if p.Durability != redis.DurabilityNone {
+		t.Fatalf("after failover: %v; want the promoted replica's none", p)
+	}
+}
