@@ -115,9 +115,9 @@ func startSentinel(t testing.TB, name string, masterPort, quorum int) *Server {
 	t.Helper()
 	s := &Server{Port: freePort(t), Dir: t.TempDir(), bin: Binary(t)}
 	s.conf = filepath.Join(s.Dir, "sentinel.conf")
-	conf := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d\n"+
-		"sentinel down-after-milliseconds %[1]s %d\n"+
-		"sentinel failover-timeout %[1]s %d\n"+
+	conf := fmt.Sprintf("sentinel monitor %[1]s 127.0.0.1 %[2]d %[3]d\n"+
+		"sentinel down-after-milliseconds %[1]s %[4]d\n"+
+		"sentinel failover-timeout %[1]s %[5]d\n"+
 		"sentinel parallel-syncs %[1]s 1\n",
 		name, masterPort, quorum, DownAfter.Milliseconds(), FailoverTimeout.Milliseconds())
 	if err := os.WriteFile(s.conf, []byte(conf), 0o600); err != nil {
