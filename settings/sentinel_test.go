@@ -87,3 +87,20 @@ func FuzzParseSentinelURL(f *testing.F) {
 		}
 	})
 }
+
+func TestParseClusterURL(t *testing.T) {
+	r, err := ParseRedisURL("redis+cluster://:pw@127.0.0.1:7000,db.internal,[::1]:7002/0")
+	want := Redis{Host: "db.internal", Password: true, Cluster: &Cluster{
+		Addrs: []string{"127.0.0.1:7000", "db.internal:6379", "[::1]:7002"}, Password: "pw"}}
+	if err != nil || !reflect.DeepEqual(r, want) {
+		t.Errorf("got %+v %+v, %v; want %+v %+v", r, r.Cluster, err, want, want.Cluster)
+	}
+	if d, err := ParseDatabaseURL("rediss+cluster://h1,h2"); err != nil || d.Driver != "redis" || !d.TLS {
+		t.Errorf("ParseDatabaseURL: %+v, %v", d, err)
+	}
+	for _, raw := range []string{"redis+cluster://", "redis+cluster://h/1", "redis+cluster://h/0?x=1", "redis+cluster://h:0", "redis+cluster://h#f"} {
+		if r, err := ParseRedisURL(raw); err == nil {
+			t.Errorf("%s: no error, got %+v", raw, r)
+		}
+	}
+}

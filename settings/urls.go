@@ -71,7 +71,8 @@ func ParseDatabaseURL(raw string) (Database, error) {
 			TLS:      mode == "require" || mode == "verify-ca" || mode == "verify-full",
 		}, nil
 	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"),
-		strings.HasPrefix(lower, "redis+sentinel://"), strings.HasPrefix(lower, "rediss+sentinel://"):
+		strings.HasPrefix(lower, "redis+sentinel://"), strings.HasPrefix(lower, "rediss+sentinel://"),
+		strings.HasPrefix(lower, "redis+cluster://"), strings.HasPrefix(lower, "rediss+cluster://"):
 		r, err := ParseRedisURL(raw)
 		if err != nil {
 			return Database{}, err
@@ -133,6 +134,9 @@ type Redis struct {
 	// first sentinel's host that is not loopback (else the first), for checks that warn
 	// about passwords sent in clear.
 	Sentinel *Sentinel
+	// Cluster is set for a redis+cluster:// or rediss+cluster:// URL; Host is chosen as for
+	// Sentinel.
+	Cluster *Cluster
 }
 
 // Sentinel is the Sentinel part of a parsed Redis URL.
@@ -153,17 +157,35 @@ type Sentinel struct {
 // DefaultSentinelPort is the port of a sentinel address given without one.
 const DefaultSentinelPort = "26379"
 
+// Cluster is the Redis Cluster part of a parsed Redis URL.
+type Cluster struct {
+	// Addrs are some of the cluster's nodes, host:port (port 6379 when the URL gives none):
+	// the client learns the others and the slot map from them.
+	Addrs []string
+	// Username and Password authenticate to every node (the URL's user info).
+	Username, Password string
+}
+
+// DefaultClusterPort is the port of a cluster node address given without one.
+const DefaultClusterPort = "6379"
+
 // ParseRedisURL reads redis://, rediss:// (TLS) and unix:// URLs, and Sentinel URLs:
 //
 //	redis+sentinel://[[user]:password@]host1[:26379][,host2[:26379]...]/MASTERNAME[/DB][?sentinel_username=U&sentinel_password=P]
 //
 // (rediss+sentinel:// for TLS to sentinels and servers alike). The user info authenticates to
-// the master and replicas; sentinel_username and sentinel_password to the sentinels.
+// the master and replicas; sentinel_username and sentinel_password to the sentinels. And
+// Redis Cluster URLs, listing some of the cluster's nodes (database 0 only):
+//
+//	redis+cluster://[[user]:password@]host1[:6379][,host2[:6379]...][/0]
 func ParseRedisURL(raw string) (Redis, error) {
 	raw = strings.TrimSpace(raw)
 	if scheme, _, ok := strings.Cut(raw, "://"); ok {
-		if l := strings.ToLower(scheme); l == "redis+sentinel" || l == "rediss+sentinel" {
+		switch strings.ToLower(scheme) {
+		case "redis+sentinel", "rediss+sentinel":
 			return parseSentinelURL(raw)
+		case "redis+cluster", "rediss+cluster":
+			return parseClusterURL(raw)
 		}
 	}
 	u, err := url.Parse(raw)
@@ -181,13 +203,15 @@ func ParseRedisURL(raw string) (Redis, error) {
 	case "unix":
 		return Redis{Password: hasPass}, nil
 	}
-	return Redis{}, fmt.Errorf("unsupported scheme in %q (use redis://, rediss://, unix:// or redis+sentinel://)", RedactURL(raw))
+	return Redis{}, fmt.Errorf("unsupported scheme in %q (use redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://)", RedactURL(raw))
 }
 
-// parseSentinelURL reads a redis+sentinel:// URL. Its authority lists several hosts, which
-// net/url does not take when one is an IPv6 literal, so the host list is cut out by hand and
-// the rest (user info, path, query) parsed by net/url around a placeholder host.
-func parseSentinelURL(raw string) (Redis, error) {
+// multiHost reads a URL whose authority lists several host[:port] (defaultPort when none),
+// which net/url does not take when one is an IPv6 literal: the host list is cut out by hand and
+// the rest (user info, path, query) parsed by net/url around a placeholder host. r has Host
+// (the first host that is not loopback, else the first), Password and TLS (a scheme ending in
+// "s+KIND") set.
+func multiHost(raw, kind, defaultPort string) (r Redis, addrs []string, user, pass string, u *url.URL, err error) {
 	scheme, rest, _ := strings.Cut(raw, "://")
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
@@ -198,21 +222,21 @@ func parseSentinelURL(raw string) (Redis, error) {
 	if at := strings.LastIndex(authority, "@"); at >= 0 {
 		userinfo, hostlist = authority[:at+1], authority[at+1:]
 	}
-	u, err := url.Parse(scheme + "://" + userinfo + "sentinels" + tail)
+	u, err = url.Parse(scheme + "://" + userinfo + "hosts" + tail)
 	if err != nil {
-		return Redis{}, errors.New("is not a valid URL")
+		return r, nil, "", "", nil, errors.New("is not a valid URL")
 	}
 	if u.Fragment != "" {
-		return Redis{}, errors.New("sentinel URL has a fragment")
+		return r, nil, "", "", nil, fmt.Errorf("%s URL has a fragment", kind)
 	}
-	sn := &Sentinel{Username: u.User.Username()}
-	sn.Password, _ = u.User.Password()
-	r := Redis{TLS: strings.EqualFold(scheme, "rediss+sentinel"), Password: sn.Password != "", Sentinel: sn}
+	user = u.User.Username()
+	pass, _ = u.User.Password()
+	r = Redis{TLS: strings.EqualFold(scheme, "rediss+"+kind), Password: pass != ""}
 	if hostlist == "" {
-		return Redis{}, errors.New("sentinel URL has no sentinel address (redis+sentinel://host1:26379,host2:26379/mymaster/0)")
+		return r, nil, "", "", nil, fmt.Errorf("%s URL has no address (redis+%[1]s://host1:%s,host2:%[2]s/…)", kind, defaultPort)
 	}
 	for _, a := range strings.Split(hostlist, ",") {
-		host, port := a, DefaultSentinelPort
+		host, port := a, defaultPort
 		if h, p, err := net.SplitHostPort(a); err == nil {
 			host, port = h, p
 		} else if strings.HasPrefix(a, "[") && strings.HasSuffix(a, "]") {
@@ -220,13 +244,24 @@ func parseSentinelURL(raw string) (Redis, error) {
 		}
 		n, err := strconv.Atoi(port)
 		if host == "" || strings.ContainsAny(host, "[]/@ ") || err != nil || n < 1 || n > 65535 {
-			return Redis{}, fmt.Errorf("sentinel address %q is not host[:port]", a)
+			return r, nil, "", "", nil, fmt.Errorf("%s address %q is not host[:port]", kind, a)
 		}
-		sn.Addrs = append(sn.Addrs, net.JoinHostPort(host, port))
+		addrs = append(addrs, net.JoinHostPort(host, port))
 		if r.Host == "" || (IsLoopbackHost(r.Host) && !IsLoopbackHost(host)) {
 			r.Host = host
 		}
 	}
+	return r, addrs, user, pass, u, nil
+}
+
+// parseSentinelURL reads a redis+sentinel:// URL.
+func parseSentinelURL(raw string) (Redis, error) {
+	r, addrs, user, pass, u, err := multiHost(raw, "sentinel", DefaultSentinelPort)
+	if err != nil {
+		return Redis{}, err
+	}
+	sn := &Sentinel{Addrs: addrs, Username: user, Password: pass}
+	r.Sentinel = sn
 	path := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
 	if len(path) > 2 || path[0] == "" {
 		return Redis{}, errors.New("sentinel URL path must be /MASTERNAME or /MASTERNAME/DB")
@@ -250,6 +285,22 @@ func parseSentinelURL(raw string) (Redis, error) {
 			return Redis{}, fmt.Errorf("sentinel URL option %q is not supported (sentinel_username, sentinel_password)", name)
 		}
 	}
+	return r, nil
+}
+
+// parseClusterURL reads a redis+cluster:// URL.
+func parseClusterURL(raw string) (Redis, error) {
+	r, addrs, user, pass, u, err := multiHost(raw, "cluster", DefaultClusterPort)
+	if err != nil {
+		return Redis{}, err
+	}
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" && p != "0" {
+		return Redis{}, errors.New("cluster URL path must be empty or /0 (Redis Cluster has only database 0)")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return Redis{}, errors.New("cluster URL takes no options")
+	}
+	r.Cluster = &Cluster{Addrs: addrs, Username: user, Password: pass}
 	return r, nil
 }
 
