@@ -64,12 +64,45 @@ var (
 	_ store.Passkeys = (*Store)(nil)
 )
 
+// route is the KEYS argument of the scripts that name all their keys from the prefix: a key
+// under the prefix, unused by the script, so that a Cluster client sends the script to the node
+// that holds the prefix's slot (on one server it changes nothing).
+func (s *Store) route() []string { return []string{s.p + "ul"} }
+
+// ErrClusterPrefix is returned by Open for a Redis Cluster URL with a KeyPrefix that has no
+// hash tag: the scripts touch several keys built from the prefix, which must hash to one slot.
+var ErrClusterPrefix = errors.New("redis: on Redis Cluster, Options.KeyPrefix must contain a hash tag such as {rampart}, so that every key hashes to one slot")
+
+// hasHashTag reports whether p contains a non-empty {…} hash tag, which makes Redis Cluster
+// hash every key under p to the same slot.
+func hasHashTag(p string) bool {
+	i := strings.IndexByte(p, '{')
+	if i < 0 {
+		return false
+	}
+	j := strings.IndexByte(p[i+1:], '}')
+	return j > 0
+}
+
 // Open connects to the Redis at url (redis://[user:password@]host:port/db, rediss:// for
 // TLS, or the master of a Sentinel group: redis+sentinel://[[user]:password@]host1:26379,
 // host2:26379/MASTERNAME/DB, see settings.ParseRedisURL) and checks that it answers. Over
 // Sentinel the store follows failovers: operations fail (within Options.Timeout) while no
 // master is reachable and work again once the sentinels have promoted a replica.
+//
+// A Redis Cluster URL (redis+cluster://host1:6379,host2:6379) is taken too, with every key under
+// one hash-tagged prefix (default "{rampart}:"; a KeyPrefix without a hash tag is refused with
+// ErrClusterPrefix): all of rampart's keys then live in one slot, on one master and its
+// replicas, so the cluster gives failover but does not spread rampart's data over its masters.
 func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	if IsClusterURL(url) {
+		if opt.KeyPrefix == "" {
+			opt.KeyPrefix = "{rampart}:"
+		}
+		if !hasHashTag(opt.KeyPrefix) {
+			return nil, ErrClusterPrefix
+		}
+	}
 	c, err := newClient(url, 0)
 	if err != nil {
 		return nil, err
@@ -524,7 +557,7 @@ return id`)
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
 	args := append([]any{s.p, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
-	id, err := createUserScript.Run(ctx, s.c, nil, args...).Int64()
+	id, err := createUserScript.Run(ctx, s.c, s.route(), args...).Int64()
 	if err != nil {
 		return store.User{}, wrap(err)
 	}
@@ -616,7 +649,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 		return store.ErrNotFound
 	}
 	args := append([]any{s.p, u.ID, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
-	n, err := updateUserScript.Run(ctx, s.c, nil, args...).Int()
+	n, err := updateUserScript.Run(ctx, s.c, s.route(), args...).Int()
 	switch {
 	case err != nil:
 		return wrap(err)
@@ -647,7 +680,7 @@ return out`)
 
 // ListUsers implements store.Users.
 func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
-	v, err := listUsersScript.Run(ctx, s.c, nil, s.p, common.FoldKey(after), max(limit, 0)).Slice()
+	v, err := listUsersScript.Run(ctx, s.c, s.route(), s.p, common.FoldKey(after), max(limit, 0)).Slice()
 	if err != nil {
 		return nil, wrap(err)
 	}

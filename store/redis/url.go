@@ -21,6 +21,14 @@ func IsSentinelURL(url string) bool {
 	return ok && (scheme == "redis+sentinel" || scheme == "rediss+sentinel")
 }
 
+// IsClusterURL reports whether url names a Redis Cluster (redis+cluster:// or
+// rediss+cluster://).
+func IsClusterURL(url string) bool {
+	scheme, _, ok := strings.Cut(strings.TrimSpace(url), "://")
+	scheme = strings.ToLower(scheme)
+	return ok && (scheme == "redis+cluster" || scheme == "rediss+cluster")
+}
+
 // newClient returns a client for url: one server (redis://, rediss://, unix://, read by
 // go-redis's ParseURL) or the master of a Sentinel group (redis+sentinel://, read by
 // settings.ParseRedisURL so that what the settings accept is what opens). The failover client
@@ -30,7 +38,7 @@ func IsSentinelURL(url string) bool {
 // deadline hook bounds each operation.
 func newClient(url string, probe time.Duration) (goredis.UniversalClient, error) {
 	url = strings.TrimSpace(url)
-	if !IsSentinelURL(url) {
+	if !IsSentinelURL(url) && !IsClusterURL(url) {
 		o, err := goredis.ParseURL(url)
 		if err != nil {
 			var ue *neturl.Error
@@ -54,6 +62,23 @@ func newClient(url string, probe time.Duration) (goredis.UniversalClient, error)
 	if err != nil {
 		return nil, fmt.Errorf("redis: bad URL: %w", err)
 	}
+	var tlsConfig *tls.Config
+	if r.TLS {
+		// No ServerName: crypto/tls takes it from each address dialled (sentinels, then
+		// whichever server is master; each cluster node).
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	if cl := r.Cluster; cl != nil {
+		o := &goredis.ClusterOptions{Addrs: cl.Addrs, Username: cl.Username, Password: cl.Password,
+			ContextTimeoutEnabled: true, TLSConfig: tlsConfig}
+		if probe > 0 {
+			o.DialTimeout, o.ReadTimeout, o.WriteTimeout = probe, probe, probe
+			o.MaxRetries = -1
+			o.DialerRetries = 1
+			o.PoolSize = 1
+		}
+		return goredis.NewClusterClient(o), nil
+	}
 	sn := r.Sentinel
 	o := &goredis.FailoverOptions{
 		MasterName: sn.MasterName, SentinelAddrs: sn.Addrs,
@@ -61,11 +86,7 @@ func newClient(url string, probe time.Duration) (goredis.UniversalClient, error)
 		Username: sn.Username, Password: sn.Password, DB: sn.DB,
 		ContextTimeoutEnabled: true,
 	}
-	if r.TLS {
-		// No ServerName: crypto/tls takes it from each address dialled (sentinels, then
-		// whichever server is master).
-		o.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
+	o.TLSConfig = tlsConfig
 	if probe > 0 {
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = probe, probe, probe
 		o.MaxRetries = -1
