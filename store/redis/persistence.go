@@ -222,7 +222,8 @@ func parseInfoPersistence(info string) Persistence {
 // dial and each command, no command is retried, and the whole probe takes at most 2×timeout
 // (ctx may cut it shorter), so an unreachable server is reported quickly. Over Sentinel only
 // the master is probed: a replica promoted by a failover keeps what it persists itself, so
-// every node needs the same persistence settings.
+// every node needs the same persistence settings. On Redis Cluster one node, whichever the
+// client picks, is probed.
 func ProbeURL(ctx context.Context, url string, timeout time.Duration) (Persistence, error) {
 	c, err := newClient(url, timeout)
 	if err != nil {

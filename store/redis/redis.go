@@ -7,7 +7,8 @@
 // sweep; the expiry is also stored in the item and compared with the caller's now, so results
 // match the SQL backends under an injected clock. Scripts build some key names from the prefix,
 // which is fine on one Redis server or a Sentinel group (Open takes redis+sentinel:// URLs;
-// every command goes to the current master) but not on Redis Cluster.
+// every command goes to the current master), and on Redis Cluster (redis+cluster://) only
+// because Open requires a prefix with a hash tag there, which puts every key in one slot.
 //
 // Layout under the prefix P: P+"s:"+key session hash; P+"us:"+user sorted set of the user's
 // session keys; P+"c:"+key counter hash and P+"ci" the lexical index of counter keys;
