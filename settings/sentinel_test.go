@@ -77,6 +77,9 @@ func FuzzParseSentinelURL(f *testing.F) {
 	f.Add("redis+sentinel://:pw@h1,h2:26380,[::1]/main/3?sentinel_password=sp")
 	f.Add("rediss+sentinel://u:p@[2001:db8::1]:26379/m")
 	f.Fuzz(func(t *testing.T, s string) {
+		if c, err := ParseRedisURL("redis+cluster://" + s); err == nil && (c.Cluster == nil || len(c.Cluster.Addrs) == 0 || c.Host == "") {
+			t.Fatalf("accepted cluster %q with %+v", s, c)
+		}
 		r, err := ParseRedisURL("redis+sentinel://" + s)
 		if err != nil {
 			return
