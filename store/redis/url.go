@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -77,7 +78,9 @@ func newClient(url string, probe time.Duration) (goredis.UniversalClient, error)
 			o.DialerRetries = 1
 			o.PoolSize = 1
 		}
-		return goredis.NewClusterClient(o), nil
+		cc := goredis.NewClusterClient(o)
+		cc.AddHook(reloadOnFailure{cc})
+		return cc, nil
 	}
 	sn := r.Sentinel
 	o := &goredis.FailoverOptions{
@@ -94,4 +97,36 @@ func newClient(url string, probe time.Duration) (goredis.UniversalClient, error)
 		o.PoolSize = 1
 	}
 	return goredis.NewFailoverClient(o), nil
+}
+
+// reloadOnFailure asks a cluster client to reload its slot map whenever a command or pipeline
+// fails with anything but a reply from Redis (a refused connection, a timeout). go-redis reloads
+// it on MOVED replies and otherwise only every ClusterStateReloadInterval (a minute): after the
+// master of a slot dies, every command for that slot would keep going to the dead address for up
+// to a minute, although the cluster promoted its replica within seconds. Reloads are coalesced
+// by go-redis (one at a time, 200 ms apart).
+type reloadOnFailure struct{ c *goredis.ClusterClient }
+
+func (h reloadOnFailure) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h reloadOnFailure) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		err := next(ctx, cmd)
+		h.after(err)
+		return err
+	}
+}
+
+func (h reloadOnFailure) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		err := next(ctx, cmds)
+		h.after(err)
+		return err
+	}
+}
+
+func (h reloadOnFailure) after(err error) {
+	if err != nil && !isServerError(err) {
+		h.c.ReloadState(context.Background())
+	}
 }
