@@ -97,7 +97,10 @@
 // or whose persistence it cannot read, unless RAMPART_INSECURE_REDIS_NO_PERSISTENCE is on;
 // see docs/SCALING.md). A SQLite URL may add ?session_cache=off (several processes writing
 // sessions to one file) and ?session_write_delay=DURATION (0: commit every session update
-// before the response; default 10ms, see store/sqlite's Options.SyncSessionWrites). REDIS_URL accepts redis://, rediss:// (TLS) and unix://.
+// before the response; default 10ms, see store/sqlite's Options.SyncSessionWrites). REDIS_URL accepts redis://, rediss:// (TLS) and unix://,
+// redis+sentinel://[[user]:pw@]h1[:26379],h2/MASTER[/DB] (a Sentinel group's master) and
+// redis+cluster://[[user]:pw@]h1[:6379],h2 (Redis Cluster), as does a Redis DATABASE_URL; see
+// ParseRedisURL and docs/SCALING.md.
 //
 // The four server timeouts, BODY_TIMEOUT, BODY_MIN_RATE and MAX_CONNS_PER_IP are applied by
 // package server (server.New and server.Run; Stack.Serve and `rampart serve` use them); an

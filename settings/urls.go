@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,7 +36,8 @@ type Database struct {
 // ParseDatabaseURL reads sqlite://path, sqlite:///abs/path, sqlite::memory:, file:path, a bare
 // file path (SQLite, with rampart's options session_cache and session_write_delay in the
 // query; SQLite's own pragmas are refused because the store sets them), postgres:// and
-// postgresql:// URLs, and redis:// or rediss:// to keep everything in Redis.
+// postgresql:// URLs, and redis://, rediss:// or a Sentinel URL (redis+sentinel://, see
+// ParseRedisURL) to keep everything in Redis.
 func ParseDatabaseURL(raw string) (Database, error) {
 	raw = strings.TrimSpace(raw)
 	lower := strings.ToLower(raw)
@@ -68,7 +70,9 @@ func ParseDatabaseURL(raw string) (Database, error) {
 			Password: hasPass || q.Get("password") != "",
 			TLS:      mode == "require" || mode == "verify-ca" || mode == "verify-full",
 		}, nil
-	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"):
+	case strings.HasPrefix(lower, "redis://"), strings.HasPrefix(lower, "rediss://"),
+		strings.HasPrefix(lower, "redis+sentinel://"), strings.HasPrefix(lower, "rediss+sentinel://"),
+		strings.HasPrefix(lower, "redis+cluster://"), strings.HasPrefix(lower, "rediss+cluster://"):
 		r, err := ParseRedisURL(raw)
 		if err != nil {
 			return Database{}, err
@@ -123,13 +127,68 @@ type Redis struct {
 	Host string
 	// Password reports whether the URL carries a password.
 	Password bool
-	// TLS reports a rediss:// URL.
+	// TLS reports a rediss:// or rediss+sentinel:// URL.
 	TLS bool
+	// Sentinel is set for a redis+sentinel:// or rediss+sentinel:// URL: the client asks
+	// these sentinels where the master is, and asks again after a failover. Host is then the
+	// first sentinel's host that is not loopback (else the first), for checks that warn
+	// about passwords sent in clear.
+	Sentinel *Sentinel
+	// Cluster is set for a redis+cluster:// or rediss+cluster:// URL; Host is chosen as for
+	// Sentinel.
+	Cluster *Cluster
 }
 
-// ParseRedisURL reads redis://, rediss:// (TLS) and unix:// URLs.
+// Sentinel is the Sentinel part of a parsed Redis URL.
+type Sentinel struct {
+	// Addrs are the sentinels' host:port (port 26379 when the URL gives none), in URL order.
+	Addrs []string
+	// MasterName is the name the sentinels monitor the master under (sentinel monitor NAME).
+	MasterName string
+	// DB is the database number (0 when the URL gives none).
+	DB int
+	// Username and Password authenticate to the master and replicas (the URL's user info).
+	Username, Password string
+	// SentinelUsername and SentinelPassword authenticate to the sentinels themselves, when
+	// they require it (query parameters sentinel_username and sentinel_password).
+	SentinelUsername, SentinelPassword string
+}
+
+// DefaultSentinelPort is the port of a sentinel address given without one.
+const DefaultSentinelPort = "26379"
+
+// Cluster is the Redis Cluster part of a parsed Redis URL.
+type Cluster struct {
+	// Addrs are some of the cluster's nodes, host:port (port 6379 when the URL gives none):
+	// the client learns the others and the slot map from them.
+	Addrs []string
+	// Username and Password authenticate to every node (the URL's user info).
+	Username, Password string
+}
+
+// DefaultClusterPort is the port of a cluster node address given without one.
+const DefaultClusterPort = "6379"
+
+// ParseRedisURL reads redis://, rediss:// (TLS) and unix:// URLs, and Sentinel URLs:
+//
+//	redis+sentinel://[[user]:password@]host1[:26379][,host2[:26379]...]/MASTERNAME[/DB][?sentinel_username=U&sentinel_password=P]
+//
+// (rediss+sentinel:// for TLS to sentinels and servers alike). The user info authenticates to
+// the master and replicas; sentinel_username and sentinel_password to the sentinels. And
+// Redis Cluster URLs, listing some of the cluster's nodes (database 0 only):
+//
+//	redis+cluster://[[user]:password@]host1[:6379][,host2[:6379]...][/0]
 func ParseRedisURL(raw string) (Redis, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if scheme, _, ok := strings.Cut(raw, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "redis+sentinel", "rediss+sentinel":
+			return parseSentinelURL(raw)
+		case "redis+cluster", "rediss+cluster":
+			return parseClusterURL(raw)
+		}
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		return Redis{}, errors.New("is not a valid URL")
 	}
@@ -144,7 +203,105 @@ func ParseRedisURL(raw string) (Redis, error) {
 	case "unix":
 		return Redis{Password: hasPass}, nil
 	}
-	return Redis{}, fmt.Errorf("unsupported scheme in %q (use redis://, rediss:// or unix://)", RedactURL(raw))
+	return Redis{}, fmt.Errorf("unsupported scheme in %q (use redis://, rediss://, unix://, redis+sentinel:// or redis+cluster://)", RedactURL(raw))
+}
+
+// multiHost reads a URL whose authority lists several host[:port] (defaultPort when none),
+// which net/url does not take when one is an IPv6 literal: the host list is cut out by hand and
+// the rest (user info, path, query) parsed by net/url around a placeholder host. r has Host
+// (the first host that is not loopback, else the first), Password and TLS (a scheme ending in
+// "s+KIND") set.
+func multiHost(raw, kind, defaultPort string) (r Redis, addrs []string, user, pass string, u *url.URL, err error) {
+	scheme, rest, _ := strings.Cut(raw, "://")
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority, tail := rest[:end], rest[end:]
+	userinfo, hostlist := "", authority
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		userinfo, hostlist = authority[:at+1], authority[at+1:]
+	}
+	u, err = url.Parse(scheme + "://" + userinfo + "hosts" + tail)
+	if err != nil {
+		return r, nil, "", "", nil, errors.New("is not a valid URL")
+	}
+	if u.Fragment != "" {
+		return r, nil, "", "", nil, fmt.Errorf("%s URL has a fragment", kind)
+	}
+	user = u.User.Username()
+	pass, _ = u.User.Password()
+	r = Redis{TLS: strings.EqualFold(scheme, "rediss+"+kind), Password: pass != ""}
+	if hostlist == "" {
+		return r, nil, "", "", nil, fmt.Errorf("%s URL has no address (redis+%[1]s://host1:%s,host2:%[2]s/…)", kind, defaultPort)
+	}
+	for _, a := range strings.Split(hostlist, ",") {
+		host, port := a, defaultPort
+		if h, p, err := net.SplitHostPort(a); err == nil {
+			host, port = h, p
+		} else if strings.HasPrefix(a, "[") && strings.HasSuffix(a, "]") {
+			host = a[1 : len(a)-1]
+		}
+		n, err := strconv.Atoi(port)
+		if host == "" || strings.ContainsAny(host, "[]/@ ") || err != nil || n < 1 || n > 65535 {
+			return r, nil, "", "", nil, fmt.Errorf("%s address %q is not host[:port]", kind, a)
+		}
+		addrs = append(addrs, net.JoinHostPort(host, port))
+		if r.Host == "" || (IsLoopbackHost(r.Host) && !IsLoopbackHost(host)) {
+			r.Host = host
+		}
+	}
+	return r, addrs, user, pass, u, nil
+}
+
+// parseSentinelURL reads a redis+sentinel:// URL.
+func parseSentinelURL(raw string) (Redis, error) {
+	r, addrs, user, pass, u, err := multiHost(raw, "sentinel", DefaultSentinelPort)
+	if err != nil {
+		return Redis{}, err
+	}
+	sn := &Sentinel{Addrs: addrs, Username: user, Password: pass}
+	r.Sentinel = sn
+	path := strings.Split(strings.TrimPrefix(u.Path, "/"), "/")
+	if len(path) > 2 || path[0] == "" {
+		return Redis{}, errors.New("sentinel URL path must be /MASTERNAME or /MASTERNAME/DB")
+	}
+	sn.MasterName = path[0]
+	if len(path) == 2 {
+		db, err := strconv.Atoi(path[1])
+		if err != nil || db < 0 {
+			return Redis{}, fmt.Errorf("sentinel URL database %q is not a number", path[1])
+		}
+		sn.DB = db
+	}
+	for name, vals := range u.Query() {
+		switch name {
+		case "sentinel_username":
+			sn.SentinelUsername = vals[len(vals)-1]
+		case "sentinel_password":
+			sn.SentinelPassword = vals[len(vals)-1]
+			r.Password = r.Password || sn.SentinelPassword != ""
+		default:
+			return Redis{}, fmt.Errorf("sentinel URL option %q is not supported (sentinel_username, sentinel_password)", name)
+		}
+	}
+	return r, nil
+}
+
+// parseClusterURL reads a redis+cluster:// URL.
+func parseClusterURL(raw string) (Redis, error) {
+	r, addrs, user, pass, u, err := multiHost(raw, "cluster", DefaultClusterPort)
+	if err != nil {
+		return Redis{}, err
+	}
+	if p := strings.TrimPrefix(u.Path, "/"); p != "" && p != "0" {
+		return Redis{}, errors.New("cluster URL path must be empty or /0 (Redis Cluster has only database 0)")
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return Redis{}, errors.New("cluster URL takes no options")
+	}
+	r.Cluster = &Cluster{Addrs: addrs, Username: user, Password: pass}
+	return r, nil
 }
 
 // RedactURL masks the password of a URL (user-info or password= query parameter); other text is
@@ -161,8 +318,12 @@ func RedactURL(raw string) string {
 		u.User = url.UserPassword(u.User.Username(), Mask)
 	}
 	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", Mask)
+	if q.Has("password") || q.Has("sentinel_password") {
+		for _, k := range []string{"password", "sentinel_password"} {
+			if q.Has(k) {
+				q.Set(k, Mask)
+			}
+		}
 		u.RawQuery = q.Encode()
 	}
 	// The URL encoder escapes the stars; show them plainly.

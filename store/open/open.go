@@ -3,9 +3,9 @@
 //
 // The database URL picks the main backend: postgres:// or postgresql:// for PostgreSQL,
 // sqlite:PATH, sqlite://PATH, sqlite:///ABS/PATH, file:PATH or a plain file path for SQLite,
-// sqlite::memory: for the in-process memory store (state lost on restart), redis:// or
-// rediss:// to keep everything in Redis. A SQLite URL takes two options in its query:
-// session_cache=off (when several processes write sessions to one file; see
+// sqlite::memory: for the in-process memory store (state lost on restart), redis://,
+// rediss:// or redis+sentinel:// (the master of a Sentinel group) to keep everything in Redis.
+// A SQLite URL takes two options in its query: session_cache=off (when several processes write sessions to one file; see
 // sqlite.Options.NoSessionCache) and session_write_delay=DURATION (how long a session update
 // that changes no credential may wait to be committed, batched; 0 commits each one before it
 // returns; default sqlite.DefaultSessionWriteDelay). When a Redis URL is given as well, sessions and counters (hot,

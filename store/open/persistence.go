@@ -110,7 +110,7 @@ func scrub(msg, raw string) string {
 	var pws []string
 	if u, err := url.Parse(raw); err == nil {
 		pw, _ := u.User.Password()
-		pws = append(pws, pw, u.Query().Get("password"))
+		pws = append(pws, pw, u.Query().Get("password"), u.Query().Get("sentinel_password"))
 	} else if _, rest, ok := strings.Cut(raw, "://"); ok {
 		if at := strings.LastIndex(rest, "@"); at >= 0 {
 			_, pw, _ := strings.Cut(rest[:at], ":")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	neturl "net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -218,25 +217,18 @@ func parseInfoPersistence(info string) Persistence {
 	return Persistence{Detail: fmt.Sprintf("INFO persistence has aof_enabled:%q", aof)}
 }
 
-// ProbeURL connects to the Redis at url (as Open reads it), probes its persistence with
-// ProbePersistence and disconnects. timeout bounds the dial and each command, no command is
-// retried, and the whole probe takes at most 2×timeout (ctx may cut it shorter), so an
-// unreachable server is reported quickly.
+// ProbeURL connects to the Redis at url (as Open reads it: for a Sentinel URL, the current
+// master), probes its persistence with ProbePersistence and disconnects. timeout bounds the
+// dial and each command, no command is retried, and the whole probe takes at most 2×timeout
+// (ctx may cut it shorter), so an unreachable server is reported quickly. Over Sentinel only
+// the master is probed: a replica promoted by a failover keeps what it persists itself, so
+// every node needs the same persistence settings. On Redis Cluster one node, whichever the
+// client picks, is probed.
 func ProbeURL(ctx context.Context, url string, timeout time.Duration) (Persistence, error) {
-	o, err := goredis.ParseURL(url)
+	c, err := newClient(url, timeout)
 	if err != nil {
-		var ue *neturl.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // without the URL, which may hold a password
-		}
-		return Persistence{}, fmt.Errorf("redis: bad URL: %w", err)
+		return Persistence{}, err
 	}
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
-	o.MaxRetries = -1
-	o.DialerRetries = 1 // one dial attempt: a refused connection is the answer
-	o.PoolSize = 1
-	o.ContextTimeoutEnabled = true
-	c := goredis.NewClient(o)
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 2*timeout)
 	defer cancel()

@@ -6,7 +6,9 @@
 // Sessions and counters carry a native TTL at their ExpiresAt, so Redis forgets them without a
 // sweep; the expiry is also stored in the item and compared with the caller's now, so results
 // match the SQL backends under an injected clock. Scripts build some key names from the prefix,
-// which is fine on one Redis server (or a Sentinel group) but not on Redis Cluster.
+// which is fine on one Redis server or a Sentinel group (Open takes redis+sentinel:// URLs;
+// every command goes to the current master), and on Redis Cluster (redis+cluster://) only
+// because Open requires a prefix with a hash tag there, which puts every key in one slot.
 //
 // Layout under the prefix P: P+"s:"+key session hash; P+"us:"+user sorted set of the user's
 // session keys; P+"c:"+key counter hash and P+"ci" the lexical index of counter keys;
@@ -55,7 +57,7 @@ type Options struct {
 	Observer store.Observer
 }
 
-// Store is a store.Store on one Redis server.
+// Store is a store.Store on one Redis server (or the master of a Sentinel group).
 type Store struct {
 	c           goredis.UniversalClient
 	p           string
@@ -71,17 +73,50 @@ var (
 	_ store.CommentDeleter = (*Store)(nil)
 )
 
-// Open connects to the Redis at url (redis://[user:password@]host:port/db or rediss:// for
-// TLS) and checks that it answers.
-func Open(ctx context.Context, url string, opt Options) (*Store, error) {
-	o, err := goredis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("redis: %w", err)
+// route is the KEYS argument of the scripts that name all their keys from the prefix: a key
+// under the prefix, unused by the script, so that a Cluster client sends the script to the node
+// that holds the prefix's slot (on one server it changes nothing).
+func (s *Store) route() []string { return []string{s.p + "ul"} }
+
+// ErrClusterPrefix is returned by Open for a Redis Cluster URL with a KeyPrefix that has no
+// hash tag: the scripts touch several keys built from the prefix, which must hash to one slot.
+var ErrClusterPrefix = errors.New("redis: on Redis Cluster, Options.KeyPrefix must contain a hash tag such as {rampart}, so that every key hashes to one slot")
+
+// hasHashTag reports whether p contains a non-empty {…} hash tag, which makes Redis Cluster
+// hash every key under p to the same slot.
+func hasHashTag(p string) bool {
+	i := strings.IndexByte(p, '{')
+	if i < 0 {
+		return false
 	}
-	// Without it go-redis ignores the context's deadline for socket reads and writes
-	// (ReadTimeout, default 5 s, applies instead, and again on each retry).
-	o.ContextTimeoutEnabled = true
-	s := New(goredis.NewClient(o), opt)
+	j := strings.IndexByte(p[i+1:], '}')
+	return j > 0
+}
+
+// Open connects to the Redis at url (redis://[user:password@]host:port/db, rediss:// for
+// TLS, or the master of a Sentinel group: redis+sentinel://[[user]:password@]host1:26379,
+// host2:26379/MASTERNAME/DB, see settings.ParseRedisURL) and checks that it answers. Over
+// Sentinel the store follows failovers: operations fail (within Options.Timeout) while no
+// master is reachable and work again once the sentinels have promoted a replica.
+//
+// A Redis Cluster URL (redis+cluster://host1:6379,host2:6379) is taken too, with every key under
+// one hash-tagged prefix (default "{rampart}:"; a KeyPrefix without a hash tag is refused with
+// ErrClusterPrefix): all of rampart's keys then live in one slot, on one master and its
+// replicas, so the cluster gives failover but does not spread rampart's data over its masters.
+func Open(ctx context.Context, url string, opt Options) (*Store, error) {
+	if IsClusterURL(url) {
+		if opt.KeyPrefix == "" {
+			opt.KeyPrefix = "{rampart}:"
+		}
+		if !hasHashTag(opt.KeyPrefix) {
+			return nil, ErrClusterPrefix
+		}
+	}
+	c, err := newClient(url, 0)
+	if err != nil {
+		return nil, err
+	}
+	s := New(c, opt)
 	if err := s.Ping(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -583,7 +618,7 @@ return id`)
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
 	args := append([]any{s.p, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
-	id, err := createUserScript.Run(ctx, s.c, nil, args...).Int64()
+	id, err := createUserScript.Run(ctx, s.c, s.route(), args...).Int64()
 	if err != nil {
 		return store.User{}, wrap(err)
 	}
@@ -676,7 +711,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 		return store.ErrNotFound
 	}
 	args := append([]any{s.p, u.ID, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
-	n, err := updateUserScript.Run(ctx, s.c, nil, args...).Int()
+	n, err := updateUserScript.Run(ctx, s.c, s.route(), args...).Int()
 	switch {
 	case err != nil:
 		return wrap(err)
@@ -707,7 +742,7 @@ return out`)
 
 // ListUsers implements store.Users.
 func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
-	v, err := listUsersScript.Run(ctx, s.c, nil, s.p, common.FoldKey(after), max(limit, 0)).Slice()
+	v, err := listUsersScript.Run(ctx, s.c, s.route(), s.p, common.FoldKey(after), max(limit, 0)).Slice()
 	if err != nil {
 		return nil, wrap(err)
 	}

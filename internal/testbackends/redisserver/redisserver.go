@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 )
 
 // Binary returns the path of redis-server, skipping the test when it is not installed (or
@@ -42,11 +44,16 @@ type Server struct {
 	Dir  string
 	bin  string
 	args []string
+	// conf is the sentinel's configuration file ("" for a data server): sentinels need one
+	// they can rewrite, and are ready once they monitor their master.
+	conf string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs bytes.Buffer
+	mu       sync.Mutex
+	client   *goredis.Client
+	sentinel *goredis.SentinelClient
+	cmd      *exec.Cmd
+	done     chan struct{}
+	logs     bytes.Buffer
 }
 
 // Start runs redis-server on a free loopback port with its data in a fresh temporary
@@ -68,6 +75,11 @@ func (s *Server) start(t testing.TB) {
 	t.Helper()
 	args := append([]string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", s.Dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "notice", "--logfile", ""}, s.args...)
+	readyLine := "Ready to accept connections"
+	if s.conf != "" {
+		args = append([]string{s.conf, "--sentinel"}, args...)
+		readyLine = "+monitor master"
+	}
 	cmd := exec.Command(s.bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -88,7 +100,7 @@ func (s *Server) start(t testing.TB) {
 			s.mu.Lock()
 			s.logs.WriteString(sc.Text() + "\n")
 			s.mu.Unlock()
-			if !closed && strings.Contains(sc.Text(), "Ready to accept connections") {
+			if !closed && strings.Contains(sc.Text(), readyLine) {
 				close(ready)
 				closed = true
 			}
@@ -112,6 +124,13 @@ func (s *Server) Kill(t testing.TB) {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
 	s.cmd = nil
+	if s.client != nil {
+		_ = s.client.Close()
+	}
+	if s.sentinel != nil {
+		_ = s.sentinel.Close()
+	}
+	s.client, s.sentinel = nil, nil
 	s.mu.Unlock()
 	if cmd == nil {
 		return
