@@ -36,7 +36,7 @@ func (s *Store) GrantUserPerm(ctx context.Context, userID, perm string) error {
 	if !validID(userID) {
 		return store.ErrNotFound
 	}
-	n, err := grantUserPermScript.Run(ctx, s.c, nil, s.p, userID, perm).Int()
+	n, err := grantUserPermScript.Run(ctx, s.c, s.route(), s.p, userID, perm).Int()
 	if err != nil {
 		return wrap(err)
 	}
@@ -57,7 +57,7 @@ func (s *Store) RevokeUserPerm(ctx context.Context, userID, perm string) (bool, 
 	if !validID(userID) {
 		return false, nil
 	}
-	n, err := revokeUserPermScript.Run(ctx, s.c, nil, s.p, userID, perm).Int()
+	n, err := revokeUserPermScript.Run(ctx, s.c, s.route(), s.p, userID, perm).Int()
 	return n > 0, wrap(err)
 }
 
@@ -85,7 +85,7 @@ return 1`)
 
 // DeleteGroup implements store.Permissions.
 func (s *Store) DeleteGroup(ctx context.Context, name string) (bool, error) {
-	n, err := deleteGroupScript.Run(ctx, s.c, nil, s.p, name).Int()
+	n, err := deleteGroupScript.Run(ctx, s.c, s.route(), s.p, name).Int()
 	return n > 0, wrap(err)
 }
 
@@ -99,7 +99,7 @@ return out`)
 
 // Groups implements store.Permissions.
 func (s *Store) Groups(ctx context.Context) ([]store.Group, error) {
-	v, err := groupsScript.Run(ctx, s.c, nil, s.p).Slice()
+	v, err := groupsScript.Run(ctx, s.c, s.route(), s.p).Slice()
 	if err != nil {
 		return nil, wrap(err)
 	}
@@ -126,7 +126,7 @@ return redis.call('SMEMBERS', p .. 'grpm:' .. name)`)
 
 // GroupMembers implements store.Permissions.
 func (s *Store) GroupMembers(ctx context.Context, name string) ([]string, error) {
-	v, err := groupMembersScript.Run(ctx, s.c, nil, s.p, name).StringSlice()
+	v, err := groupMembersScript.Run(ctx, s.c, s.route(), s.p, name).StringSlice()
 	if errors.Is(err, goredis.Nil) { // the script's false: no such group
 		return nil, store.ErrNotFound
 	}
@@ -148,7 +148,7 @@ return 0`)
 
 // GrantGroupPerm implements store.Permissions.
 func (s *Store) GrantGroupPerm(ctx context.Context, group, perm string) error {
-	n, err := grantGroupPermScript.Run(ctx, s.c, nil, s.p, group, perm).Int()
+	n, err := grantGroupPermScript.Run(ctx, s.c, s.route(), s.p, group, perm).Int()
 	if err != nil {
 		return wrap(err)
 	}
@@ -166,7 +166,7 @@ return n`)
 
 // RevokeGroupPerm implements store.Permissions.
 func (s *Store) RevokeGroupPerm(ctx context.Context, group, perm string) (bool, error) {
-	n, err := revokeGroupPermScript.Run(ctx, s.c, nil, s.p, group, perm).Int()
+	n, err := revokeGroupPermScript.Run(ctx, s.c, s.route(), s.p, group, perm).Int()
 	return n > 0, wrap(err)
 }
 
@@ -183,7 +183,7 @@ func (s *Store) AddUserToGroup(ctx context.Context, userID, group string) error 
 	if !validID(userID) {
 		return store.ErrNotFound
 	}
-	n, err := addUserToGroupScript.Run(ctx, s.c, nil, s.p, userID, group).Int()
+	n, err := addUserToGroupScript.Run(ctx, s.c, s.route(), s.p, userID, group).Int()
 	if err != nil {
 		return wrap(err)
 	}
@@ -205,7 +205,7 @@ func (s *Store) RemoveUserFromGroup(ctx context.Context, userID, group string) (
 	if !validID(userID) {
 		return false, nil
 	}
-	n, err := removeUserFromGroupScript.Run(ctx, s.c, nil, s.p, userID, group).Int()
+	n, err := removeUserFromGroupScript.Run(ctx, s.c, s.route(), s.p, userID, group).Int()
 	return n > 0, wrap(err)
 }
 
@@ -223,7 +223,7 @@ func (s *Store) UserGrants(ctx context.Context, userID string) (store.Grants, er
 	if !validID(userID) {
 		return store.Grants{}, nil
 	}
-	v, err := userGrantsScript.Run(ctx, s.c, nil, s.p, userID).Slice()
+	v, err := userGrantsScript.Run(ctx, s.c, s.route(), s.p, userID).Slice()
 	if err != nil {
 		return store.Grants{}, wrap(err)
 	}
