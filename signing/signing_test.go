@@ -1,6 +1,8 @@
 package signing
 
 import (
+	"bytes"
+	"compress/zlib"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -321,5 +323,83 @@ func TestKeyProblem(t *testing.T) {
 		if got := KeyProblem(tc.key); got != tc.want {
 			t.Errorf("KeyProblem(%q) = %v, want %v", tc.key, got, tc.want)
 		}
+	}
+}
+
+// During a key rotation every key verifies: the current one and each fallback wherever it sits
+// in the list. Values signed with the current key keep working once fallbacks are configured.
+func TestEveryRotationKeyVerifies(t *testing.T) {
+	keys := []string{"current-key", "fallback-1", "fallback-2", "fallback-3"}
+	rotating := mustNew(t, Options{Key: keys[0], Fallbacks: keys[1:], Salt: "s"})
+	for _, k := range keys {
+		signer := mustNew(t, Options{Key: k, Salt: "s"})
+		signed := signer.Sign("value")
+		if v, err := rotating.Unsign(signed); err != nil || v != "value" {
+			t.Errorf("value signed with %q: Unsign = %q, %v; every rotation key must verify", k, v, err)
+		}
+	}
+	// And a key outside the rotation still fails, with any number of fallbacks.
+	stranger := mustNew(t, Options{Key: "stranger", Salt: "s"})
+	if _, err := rotating.Unsign(stranger.Sign("value")); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("value signed with a key outside the rotation: %v", err)
+	}
+	// The timestamp signer rotates the same way.
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	tsRotating, err := NewTimestamp(Options{Key: keys[0], Fallbacks: keys[1:]}, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		ts, _ := NewTimestamp(Options{Key: k}, c.now)
+		if v, err := tsRotating.Unsign(ts.Sign("v"), time.Minute); err != nil || v != "v" {
+			t.Errorf("timestamped value signed with %q: %q, %v", k, v, err)
+		}
+	}
+}
+
+// zlibPayload returns the signed, compressed Dumps form of raw JSON bytes, built by hand so that
+// the test controls the inflated size exactly.
+func zlibPayload(t *testing.T, ts *TimestampSigner, raw []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zlib.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return ts.Sign("." + b64.EncodeToString(buf.Bytes()))
+}
+
+// A signed compressed payload inflates to at most MaxDecompressed bytes: a bomb made with a
+// leaked key is refused as a bad signature instead of filling memory, and anything up to the
+// bound still loads.
+func TestLoadsBoundsDecompression(t *testing.T) {
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	ts, _ := NewTimestamp(Options{Key: "k", Salt: "dumps"}, c.now)
+	jsonString := func(n int) []byte { // a JSON string literal of exactly n bytes
+		return []byte(`"` + strings.Repeat("a", n-2) + `"`)
+	}
+	var s string
+	if err := ts.Loads(zlibPayload(t, ts, jsonString(MaxDecompressed)), time.Minute, &s); err != nil || len(s) != MaxDecompressed-2 {
+		t.Errorf("payload of exactly MaxDecompressed bytes: len %d, %v", len(s), err)
+	}
+	for _, n := range []int{MaxDecompressed + 1, MaxDecompressed + 2, 4 << 20} {
+		var v string
+		if err := ts.Loads(zlibPayload(t, ts, jsonString(n)), time.Minute, &v); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("payload inflating to %d bytes: err = %v, want ErrBadSignature", n, err)
+		}
+	}
+	// A signed payload that claims compression but is not zlib, or is truncated zlib.
+	var v string
+	if err := ts.Loads(ts.Sign(".bm90IHpsaWI"), time.Minute, &v); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("not zlib: %v", err)
+	}
+	full := zlibPayload(t, ts, jsonString(1000))
+	inner, _ := ts.s.Unsign(full)
+	payload := inner[:strings.LastIndex(inner, ":")]
+	if err := ts.Loads(ts.Sign(payload[:len(payload)-8]), time.Minute, &v); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("truncated zlib: %v", err)
 	}
 }
