@@ -418,3 +418,112 @@ func BenchmarkParseHash(b *testing.B) {
 		_, _ = ParseHash("argon2$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZVrRXqxlLcWfcXCnMyv0m4RpvhvbnCi7ZVrRXqxlLcU")
 	}
 }
+
+// Stored argon2 parameters are accepted up to the documented bounds and refused one step
+// beyond each, so that a hostile or corrupt row cannot make one verification run for minutes
+// (t > 64), allocate more than 1 GiB (m), use an impossible lane count (p outside 1..255, or
+// m < 8p, which argon2 itself forbids) or verify against a salt or key too short to mean
+// anything.
+func TestParseHashArgon2Bounds(t *testing.T) {
+	salt8 := base64.RawStdEncoding.EncodeToString([]byte("8bytesal"))
+	salt7 := base64.RawStdEncoding.EncodeToString([]byte("7bytesa"))
+	key4 := base64.RawStdEncoding.EncodeToString([]byte("key4"))
+	key3 := base64.RawStdEncoding.EncodeToString([]byte("ke3"))
+	enc := func(params, salt, key string) string {
+		return "argon2$argon2id$v=19$" + params + "$" + salt + "$" + key
+	}
+	cases := []struct {
+		name, encoded string
+		ok            bool
+	}{
+		{"smallest", enc("m=8,t=1,p=1", salt8, key4), true},
+		{"time at bound", enc("m=8,t=64,p=1", salt8, key4), true},
+		{"time over bound", enc("m=8,t=65,p=1", salt8, key4), false},
+		{"time zero", enc("m=8,t=0,p=1", salt8, key4), false},
+		{"memory at bound", enc("m=1048576,t=1,p=1", salt8, key4), true},
+		{"memory over bound", enc("m=1048577,t=1,p=1", salt8, key4), false},
+		{"threads at bound", enc("m=2040,t=1,p=255", salt8, key4), true},
+		{"threads over bound", enc("m=2048,t=1,p=256", salt8, key4), false},
+		{"threads zero", enc("m=8,t=1,p=0", salt8, key4), false},
+		{"memory at 8 per lane", enc("m=16,t=1,p=2", salt8, key4), true},
+		{"memory under 8 per lane", enc("m=15,t=1,p=2", salt8, key4), false},
+		{"memory under 8", enc("m=7,t=1,p=1", salt8, key4), false},
+		{"salt too short", enc("m=8,t=1,p=1", salt7, key4), false},
+		{"key too short", enc("m=8,t=1,p=1", salt8, key3), false},
+		{"memory missing", enc("t=1,p=1", salt8, key4), false},
+		{"time missing", enc("m=8,p=1", salt8, key4), false},
+		{"threads missing", enc("m=8,t=1", salt8, key4), false},
+		{"memory twice", enc("m=8,m=8,t=1,p=1", salt8, key4), false},
+		{"time twice", enc("m=8,t=1,t=1,p=1", salt8, key4), false},
+		{"threads twice", enc("m=8,t=1,p=1,p=1", salt8, key4), false},
+		{"unknown parameter", enc("m=8,t=1,p=1,x=1", salt8, key4), false},
+		{"no value", enc("m=8,t,p=1", salt8, key4), false},
+		{"signed number", enc("m=+8,t=1,p=1", salt8, key4), false},
+		{"over 32 bits", enc("m=4294967304,t=1,p=1", salt8, key4), false},
+		{"salt not base64", enc("m=8,t=1,p=1", "!!!!!!!!!!!", key4), false},
+		{"key not base64", enc("m=8,t=1,p=1", salt8, "!!!!!!"), false},
+		{"padded salt", enc("m=8,t=1,p=1", salt8+"=", key4), false},
+		{"version 16", "argon2$argon2id$v=16$m=8,t=1,p=1$" + salt8 + "$" + key4, false},
+		{"argon2d", "argon2$argon2d$v=19$m=8,t=1,p=1$" + salt8 + "$" + key4, false},
+		{"argon2i", "argon2$argon2i$v=19$m=8,t=1,p=1$" + salt8 + "$" + key4, true},
+		{"bare PHC", "$argon2id$v=19$m=8,t=1,p=1$" + salt8 + "$" + key4, true},
+	}
+	for _, c := range cases {
+		info, err := ParseHash(c.encoded)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: ParseHash(%q) = %+v, %v; want ok=%v", c.name, c.encoded, info, err, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrMalformedHash) && !errors.Is(err, ErrUnknownAlgorithm) {
+			t.Errorf("%s: error %v is neither ErrMalformedHash nor ErrUnknownAlgorithm", c.name, err)
+		}
+	}
+	info, err := ParseHash(enc("m=2040,t=64,p=255", salt8, key4))
+	if err != nil || info.MemoryKiB != 2040 || info.Iterations != 64 || info.Threads != 255 ||
+		info.SaltLen != 8 || info.KeyLen != 4 || info.Algorithm != AlgArgon2id {
+		t.Errorf("parameters read back: %+v, %v", info, err)
+	}
+}
+
+// A stored hash with any number of "$"-separated parts, in any supported format, is an error,
+// never a panic (ParseHash reads hostile rows).
+func TestParseHashWrongPartCounts(t *testing.T) {
+	good := map[string]string{
+		"argon2":        "argon2$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzYWw$a2V5NA",
+		"phc":           "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzYWw$a2V5NA",
+		"pbkdf2_sha256": "pbkdf2_sha256$600000$seasalt$OAXyhAQ/4ZDA9V5RMExt3C1OwQdUpLZ99vm1McFlLRA=",
+		"pbkdf2_sha1":   "pbkdf2_sha1$1$salt$DGDID5YfDnHzqbUkr2ASBi/gN6Y=",
+		"bcrypt":        "bcrypt$$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+		"bcrypt_sha256": "bcrypt_sha256$$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+	}
+	for name, g := range good {
+		if _, err := ParseHash(g); err != nil {
+			t.Fatalf("%s: the well-formed hash %q does not parse: %v", name, g, err)
+		}
+		parts := strings.Split(g, "$")
+		for n := 0; n <= len(parts)+2; n++ {
+			var variant []string
+			switch {
+			case n <= len(parts):
+				variant = parts[:n]
+			default:
+				variant = append(append([]string{}, parts...), make([]string, n-len(parts))...)
+			}
+			s := strings.Join(variant, "$")
+			for _, v := range []string{s, s + "$", s + "$x", strings.TrimSuffix(s, "$")} {
+				if v == g {
+					continue
+				}
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Errorf("%s: ParseHash(%q) panicked: %v", name, v, r)
+						}
+					}()
+					if _, err := ParseHash(v); err == nil {
+						t.Errorf("%s: ParseHash(%q) accepted a hash with %d parts", name, v, strings.Count(v, "$")+1)
+					}
+				}()
+			}
+		}
+	}
+}
