@@ -797,3 +797,70 @@ func TestOptionsValidation(t *testing.T) {
 	}()
 	Protect(bad[0])
 }
+
+// Rotate on login with the default cookie store (Django's rotate_token): the response carries
+// a new secret in the same cookie (__Host- and Secure over HTTPS, the plain name over HTTP), a
+// token issued before the login is refused with it, and a token issued after is accepted.
+func TestRotateWithDefaultCookieStore(t *testing.T) {
+	for _, base := range []string{"https://www.example.com", "http://localhost:8000"} {
+		secure := strings.HasPrefix(base, "https:")
+		name := InsecureCookieName
+		if secure {
+			name = SecureCookieName
+		}
+		var planted, fresh string
+		h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/form":
+				planted = Token(r)
+			case "/login":
+				if err := Rotate(w, r); err != nil {
+					t.Errorf("Rotate: %v", err)
+				}
+				fresh = Token(r)
+			}
+		}))
+		serve := func(method, path, cookie, tok string) *httptest.ResponseRecorder {
+			r := newReq(method, base+path, map[string]string{"Referer": base + "/form", HeaderName: tok}, nil)
+			if cookie != "" {
+				withCookie(r, name, cookie)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			return rec
+		}
+		// The attacker's page (or a pre-login form) obtains a token and its cookie.
+		rec := serve("GET", "/form", "", "")
+		cks := rec.Result().Cookies()
+		if len(cks) != 1 || cks[0].Name != name {
+			t.Fatalf("%s: GET /form set %v, want one %s cookie", base, cks, name)
+		}
+		before := cks[0].Value
+		// Login: the POST is accepted with the pre-login token, and rotates.
+		rec = serve("POST", "/login", before, planted)
+		if rec.Code != 200 {
+			t.Fatalf("%s: login POST: %d", base, rec.Code)
+		}
+		cks = rec.Result().Cookies()
+		if len(cks) != 1 {
+			t.Fatalf("%s: login set %d cookies, want the rotated secret", base, len(cks))
+		}
+		ck := cks[0]
+		if ck.Name != name || ck.Secure != secure || !ck.HttpOnly || ck.Path != "/" || ck.MaxAge != 31449600 {
+			t.Errorf("%s: rotated cookie %+v", base, ck)
+		}
+		if !validSecret(ck.Value) || ck.Value == before {
+			t.Fatalf("%s: rotated secret %q (was %q)", base, ck.Value, before)
+		}
+		if unmaskString(fresh) != ck.Value {
+			t.Errorf("%s: Token after Rotate does not carry the rotated secret", base)
+		}
+		// After login the browser holds the new cookie: the planted token is dead, the new one works.
+		if got := serve("POST", "/x", ck.Value, planted).Code; got != 403 {
+			t.Errorf("%s: pre-login token after rotation: %d, want 403", base, got)
+		}
+		if got := serve("POST", "/x", ck.Value, fresh).Code; got != 200 {
+			t.Errorf("%s: post-login token: %d, want 200", base, got)
+		}
+	}
+}
