@@ -352,3 +352,55 @@ func TestSecureFromRequest(t *testing.T) {
 		}
 	}
 }
+
+// A Forwarded header may arrive as several header lines (RFC 7230 §3.2.2: one list split
+// across fields). The walk from the right crosses line boundaries exactly as it crosses commas:
+// trusted hops on the last line lead to the client on an earlier one; proto and host still
+// come only from the rightmost element; an untrusted or malformed hop on any line ends it.
+func TestForwardedAcrossHeaderLines(t *testing.T) {
+	res := &Resolver{TrustedProxies: mustPrefixes(t, "10.0.0.0/8"), Header: Forwarded}
+	cases := []struct {
+		name    string
+		h       hdr
+		ip      string
+		scheme  string
+		host    string
+		proxied bool
+	}{
+		{"client on an earlier line",
+			hdr{{"Forwarded", "for=198.51.100.7"}, {"Forwarded", "for=10.0.0.5;proto=https;host=www.example"}},
+			"198.51.100.7", "https", "www.example", true},
+		{"several elements on several lines",
+			hdr{{"Forwarded", "for=6.6.6.6, for=198.51.100.7"}, {"Forwarded", "for=10.0.0.4, for=10.0.0.5"}},
+			"198.51.100.7", "http", "h", true},
+		{"three lines",
+			hdr{{"Forwarded", "for=198.51.100.9"}, {"Forwarded", "for=10.0.0.3"}, {"Forwarded", "for=10.0.0.2;proto=https"}},
+			"198.51.100.9", "https", "h", true},
+		{"proto and host on an earlier line are the client's",
+			hdr{{"Forwarded", "for=198.51.100.7;proto=https;host=evil.example"}, {"Forwarded", "for=10.0.0.5"}},
+			"198.51.100.7", "http", "h", true},
+		{"all trusted: the leftmost hop",
+			hdr{{"Forwarded", "for=10.0.0.9"}, {"Forwarded", "for=10.0.0.8"}},
+			"10.0.0.9", "http", "h", true},
+		{"malformed earlier line stops the walk at the last trusted hop",
+			hdr{{"Forwarded", "for=198.51.100.7;for=1.1.1.1"}, {"Forwarded", "for=10.0.0.5"}},
+			"10.0.0.5", "http", "h", true},
+		{"unknown on an earlier line stops the walk",
+			hdr{{"Forwarded", "for=6.6.6.6, for=unknown"}, {"Forwarded", "for=10.0.0.5"}},
+			"10.0.0.5", "http", "h", true},
+		{"untrusted on the last line: earlier lines are the client's own",
+			hdr{{"Forwarded", "for=6.6.6.6;proto=https"}, {"Forwarded", "for=198.51.100.7"}},
+			"198.51.100.7", "http", "h", true},
+		{"empty last line",
+			hdr{{"Forwarded", "for=198.51.100.7"}, {"Forwarded", ""}},
+			"10.0.0.1", "http", "h", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := res.Resolve(newReq("10.0.0.1:1", "h", false, c.h))
+			if got.IP.String() != c.ip || got.Scheme != c.scheme || got.Host != c.host || got.Proxied != c.proxied {
+				t.Fatalf("got %+v (ip %s), want ip=%s scheme=%s host=%s proxied=%v", got, got.IP, c.ip, c.scheme, c.host, c.proxied)
+			}
+		})
+	}
+}
