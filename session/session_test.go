@@ -1025,3 +1025,42 @@ func TestDeferredOnlyWithoutCredentialChange(t *testing.T) {
 		}
 	})
 }
+
+// EndOthers on an anonymous session, even one stored in an earlier request (it holds data, a
+// cart or a CSRF secret), is refused with ErrNotLoggedIn and never reaches the store: an empty
+// user ID names no user, and "every other session of nobody" must never mean every other
+// anonymous session.
+func TestEndOthersAnonymousStoredSession(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	var anon [3]string
+	for i := range anon {
+		anon[i] = e.token(e.do("", setFoo))
+	}
+	user := e.login("u", "h")
+	before := e.st.len()
+	e.do(anon[0], func(w http.ResponseWriter, r *http.Request) {
+		if FromRequest(r).UserID() != "" {
+			t.Fatal("anonymous session has a user")
+		}
+		if v, _ := FromRequest(r).GetString("foo"); v != "bar" {
+			t.Fatal("the anonymous session was not stored")
+		}
+		n, err := e.m.EndOthers(w, r)
+		if !errors.Is(err, ErrNotLoggedIn) || n != 0 {
+			t.Errorf("EndOthers on a stored anonymous session = %d, %v; want 0, ErrNotLoggedIn", n, err)
+		}
+	})
+	if got := e.st.len(); got != before {
+		t.Errorf("EndOthers from an anonymous session changed the store: %d sessions, want %d", got, before)
+	}
+	for i, tok := range anon {
+		var v string
+		e.do(tok, func(w http.ResponseWriter, r *http.Request) { v, _ = FromRequest(r).GetString("foo") })
+		if v != "bar" {
+			t.Errorf("anonymous session %d lost its data", i)
+		}
+	}
+	if e.userOf(user) != "u" {
+		t.Error("a logged-in session ended")
+	}
+}
