@@ -705,3 +705,61 @@ func fail(g *Guard, user string, addr netip.Addr) (Decision, error) {
 	}
 	return a.Fail(ctx)
 }
+
+// The IPv6Prefix option sets how much of an IPv6 address is one client: addresses inside the
+// configured prefix share one IP counter, addresses outside it do not. Zero, negative or
+// impossible lengths fall back to /64 (one subscriber's allocation), never to "every address
+// apart" or "the whole Internet together". A zone never makes a new client.
+func TestIPv6PrefixOption(t *testing.T) {
+	cases := []struct {
+		name   string
+		prefix int
+		same   string // inside the prefix of 2001:db8:1:2::1 (a different address)
+		other  string // outside it
+	}{
+		{"default", 0, "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"},
+		{"negative means 64", -1, "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"},
+		{"over 128 means 64", 129, "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"},
+		{"/48", 48, "2001:db8:1:ffff::9", "2001:db8:2::1"},
+		{"/56", 56, "2001:db8:1:ff::9", "2001:db8:1:100::1"},
+		{"/127", 127, "2001:db8:1:2::", "2001:db8:1:2::2"},
+		{"/128: one address", 128, "2001:db8:1:2::1%eth0", "2001:db8:1:2::2"},
+		{"/1", 1, "7fff::1", "8000::1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := newClock()
+			g := newGuard(t, newFake(), clk, Options{IPv6Prefix: c.prefix})
+			attacker := ip("2001:db8:1:2::1")
+			if c.prefix == 1 {
+				attacker = ip("::1")
+			}
+			for i := range DefaultFailureLimit * 4 {
+				if _, err := fail(g, fmt.Sprintf("u%d", i), attacker); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d, _ := g.Check(ctx, "x", attacker); !d.Locked || d.Reason != "ip" {
+				t.Fatalf("the spraying address itself: %+v", d)
+			}
+			if d, _ := g.Check(ctx, "x", ip(c.same)); !d.Locked || d.Reason != "ip" {
+				t.Errorf("%s is inside the prefix but not locked: %+v", c.same, d)
+			}
+			if d, _ := g.Check(ctx, "x", ip(c.other)); d.Locked {
+				t.Errorf("%s is outside the prefix but locked: %+v", c.other, d)
+			}
+		})
+	}
+	// IPv4 is never grouped, whatever the IPv6 prefix.
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{IPv6Prefix: 8})
+	for i := range DefaultFailureLimit * 4 {
+		fail(g, fmt.Sprintf("u%d", i), ip("192.0.2.1"))
+	}
+	if d, _ := g.Check(ctx, "x", ip("192.0.2.2")); d.Locked {
+		t.Errorf("a neighbouring IPv4 address is locked: %+v", d)
+	}
+	if d, _ := g.Check(ctx, "x", ip("::ffff:192.0.2.1")); !d.Locked {
+		t.Errorf("the IPv4-mapped form of a locked IPv4 address is not locked: %+v", d)
+	}
+}
