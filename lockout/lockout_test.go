@@ -763,3 +763,115 @@ func TestIPv6PrefixOption(t *testing.T) {
 		t.Errorf("the IPv4-mapped form of a locked IPv4 address is not locked: %+v", d)
 	}
 }
+
+// Locked names what is locked the way an operator reads it: an IPv6 client by its counting
+// prefix (the bare address when the prefix is /128), a username in clear up to
+// maxEncodedName bytes and only as a hash beyond.
+func TestLockedEntryNames(t *testing.T) {
+	clk := newClock()
+	for _, c := range []struct {
+		prefix int
+		want   string
+	}{{0, "2001:db8:1:2::/64"}, {48, "2001:db8:1::/48"}, {128, "2001:db8:1:2::1"}} {
+		g := newGuard(t, newFake(), clk, Options{IPv6Prefix: c.prefix})
+		for i := range DefaultFailureLimit * 4 {
+			fail(g, fmt.Sprintf("u%d", i), ip("2001:db8:1:2::1"))
+		}
+		entries, err := g.Locked(ctx, 0)
+		if err != nil || len(entries) != 1 || entries[0].Scope != ScopeIP || entries[0].IP != c.want {
+			t.Errorf("IPv6Prefix %d: Locked = %+v, %v; want one IP entry %q", c.prefix, entries, err, c.want)
+		}
+	}
+	g := newGuard(t, newFake(), clk, Options{})
+	atBound := strings.Repeat("a", maxEncodedName)
+	overBound := strings.Repeat("b", maxEncodedName+1)
+	for i := range DefaultFailureLimit * 4 {
+		fail(g, atBound, v4(i))
+		fail(g, overBound, v4(i))
+	}
+	entries, err := g.Locked(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		if e.Scope == ScopeUser {
+			names[e.Username] = true
+		}
+	}
+	if len(names) != 2 || !names[atBound] || !names[""] {
+		t.Errorf("usernames listed: %v; want the %d-byte name in clear and the longer one hashed (empty)", names, maxEncodedName)
+	}
+	for _, name := range []string{atBound, overBound} {
+		if err := g.Unlock(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := g.Check(ctx, name, ip("192.0.2.77")); d.Locked {
+			t.Errorf("Unlock of a %d-byte name left it locked", len(name))
+		}
+	}
+}
+
+// MaxCoolOff zero means DefaultMaxCoolOff (24 h), like every other zero option: escalation is
+// not silently capped at the first cool-off.
+func TestMaxCoolOffZeroMeansDefault(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{Escalate: true, CoolOff: time.Hour})
+	want := []time.Duration{time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 16 * time.Hour, DefaultMaxCoolOff}
+	for round, w := range want {
+		var d Decision
+		for range DefaultFailureLimit {
+			d, _ = fail(g, "pat", ip("192.0.2.1"))
+		}
+		if !d.Locked || d.RetryAfter != w {
+			t.Fatalf("round %d: %+v, want a lock of %v", round, d, w)
+		}
+		clk.Advance(w)
+	}
+	// A MaxCoolOff below CoolOff is raised to it: a lock is never shorter than CoolOff.
+	g2 := newGuard(t, newFake(), clk, Options{Escalate: true, CoolOff: time.Hour, MaxCoolOff: time.Minute})
+	for round := range 3 {
+		var d Decision
+		for range DefaultFailureLimit {
+			d, _ = fail(g2, "quin", ip("192.0.2.1"))
+		}
+		if d.RetryAfter != time.Hour {
+			t.Fatalf("round %d: %+v, want exactly CoolOff", round, d)
+		}
+		clk.Advance(time.Hour)
+	}
+}
+
+// The in-process lock cache holds at most maxCached entries however many keys are locked,
+// so a flood over many addresses cannot grow it without bound; entries past their trust
+// are dropped first to make room.
+func TestLockCacheBounded(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{})
+	now := clk.Now()
+	for i := range maxCached + 10 {
+		g.remember(fmt.Sprintf("k%d", i), ScopeIP, now.Add(time.Hour), now)
+	}
+	if n := len(g.cache.m); n != maxCached {
+		t.Fatalf("cache holds %d entries, want exactly the bound %d", n, maxCached)
+	}
+	// Once they are no longer trusted, a new lock evicts them.
+	later := now.Add(2 * DefaultLockCacheTTL)
+	g.remember("fresh", ScopeIP, later.Add(time.Hour), later)
+	if _, ok := g.cached("fresh", later); !ok || len(g.cache.m) != 1 {
+		t.Fatalf("after expiry: %d entries, fresh cached %v", len(g.cache.m), ok)
+	}
+}
+
+// Username normalisation takes its ASCII fast path only for ASCII: any other byte, valid
+// UTF-8 or not, gets the full NFKC and case-folding treatment, so the fast path never changes
+// which counter a name lands on.
+func TestNormalizeFastPathOnlyForASCII(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		s := "A" + string([]byte{byte(b)}) + "B"
+		slow := cases.Fold().String(strings.TrimSpace(norm.NFKC.String(s)))
+		if got := NormalizeUsername(s); got != slow {
+			t.Errorf("NormalizeUsername(%q) = %q, the Unicode path gives %q", s, got, slow)
+		}
+	}
+}
