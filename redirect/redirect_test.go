@@ -424,6 +424,8 @@ func TestMalformedBracketedHostRefusedEvenWhenListed(t *testing.T) {
 		"[::1",
 		"::1]",
 		"]::1[",
+		"]::1",
+		"]",
 		"[[::1]]",
 		"[::1]]",
 		"[[::1]",
