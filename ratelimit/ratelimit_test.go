@@ -520,3 +520,93 @@ func BenchmarkMiddleware(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// Result.Reset (the RateLimit header's t=) is how long until the key's quota is whole again.
+// For Memory (GCRA) that is the key's arrival time, after this event when it is allowed: one
+// interval per event still counted. For Store it is the end of the current fixed window, on
+// allowed and denied events alike.
+func TestResetValues(t *testing.T) {
+	clk := newClock()
+	m := NewMemory(MustParseRate("5/m"), MemoryOptions{Now: clk.Now})
+	for i := 1; i <= 5; i++ {
+		r, _ := m.Allow(ctx, "k")
+		if !r.Allowed || r.Reset != time.Duration(i)*12*time.Second {
+			t.Fatalf("Memory event %d: %+v, want allowed with Reset %v", i, r, time.Duration(i)*12*time.Second)
+		}
+	}
+	if r, _ := m.Allow(ctx, "k"); r.Allowed || r.Reset != time.Minute || r.RetryAfter != 12*time.Second {
+		t.Fatalf("Memory denied: %+v, want Reset 1m, RetryAfter 12s", r)
+	}
+	clk.Advance(30 * time.Second)
+	if r, _ := m.Allow(ctx, "k"); !r.Allowed || r.Reset != 42*time.Second || r.Remaining != 1 {
+		t.Fatalf("Memory after 30s: %+v, want Reset 42s, 1 remaining", r)
+	}
+
+	clk = newClock()
+	clk.Advance(10 * time.Second) // 10 s into a one-minute window
+	s := NewStore(newFake(), MustParseRate("2/m"), StoreOptions{Now: clk.Now})
+	for i, allowed := range []bool{true, true, false} {
+		r, err := s.Allow(ctx, "k")
+		if err != nil || r.Allowed != allowed || r.Reset != 50*time.Second || r.Limit != 2 {
+			t.Fatalf("Store event %d: %+v, %v; want allowed=%v, Reset 50s", i, r, err, allowed)
+		}
+	}
+	clk.Advance(20 * time.Second)
+	if r, _ := s.Allow(ctx, "other"); !r.Allowed || r.Reset != 30*time.Second {
+		t.Fatalf("Store later in the window: %+v, want Reset 30s", r)
+	}
+	// A zero rate refuses for a whole period.
+	z := NewStore(newFake(), MustParseRate("0/m"), StoreOptions{Now: clk.Now})
+	if r, _ := z.Allow(ctx, "k"); r.Allowed || r.Reset != time.Minute {
+		t.Fatalf("zero rate: %+v", r)
+	}
+}
+
+// A Store counter lives exactly until the end of the window after its own, where it is the
+// "previous" count of the sliding estimate: not shorter (the estimate would forget a burst
+// made just before a boundary) and not longer (a store shared by many keys must not keep
+// dead counters).
+func TestStoreCounterLifetime(t *testing.T) {
+	clk := newClock()
+	clk.Advance(45 * time.Second)
+	c := newFake()
+	l := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now})
+	for range 10 {
+		if r, _ := l.Allow(ctx, "k"); !r.Allowed {
+			t.Fatal("burst denied")
+		}
+	}
+	w := floorDiv(clk.Now().UnixNano(), int64(time.Minute))
+	windowEnd := time.Unix(0, (w+1)*int64(time.Minute))
+	ctr, err := c.GetCounter(ctx, l.counterKey("k", w), clk.Now())
+	if err != nil || ctr.N != 10 {
+		t.Fatalf("current counter: %+v, %v", ctr, err)
+	}
+	if want := windowEnd.Add(time.Minute); !ctr.ExpiresAt.Equal(want) {
+		t.Errorf("counter expires at %v, want the end of the next window %v", ctr.ExpiresAt, want)
+	}
+	// A denied event is taken back out and does not move the expiry.
+	if r, _ := l.Allow(ctx, "k"); r.Allowed {
+		t.Fatal("11th event allowed")
+	}
+	if ctr, _ := c.GetCounter(ctx, l.counterKey("k", w), clk.Now()); ctr.N != 10 || !ctr.ExpiresAt.Equal(windowEnd.Add(time.Minute)) {
+		t.Errorf("after a denial: %+v", ctr)
+	}
+	// Just before the next window ends the burst still weighs on the estimate (10×(1−59/60)
+	// ≈ 0.17, so 9 more fit, not 10); once it has ended the counter is gone.
+	clk.Advance(windowEnd.Sub(clk.Now()) + 59*time.Second)
+	fresh := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now})
+	allowed := 0
+	for range 20 {
+		if r, _ := fresh.Allow(ctx, "k"); r.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 9 {
+		t.Errorf("59 s into the next window: %d allowed, want 9 (the old burst still counts)", allowed)
+	}
+	clk.Advance(time.Second)
+	if ctr, _ := c.GetCounter(ctx, l.counterKey("k", w), clk.Now()); ctr.N != 0 {
+		t.Errorf("counter still alive after the next window: %+v", ctr)
+	}
+}
