@@ -875,3 +875,77 @@ func TestNormalizeFastPathOnlyForASCII(t *testing.T) {
 		}
 	}
 }
+
+// Attempt.Succeed (the path a login view takes) clears the pair, and the username or the IP
+// only when the options say so; every other scope gets its slot back and keeps its failures.
+// Above all, a success never clears the IP scope unless InsecureResetIPOnSuccess is set: an
+// attacker who owns one account must not be able to reset a spraying address by logging in.
+func TestAttemptSucceedResets(t *testing.T) {
+	tests := []struct {
+		name              string
+		opts              Options
+		pairN, userN, ipN int64 // slots left taken (failures) after the success
+	}{
+		{"default clears pair only", Options{}, 0, 4, 4},
+		{"ResetUserOnSuccess", Options{ResetUserOnSuccess: true}, 0, 0, 4},
+		{"InsecureResetIPOnSuccess", Options{InsecureResetIPOnSuccess: true}, 0, 4, 0},
+		{"both", Options{ResetUserOnSuccess: true, InsecureResetIPOnSuccess: true}, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			c := newFake()
+			g := newGuard(t, c, clk, tt.opts)
+			for range 4 {
+				fail(g, "hank", ip("192.0.2.1"))
+			}
+			a, d, err := g.Begin(ctx, "hank", ip("192.0.2.1"))
+			if err != nil || d.Locked {
+				t.Fatalf("Begin: %+v, %v", d, err)
+			}
+			if err := a.Succeed(ctx); err != nil {
+				t.Fatal(err)
+			}
+			k := g.keysFor("hank", ip("192.0.2.1"))
+			for _, x := range []struct {
+				name, key string
+				want      int64
+			}{{"pair", k.pair, tt.pairN}, {"user", k.user, tt.userN}, {"ip", k.ip, tt.ipN}} {
+				slots, _ := c.GetCounter(ctx, x.key, clk.Now())
+				failures, _ := c.GetCounter(ctx, g.failKey(x.key), clk.Now())
+				if slots.N != x.want || failures.N != x.want {
+					t.Errorf("%s: %d slots taken, %d failures; want %d of each", x.name, slots.N, failures.N, x.want)
+				}
+			}
+		})
+	}
+}
+
+// With Escalate, the first lockout of a key is exactly a CoolOff lock from the reservation
+// that tripped it, as without Escalate: escalation lengthens only later lockouts.
+func TestFirstEscalatedLockIsCoolOff(t *testing.T) {
+	for _, escalate := range []bool{false, true} {
+		clk := newClock()
+		g := newGuard(t, newFake(), clk, Options{Escalate: escalate, CoolOff: time.Minute, MaxCoolOff: time.Hour})
+		for range DefaultFailureLimit - 1 {
+			fail(g, "lee", ip("192.0.2.1"))
+		}
+		a, d, err := g.Begin(ctx, "lee", ip("192.0.2.1"))
+		if err != nil || d.Locked {
+			t.Fatalf("Begin: %+v, %v", d, err)
+		}
+		clk.Advance(20 * time.Second) // a slow password check
+		d, err = a.Fail(ctx)
+		if err != nil || !d.Locked || !d.Tripped || d.RetryAfter != 40*time.Second {
+			t.Errorf("escalate=%v: tripping Fail = %+v, %v; want a lock ending one CoolOff after the reservation (40s left)", escalate, d, err)
+		}
+		clk.Advance(40*time.Second - time.Nanosecond)
+		if d, _ := g.Check(ctx, "lee", ip("192.0.2.1")); !d.Locked {
+			t.Errorf("escalate=%v: lock ended early", escalate)
+		}
+		clk.Advance(time.Nanosecond)
+		if d, _ := g.Check(ctx, "lee", ip("192.0.2.1")); d.Locked {
+			t.Errorf("escalate=%v: still locked after CoolOff: %+v", escalate, d)
+		}
+	}
+}
