@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -438,3 +439,34 @@ func BenchmarkReportHandler(b *testing.B) {
 type allowAll struct{}
 
 func (allowAll) Allow(netip.Addr) bool { return true }
+
+// ReportURI goes into two headers (the policy's report-uri and Reporting-Endpoints' quoted
+// string), so anything that could end a directive (";"), start another header list member
+// (","), end the quoted string ('"'), or is not a visible ASCII character is refused at start-up
+// with an error that names ReportURI; every visible ASCII character else is accepted as is.
+func TestReportURICharacters(t *testing.T) {
+	for _, bad := range []string{"/a b", "/a\tb", "/a\nb", "/a;b", "/a; script-src *", "/a,b", `/a"b`, "/a\x7fb", "/a\x00", "/é", "/\u00a0"} {
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Errorf("ReportURI %q accepted", bad)
+					return
+				}
+				if msg := fmt.Sprint(r); !strings.Contains(msg, "bad ReportURI") {
+					t.Errorf("ReportURI %q: panic %q does not name ReportURI", bad, msg)
+				}
+			}()
+			Middleware(Options{ReportURI: bad})
+		}()
+	}
+	for _, good := range []string{"/csp-report", "/~csp", "https://r.example/c?x=1&y=~2", "/!$&'()*+=:@[]"} {
+		rec := run(t, Options{ReportURI: good}, nil, nil)
+		if hdr := rec.Header().Get("Content-Security-Policy"); !strings.Contains(hdr, "; report-uri "+good+"; report-to csp-endpoint") {
+			t.Errorf("ReportURI %q: policy %q", good, hdr)
+		}
+		if got := rec.Header().Get("Reporting-Endpoints"); got != `csp-endpoint="`+good+`"` {
+			t.Errorf("ReportURI %q: Reporting-Endpoints %q", good, got)
+		}
+	}
+}
