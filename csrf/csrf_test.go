@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -863,4 +864,57 @@ func TestRotateWithDefaultCookieStore(t *testing.T) {
 			t.Errorf("%s: post-login token: %d, want 200", base, got)
 		}
 	}
+}
+
+// Temporary files of a multipart form parsed below the middleware (by it or by the app) are
+// removed when the request ends, because net/http only cleans up the form of the request it
+// created; a form that arrived already parsed belongs to whoever parsed it and is left alone.
+func TestMultipartTempFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	files := func() int {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	upload := func() *http.Request {
+		var buf bytes.Buffer
+		mp := multipart.NewWriter(&buf)
+		fw, _ := mp.CreateFormFile("doc", "doc.txt")
+		_, _ = fw.Write(bytes.Repeat([]byte("x"), 4096))
+		_ = mp.Close()
+		r := newReq("POST", "http://www.example.com/upload", map[string]string{
+			"Content-Type": mp.FormDataContentType(), "X-CSRF-Token": maskedTestSecret1}, &buf)
+		return withCookie(r, InsecureCookieName, testSecret)
+	}
+	onDisk := 0
+	parseInApp := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1); err != nil { // 1 byte in memory: the file goes to disk
+			t.Error(err)
+		}
+		onDisk = files()
+	})
+	if res := run(t, Options{}, parseInApp, upload()); res.status != 200 {
+		t.Fatalf("upload: %d (%v)", res.status, res.reason)
+	}
+	if onDisk == 0 {
+		t.Fatal("the test upload did not reach the disk")
+	}
+	if n := files(); n != 0 {
+		t.Errorf("%d temporary files left after the request", n)
+	}
+	// Parsed before the middleware: not ours to remove.
+	r := upload()
+	if err := r.ParseMultipartForm(1); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(t, Options{}, okHandler, r); res.status != 200 {
+		t.Fatalf("pre-parsed upload: %d (%v)", res.status, res.reason)
+	}
+	if files() == 0 {
+		t.Error("the middleware removed the files of a form it did not parse")
+	}
+	_ = r.MultipartForm.RemoveAll()
 }

@@ -173,3 +173,32 @@ func TestParseOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A "*." trusted origin covers the base domain and names with at least one whole label in
+// front of it, nothing else: not an empty label (".example.com"), not a name that merely ends
+// with the same characters, and not the base with a different port or scheme. Checked through
+// the middleware, where a forged Origin arrives.
+func TestWildcardTrustedOriginBoundary(t *testing.T) {
+	opts := Options{TrustedOrigins: []string{"https://*.example.com"}}
+	cases := []struct {
+		origin string
+		want   int
+	}{
+		{"https://a.b.example.com", 200},
+		{"https://example.com", 200},
+		{"https://.example.com", 403},
+		{"https://aexample.com", 403},
+		{"https://xample.com", 403},
+		{"https://a.example.com.evil.org", 403},
+		{"https://a.example.co", 403},
+		{"http://a.example.com", 403},
+		{"https://a.example.com:444", 403},
+	}
+	for _, c := range cases {
+		r := newReq("POST", "https://www.site.org/", map[string]string{"Origin": c.origin, "X-CSRF-Token": maskedTestSecret1}, nil)
+		withCookie(r, SecureCookieName, testSecret)
+		if res := run(t, opts, nil, r); res.status != c.want {
+			t.Errorf("Origin %q: status %d (%v), want %d", c.origin, res.status, res.reason, c.want)
+		}
+	}
+}
