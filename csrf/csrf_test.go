@@ -918,3 +918,30 @@ func TestMultipartTempFilesRemoved(t *testing.T) {
 	}
 	_ = r.MultipartForm.RemoveAll()
 }
+
+// A store that cannot keep a new secret makes Token fail closed (no token, so the form cannot
+// be submitted) and the failure reaches the configured logger, or slog's default when none is
+// configured; it never panics.
+func TestTokenStoreFailureLogged(t *testing.T) {
+	store := &memSessions{m: map[string]string{}, failSet: true}
+	var buf bytes.Buffer
+	var tok string
+	h := Protect(Options{Store: store, Logger: slog.New(slog.NewTextHandler(&buf, nil))})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tok = Token(r) }))
+	h.ServeHTTP(httptest.NewRecorder(), withCookie(newReq("GET", "http://www.example.com/", nil, nil), "sid", "C"))
+	if tok != "" {
+		t.Fatalf("Token with a failing store = %q, want empty", tok)
+	}
+	if !strings.Contains(buf.String(), "storing secret failed") || !strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("configured logger got %q", buf.String())
+	}
+	// Without a configured logger: slog's default, no panic.
+	var def bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&def, nil)))
+	defer slog.SetDefault(old)
+	h = Protect(Options{Store: store})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tok = Token(r) }))
+	h.ServeHTTP(httptest.NewRecorder(), withCookie(newReq("GET", "http://www.example.com/", nil, nil), "sid", "C"))
+	if tok != "" || !strings.Contains(def.String(), "storing secret failed") {
+		t.Errorf("default logger: token %q, log %q", tok, def.String())
+	}
+}

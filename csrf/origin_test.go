@@ -202,3 +202,49 @@ func TestWildcardTrustedOriginBoundary(t *testing.T) {
 		}
 	}
 }
+
+// Origin and trusted-origin syntax limits, at their edges: a scheme of at most 32 characters,
+// a host name of at most 253 (DNS), and every ASCII letter, upper or lower case, in a name.
+func TestOriginSyntaxLimits(t *testing.T) {
+	label := strings.Repeat("a", 63) + "."
+	name253 := strings.Repeat(label, 3) + strings.Repeat("b", 253-3*64) // 253 characters
+	if len(name253) != 253 {
+		t.Fatalf("test setup: %d", len(name253))
+	}
+	cases := []struct {
+		entry string
+		ok    bool
+	}{
+		{"https://" + name253, true},
+		{"https://" + name253 + "b", false},
+		{"https://*." + name253, true},
+		{strings.Repeat("s", 32) + "://example.com", true},
+		{strings.Repeat("s", 33) + "://example.com", false},
+		{"https://AZaz09-_.example.com", true},
+		{"https://Zz.example.com", true},
+	}
+	for _, c := range cases {
+		_, err := parseTrustedOrigin(c.entry)
+		if (err == nil) != c.ok {
+			t.Errorf("parseTrustedOrigin(%.50q…) = %v, want ok=%v", c.entry, err, c.ok)
+		}
+		if _, err := New(Options{TrustedOrigins: []string{c.entry}}); (err == nil) != c.ok {
+			t.Errorf("New with trusted origin %.50q…: %v, want ok=%v", c.entry, err, c.ok)
+		}
+	}
+	// The same limits on a request's Origin: a trusted name at the limit is honoured.
+	for _, c := range []struct {
+		trusted, origin string
+		want            int
+	}{
+		{"https://" + name253, "https://" + strings.ToUpper(name253), 200},
+		{"https://zz.example.com", "https://ZZ.example.com", 200},
+		{"https://az.example.com", "https://aZ.example.com", 200},
+	} {
+		r := newReq("POST", "https://www.site.org/", map[string]string{"Origin": c.origin, "X-CSRF-Token": maskedTestSecret1}, nil)
+		withCookie(r, SecureCookieName, testSecret)
+		if res := run(t, Options{TrustedOrigins: []string{c.trusted}}, nil, r); res.status != c.want {
+			t.Errorf("Origin %.40q…: %d (%v), want %d", c.origin, res.status, res.reason, c.want)
+		}
+	}
+}
