@@ -248,3 +248,59 @@ func TestOriginSyntaxLimits(t *testing.T) {
 		}
 	}
 }
+
+// Ports are 1 to 65535 in decimal without leading zeros, and "*." wildcards cover a plain
+// domain: no empty labels, no trailing dot.
+func TestOriginPortsAndWildcardForms(t *testing.T) {
+	cases := []struct {
+		entry string
+		ok    bool
+	}{
+		{"https://example.com:1", true},
+		{"https://example.com:8080", true},
+		{"https://example.com:10000", true},
+		{"https://example.com:65535", true},
+		{"https://example.com:65536", false},
+		{"https://example.com:99999", false},
+		{"https://example.com:100000", false},
+		{"https://example.com:0", false},
+		{"https://example.com:0443", false},
+		{"https://example.com:8a", false},
+		{"https://example.com:a8", false},
+		{"https://example.com:-1", false},
+		{"https://example.com:", false},
+		{"https://*..example.com", false},
+		{"https://*.example.com.", false},
+	}
+	for _, c := range cases {
+		if _, err := parseTrustedOrigin(c.entry); (err == nil) != c.ok {
+			t.Errorf("parseTrustedOrigin(%q) = %v, want ok=%v", c.entry, err, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"https://example.com:65535", true},
+		{"https://example.com:65536", false},
+		{"https://example.com:8a", false},
+		{"https://example.com:10", true},
+	} {
+		if _, ok := parseOrigin(c.origin); ok != c.ok {
+			t.Errorf("parseOrigin(%q) ok = %v, want %v", c.origin, ok, c.ok)
+		}
+	}
+}
+
+// Attacker-controlled text in reasons and logs is capped at 200 bytes, marked when cut.
+func TestPrintableCap(t *testing.T) {
+	if got := printable(strings.Repeat("a", 200)); got != strings.Repeat("a", 200) {
+		t.Errorf("200 bytes: %q", got)
+	}
+	if got := printable(strings.Repeat("a", 201)); got != strings.Repeat("a", 200)+"..." {
+		t.Errorf("201 bytes: %q", got)
+	}
+	if got := printable("a\nb\x00"); got != `a\nb\x00` {
+		t.Errorf("controls: %q", got)
+	}
+}
