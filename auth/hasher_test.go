@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -525,5 +526,51 @@ func TestParseHashWrongPartCounts(t *testing.T) {
 				}()
 			}
 		}
+	}
+}
+
+// The documented limits hold exactly: a password of MaxPasswordBytes hashes and verifies (one
+// byte more does neither), and a stored hash needing exactly the whole memory budget verifies
+// while one needing more never does.
+func TestHasherLimitsAtTheirEdges(t *testing.T) {
+	h := fast()
+	longest := strings.Repeat("p", MaxPasswordBytes)
+	enc, err := h.Hash(ctx, longest)
+	if err != nil {
+		t.Fatalf("Hash of MaxPasswordBytes bytes: %v", err)
+	}
+	if !mustVerify(t, h, longest, enc) {
+		t.Error("a password of exactly MaxPasswordBytes does not verify")
+	}
+	if _, err := h.Hash(ctx, longest+"p"); !errors.Is(err, ErrPasswordTooLong) {
+		t.Errorf("Hash of MaxPasswordBytes+1 bytes: %v", err)
+	}
+	if mustVerify(t, h, longest+"p", enc) {
+		t.Error("an over-long password verified")
+	}
+
+	budget := &Hasher{Argon2: Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}, MemoryBudgetMiB: 1}
+	atBudget, err := budget.Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mustVerify(t, budget, "pw", atBudget) {
+		t.Error("a hash needing exactly the whole memory budget does not verify")
+	}
+	over, err := (&Hasher{Argon2: Argon2Params{MemoryKiB: 1025, Time: 1, Threads: 1}}).Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mustVerify(t, budget, "pw", over) {
+		t.Error("a hash needing more than the memory budget verified")
+	}
+}
+
+// With MaxConcurrent zero, 2 × GOMAXPROCS hash computations may run at once.
+func TestDefaultConcurrency(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	h := &Hasher{}
+	if got := cap(h.limiter().slots); got != 6 {
+		t.Errorf("GOMAXPROCS 3: %d concurrent computations, want 6", got)
 	}
 }
