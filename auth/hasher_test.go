@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/cryptotest"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -572,5 +574,81 @@ func TestDefaultConcurrency(t *testing.T) {
 	h := &Hasher{}
 	if got := cap(h.limiter().slots); got != 6 {
 		t.Errorf("GOMAXPROCS 3: %d concurrent computations, want 6", got)
+	}
+}
+
+// Only argon2id hashes with the current costs are kept: argon2i with the very same
+// parameters is upgraded on the next login, like every other algorithm.
+func TestNeedsUpgradeArgon2i(t *testing.T) {
+	h := fast()
+	id, _ := h.Hash(ctx, "pw")
+	parts := strings.Split(id, "$")
+	parts[1] = "argon2i"
+	argon2i := strings.Join(parts, "$")
+	if info, err := ParseHash(argon2i); err != nil || info.Algorithm != AlgArgon2i {
+		t.Fatalf("test setup: %+v, %v", info, err)
+	}
+	if !h.NeedsUpgrade(argon2i) {
+		t.Error("argon2i with the current costs does not need an upgrade")
+	}
+	if h.NeedsUpgrade(id) {
+		t.Error("argon2id with the current costs needs an upgrade")
+	}
+}
+
+// Stored hashes are read up to maxEncodedLen bytes and refused beyond.
+func TestParseHashLengthLimit(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(make([]byte, sha256.Size))
+	pad := func(total int) string {
+		prefix := "pbkdf2_sha256$1$"
+		salt := strings.Repeat("s", total-len(prefix)-1-len(key))
+		return prefix + salt + "$" + key
+	}
+	if s := pad(maxEncodedLen); len(s) != maxEncodedLen {
+		t.Fatalf("test setup: %d", len(s))
+	} else if _, err := ParseHash(s); err != nil {
+		t.Errorf("a hash of exactly maxEncodedLen bytes: %v", err)
+	}
+	if _, err := ParseHash(pad(maxEncodedLen + 1)); !errors.Is(err, ErrMalformedHash) {
+		t.Errorf("a hash of maxEncodedLen+1 bytes: %v", err)
+	}
+}
+
+// The unusable-password marker is drawn without modulo bias: with a known random stream, it
+// is "!" followed by alphabet[b % 62] for exactly the bytes below 248 (= 4 × 62), in order.
+// The streams are chosen to hold the byte 248 itself, the first one that must be skipped.
+func TestUnusablePasswordRejectionSampling(t *testing.T) {
+	expected := func(seed uint64) (string, bool) {
+		cryptotest.SetGlobalRandom(t, seed)
+		raw := make([]byte, 4096)
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		want, saw248 := "!", false
+		for _, b := range raw {
+			if len(want) == 41 {
+				break
+			}
+			if b < 248 {
+				want += string(unusableChars[int(b)%62])
+			}
+			saw248 = saw248 || b == 248
+		}
+		return want, saw248
+	}
+	checked := 0
+	for seed := uint64(0); seed < 1000 && checked < 3; seed++ {
+		want, saw248 := expected(seed)
+		if !saw248 {
+			continue
+		}
+		cryptotest.SetGlobalRandom(t, seed)
+		if got := UnusablePassword(); got != want {
+			t.Errorf("seed %d: UnusablePassword() = %q, rejection sampling gives %q", seed, got, want)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Fatalf("only %d streams holding the byte 248 found", checked)
 	}
 }
