@@ -404,3 +404,59 @@ func TestForwardedAcrossHeaderLines(t *testing.T) {
 		})
 	}
 }
+
+// An empty member of X-Forwarded-For that the walk reaches (at the start of a line, or a whole
+// empty line, behind trusted hops) makes the chain malformed: it is not believed and the peer
+// stays the client; left of the client it is the client's own text and changes nothing. For
+// X-Forwarded-Proto the last member counts even after an empty one; X-Forwarded-Host may be
+// 255 bytes long.
+func TestXForwardedEdges(t *testing.T) {
+	res := &Resolver{TrustedProxies: mustPrefixes(t, "10.0.0.0/8")}
+	host255 := strings.Repeat("a", 251) + ".com"
+	cases := []struct {
+		name    string
+		h       hdr
+		ip      string
+		scheme  string
+		host    string
+		proxied bool
+	}{
+		{"empty first member", hdr{{"X-Forwarded-For", ",10.0.0.5"}}, "10.0.0.1", "http", "h", false},
+		{"empty member left of the client is the client's own", hdr{{"X-Forwarded-For", ", 198.51.100.7, 10.0.0.5"}}, "198.51.100.7", "http", "h", true},
+		{"empty earlier line", hdr{{"X-Forwarded-For", ""}, {"X-Forwarded-For", "10.0.0.5"}}, "10.0.0.1", "http", "h", false},
+		{"proto after an empty member", hdr{{"X-Forwarded-Proto", ",https"}}, "10.0.0.1", "https", "h", true},
+		{"host of 255 bytes", hdr{{"X-Forwarded-Host", host255}}, "10.0.0.1", "http", host255, true},
+		{"host of 256 bytes", hdr{{"X-Forwarded-Host", host255 + "m"}}, "10.0.0.1", "http", "h", false},
+	}
+	for _, c := range cases {
+		got := res.Resolve(newReq("10.0.0.1:1", "h", false, c.h))
+		if got.IP.String() != c.ip || got.Scheme != c.scheme || got.Host != c.host || got.Proxied != c.proxied {
+			t.Errorf("%s: got %+v (ip %s), want ip=%s scheme=%s host=%.20s proxied=%v", c.name, got, got.IP, c.ip, c.scheme, c.host, c.proxied)
+		}
+	}
+}
+
+// A bad trusted-proxy entry is named in the error, cut at 64 bytes, with the parser's own
+// message only while the entry is short enough for it to be readable.
+func TestBadProxyMessages(t *testing.T) {
+	for _, c := range []struct {
+		entry  string
+		quoted string
+		parser bool // the parser's message (which repeats the entry) is included
+	}{
+		{strings.Repeat("z", 64), `"` + strings.Repeat("z", 64) + `"`, true},
+		{strings.Repeat("z", 65), `"` + strings.Repeat("z", 64) + `..."`, false},
+	} {
+		_, err := ParsePrefixes(c.entry)
+		if err == nil {
+			t.Fatalf("%d-byte entry accepted", len(c.entry))
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.quoted) {
+			t.Errorf("%d-byte entry: %q does not quote it as %q", len(c.entry), msg, c.quoted)
+		}
+		if got := !strings.HasSuffix(msg, "not an IP address or CIDR prefix"); got != c.parser {
+			t.Errorf("%d-byte entry: parser message included = %v, want %v (%q)", len(c.entry), got, c.parser, msg)
+		}
+	}
+}
