@@ -460,3 +460,32 @@ func TestBadProxyMessages(t *testing.T) {
 		}
 	}
 }
+
+// RFC 7239 quoting at its edges: a value is quoted only when it both starts and ends with a
+// quote (any other quote makes the element malformed, so nothing in it is believed), an empty
+// quoted value is a value, a backslash anywhere is refused, and an empty list member is
+// skipped (RFC 7230 §7).
+func TestForwardedQuotingEdges(t *testing.T) {
+	res := &Resolver{TrustedProxies: mustPrefixes(t, "10.0.0.0/8"), Header: Forwarded}
+	cases := []struct {
+		name    string
+		h       hdr
+		ip      string
+		scheme  string
+		proxied bool
+	}{
+		{"leading empty member", hdr{{"Forwarded", ", for=198.51.100.7"}}, "198.51.100.7", "http", true},
+		{"backslash at the start", hdr{{"Forwarded", `\x=1;for=198.51.100.7;proto=https`}}, "10.0.0.1", "http", false},
+		{"empty quoted for", hdr{{"Forwarded", `for="";proto=https`}}, "10.0.0.1", "https", true},
+		{"closing quote only", hdr{{"Forwarded", `for=198.51.100.7"";proto=https`}}, "10.0.0.1", "http", false},
+		{"quotes inside a value", hdr{{"Forwarded", `for=198.51.100.7;by=""x;proto=https`}}, "10.0.0.1", "http", false},
+		{"opening quotes only", hdr{{"Forwarded", `for=""198.51.100.7;proto=https`}}, "10.0.0.1", "http", false},
+		{"empty value", hdr{{"Forwarded", `for=;proto=https`}}, "10.0.0.1", "https", true},
+	}
+	for _, c := range cases {
+		got := res.Resolve(newReq("10.0.0.1:1", "h", false, c.h))
+		if got.IP.String() != c.ip || got.Scheme != c.scheme || got.Proxied != c.proxied {
+			t.Errorf("%s: got %+v (ip %s), want ip=%s scheme=%s proxied=%v", c.name, got, got.IP, c.ip, c.scheme, c.proxied)
+		}
+	}
+}
