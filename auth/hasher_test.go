@@ -652,3 +652,86 @@ func TestUnusablePasswordRejectionSampling(t *testing.T) {
 		t.Fatalf("only %d streams holding the byte 248 found", checked)
 	}
 }
+
+// Stored PBKDF2 hashes: an iteration count from 1 to maxPBKDF2Iter written in plain decimal,
+// a non-empty salt and a standard-base64 key of exactly the hash's size.
+func TestParseHashPBKDF2Fields(t *testing.T) {
+	key32 := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	key20 := base64.StdEncoding.EncodeToString(make([]byte, 20))
+	cases := []struct {
+		encoded string
+		ok      bool
+	}{
+		{"pbkdf2_sha256$1$salt$" + key32, true},
+		{"pbkdf2_sha256$10000000$salt$" + key32, true},
+		{"pbkdf2_sha256$10000001$salt$" + key32, false},
+		{"pbkdf2_sha256$0$salt$" + key32, false},
+		{"pbkdf2_sha256$-1$salt$" + key32, false},
+		{"pbkdf2_sha256$+5$salt$" + key32, false},
+		{"pbkdf2_sha256$x$salt$" + key32, false},
+		{"pbkdf2_sha256$1$$" + key32, false},
+		{"pbkdf2_sha256$1$salt$" + key20, false},
+		{"pbkdf2_sha256$1$salt$" + key32[:len(key32)-1], false},
+		{"pbkdf2_sha256$1$salt$!" + key32[1:], false},
+		{"pbkdf2_sha1$1$salt$" + key20, true},
+		{"pbkdf2_sha1$1$salt$" + key32, false},
+	}
+	for _, c := range cases {
+		info, err := ParseHash(c.encoded)
+		if (err == nil) != c.ok {
+			t.Errorf("ParseHash(%q) = %+v, %v; want ok=%v", c.encoded, info, err, c.ok)
+		}
+	}
+}
+
+// Stored bcrypt hashes: exactly "$2a$", "$2b$" or "$2y$", a two-digit cost from bcrypt's
+// minimum to maxBcryptCost, "$" and 53 characters of bcrypt's base64 alphabet ("./A-Za-z0-9").
+func TestParseHashBcryptFields(t *testing.T) {
+	body := "CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW" // 53 characters
+	good := "$2a$05$" + body
+	with := func(i int, c byte) string { b := []byte(good); b[i] = c; return string(b) }
+	cases := []struct {
+		name, s string
+		ok      bool
+	}{
+		{"2a", good, true},
+		{"2b", "$2b$05$" + body, true},
+		{"2y", "$2y$05$" + body, true},
+		{"2x", "$2x$05$" + body, false},
+		{"2c", "$2c$05$" + body, false},
+		{"first byte", with(0, 'x'), false},
+		{"version digit", with(1, '3'), false},
+		{"third separator", with(3, 'x'), false},
+		{"cost separator", with(6, 'x'), false},
+		{"59 bytes", good[:59], false},
+		{"61 bytes", good + "C", false},
+		{"cost 4 (bcrypt's minimum)", "$2a$04$" + body, true},
+		{"cost 3", "$2a$03$" + body, false},
+		{"cost 16", "$2a$16$" + body, true},
+		{"cost 17", "$2a$17$" + body, false},
+		{"cost not a number", "$2a$x5$" + body, false},
+	}
+	for _, c := range "./AZaz09" {
+		cases = append(cases, struct {
+			name, s string
+			ok      bool
+		}{"body character " + string(c), with(59, byte(c)), true})
+	}
+	for _, c := range "@[`{:-!$" {
+		cases = append(cases, struct {
+			name, s string
+			ok      bool
+		}{"body character " + string(c), with(59, byte(c)), false})
+	}
+	for _, c := range cases {
+		for _, prefix := range []string{"", "bcrypt$", "bcrypt_sha256$"} {
+			if prefix == "" && !strings.HasPrefix(c.s, "$2") {
+				continue // not recognised as bcrypt at all
+			}
+			_, err := ParseHash(prefix + c.s)
+			if (err == nil) != c.ok {
+				t.Errorf("%s (%q%s): %v, want ok=%v", c.name, prefix, c.s, err, c.ok)
+			}
+		}
+	}
+}
