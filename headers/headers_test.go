@@ -304,7 +304,7 @@ func TestOuterHeadersKept(t *testing.T) {
 // including empty members (";;", a trailing ";"), which browsers skip.
 func TestAllowFramingEmptyDirectives(t *testing.T) {
 	for policy, want := range map[string]string{
-		"default-src 'none';":                        "default-src 'none'; frame-ancestors 'self'",
+		"default-src 'none';":                         "default-src 'none'; frame-ancestors 'self'",
 		"default-src 'none';; frame-ancestors 'none'": "default-src 'none'; frame-ancestors 'self'",
 		"; frame-ancestors 'none' ;":                  "frame-ancestors 'self'",
 	} {
