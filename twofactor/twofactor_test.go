@@ -491,3 +491,47 @@ func TestConcurrentGuessesThrottled(t *testing.T) {
 		t.Fatalf("after the burst: %v", err)
 	}
 }
+
+// The remember cookie lives exactly RememberFor, in the browser (Max-Age) as on the server;
+// a request without the cookie, or with a value of the wrong shape, is simply not remembered
+// (never a panic), and values are read up to 512 bytes.
+func TestRememberCookieEdges(t *testing.T) {
+	m, _, clk, u := setup(t)
+	c := m.RememberCookie(u)
+	if c.MaxAge != int((30*24*time.Hour)/time.Second) {
+		t.Errorf("Max-Age %d, want 30 days", c.MaxAge)
+	}
+	m2, _ := New(memory.New(), Options{Keys: [][]byte{key}, Now: clk.Now, RememberFor: 90 * time.Minute})
+	if c2 := m2.RememberCookie(u); c2.MaxAge != 5400 {
+		t.Errorf("RememberFor 90m: Max-Age %d", c2.MaxAge)
+	}
+	if m.Remembered(httptest.NewRequest("GET", "/", nil), u) {
+		t.Error("a request without the cookie is remembered")
+	}
+	req := func(v string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: v})
+		return r
+	}
+	parts := strings.Split(c.Value, ".")
+	for _, v := range []string{"v1", "v1.x", "v1.x.0", "v1.x.0.1", c.Value + ".x", "v2." + strings.Join(parts[1:], ".")} {
+		if m.Remembered(req(v), u) {
+			t.Errorf("malformed value %q remembered", v)
+		}
+	}
+	// A user ID of 339 bytes makes the value exactly 512 bytes; 340 makes it 514.
+	for _, c := range []struct {
+		idLen int
+		ok    bool
+	}{{339, true}, {340, false}} {
+		long := u
+		long.ID = strings.Repeat("i", c.idLen)
+		v := m.RememberCookie(long).Value
+		if (len(v) <= 512) != c.ok {
+			t.Fatalf("test setup: a %d-byte ID gives a %d-byte value", c.idLen, len(v))
+		}
+		if got := m.Remembered(req(v), long); got != c.ok {
+			t.Errorf("value of %d bytes: remembered = %v, want %v", len(v), got, c.ok)
+		}
+	}
+}
