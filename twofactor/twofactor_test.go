@@ -535,3 +535,20 @@ func TestRememberCookieEdges(t *testing.T) {
 		}
 	}
 }
+
+// A remember cookie expires at its stated second: valid one second before, not at it.
+func TestRememberCookieExpiresOnTheSecond(t *testing.T) {
+	m, _, clk, u := setup(t)
+	clk.Add(-clk.Now().Sub(clk.Now().Truncate(time.Second))) // a whole second
+	c := m.RememberCookie(u)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	clk.Add(30*24*time.Hour - time.Second)
+	if !m.Remembered(r, u) {
+		t.Fatal("not remembered one second before expiry")
+	}
+	clk.Add(time.Second)
+	if m.Remembered(r, u) {
+		t.Fatal("remembered at the expiry second")
+	}
+}
