@@ -610,3 +610,33 @@ func TestStoreCounterLifetime(t *testing.T) {
 		t.Errorf("counter still alive after the next window: %+v", ctr)
 	}
 }
+
+// Store keys are namespaced: Prefix (default "rl:") then Name (default the rate, "5/m"), so
+// limiters with different rates never share a count unless given one Name, and no limiter's
+// counters collide with other users of a shared store (lockout's "lockout:" keys, say).
+func TestStoreKeyNamespaces(t *testing.T) {
+	clk := newClock()
+	c := newFake()
+	five := NewStore(c, MustParseRate("5/m"), StoreOptions{Now: clk.Now})
+	ten := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now})
+	for range 5 {
+		five.Allow(ctx, "k")
+	}
+	if r, _ := five.Allow(ctx, "k"); r.Allowed {
+		t.Fatal("6th event of 5/m allowed")
+	}
+	if r, _ := ten.Allow(ctx, "k"); !r.Allowed || r.Remaining != 9 {
+		t.Errorf("a limiter with another rate shares the count: %+v", r)
+	}
+	named := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now, Name: "login", Prefix: "app:"})
+	named.Allow(ctx, "k")
+	for _, p := range []struct {
+		prefix string
+		n      int
+	}{{"rl:5/m:", 1}, {"rl:10/m:", 1}, {"app:login:", 1}, {"rl:login:", 0}, {"app:10/m:", 0}} {
+		got, err := c.ListCounters(ctx, p.prefix, 1, clk.Now(), 0)
+		if err != nil || len(got) != p.n {
+			t.Errorf("counters under %q: %d (%v), want %d", p.prefix, len(got), err, p.n)
+		}
+	}
+}
