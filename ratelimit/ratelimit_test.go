@@ -640,3 +640,22 @@ func TestStoreKeyNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// The in-process memory of denials holds at most maxDenied keys, so a flood of distinct keys
+// cannot grow it without bound; entries whose denial has ended make room first.
+func TestStoreDenialMemoryBounded(t *testing.T) {
+	clk := newClock()
+	l := NewStore(newFake(), MustParseRate("1/m"), StoreOptions{Now: clk.Now})
+	now := clk.Now()
+	for i := range maxDenied + 10 {
+		l.rememberDenial(fmt.Sprint("k", i), now.Add(time.Minute), now)
+	}
+	if len(l.denied) != maxDenied {
+		t.Fatalf("%d denials remembered, want the bound %d", len(l.denied), maxDenied)
+	}
+	later := now.Add(2 * time.Minute)
+	l.rememberDenial("fresh", later.Add(time.Minute), later)
+	if _, ok := l.denied["fresh"]; !ok || len(l.denied) != 1 {
+		t.Fatalf("after the denials ended: %d remembered, fresh kept %v", len(l.denied), ok)
+	}
+}
