@@ -659,3 +659,37 @@ func TestStoreDenialMemoryBounded(t *testing.T) {
 		t.Fatalf("after the denials ended: %d remembered, fresh kept %v", len(l.denied), ok)
 	}
 }
+
+// MaxKeys zero means the default (2^20 keys), not "no room": thousands of distinct keys are
+// tracked without ErrFull.
+func TestMemoryDefaultMaxKeys(t *testing.T) {
+	clk := newClock()
+	l := NewMemory(MustParseRate("1/m"), MemoryOptions{Now: clk.Now})
+	for i := range 20 * shardCount {
+		if r, err := l.Allow(ctx, fmt.Sprint("key", i)); err != nil || !r.Allowed {
+			t.Fatalf("key %d: %+v, %v", i, r, err)
+		}
+	}
+	if l.Len() != 20*shardCount {
+		t.Fatalf("tracking %d keys, want %d", l.Len(), 20*shardCount)
+	}
+}
+
+// Store windows are aligned by floor division for any clock, before 1970 too: 30 s before the
+// epoch a one-minute window has 30 s left, not 90.
+func TestStoreWindowsBeforeEpoch(t *testing.T) {
+	clk := testclock.New(time.Unix(-30, 0))
+	l := NewStore(newFake(), MustParseRate("2/m"), StoreOptions{Now: clk.Now})
+	if r, err := l.Allow(ctx, "k"); err != nil || !r.Allowed || r.Reset != 30*time.Second {
+		t.Fatalf("30 s before the epoch: %+v, %v; want Reset 30s", r, err)
+	}
+	// Exactly on a window boundary before the epoch: a whole window ahead.
+	if r, _ := NewStore(newFake(), MustParseRate("2/m"), StoreOptions{Now: testclock.New(time.Unix(-60, 0)).Now}).Allow(ctx, "k"); r.Reset != time.Minute {
+		t.Fatalf("on the boundary 60 s before the epoch: Reset %v, want 1m", r.Reset)
+	}
+	l.Allow(ctx, "k")
+	clk.Advance(30 * time.Second) // the epoch: a new window, the previous one weighs fully
+	if r, _ := l.Allow(ctx, "k"); r.Allowed {
+		t.Fatalf("at the window boundary: %+v, want denied (2 events in the previous window)", r)
+	}
+}
