@@ -541,6 +541,12 @@ func TestResetValues(t *testing.T) {
 	if r, _ := m.Allow(ctx, "k"); !r.Allowed || r.Reset != 42*time.Second || r.Remaining != 1 {
 		t.Fatalf("Memory after 30s: %+v, want Reset 42s, 1 remaining", r)
 	}
+	if r, _ := m.Allow(ctx, "k"); !r.Allowed || r.Reset != 54*time.Second {
+		t.Fatalf("Memory, next event: %+v, want Reset 54s", r)
+	}
+	if r, _ := m.Allow(ctx, "k"); r.Allowed || r.Reset != 54*time.Second {
+		t.Fatalf("Memory denied later on: %+v, want Reset 54s", r)
+	}
 
 	clk = newClock()
 	clk.Advance(10 * time.Second) // 10 s into a one-minute window
