@@ -699,3 +699,49 @@ func TestStoreWindowsBeforeEpoch(t *testing.T) {
 		t.Fatalf("at the window boundary: %+v, want denied (2 events in the previous window)", r)
 	}
 }
+
+// limiterFunc is a Limiter that does not report its rate.
+type limiterFunc func(context.Context, string) (Result, error)
+
+func (f limiterFunc) Allow(ctx context.Context, key string) (Result, error) { return f(ctx, key) }
+
+// With Headers on, a limiter that reports its rate gets a RateLimit-Policy header; one that
+// does not (a custom Limiter) gets only RateLimit, and serving it never fails. Without Headers
+// neither is sent.
+func TestMiddlewareHeadersPerLimiterKind(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	custom := limiterFunc(func(context.Context, string) (Result, error) {
+		return Result{Allowed: true, Remaining: 3, Limit: 4, Reset: 2 * time.Second}, nil
+	})
+	clk := newClock()
+	memory := NewMemory(MustParseRate("2/m"), MemoryOptions{Now: clk.Now})
+	for _, c := range []struct {
+		name    string
+		l       Limiter
+		headers bool
+		policy  string
+		rl      string
+	}{
+		{"custom with headers", custom, true, "", `"default";r=3;t=2`},
+		{"custom without headers", custom, false, "", ""},
+		{"memory with headers", memory, true, `"default";q=2;w=60`, `"default";r=1;t=30`},
+		{"memory without headers", memory, false, "", ""},
+	} {
+		w := httptest.NewRecorder()
+		Middleware(c.l, ByIP, Options{Headers: c.headers})(ok).ServeHTTP(w, req("192.0.2.1:1"))
+		if w.Code != http.StatusNoContent || w.Header().Get("RateLimit-Policy") != c.policy || w.Header().Get("RateLimit") != c.rl {
+			t.Errorf("%s: %d, policy %q, RateLimit %q; want %q and %q", c.name, w.Code,
+				w.Header().Get("RateLimit-Policy"), w.Header().Get("RateLimit"), c.policy, c.rl)
+		}
+	}
+}
+
+// Rates are accepted up to MaxRateN events per period and refused beyond.
+func TestParseRateMaxN(t *testing.T) {
+	if _, err := ParseRate(fmt.Sprintf("%d/s", MaxRateN)); err != nil {
+		t.Errorf("MaxRateN/s: %v", err)
+	}
+	if _, err := ParseRate(fmt.Sprintf("%d/s", MaxRateN+1)); err == nil {
+		t.Error("MaxRateN+1/s accepted")
+	}
+}
