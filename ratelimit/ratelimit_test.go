@@ -745,3 +745,19 @@ func TestParseRateMaxN(t *testing.T) {
 		t.Error("MaxRateN+1/s accepted")
 	}
 }
+
+// A period written as a bare number is seconds, whatever its last digit.
+func TestParseRateBareSeconds(t *testing.T) {
+	for s, per := range map[string]time.Duration{"5/9": 9 * time.Second, "5/10": 10 * time.Second, "1/19": 19 * time.Second, "1/0s": 0} {
+		r, err := ParseRate(s)
+		if per == 0 {
+			if err == nil {
+				t.Errorf("ParseRate(%q) accepted a zero period", s)
+			}
+			continue
+		}
+		if err != nil || r.Per != per {
+			t.Errorf("ParseRate(%q) = %+v, %v; want per %v", s, r, err, per)
+		}
+	}
+}
