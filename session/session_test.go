@@ -1064,3 +1064,62 @@ func TestEndOthersAnonymousStoredSession(t *testing.T) {
 		t.Error("a logged-in session ended")
 	}
 }
+
+// Stored user agents are cut to userAgentMax bytes at a character boundary: a short one is
+// kept whole, a long ASCII one keeps exactly userAgentMax bytes.
+func TestTruncateUA(t *testing.T) {
+	exact := strings.Repeat("a", userAgentMax)
+	if got := truncateUA(exact); got != exact {
+		t.Errorf("a %d-byte UA was cut to %d", userAgentMax, len(got))
+	}
+	if got := truncateUA(exact + "b"); got != exact {
+		t.Errorf("a long ASCII UA was cut to %d bytes, want %d", len(got), userAgentMax)
+	}
+	// "é" is two bytes: one starting at byte userAgentMax-1 is dropped whole.
+	ua := strings.Repeat("a", userAgentMax-1) + "é"
+	if got := truncateUA(ua); got != strings.Repeat("a", userAgentMax-1) {
+		t.Errorf("a UA cut inside a character: %q", got[len(got)-3:])
+	}
+}
+
+// Delete and Clear remove what they are asked to, whichever value came first, and Clear
+// drops pending flashes even when there are no values.
+func TestDeleteAndClear(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		s.SetString("a", "1")
+		s.SetString("b", "2")
+		s.Delete("a")
+		if _, ok := s.GetString("a"); ok {
+			t.Error("the first value survived Delete")
+		}
+		if v, _ := s.GetString("b"); v != "2" {
+			t.Error("Delete removed another value")
+		}
+	}))
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		s.Delete("b")
+		s.Flash("pending")
+		s.Clear()
+		if f := s.Flashes(); f != nil {
+			t.Errorf("flashes after Clear: %q", f)
+		}
+	})
+}
+
+// A request that only reads a stored session writes nothing, even when the response was
+// started (body written) before the handler returned.
+func TestReadAfterResponseStartedDoesNotWrite(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", setFoo))
+	_, saves, deletes := e.st.counts()
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("hello"))
+		_, _ = FromRequest(r).GetString("foo")
+	})
+	if _, s2, d2 := e.st.counts(); s2 != saves || d2 != deletes {
+		t.Errorf("a read-only request wrote: saves %d→%d, deletes %d→%d", saves, s2, deletes, d2)
+	}
+}
