@@ -284,9 +284,10 @@ func (m *Manager) Verify(ctx context.Context, u store.User, code string) (method
 	}
 	if m.opts.ThrottleFactor >= 0 {
 		now := m.opts.Now()
-		c, ok, err := m.st.Reserve(ctx, busyKey(u.ID), 1, now, verifyHold)
-		if err != nil {
-			return "", fmt.Errorf("twofactor: throttle: %w", err)
+		// rerr, not err: the deferred release below must see Verify's own result.
+		c, ok, rerr := m.st.Reserve(ctx, busyKey(u.ID), 1, now, verifyHold)
+		if rerr != nil {
+			return "", fmt.Errorf("twofactor: throttle: %w", rerr)
 		}
 		if !ok {
 			return "", &ThrottledError{RetryAfter: max(c.ExpiresAt.Sub(now), time.Second)}

@@ -552,3 +552,60 @@ func TestRememberCookieExpiresOnTheSecond(t *testing.T) {
 		t.Fatal("remembered at the expiry second")
 	}
 }
+
+// busyReleaseFails fails only the release of the verification slot.
+type busyReleaseFails struct{ Store }
+
+func (b busyReleaseFails) DeleteCounter(ctx context.Context, key string) error {
+	if strings.HasPrefix(key, "2fa:busy:") {
+		return errors.New("backend down")
+	}
+	return b.Store.DeleteCounter(ctx, key)
+}
+
+// Without a sealed secret there is nothing to confirm or verify: Confirm and Verify answer
+// ErrNotEnrolled for any code (a user row flagged enabled but holding no secret included),
+// and a failure to release the verification slot after a correct code is reported, not
+// hidden behind the success.
+func TestNoSecretAndSlotRelease(t *testing.T) {
+	m, st, clk, u := setup(t)
+	ctx := context.Background()
+	if _, err := m.Confirm(ctx, u, "123456"); !errors.Is(err, ErrNotEnrolled) {
+		t.Errorf("Confirm without Begin: %v", err)
+	}
+	flagged := u
+	flagged.TOTPEnabled = true
+	for _, code := range []string{"123456", "000000"} {
+		if _, err := m.Verify(ctx, flagged, code); !errors.Is(err, ErrNotEnrolled) {
+			t.Errorf("Verify(%s) with no secret: %v", code, err)
+		}
+	}
+	u, secret, _ := enroll(t, m, st, clk, u)
+	clk.Add(time.Minute)
+	m2, _ := New(busyReleaseFails{st}, Options{Keys: [][]byte{key}, Now: clk.Now})
+	if method, err := m2.Verify(ctx, u, codeAt(t, secret, clk.Now())); err == nil || method != "" {
+		t.Errorf("slot release failed after a correct code: %q, %v; want the error", method, err)
+	}
+}
+
+// A sealed secret is read only whole: every truncation is an error, never a panic, and an
+// empty secret sealed on its own opens to nothing.
+func TestOpenTruncatedSealedSecret(t *testing.T) {
+	m, _, _, _ := setup(t)
+	sealed, err := m.sealSecret([]byte("12345678901234567890"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n < len(sealed); n++ {
+		if pt, err := m.open(sealed[:n]); err == nil {
+			t.Errorf("a sealed secret cut to %d bytes opened to %q", n, pt)
+		}
+	}
+	if pt, err := m.open(sealed); err != nil || string(pt) != "12345678901234567890" {
+		t.Errorf("whole sealed secret: %q, %v", pt, err)
+	}
+	empty, _ := m.sealSecret(nil)
+	if pt, err := m.open(empty); err != nil || len(pt) != 0 {
+		t.Errorf("sealed empty secret (%d bytes): %q, %v", len(empty), pt, err)
+	}
+}

@@ -169,6 +169,11 @@ func TestRFCVectorsThroughVerify(t *testing.T) {
 			t.Errorf("%s: Verify(%s) = %q, %v; want %v", c.name, c.code, method, err, c.want)
 		}
 	}
+	// The very first step, at Unix time 0, is a step like any other.
+	now = time.Unix(0, 0).UTC()
+	if _, err := m.Verify(ctx, rfcUser(t, m, "epoch"), hotpCodes[0]); err != nil {
+		t.Errorf("RFC 4226 counter 0 at Unix time 0: %v", err)
+	}
 	// Skew 0: only the code of the current step.
 	for i, c := range []check{
 		{"exact step", 59, "287082", nil},
