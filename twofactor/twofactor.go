@@ -437,7 +437,7 @@ func (m *Manager) fail(ctx context.Context, userID string) error {
 	return nil
 }
 
-// Backup codes: 10 characters from a 32-letter alphabet without look-alikes (50 bits),
+// Backup codes: 10 characters from a 31-letter alphabet without look-alikes (49.5 bits),
 // shown as xxxxx-xxxxx. They are random, so a keyed HMAC is a sufficient hash: without the
 // server key a stolen table cannot be brute-forced, and lookup stays one indexed query.
 const (

@@ -2,6 +2,7 @@ package twofactor
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/cryptotest"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -607,5 +609,52 @@ func TestOpenTruncatedSealedSecret(t *testing.T) {
 	empty, _ := m.sealSecret(nil)
 	if pt, err := m.open(empty); err != nil || len(pt) != 0 {
 		t.Errorf("sealed empty secret (%d bytes): %q, %v", len(empty), pt, err)
+	}
+}
+
+// Backup codes are drawn without modulo bias: with a known random stream each character is
+// backupAlphabet[b % 31] for exactly the bytes below 248 (the largest multiple of 31 that
+// fits in a byte), in order; the bytes from 248 up are skipped.
+func TestBackupCodesRejectionSampling(t *testing.T) {
+	m, _, _, u := setup(t)
+	ctx := context.Background()
+	if len(backupAlphabet) != 31 {
+		t.Fatalf("alphabet of %d letters; update this test", len(backupAlphabet))
+	}
+	checked := 0
+	for seed := uint64(0); seed < 2000 && checked < 3; seed++ {
+		cryptotest.SetGlobalRandom(t, seed)
+		raw := make([]byte, 4096)
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		skipped := false
+		for _, b := range raw {
+			if len(want) == 10*backupLen {
+				break
+			}
+			if b >= 248 {
+				skipped = true
+				continue
+			}
+			want = append(want, backupAlphabet[int(b)%31])
+		}
+		if !skipped {
+			continue
+		}
+		cryptotest.SetGlobalRandom(t, seed)
+		codes, err := m.NewBackupCodes(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.ReplaceAll(strings.Join(codes, ""), "-", "")
+		if got != string(want) {
+			t.Errorf("seed %d: codes %q, rejection sampling gives %q", seed, got, want)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Fatal("no stream with a skipped byte found")
 	}
 }
