@@ -1123,3 +1123,52 @@ func TestReadAfterResponseStartedDoesNotWrite(t *testing.T) {
 		t.Errorf("a read-only request wrote: saves %d→%d, deletes %d→%d", saves, s2, deletes, d2)
 	}
 }
+
+// A late change (after the response started) is kept only when the response succeeded: a
+// handler that answers 500 after writing its status saves nothing it changed, as with any
+// 5xx; a 499 saves. Emptying a stored session late deletes its row.
+func TestLateChangeAndStatus(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		saved  bool
+	}{{http.StatusInternalServerError, false}, {499, true}} {
+		e := newEnv(t, Options{}, nil)
+		tok := e.login("1", "h")
+		e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(c.status)
+			FromRequest(r).SetString("late", "v")
+		})
+		var late string
+		e.do(tok, func(w http.ResponseWriter, r *http.Request) { late, _ = FromRequest(r).GetString("late") })
+		if (late == "v") != c.saved {
+			t.Errorf("status %d: late change saved = %v, want %v", c.status, late == "v", c.saved)
+		}
+		if strings.Contains(e.logs.String(), "store_error") {
+			t.Errorf("status %d: a store error was logged with none happening: %s", c.status, e.logs)
+		}
+	}
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", setFoo))
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html>")
+		FromRequest(r).Delete("foo")
+	})
+	if e.st.len() != 0 {
+		t.Errorf("a stored session emptied after the response started still has %d rows", e.st.len())
+	}
+}
+
+// TouchInterval is at most half of IdleTimeout, so an active session is always touched before
+// it idles out; a shorter one is kept.
+func TestTouchIntervalAtMostHalfIdle(t *testing.T) {
+	for _, c := range []struct{ idle, touch, want time.Duration }{
+		{time.Minute, 45 * time.Second, 30 * time.Second},
+		{time.Minute, 30 * time.Second, 30 * time.Second},
+		{time.Minute, 10 * time.Second, 10 * time.Second},
+	} {
+		m := NewManager(newFakeStore(), Options{IdleTimeout: c.idle, TouchInterval: c.touch})
+		if m.opts.TouchInterval != c.want {
+			t.Errorf("idle %v, touch %v: TouchInterval %v, want %v", c.idle, c.touch, m.opts.TouchInterval, c.want)
+		}
+	}
+}
