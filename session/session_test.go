@@ -1172,3 +1172,47 @@ func TestTouchIntervalAtMostHalfIdle(t *testing.T) {
 		}
 	}
 }
+
+// Store errors are logged when they happen and only then: dropping a dead session and ending
+// a user's other sessions log nothing when the store answers, and log the failure when it
+// does not. Emptying a stored session deletes its row and expires the cookie.
+func TestStoreErrorsLoggedOnlyOnFailure(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+	row := e.st.rows[storeKey(tok)]
+	row.Data = []byte{9, 9, 9}
+	e.st.rows[row.Key] = row
+	e.userOf(tok) // drops the corrupt session
+	if strings.Contains(e.logs.String(), "could not delete dead session") {
+		t.Errorf("a successful drop was logged as a failure: %s", e.logs)
+	}
+
+	e = newEnv(t, Options{}, nil)
+	a := e.login("u", "h")
+	e.login("u", "h") // a second device
+	e.do(a, func(w http.ResponseWriter, r *http.Request) {
+		if n, err := e.m.EndOthers(w, r); err != nil || n != 1 {
+			t.Errorf("EndOthers = %d, %v", n, err)
+		}
+	})
+	if strings.Contains(e.logs.String(), "store_error") {
+		t.Errorf("a successful EndOthers logged a store error: %s", e.logs)
+	}
+	e.do(a, func(w http.ResponseWriter, r *http.Request) {
+		e.st.setFail(errOutage)
+		defer e.st.setFail(nil)
+		if _, err := e.m.EndOthers(w, r); err == nil {
+			t.Error("EndOthers with the store down succeeded")
+		}
+	})
+	if !strings.Contains(e.logs.String(), "op=end_others") {
+		t.Errorf("a failed EndOthers was not logged: %s", e.logs)
+	}
+
+	e = newEnv(t, Options{}, nil)
+	tok = e.token(e.do("", setFoo))
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) { FromRequest(r).Delete("foo") })
+	if c := e.sessionCookie(rec); c == nil || c.MaxAge >= 0 || e.st.len() != 0 {
+		t.Errorf("emptied session: cookie %v, %d rows", c, e.st.len())
+	}
+}
