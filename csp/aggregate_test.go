@@ -393,3 +393,29 @@ func TestReportHandlerOnReports(t *testing.T) {
 		t.Fatalf("batches %+v, OnReport called %d times", batches, single)
 	}
 }
+
+// Window sets the aggregation window: reports ten minutes apart fall in separate windows of
+// ten minutes each, aligned on multiples of the window.
+func TestAggregatorWindowOption(t *testing.T) {
+	ctx := context.Background()
+	clk := testclock.New(time.Unix(1_800_000_000, 0)) // a multiple of 600 s
+	g := NewAggregator(memory.New(), AggregatorOptions{Window: 10 * time.Minute, Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logLines{}, nil))})
+	for range 2 {
+		if err := g.Add(ctx, []Report{rep("img-src", "https://evil.example/x.png", "https://site.example/")}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(10 * time.Minute)
+	}
+	ws, err := g.Recent(ctx, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 {
+		t.Fatalf("%d windows, want 2: %+v", len(ws), ws)
+	}
+	for _, w := range ws {
+		if w.End.Sub(w.Start) != 10*time.Minute || w.Start.Unix()%600 != 0 || w.Total != 1 {
+			t.Errorf("window %v–%v total %d, want a 10-minute window with one report", w.Start, w.End, w.Total)
+		}
+	}
+}
