@@ -470,3 +470,36 @@ func TestReportURICharacters(t *testing.T) {
 		}
 	}
 }
+
+// Reports with values no browser sends are refused: a status code outside 0..999, a negative
+// line or column, an unknown disposition. Fields are cut to MaxField bytes at a character
+// boundary; a field of exactly MaxField bytes is kept whole.
+func TestReportValidationEdges(t *testing.T) {
+	for _, c := range []struct {
+		r  Report
+		ok bool
+	}{
+		{Report{StatusCode: 0}, true},
+		{Report{StatusCode: 999, LineNumber: 0, ColumnNumber: 0, Disposition: "enforce"}, true},
+		{Report{StatusCode: 1000}, false},
+		{Report{StatusCode: -1}, false},
+		{Report{LineNumber: -1}, false},
+		{Report{ColumnNumber: -1}, false},
+		{Report{LineNumber: 1, ColumnNumber: 1, Disposition: "report"}, true},
+		{Report{Disposition: "block"}, false},
+	} {
+		if got := c.r.ok(); got != c.ok {
+			t.Errorf("%+v.ok() = %v, want %v", c.r, got, c.ok)
+		}
+	}
+	exact := strings.Repeat("a", MaxField)
+	if got := truncate(exact, MaxField); got != exact {
+		t.Errorf("a field of MaxField bytes was cut to %d", len(got))
+	}
+	if got := truncate(exact+"b", MaxField); got != exact {
+		t.Errorf("a longer ASCII field was cut to %d bytes, want %d", len(got), MaxField)
+	}
+	if got := truncate(strings.Repeat("a", MaxField-1)+"é", MaxField); got != strings.Repeat("a", MaxField-1) {
+		t.Errorf("cut inside a character: %d bytes", len(got))
+	}
+}
