@@ -503,3 +503,21 @@ func TestReportValidationEdges(t *testing.T) {
 		t.Errorf("cut inside a character: %d bytes", len(got))
 	}
 }
+
+// In a Reporting API report the body's documentURL names the page; the report's url stands in
+// only when the body has none.
+func TestReportingDocumentURL(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`[{"type":"csp-violation","url":"https://t/outer","body":{"documentURL":"https://t/inner","effectiveDirective":"img-src"}}]`, "https://t/inner"},
+		{`[{"type":"csp-violation","url":"https://t/outer","body":{"effectiveDirective":"img-src"}}]`, "https://t/outer"},
+	} {
+		reps, err := ParseReports("application/reports+json", []byte(c.body))
+		if err != nil || len(reps) != 1 || reps[0].DocumentURL != c.want {
+			t.Errorf("%s: %+v, %v; want document %q", c.body, reps, err, c.want)
+		}
+	}
+	// A source holding a space would be two sources: refused, like any white space.
+	if err := NewPolicy().Set("img-src", "https://a.example https://b.example").Validate(); err == nil {
+		t.Error("a source with a space accepted")
+	}
+}
