@@ -260,6 +260,7 @@ func TestOriginPortsAndWildcardForms(t *testing.T) {
 		{"https://example.com:8080", true},
 		{"https://example.com:10000", true},
 		{"https://example.com:65535", true},
+		{"https://example.com:9999", true},
 		{"https://example.com:65536", false},
 		{"https://example.com:99999", false},
 		{"https://example.com:100000", false},
