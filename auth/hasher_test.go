@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"testing/cryptotest"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -420,5 +423,319 @@ func BenchmarkParseHash(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = ParseHash("argon2$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$ZVrRXqxlLcWfcXCnMyv0m4RpvhvbnCi7ZVrRXqxlLcU")
+	}
+}
+
+// Stored argon2 parameters are accepted up to the documented bounds and refused one step
+// beyond each, so that a hostile or corrupt row cannot make one verification run for minutes
+// (t > 64), allocate more than 1 GiB (m), use an impossible lane count (p outside 1..255, or
+// m < 8p, which argon2 itself forbids) or verify against a salt or key too short to mean
+// anything.
+func TestParseHashArgon2Bounds(t *testing.T) {
+	salt8 := base64.RawStdEncoding.EncodeToString([]byte("8bytesal"))
+	salt7 := base64.RawStdEncoding.EncodeToString([]byte("7bytesa"))
+	key4 := base64.RawStdEncoding.EncodeToString([]byte("key4"))
+	key3 := base64.RawStdEncoding.EncodeToString([]byte("ke3"))
+	enc := func(params, salt, key string) string {
+		return "argon2$argon2id$v=19$" + params + "$" + salt + "$" + key
+	}
+	cases := []struct {
+		name, encoded string
+		ok            bool
+	}{
+		{"smallest", enc("m=8,t=1,p=1", salt8, key4), true},
+		{"time at bound", enc("m=8,t=64,p=1", salt8, key4), true},
+		{"time over bound", enc("m=8,t=65,p=1", salt8, key4), false},
+		{"time zero", enc("m=8,t=0,p=1", salt8, key4), false},
+		{"memory at bound", enc("m=1048576,t=1,p=1", salt8, key4), true},
+		{"memory over bound", enc("m=1048577,t=1,p=1", salt8, key4), false},
+		{"threads at bound", enc("m=2040,t=1,p=255", salt8, key4), true},
+		{"threads over bound", enc("m=2048,t=1,p=256", salt8, key4), false},
+		{"threads zero", enc("m=8,t=1,p=0", salt8, key4), false},
+		{"memory at 8 per lane", enc("m=16,t=1,p=2", salt8, key4), true},
+		{"memory under 8 per lane", enc("m=15,t=1,p=2", salt8, key4), false},
+		{"memory under 8", enc("m=7,t=1,p=1", salt8, key4), false},
+		{"salt too short", enc("m=8,t=1,p=1", salt7, key4), false},
+		{"key too short", enc("m=8,t=1,p=1", salt8, key3), false},
+		{"memory missing", enc("t=1,p=1", salt8, key4), false},
+		{"time missing", enc("m=8,p=1", salt8, key4), false},
+		{"threads missing", enc("m=8,t=1", salt8, key4), false},
+		{"memory twice", enc("m=8,m=8,t=1,p=1", salt8, key4), false},
+		{"time twice", enc("m=8,t=1,t=1,p=1", salt8, key4), false},
+		{"threads twice", enc("m=8,t=1,p=1,p=1", salt8, key4), false},
+		{"unknown parameter", enc("m=8,t=1,p=1,x=1", salt8, key4), false},
+		{"no value", enc("m=8,t,p=1", salt8, key4), false},
+		{"signed number", enc("m=+8,t=1,p=1", salt8, key4), false},
+		{"over 32 bits", enc("m=4294967304,t=1,p=1", salt8, key4), false},
+		{"salt not base64", enc("m=8,t=1,p=1", "!!!!!!!!!!!", key4), false},
+		{"key not base64", enc("m=8,t=1,p=1", salt8, "!!!!!!"), false},
+		{"padded salt", enc("m=8,t=1,p=1", salt8+"=", key4), false},
+		{"version 16", "argon2$argon2id$v=16$m=8,t=1,p=1$" + salt8 + "$" + key4, false},
+		{"argon2d", "argon2$argon2d$v=19$m=8,t=1,p=1$" + salt8 + "$" + key4, false},
+		{"argon2i", "argon2$argon2i$v=19$m=8,t=1,p=1$" + salt8 + "$" + key4, true},
+		{"bare PHC", "$argon2id$v=19$m=8,t=1,p=1$" + salt8 + "$" + key4, true},
+	}
+	for _, c := range cases {
+		info, err := ParseHash(c.encoded)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: ParseHash(%q) = %+v, %v; want ok=%v", c.name, c.encoded, info, err, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrMalformedHash) && !errors.Is(err, ErrUnknownAlgorithm) {
+			t.Errorf("%s: error %v is neither ErrMalformedHash nor ErrUnknownAlgorithm", c.name, err)
+		}
+	}
+	info, err := ParseHash(enc("m=2040,t=64,p=255", salt8, key4))
+	if err != nil || info.MemoryKiB != 2040 || info.Iterations != 64 || info.Threads != 255 ||
+		info.SaltLen != 8 || info.KeyLen != 4 || info.Algorithm != AlgArgon2id {
+		t.Errorf("parameters read back: %+v, %v", info, err)
+	}
+}
+
+// A stored hash with any number of "$"-separated parts, in any supported format, is an error,
+// never a panic (ParseHash reads hostile rows).
+func TestParseHashWrongPartCounts(t *testing.T) {
+	good := map[string]string{
+		"argon2":        "argon2$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzYWw$a2V5NA",
+		"phc":           "$argon2id$v=19$m=8,t=1,p=1$OGJ5dGVzYWw$a2V5NA",
+		"pbkdf2_sha256": "pbkdf2_sha256$600000$seasalt$OAXyhAQ/4ZDA9V5RMExt3C1OwQdUpLZ99vm1McFlLRA=",
+		"pbkdf2_sha1":   "pbkdf2_sha1$1$salt$DGDID5YfDnHzqbUkr2ASBi/gN6Y=",
+		"bcrypt":        "bcrypt$$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+		"bcrypt_sha256": "bcrypt_sha256$$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW",
+	}
+	for name, g := range good {
+		if _, err := ParseHash(g); err != nil {
+			t.Fatalf("%s: the well-formed hash %q does not parse: %v", name, g, err)
+		}
+		parts := strings.Split(g, "$")
+		for n := 0; n <= len(parts)+2; n++ {
+			var variant []string
+			switch {
+			case n <= len(parts):
+				variant = parts[:n]
+			default:
+				variant = append(append([]string{}, parts...), make([]string, n-len(parts))...)
+			}
+			s := strings.Join(variant, "$")
+			for _, v := range []string{s, s + "$", s + "$x", strings.TrimSuffix(s, "$")} {
+				if v == g {
+					continue
+				}
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Errorf("%s: ParseHash(%q) panicked: %v", name, v, r)
+						}
+					}()
+					if _, err := ParseHash(v); err == nil {
+						t.Errorf("%s: ParseHash(%q) accepted a hash with %d parts", name, v, strings.Count(v, "$")+1)
+					}
+				}()
+			}
+		}
+	}
+}
+
+// The documented limits hold exactly: a password of MaxPasswordBytes hashes and verifies (one
+// byte more does neither), and a stored hash needing exactly the whole memory budget verifies
+// while one needing more never does.
+func TestHasherLimitsAtTheirEdges(t *testing.T) {
+	h := fast()
+	longest := strings.Repeat("p", MaxPasswordBytes)
+	enc, err := h.Hash(ctx, longest)
+	if err != nil {
+		t.Fatalf("Hash of MaxPasswordBytes bytes: %v", err)
+	}
+	if !mustVerify(t, h, longest, enc) {
+		t.Error("a password of exactly MaxPasswordBytes does not verify")
+	}
+	if _, err := h.Hash(ctx, longest+"p"); !errors.Is(err, ErrPasswordTooLong) {
+		t.Errorf("Hash of MaxPasswordBytes+1 bytes: %v", err)
+	}
+	if mustVerify(t, h, longest+"p", enc) {
+		t.Error("an over-long password verified")
+	}
+
+	budget := &Hasher{Argon2: Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}, MemoryBudgetMiB: 1}
+	atBudget, err := budget.Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mustVerify(t, budget, "pw", atBudget) {
+		t.Error("a hash needing exactly the whole memory budget does not verify")
+	}
+	over, err := (&Hasher{Argon2: Argon2Params{MemoryKiB: 1025, Time: 1, Threads: 1}}).Hash(ctx, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mustVerify(t, budget, "pw", over) {
+		t.Error("a hash needing more than the memory budget verified")
+	}
+}
+
+// With MaxConcurrent zero, 2 × GOMAXPROCS hash computations may run at once.
+func TestDefaultConcurrency(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
+	h := &Hasher{}
+	if got := cap(h.limiter().slots); got != 6 {
+		t.Errorf("GOMAXPROCS 3: %d concurrent computations, want 6", got)
+	}
+}
+
+// Only argon2id hashes with the current costs are kept: argon2i with the very same
+// parameters is upgraded on the next login, like every other algorithm.
+func TestNeedsUpgradeArgon2i(t *testing.T) {
+	h := fast()
+	id, _ := h.Hash(ctx, "pw")
+	parts := strings.Split(id, "$")
+	parts[1] = "argon2i"
+	argon2i := strings.Join(parts, "$")
+	if info, err := ParseHash(argon2i); err != nil || info.Algorithm != AlgArgon2i {
+		t.Fatalf("test setup: %+v, %v", info, err)
+	}
+	if !h.NeedsUpgrade(argon2i) {
+		t.Error("argon2i with the current costs does not need an upgrade")
+	}
+	if h.NeedsUpgrade(id) {
+		t.Error("argon2id with the current costs needs an upgrade")
+	}
+}
+
+// Stored hashes are read up to maxEncodedLen bytes and refused beyond.
+func TestParseHashLengthLimit(t *testing.T) {
+	key := base64.StdEncoding.EncodeToString(make([]byte, sha256.Size))
+	pad := func(total int) string {
+		prefix := "pbkdf2_sha256$1$"
+		salt := strings.Repeat("s", total-len(prefix)-1-len(key))
+		return prefix + salt + "$" + key
+	}
+	if s := pad(maxEncodedLen); len(s) != maxEncodedLen {
+		t.Fatalf("test setup: %d", len(s))
+	} else if _, err := ParseHash(s); err != nil {
+		t.Errorf("a hash of exactly maxEncodedLen bytes: %v", err)
+	}
+	if _, err := ParseHash(pad(maxEncodedLen + 1)); !errors.Is(err, ErrMalformedHash) {
+		t.Errorf("a hash of maxEncodedLen+1 bytes: %v", err)
+	}
+}
+
+// The unusable-password marker is drawn without modulo bias: with a known random stream, it
+// is "!" followed by alphabet[b % 62] for exactly the bytes below 248 (= 4 × 62), in order.
+// The streams are chosen to hold the byte 248 itself, the first one that must be skipped.
+func TestUnusablePasswordRejectionSampling(t *testing.T) {
+	expected := func(seed uint64) (string, bool) {
+		cryptotest.SetGlobalRandom(t, seed)
+		raw := make([]byte, 4096)
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		want, saw248 := "!", false
+		for _, b := range raw {
+			if len(want) == 41 {
+				break
+			}
+			if b < 248 {
+				want += string(unusableChars[int(b)%62])
+			}
+			saw248 = saw248 || b == 248
+		}
+		return want, saw248
+	}
+	checked := 0
+	for seed := uint64(0); seed < 1000 && checked < 3; seed++ {
+		want, saw248 := expected(seed)
+		if !saw248 {
+			continue
+		}
+		cryptotest.SetGlobalRandom(t, seed)
+		if got := UnusablePassword(); got != want {
+			t.Errorf("seed %d: UnusablePassword() = %q, rejection sampling gives %q", seed, got, want)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Fatalf("only %d streams holding the byte 248 found", checked)
+	}
+}
+
+// Stored PBKDF2 hashes: an iteration count from 1 to maxPBKDF2Iter written in plain decimal,
+// a non-empty salt and a standard-base64 key of exactly the hash's size.
+func TestParseHashPBKDF2Fields(t *testing.T) {
+	key32 := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	key20 := base64.StdEncoding.EncodeToString(make([]byte, 20))
+	cases := []struct {
+		encoded string
+		ok      bool
+	}{
+		{"pbkdf2_sha256$1$salt$" + key32, true},
+		{"pbkdf2_sha256$10000000$salt$" + key32, true},
+		{"pbkdf2_sha256$10000001$salt$" + key32, false},
+		{"pbkdf2_sha256$0$salt$" + key32, false},
+		{"pbkdf2_sha256$-1$salt$" + key32, false},
+		{"pbkdf2_sha256$+5$salt$" + key32, false},
+		{"pbkdf2_sha256$x$salt$" + key32, false},
+		{"pbkdf2_sha256$1$$" + key32, false},
+		{"pbkdf2_sha256$1$salt$" + key20, false},
+		{"pbkdf2_sha256$1$salt$" + key32[:len(key32)-1], false},
+		{"pbkdf2_sha256$1$salt$!" + key32[1:], false},
+		{"pbkdf2_sha1$1$salt$" + key20, true},
+		{"pbkdf2_sha1$1$salt$" + key32, false},
+	}
+	for _, c := range cases {
+		info, err := ParseHash(c.encoded)
+		if (err == nil) != c.ok {
+			t.Errorf("ParseHash(%q) = %+v, %v; want ok=%v", c.encoded, info, err, c.ok)
+		}
+	}
+}
+
+// Stored bcrypt hashes: exactly "$2a$", "$2b$" or "$2y$", a two-digit cost from bcrypt's
+// minimum to maxBcryptCost, "$" and 53 characters of bcrypt's base64 alphabet ("./A-Za-z0-9").
+func TestParseHashBcryptFields(t *testing.T) {
+	body := "CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW" // 53 characters
+	good := "$2a$05$" + body
+	with := func(i int, c byte) string { b := []byte(good); b[i] = c; return string(b) }
+	cases := []struct {
+		name, s string
+		ok      bool
+	}{
+		{"2a", good, true},
+		{"2b", "$2b$05$" + body, true},
+		{"2y", "$2y$05$" + body, true},
+		{"2x", "$2x$05$" + body, false},
+		{"2c", "$2c$05$" + body, false},
+		{"first byte", with(0, 'x'), false},
+		{"version digit", with(1, '3'), false},
+		{"third separator", with(3, 'x'), false},
+		{"cost separator", with(6, 'x'), false},
+		{"59 bytes", good[:59], false},
+		{"61 bytes", good + "C", false},
+		{"cost 4 (bcrypt's minimum)", "$2a$04$" + body, true},
+		{"cost 3", "$2a$03$" + body, false},
+		{"cost 16", "$2a$16$" + body, true},
+		{"cost 17", "$2a$17$" + body, false},
+		{"cost not a number", "$2a$x5$" + body, false},
+	}
+	for _, c := range "./AZaz09" {
+		cases = append(cases, struct {
+			name, s string
+			ok      bool
+		}{"body character " + string(c), with(59, byte(c)), true})
+	}
+	for _, c := range "@[`{:-!$" {
+		cases = append(cases, struct {
+			name, s string
+			ok      bool
+		}{"body character " + string(c), with(59, byte(c)), false})
+	}
+	for _, c := range cases {
+		for _, prefix := range []string{"", "bcrypt$", "bcrypt_sha256$"} {
+			if prefix == "" && !strings.HasPrefix(c.s, "$2") {
+				continue // not recognised as bcrypt at all
+			}
+			_, err := ParseHash(prefix + c.s)
+			if (err == nil) != c.ok {
+				t.Errorf("%s (%q%s): %v, want ok=%v", c.name, prefix, c.s, err, c.ok)
+			}
+		}
 	}
 }

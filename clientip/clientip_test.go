@@ -352,3 +352,140 @@ func TestSecureFromRequest(t *testing.T) {
 		}
 	}
 }
+
+// A Forwarded header may arrive as several header lines (RFC 7230 §3.2.2: one list split
+// across fields). The walk from the right crosses line boundaries exactly as it crosses commas:
+// trusted hops on the last line lead to the client on an earlier one; proto and host still
+// come only from the rightmost element; an untrusted or malformed hop on any line ends it.
+func TestForwardedAcrossHeaderLines(t *testing.T) {
+	res := &Resolver{TrustedProxies: mustPrefixes(t, "10.0.0.0/8"), Header: Forwarded}
+	cases := []struct {
+		name    string
+		h       hdr
+		ip      string
+		scheme  string
+		host    string
+		proxied bool
+	}{
+		{"client on an earlier line",
+			hdr{{"Forwarded", "for=198.51.100.7"}, {"Forwarded", "for=10.0.0.5;proto=https;host=www.example"}},
+			"198.51.100.7", "https", "www.example", true},
+		{"several elements on several lines",
+			hdr{{"Forwarded", "for=6.6.6.6, for=198.51.100.7"}, {"Forwarded", "for=10.0.0.4, for=10.0.0.5"}},
+			"198.51.100.7", "http", "h", true},
+		{"three lines",
+			hdr{{"Forwarded", "for=198.51.100.9"}, {"Forwarded", "for=10.0.0.3"}, {"Forwarded", "for=10.0.0.2;proto=https"}},
+			"198.51.100.9", "https", "h", true},
+		{"proto and host on an earlier line are the client's",
+			hdr{{"Forwarded", "for=198.51.100.7;proto=https;host=evil.example"}, {"Forwarded", "for=10.0.0.5"}},
+			"198.51.100.7", "http", "h", true},
+		{"all trusted: the leftmost hop",
+			hdr{{"Forwarded", "for=10.0.0.9"}, {"Forwarded", "for=10.0.0.8"}},
+			"10.0.0.9", "http", "h", true},
+		{"malformed earlier line stops the walk at the last trusted hop",
+			hdr{{"Forwarded", "for=198.51.100.7;for=1.1.1.1"}, {"Forwarded", "for=10.0.0.5"}},
+			"10.0.0.5", "http", "h", true},
+		{"unknown on an earlier line stops the walk",
+			hdr{{"Forwarded", "for=6.6.6.6, for=unknown"}, {"Forwarded", "for=10.0.0.5"}},
+			"10.0.0.5", "http", "h", true},
+		{"untrusted on the last line: earlier lines are the client's own",
+			hdr{{"Forwarded", "for=6.6.6.6;proto=https"}, {"Forwarded", "for=198.51.100.7"}},
+			"198.51.100.7", "http", "h", true},
+		{"empty last line",
+			hdr{{"Forwarded", "for=198.51.100.7"}, {"Forwarded", ""}},
+			"10.0.0.1", "http", "h", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := res.Resolve(newReq("10.0.0.1:1", "h", false, c.h))
+			if got.IP.String() != c.ip || got.Scheme != c.scheme || got.Host != c.host || got.Proxied != c.proxied {
+				t.Fatalf("got %+v (ip %s), want ip=%s scheme=%s host=%s proxied=%v", got, got.IP, c.ip, c.scheme, c.host, c.proxied)
+			}
+		})
+	}
+}
+
+// An empty member of X-Forwarded-For that the walk reaches (at the start of a line, or a whole
+// empty line, behind trusted hops) makes the chain malformed: it is not believed and the peer
+// stays the client; left of the client it is the client's own text and changes nothing. For
+// X-Forwarded-Proto the last member counts even after an empty one; X-Forwarded-Host may be
+// 255 bytes long.
+func TestXForwardedEdges(t *testing.T) {
+	res := &Resolver{TrustedProxies: mustPrefixes(t, "10.0.0.0/8")}
+	host255 := strings.Repeat("a", 251) + ".com"
+	cases := []struct {
+		name    string
+		h       hdr
+		ip      string
+		scheme  string
+		host    string
+		proxied bool
+	}{
+		{"empty first member", hdr{{"X-Forwarded-For", ",10.0.0.5"}}, "10.0.0.1", "http", "h", false},
+		{"empty member left of the client is the client's own", hdr{{"X-Forwarded-For", ", 198.51.100.7, 10.0.0.5"}}, "198.51.100.7", "http", "h", true},
+		{"empty earlier line", hdr{{"X-Forwarded-For", ""}, {"X-Forwarded-For", "10.0.0.5"}}, "10.0.0.1", "http", "h", false},
+		{"proto after an empty member", hdr{{"X-Forwarded-Proto", ",https"}}, "10.0.0.1", "https", "h", true},
+		{"host of 255 bytes", hdr{{"X-Forwarded-Host", host255}}, "10.0.0.1", "http", host255, true},
+		{"host of 256 bytes", hdr{{"X-Forwarded-Host", host255 + "m"}}, "10.0.0.1", "http", "h", false},
+	}
+	for _, c := range cases {
+		got := res.Resolve(newReq("10.0.0.1:1", "h", false, c.h))
+		if got.IP.String() != c.ip || got.Scheme != c.scheme || got.Host != c.host || got.Proxied != c.proxied {
+			t.Errorf("%s: got %+v (ip %s), want ip=%s scheme=%s host=%.20s proxied=%v", c.name, got, got.IP, c.ip, c.scheme, c.host, c.proxied)
+		}
+	}
+}
+
+// A bad trusted-proxy entry is named in the error, cut at 64 bytes, with the parser's own
+// message only while the entry is short enough for it to be readable.
+func TestBadProxyMessages(t *testing.T) {
+	for _, c := range []struct {
+		entry  string
+		quoted string
+		parser bool // the parser's message (which repeats the entry) is included
+	}{
+		{strings.Repeat("z", 64), `"` + strings.Repeat("z", 64) + `"`, true},
+		{strings.Repeat("z", 65), `"` + strings.Repeat("z", 64) + `..."`, false},
+	} {
+		_, err := ParsePrefixes(c.entry)
+		if err == nil {
+			t.Fatalf("%d-byte entry accepted", len(c.entry))
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, c.quoted) {
+			t.Errorf("%d-byte entry: %q does not quote it as %q", len(c.entry), msg, c.quoted)
+		}
+		if got := !strings.HasSuffix(msg, "not an IP address or CIDR prefix"); got != c.parser {
+			t.Errorf("%d-byte entry: parser message included = %v, want %v (%q)", len(c.entry), got, c.parser, msg)
+		}
+	}
+}
+
+// RFC 7239 quoting at its edges: a value is quoted only when it both starts and ends with a
+// quote (any other quote makes the element malformed, so nothing in it is believed), an empty
+// quoted value is a value, a backslash anywhere is refused, and an empty list member is
+// skipped (RFC 7230 §7).
+func TestForwardedQuotingEdges(t *testing.T) {
+	res := &Resolver{TrustedProxies: mustPrefixes(t, "10.0.0.0/8"), Header: Forwarded}
+	cases := []struct {
+		name    string
+		h       hdr
+		ip      string
+		scheme  string
+		proxied bool
+	}{
+		{"leading empty member", hdr{{"Forwarded", ", for=198.51.100.7"}}, "198.51.100.7", "http", true},
+		{"backslash at the start", hdr{{"Forwarded", `\x=1;for=198.51.100.7;proto=https`}}, "10.0.0.1", "http", false},
+		{"empty quoted for", hdr{{"Forwarded", `for="";proto=https`}}, "10.0.0.1", "https", true},
+		{"closing quote only", hdr{{"Forwarded", `for=198.51.100.7"";proto=https`}}, "10.0.0.1", "http", false},
+		{"quotes inside a value", hdr{{"Forwarded", `for=198.51.100.7;by=""x;proto=https`}}, "10.0.0.1", "http", false},
+		{"opening quotes only", hdr{{"Forwarded", `for=""198.51.100.7;proto=https`}}, "10.0.0.1", "http", false},
+		{"empty value", hdr{{"Forwarded", `for=;proto=https`}}, "10.0.0.1", "https", true},
+	}
+	for _, c := range cases {
+		got := res.Resolve(newReq("10.0.0.1:1", "h", false, c.h))
+		if got.IP.String() != c.ip || got.Scheme != c.scheme || got.Proxied != c.proxied {
+			t.Errorf("%s: got %+v (ip %s), want ip=%s scheme=%s proxied=%v", c.name, got, got.IP, c.ip, c.scheme, c.proxied)
+		}
+	}
+}

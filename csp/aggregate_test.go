@@ -393,3 +393,126 @@ func TestReportHandlerOnReports(t *testing.T) {
 		t.Fatalf("batches %+v, OnReport called %d times", batches, single)
 	}
 }
+
+// Window sets the aggregation window: reports ten minutes apart fall in separate windows of
+// ten minutes each, aligned on multiples of the window.
+func TestAggregatorWindowOption(t *testing.T) {
+	ctx := context.Background()
+	clk := testclock.New(time.Unix(1_800_000_000, 0)) // a multiple of 600 s
+	g := NewAggregator(memory.New(), AggregatorOptions{Window: 10 * time.Minute, Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logLines{}, nil))})
+	for range 2 {
+		if err := g.Add(ctx, []Report{rep("img-src", "https://evil.example/x.png", "https://site.example/")}); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(10 * time.Minute)
+	}
+	ws, err := g.Recent(ctx, 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 2 {
+		t.Fatalf("%d windows, want 2: %+v", len(ws), ws)
+	}
+	for _, w := range ws {
+		if w.End.Sub(w.Start) != 10*time.Minute || w.Start.Unix()%600 != 0 || w.Total != 1 {
+			t.Errorf("window %v–%v total %d, want a 10-minute window with one report", w.Start, w.End, w.Total)
+		}
+	}
+}
+
+// The key normalisers at their limits: a 32-byte scheme is kept and a 33-byte one is not; a
+// 253-byte host name is shortened to its last labels and a 254-byte one refused; ports are
+// 1 to 65535, written in at most 10 digits, default ports dropped; every letter, digit, '-'
+// and '_' may appear in a host name.
+func TestNormalizeReportKeyLimits(t *testing.T) {
+	label := strings.Repeat("a", 63) + "."
+	host253 := strings.Repeat(label, 3) + strings.Repeat("z", 61) // 253 bytes
+	for _, c := range []struct{ in, want string }{
+		{strings.Repeat("s", 32) + ":x", strings.Repeat("s", 32) + ":"},
+		{strings.Repeat("s", 33) + ":x", keyInvalid},
+		{"https://" + host253 + "/", "https://*." + strings.Repeat("z", 61)},
+		{"https://" + host253 + "z/", keyInvalid},
+		{"https://az09-_.example/", "https://az09-_.example"},
+		{"https://a{b.example/", keyInvalid},
+		{"https://cdn.example:1/", "https://cdn.example:1"},
+		{"https://cdn.example:65535/", "https://cdn.example:65535"},
+		{"https://cdn.example:65536/", keyInvalid},
+		{"https://cdn.example:0/", keyInvalid},
+		{"https://cdn.example:0000000443/", "https://cdn.example"},
+		{"https://cdn.example:00000000443/", keyInvalid},
+		{"ws://cdn.example:80/", "ws://cdn.example"},
+		{"wss://cdn.example:443/", "wss://cdn.example"},
+		{"ws://cdn.example:443/", "ws://cdn.example:443"},
+		{"https://cdn.example:80/", "https://cdn.example:80"},
+	} {
+		if got := normBlocked(c.in); got != c.want {
+			t.Errorf("normBlocked(%.60q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	for _, c := range []struct{ in, want string }{
+		{"https://site.example/" + strings.Repeat("p", maxPath-1), "/" + strings.Repeat("p", maxPath-1)},
+		{"https://site.example/" + strings.Repeat("p", maxPath), "/" + strings.Repeat("p", maxPath-1) + "…"},
+		{"https://site.example/" + strings.Repeat("p", 98) + "é", "/" + strings.Repeat("p", 98) + "…"}, // cut just before "%C3"
+	} {
+		if got := normDocument(c.in); got != c.want {
+			t.Errorf("normDocument(%.40q…) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// Recent returns every aggregate when asked for more than there are, and windows are aligned
+// on multiples of the window length before 1970 too.
+func TestRecentTopAndNegativeWindows(t *testing.T) {
+	ctx := context.Background()
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
+	g := NewAggregator(memory.New(), AggregatorOptions{Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logLines{}, nil))})
+	if err := g.Add(ctx, []Report{
+		rep("img-src", "https://a.example/x", "https://site.example/"),
+		rep("img-src", "https://b.example/x", "https://site.example/"),
+		rep("img-src", "https://c.example/x", "https://site.example/"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, top := range []int{3, 5, 100} {
+		ws, err := g.Recent(ctx, 1, top)
+		if err != nil || len(ws) != 1 || len(ws[0].Counts) != 3 {
+			t.Fatalf("Recent(1, %d) = %+v, %v; want the 3 aggregates", top, ws, err)
+		}
+		for _, c := range ws[0].Counts {
+			if c.N != 1 || c.Directive != "img-src" {
+				t.Errorf("Recent(1, %d): count %+v", top, c)
+			}
+		}
+	}
+	for _, c := range []struct{ unix, window, want int64 }{
+		{-1, 3600, -3600}, {-3600, 3600, -3600}, {-3601, 3600, -7200}, {0, 3600, 0}, {3599, 3600, 0},
+	} {
+		if got := windowStart(c.unix, c.window); got != c.want {
+			t.Errorf("windowStart(%d, %d) = %d, want %d", c.unix, c.window, got, c.want)
+		}
+	}
+}
+
+// Long blocked hosts keep their last whole labels, and the kept host is never longer than
+// maxHost bytes; a host of exactly maxHost bytes is kept as it is.
+func TestNormHostShortening(t *testing.T) {
+	host100 := strings.Repeat("a", 36) + "." + strings.Repeat("b", 63) // 100 bytes
+	if h, ok := normHost(host100); !ok || h != host100 {
+		t.Errorf("a %d-byte host: %q, %v; want it unchanged", len(host100), h, ok)
+	}
+	edge := strings.Repeat("x", 40) + "." + strings.Repeat("y", 34) + "." + strings.Repeat("z", 62) // a dot exactly where the kept tail starts
+	if h, ok := normHost(edge); !ok || h != "*."+strings.Repeat("y", 34)+"."+strings.Repeat("z", 62) {
+		t.Errorf("normHost(%q) = %q, %v", edge, h, ok)
+	}
+	for _, h := range []string{
+		"a." + strings.Repeat("b", 101),
+		strings.Repeat("a", 10) + "." + strings.Repeat("b", 99),
+		host100 + "c",
+		strings.Repeat("abc.", 60) + "example",
+	} {
+		got, ok := normHost(h)
+		if ok && len(got) > maxHost {
+			t.Errorf("normHost(%.30q…) = %d bytes, over maxHost", h, len(got))
+		}
+	}
+}

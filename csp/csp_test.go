@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -438,3 +439,85 @@ func BenchmarkReportHandler(b *testing.B) {
 type allowAll struct{}
 
 func (allowAll) Allow(netip.Addr) bool { return true }
+
+// ReportURI goes into two headers (the policy's report-uri and Reporting-Endpoints' quoted
+// string), so anything that could end a directive (";"), start another header list member
+// (","), end the quoted string ('"'), or is not a visible ASCII character is refused at start-up
+// with an error that names ReportURI; every visible ASCII character else is accepted as is.
+func TestReportURICharacters(t *testing.T) {
+	for _, bad := range []string{"/a b", "/a\tb", "/a\nb", "/a;b", "/a; script-src *", "/a,b", `/a"b`, "/a\x7fb", "/a\x00", "/é", "/\u00a0"} {
+		func() {
+			defer func() {
+				r := recover()
+				if r == nil {
+					t.Errorf("ReportURI %q accepted", bad)
+					return
+				}
+				if msg := fmt.Sprint(r); !strings.Contains(msg, "bad ReportURI") {
+					t.Errorf("ReportURI %q: panic %q does not name ReportURI", bad, msg)
+				}
+			}()
+			Middleware(Options{ReportURI: bad})
+		}()
+	}
+	for _, good := range []string{"/csp-report", "/~csp", "https://r.example/c?x=1&y=~2", "/!$&'()*+=:@[]"} {
+		rec := run(t, Options{ReportURI: good}, nil, nil)
+		if hdr := rec.Header().Get("Content-Security-Policy"); !strings.Contains(hdr, "; report-uri "+good+"; report-to csp-endpoint") {
+			t.Errorf("ReportURI %q: policy %q", good, hdr)
+		}
+		if got := rec.Header().Get("Reporting-Endpoints"); got != `csp-endpoint="`+good+`"` {
+			t.Errorf("ReportURI %q: Reporting-Endpoints %q", good, got)
+		}
+	}
+}
+
+// Reports with values no browser sends are refused: a status code outside 0..999, a negative
+// line or column, an unknown disposition. Fields are cut to MaxField bytes at a character
+// boundary; a field of exactly MaxField bytes is kept whole.
+func TestReportValidationEdges(t *testing.T) {
+	for _, c := range []struct {
+		r  Report
+		ok bool
+	}{
+		{Report{StatusCode: 0}, true},
+		{Report{StatusCode: 999, LineNumber: 0, ColumnNumber: 0, Disposition: "enforce"}, true},
+		{Report{StatusCode: 1000}, false},
+		{Report{StatusCode: -1}, false},
+		{Report{LineNumber: -1}, false},
+		{Report{ColumnNumber: -1}, false},
+		{Report{LineNumber: 1, ColumnNumber: 1, Disposition: "report"}, true},
+		{Report{Disposition: "block"}, false},
+	} {
+		if got := c.r.ok(); got != c.ok {
+			t.Errorf("%+v.ok() = %v, want %v", c.r, got, c.ok)
+		}
+	}
+	exact := strings.Repeat("a", MaxField)
+	if got := truncate(exact, MaxField); got != exact {
+		t.Errorf("a field of MaxField bytes was cut to %d", len(got))
+	}
+	if got := truncate(exact+"b", MaxField); got != exact {
+		t.Errorf("a longer ASCII field was cut to %d bytes, want %d", len(got), MaxField)
+	}
+	if got := truncate(strings.Repeat("a", MaxField-1)+"é", MaxField); got != strings.Repeat("a", MaxField-1) {
+		t.Errorf("cut inside a character: %d bytes", len(got))
+	}
+}
+
+// In a Reporting API report the body's documentURL names the page; the report's url stands in
+// only when the body has none.
+func TestReportingDocumentURL(t *testing.T) {
+	for _, c := range []struct{ body, want string }{
+		{`[{"type":"csp-violation","url":"https://t/outer","body":{"documentURL":"https://t/inner","effectiveDirective":"img-src"}}]`, "https://t/inner"},
+		{`[{"type":"csp-violation","url":"https://t/outer","body":{"effectiveDirective":"img-src"}}]`, "https://t/outer"},
+	} {
+		reps, err := ParseReports("application/reports+json", []byte(c.body))
+		if err != nil || len(reps) != 1 || reps[0].DocumentURL != c.want {
+			t.Errorf("%s: %+v, %v; want document %q", c.body, reps, err, c.want)
+		}
+	}
+	// A source holding a space would be two sources: refused, like any white space.
+	if err := NewPolicy().Set("img-src", "https://a.example https://b.example").Validate(); err == nil {
+		t.Error("a source with a space accepted")
+	}
+}

@@ -1,6 +1,8 @@
 package csrf
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -63,3 +65,75 @@ func FuzzCookieValue(f *testing.F) {
 		}
 	})
 }
+
+// A handler may set its own cookies and Vary before asking for a token: the CSRF cookie is
+// added beside them, never in their place, and Vary gains Cookie without losing anything.
+func TestTokenKeepsEarlierHeaders(t *testing.T) {
+	cases := []struct {
+		name       string
+		preset     http.Header
+		wantCookie []string // cookie names expected, in order
+		wantVary   []string
+	}{
+		{"nothing set", http.Header{}, []string{SecureCookieName}, []string{"Cookie"}},
+		{"a session cookie", http.Header{"Set-Cookie": {"sid=abc; Path=/; HttpOnly"}}, []string{"sid", SecureCookieName}, []string{"Cookie"}},
+		{"a Vary", http.Header{"Vary": {"Accept-Encoding"}}, []string{SecureCookieName}, []string{"Accept-Encoding", "Cookie"}},
+		{"both", http.Header{"Set-Cookie": {"sid=abc"}, "Vary": {"Origin"}}, []string{"sid", SecureCookieName}, []string{"Origin", "Cookie"}},
+	}
+	for _, c := range cases {
+		h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for k, v := range c.preset {
+				w.Header()[k] = append([]string(nil), v...)
+			}
+			if Token(r) == "" {
+				t.Error("no token")
+			}
+		}))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, newReq("GET", "https://www.example.com/", nil, nil))
+		var names []string
+		for _, ck := range rec.Result().Cookies() {
+			names = append(names, ck.Name)
+		}
+		if strings.Join(names, ",") != strings.Join(c.wantCookie, ",") {
+			t.Errorf("%s: cookies %v, want %v", c.name, names, c.wantCookie)
+		}
+		var vary []string
+		for _, v := range rec.Header().Values("Vary") {
+			for _, f := range strings.Split(v, ",") {
+				vary = append(vary, strings.TrimSpace(f))
+			}
+		}
+		if strings.Join(vary, ",") != strings.Join(c.wantVary, ",") {
+			t.Errorf("%s: Vary %v, want %v", c.name, vary, c.wantVary)
+		}
+	}
+}
+
+// Issuing a secret on a first visit costs at most two allocations (the Set-Cookie line and
+// the header values sharing one array), as issue's comment promises: it runs on every first
+// page view with a form.
+func TestIssueAllocations(t *testing.T) {
+	cs := &CookieStore{}
+	w := &headerOnly{h: http.Header{}}
+	limit := 2.0
+	if raceEnabled {
+		limit++ // the race detector's own allocation
+	}
+	for _, secure := range []bool{true, false} {
+		if n := testing.AllocsPerRun(200, func() {
+			clear(w.h)
+			if _, err := cs.issue(w, secure); err != nil {
+				t.Fatal(err)
+			}
+		}); n > limit {
+			t.Errorf("issue(secure=%v) allocates %.1f times, want at most %.0f", secure, n, limit)
+		}
+	}
+}
+
+type headerOnly struct{ h http.Header }
+
+func (w *headerOnly) Header() http.Header         { return w.h }
+func (w *headerOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (w *headerOnly) WriteHeader(int)             {}

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -799,4 +800,151 @@ func TestOptionsValidation(t *testing.T) {
 		}
 	}()
 	Protect(bad[0])
+}
+
+// Rotate on login with the default cookie store (Django's rotate_token): the response carries
+// a new secret in the same cookie (__Host- and Secure over HTTPS, the plain name over HTTP), a
+// token issued before the login is refused with it, and a token issued after is accepted.
+func TestRotateWithDefaultCookieStore(t *testing.T) {
+	for _, base := range []string{"https://www.example.com", "http://localhost:8000"} {
+		secure := strings.HasPrefix(base, "https:")
+		name := InsecureCookieName
+		if secure {
+			name = SecureCookieName
+		}
+		var planted, fresh string
+		h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/form":
+				planted = Token(r)
+			case "/login":
+				if err := Rotate(w, r); err != nil {
+					t.Errorf("Rotate: %v", err)
+				}
+				fresh = Token(r)
+			}
+		}))
+		serve := func(method, path, cookie, tok string) *httptest.ResponseRecorder {
+			r := newReq(method, base+path, map[string]string{"Referer": base + "/form", HeaderName: tok}, nil)
+			if cookie != "" {
+				withCookie(r, name, cookie)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, r)
+			return rec
+		}
+		// The attacker's page (or a pre-login form) obtains a token and its cookie.
+		rec := serve("GET", "/form", "", "")
+		cks := rec.Result().Cookies()
+		if len(cks) != 1 || cks[0].Name != name {
+			t.Fatalf("%s: GET /form set %v, want one %s cookie", base, cks, name)
+		}
+		before := cks[0].Value
+		// Login: the POST is accepted with the pre-login token, and rotates.
+		rec = serve("POST", "/login", before, planted)
+		if rec.Code != 200 {
+			t.Fatalf("%s: login POST: %d", base, rec.Code)
+		}
+		cks = rec.Result().Cookies()
+		if len(cks) != 1 {
+			t.Fatalf("%s: login set %d cookies, want the rotated secret", base, len(cks))
+		}
+		ck := cks[0]
+		if ck.Name != name || ck.Secure != secure || !ck.HttpOnly || ck.Path != "/" || ck.MaxAge != 31449600 {
+			t.Errorf("%s: rotated cookie %+v", base, ck)
+		}
+		if !validSecret(ck.Value) || ck.Value == before {
+			t.Fatalf("%s: rotated secret %q (was %q)", base, ck.Value, before)
+		}
+		if unmaskString(fresh) != ck.Value {
+			t.Errorf("%s: Token after Rotate does not carry the rotated secret", base)
+		}
+		// After login the browser holds the new cookie: the planted token is dead, the new one works.
+		if got := serve("POST", "/x", ck.Value, planted).Code; got != 403 {
+			t.Errorf("%s: pre-login token after rotation: %d, want 403", base, got)
+		}
+		if got := serve("POST", "/x", ck.Value, fresh).Code; got != 200 {
+			t.Errorf("%s: post-login token: %d, want 200", base, got)
+		}
+	}
+}
+
+// Temporary files of a multipart form parsed below the middleware (by it or by the app) are
+// removed when the request ends, because net/http only cleans up the form of the request it
+// created; a form that arrived already parsed belongs to whoever parsed it and is left alone.
+func TestMultipartTempFilesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", dir)
+	files := func() int {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	upload := func() *http.Request {
+		var buf bytes.Buffer
+		mp := multipart.NewWriter(&buf)
+		fw, _ := mp.CreateFormFile("doc", "doc.txt")
+		_, _ = fw.Write(bytes.Repeat([]byte("x"), 4096))
+		_ = mp.Close()
+		r := newReq("POST", "http://www.example.com/upload", map[string]string{
+			"Content-Type": mp.FormDataContentType(), "X-CSRF-Token": maskedTestSecret1}, &buf)
+		return withCookie(r, InsecureCookieName, testSecret)
+	}
+	onDisk := 0
+	parseInApp := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1); err != nil { // 1 byte in memory: the file goes to disk
+			t.Error(err)
+		}
+		onDisk = files()
+	})
+	if res := run(t, Options{}, parseInApp, upload()); res.status != 200 {
+		t.Fatalf("upload: %d (%v)", res.status, res.reason)
+	}
+	if onDisk == 0 {
+		t.Fatal("the test upload did not reach the disk")
+	}
+	if n := files(); n != 0 {
+		t.Errorf("%d temporary files left after the request", n)
+	}
+	// Parsed before the middleware: not ours to remove.
+	r := upload()
+	if err := r.ParseMultipartForm(1); err != nil {
+		t.Fatal(err)
+	}
+	if res := run(t, Options{}, okHandler, r); res.status != 200 {
+		t.Fatalf("pre-parsed upload: %d (%v)", res.status, res.reason)
+	}
+	if files() == 0 {
+		t.Error("the middleware removed the files of a form it did not parse")
+	}
+	_ = r.MultipartForm.RemoveAll()
+}
+
+// A store that cannot keep a new secret makes Token fail closed (no token, so the form cannot
+// be submitted) and the failure reaches the configured logger, or slog's default when none is
+// configured; it never panics.
+func TestTokenStoreFailureLogged(t *testing.T) {
+	store := &memSessions{m: map[string]string{}, failSet: true}
+	var buf bytes.Buffer
+	var tok string
+	h := Protect(Options{Store: store, Logger: slog.New(slog.NewTextHandler(&buf, nil))})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tok = Token(r) }))
+	h.ServeHTTP(httptest.NewRecorder(), withCookie(newReq("GET", "http://www.example.com/", nil, nil), "sid", "C"))
+	if tok != "" {
+		t.Fatalf("Token with a failing store = %q, want empty", tok)
+	}
+	if !strings.Contains(buf.String(), "storing secret failed") || !strings.Contains(buf.String(), "level=ERROR") {
+		t.Errorf("configured logger got %q", buf.String())
+	}
+	// Without a configured logger: slog's default, no panic.
+	var def bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&def, nil)))
+	defer slog.SetDefault(old)
+	h = Protect(Options{Store: store})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tok = Token(r) }))
+	h.ServeHTTP(httptest.NewRecorder(), withCookie(newReq("GET", "http://www.example.com/", nil, nil), "sid", "C"))
+	if tok != "" || !strings.Contains(def.String(), "storing secret failed") {
+		t.Errorf("default logger: token %q, log %q", tok, def.String())
+	}
 }

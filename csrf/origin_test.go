@@ -173,3 +173,135 @@ func TestParseOrigin(t *testing.T) {
 		}
 	}
 }
+
+// A "*." trusted origin covers the base domain and names with at least one whole label in
+// front of it, nothing else: not an empty label (".example.com"), not a name that merely ends
+// with the same characters, and not the base with a different port or scheme. Checked through
+// the middleware, where a forged Origin arrives.
+func TestWildcardTrustedOriginBoundary(t *testing.T) {
+	opts := Options{TrustedOrigins: []string{"https://*.example.com"}}
+	cases := []struct {
+		origin string
+		want   int
+	}{
+		{"https://a.b.example.com", 200},
+		{"https://example.com", 200},
+		{"https://.example.com", 403},
+		{"https://aexample.com", 403},
+		{"https://xample.com", 403},
+		{"https://a.example.com.evil.org", 403},
+		{"https://a.example.co", 403},
+		{"http://a.example.com", 403},
+		{"https://a.example.com:444", 403},
+	}
+	for _, c := range cases {
+		r := newReq("POST", "https://www.site.org/", map[string]string{"Origin": c.origin, "X-CSRF-Token": maskedTestSecret1}, nil)
+		withCookie(r, SecureCookieName, testSecret)
+		if res := run(t, opts, nil, r); res.status != c.want {
+			t.Errorf("Origin %q: status %d (%v), want %d", c.origin, res.status, res.reason, c.want)
+		}
+	}
+}
+
+// Origin and trusted-origin syntax limits, at their edges: a scheme of at most 32 characters,
+// a host name of at most 253 (DNS), and every ASCII letter, upper or lower case, in a name.
+func TestOriginSyntaxLimits(t *testing.T) {
+	label := strings.Repeat("a", 63) + "."
+	name253 := strings.Repeat(label, 3) + strings.Repeat("b", 253-3*64) // 253 characters
+	if len(name253) != 253 {
+		t.Fatalf("test setup: %d", len(name253))
+	}
+	cases := []struct {
+		entry string
+		ok    bool
+	}{
+		{"https://" + name253, true},
+		{"https://" + name253 + "b", false},
+		{"https://*." + name253, true},
+		{strings.Repeat("s", 32) + "://example.com", true},
+		{strings.Repeat("s", 33) + "://example.com", false},
+		{"https://AZaz09-_.example.com", true},
+		{"https://Zz.example.com", true},
+	}
+	for _, c := range cases {
+		_, err := parseTrustedOrigin(c.entry)
+		if (err == nil) != c.ok {
+			t.Errorf("parseTrustedOrigin(%.50q…) = %v, want ok=%v", c.entry, err, c.ok)
+		}
+		if _, err := New(Options{TrustedOrigins: []string{c.entry}}); (err == nil) != c.ok {
+			t.Errorf("New with trusted origin %.50q…: %v, want ok=%v", c.entry, err, c.ok)
+		}
+	}
+	// The same limits on a request's Origin: a trusted name at the limit is honoured.
+	for _, c := range []struct {
+		trusted, origin string
+		want            int
+	}{
+		{"https://" + name253, "https://" + strings.ToUpper(name253), 200},
+		{"https://zz.example.com", "https://ZZ.example.com", 200},
+		{"https://az.example.com", "https://aZ.example.com", 200},
+	} {
+		r := newReq("POST", "https://www.site.org/", map[string]string{"Origin": c.origin, "X-CSRF-Token": maskedTestSecret1}, nil)
+		withCookie(r, SecureCookieName, testSecret)
+		if res := run(t, Options{TrustedOrigins: []string{c.trusted}}, nil, r); res.status != c.want {
+			t.Errorf("Origin %.40q…: %d (%v), want %d", c.origin, res.status, res.reason, c.want)
+		}
+	}
+}
+
+// Ports are 1 to 65535 in decimal without leading zeros, and "*." wildcards cover a plain
+// domain: no empty labels, no trailing dot.
+func TestOriginPortsAndWildcardForms(t *testing.T) {
+	cases := []struct {
+		entry string
+		ok    bool
+	}{
+		{"https://example.com:1", true},
+		{"https://example.com:8080", true},
+		{"https://example.com:10000", true},
+		{"https://example.com:65535", true},
+		{"https://example.com:9999", true},
+		{"https://example.com:65536", false},
+		{"https://example.com:99999", false},
+		{"https://example.com:100000", false},
+		{"https://example.com:0", false},
+		{"https://example.com:0443", false},
+		{"https://example.com:8a", false},
+		{"https://example.com:a8", false},
+		{"https://example.com:-1", false},
+		{"https://example.com:", false},
+		{"https://*..example.com", false},
+		{"https://*.example.com.", false},
+	}
+	for _, c := range cases {
+		if _, err := parseTrustedOrigin(c.entry); (err == nil) != c.ok {
+			t.Errorf("parseTrustedOrigin(%q) = %v, want ok=%v", c.entry, err, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"https://example.com:65535", true},
+		{"https://example.com:65536", false},
+		{"https://example.com:8a", false},
+		{"https://example.com:10", true},
+	} {
+		if _, ok := parseOrigin(c.origin); ok != c.ok {
+			t.Errorf("parseOrigin(%q) ok = %v, want %v", c.origin, ok, c.ok)
+		}
+	}
+}
+
+// Attacker-controlled text in reasons and logs is capped at 200 bytes, marked when cut.
+func TestPrintableCap(t *testing.T) {
+	if got := printable(strings.Repeat("a", 200)); got != strings.Repeat("a", 200) {
+		t.Errorf("200 bytes: %q", got)
+	}
+	if got := printable(strings.Repeat("a", 201)); got != strings.Repeat("a", 200)+"..." {
+		t.Errorf("201 bytes: %q", got)
+	}
+	if got := printable("a\nb\x00"); got != `a\nb\x00` {
+		t.Errorf("controls: %q", got)
+	}
+}

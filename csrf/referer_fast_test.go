@@ -40,3 +40,24 @@ func TestFastRefererNoAlloc(t *testing.T) {
 		}
 	}
 }
+
+// The Referers browsers actually send (an https origin followed by a path, query or fragment,
+// spaces and all) are answered by the allocation-free parser, with the right origin; only
+// unusual ones fall back to url.Parse.
+func TestFastRefererAnswersCommonForms(t *testing.T) {
+	cases := map[string]origin{
+		"https://www.example.com/form?x=1": {scheme: "https", host: "www.example.com"},
+		"https://www.example.com":          {scheme: "https", host: "www.example.com"},
+		"https://www.example.com?q":        {scheme: "https", host: "www.example.com"},
+		"https://www.example.com#f":        {scheme: "https", host: "www.example.com"},
+		"https://Www.Example.com:443/x":    {scheme: "https", host: "www.example.com"},
+		"https://a.example.com:8443/p":     {scheme: "https", host: "a.example.com", port: "8443"},
+		"https://www.example.com/a b~!":    {scheme: "https", host: "www.example.com"},
+		"https://[::1]:8443/":              {scheme: "https", host: "[::1]", port: "8443"},
+	}
+	for s, want := range cases {
+		if o, ok := fastReferer(s); !ok || o != want {
+			t.Errorf("fastReferer(%q) = %+v, %v; want %+v from the fast path", s, o, ok, want)
+		}
+	}
+}

@@ -1,10 +1,12 @@
 package csrf
 
 import (
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"strings"
 	"testing"
+	"testing/cryptotest"
 )
 
 // Fixtures from Django's tests/csrf_tests/tests.py (django.md §4.1).
@@ -156,6 +158,42 @@ func TestCookieValue(t *testing.T) {
 		r := &http.Request{Header: http.Header{"Cookie": tt.lines}}
 		if ck, err := r.Cookie("csrftoken"); err == nil && ck.Value != got {
 			t.Errorf("cookieValue(%q) = %q, net/http says %q", tt.lines, got, ck.Value)
+		}
+	}
+}
+
+// Secret characters are drawn without modulo bias: with a known random stream, randomAlnum
+// uses exactly the bytes below 248 (= 4 × 62), in order, each as alphabet[b % 62], and skips
+// every byte from 248 up. The stream is made deterministic with testing/cryptotest.
+func TestRandomAlnumRejectionSampling(t *testing.T) {
+	const n = 4096
+	for seed := uint64(1); seed <= 3; seed++ {
+		cryptotest.SetGlobalRandom(t, seed)
+		got := make([]byte, n)
+		randomAlnum(got)
+
+		cryptotest.SetGlobalRandom(t, seed) // the same stream again, read raw
+		raw := make([]byte, 2*n)
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]byte, 0, n)
+		rejected := map[byte]bool{}
+		for _, b := range raw {
+			if len(want) == n {
+				break
+			}
+			if b >= 248 {
+				rejected[b] = true
+				continue
+			}
+			want = append(want, alphabet[b%62])
+		}
+		if len(rejected) != 8 {
+			t.Fatalf("seed %d: the stream holds only %d of the 8 rejected byte values; pick another seed", seed, len(rejected))
+		}
+		if string(got) != string(want) {
+			t.Fatalf("seed %d: randomAlnum differs from rejection sampling below 248", seed)
 		}
 	}
 }

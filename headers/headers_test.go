@@ -281,3 +281,45 @@ type nopWriter struct{ h http.Header }
 func (w nopWriter) Header() http.Header         { return w.h }
 func (w nopWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w nopWriter) WriteHeader(int)             {}
+
+// Headers an outer layer already chose are kept: the defaults fill in only what is missing.
+func TestOuterHeadersKept(t *testing.T) {
+	outer := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		Middleware(Options{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(w, r)
+	})
+	rec := httptest.NewRecorder()
+	outer.ServeHTTP(rec, httptest.NewRequest("GET", "https://t/", nil))
+	h := rec.Header()
+	if h.Get("X-Frame-Options") != "SAMEORIGIN" || h.Get("Referrer-Policy") != "no-referrer" {
+		t.Errorf("outer headers replaced: %v", h)
+	}
+	if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Cross-Origin-Opener-Policy") != "same-origin" {
+		t.Errorf("missing defaults not filled in: %v", h)
+	}
+}
+
+// AllowFraming rewrites frame-ancestors in any well-formed serialisation of a policy,
+// including empty members (";;", a trailing ";"), which browsers skip.
+func TestAllowFramingEmptyDirectives(t *testing.T) {
+	for policy, want := range map[string]string{
+		"default-src 'none';":                         "default-src 'none'; frame-ancestors 'self'",
+		"default-src 'none';; frame-ancestors 'none'": "default-src 'none'; frame-ancestors 'self'",
+		"; frame-ancestors 'none' ;":                  "frame-ancestors 'self'",
+	} {
+		rec := httptest.NewRecorder()
+		rec.Header().Set("Content-Security-Policy", policy)
+		AllowFraming(rec)
+		got := rec.Header().Get("Content-Security-Policy")
+		var members []string
+		for _, m := range strings.Split(got, ";") {
+			if m = strings.TrimSpace(m); m != "" {
+				members = append(members, m)
+			}
+		}
+		if strings.Join(members, "; ") != want {
+			t.Errorf("policy %q: got %q, want the members %q", policy, got, want)
+		}
+	}
+}

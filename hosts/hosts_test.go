@@ -2,6 +2,7 @@ package hosts
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"github.com/rampart-go/rampart/internal/corpora"
 	"io"
@@ -360,5 +361,70 @@ func BenchmarkMiddleware(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		h.ServeHTTP(w, r)
+	}
+}
+
+// Size limits at their edges: a domain name of 253 characters (DNS's limit) is valid, alone
+// or with a trailing dot and the longest port; one character more is not.
+func TestSplitLengthLimits(t *testing.T) {
+	label := strings.Repeat("a", 63) + "."
+	name253 := strings.Repeat(label, 3) + strings.Repeat("b", 61) // 3×64 + 61 = 253
+	if len(name253) != 253 {
+		t.Fatalf("test setup: %d", len(name253))
+	}
+	for _, c := range []struct {
+		host string
+		ok   bool
+	}{
+		{name253, true},
+		{name253 + ".", true},
+		{name253 + ".:65535", true}, // 260 bytes: the longest valid host
+		{name253 + ":65535", true},
+		{name253 + "b", false},
+		{name253 + "b.:65535", false},
+		{name253 + ".:655350", false},
+		{"example.com:9999", true},
+		{"example.com:9", true},
+	} {
+		d, _, err := Split(c.host)
+		if (err == nil) != c.ok {
+			t.Errorf("Split(%.20q… %d bytes) = %v, want ok=%v", c.host, len(c.host), err, c.ok)
+		}
+		if err == nil && strings.TrimSuffix(d, ".") != d {
+			t.Errorf("Split(%.20q…) kept the trailing dot", c.host)
+		}
+	}
+}
+
+// A refused host is logged (category security.DisallowedHost, as Django) to the configured
+// logger or, without one, to slog's default; a long host is cut at 100 bytes and marked.
+func TestRejectionLogged(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	for _, c := range []struct {
+		host, want string
+	}{
+		{long, `host="\"` + long + `\""`},
+		{long + "y", `host="\"` + long + `...\""`},
+	} {
+		var buf bytes.Buffer
+		h := Middleware(Options{Allowed: []string{"example.com"}, Logger: slog.New(slog.NewTextHandler(&buf, nil))})(okHandler())
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = c.host
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if !strings.Contains(buf.String(), "security.DisallowedHost") || !strings.Contains(buf.String(), c.want) {
+			t.Errorf("host of %d bytes: log %q, want it to contain %q", len(c.host), buf.String(), c.want)
+		}
+	}
+	var def bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&def, nil)))
+	defer slog.SetDefault(old)
+	h := Middleware(Options{Allowed: []string{"example.com"}})(okHandler())
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Host = "evil.example"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusBadRequest || !strings.Contains(def.String(), "evil.example") {
+		t.Errorf("without a logger: %d, default log %q", rec.Code, def.String())
 	}
 }

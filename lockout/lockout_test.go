@@ -739,3 +739,247 @@ func TestOnRefused(t *testing.T) {
 		t.Fatalf("reported %q, want %q", got, want)
 	}
 }
+
+// The IPv6Prefix option sets how much of an IPv6 address is one client: addresses inside the
+// configured prefix share one IP counter, addresses outside it do not. Zero, negative or
+// impossible lengths fall back to /64 (one subscriber's allocation), never to "every address
+// apart" or "the whole Internet together". A zone never makes a new client.
+func TestIPv6PrefixOption(t *testing.T) {
+	cases := []struct {
+		name   string
+		prefix int
+		same   string // inside the prefix of 2001:db8:1:2::1 (a different address)
+		other  string // outside it
+	}{
+		{"default", 0, "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"},
+		{"negative means 64", -1, "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"},
+		{"over 128 means 64", 129, "2001:db8:1:2:ffff::9", "2001:db8:1:3::1"},
+		{"/48", 48, "2001:db8:1:ffff::9", "2001:db8:2::1"},
+		{"/56", 56, "2001:db8:1:ff::9", "2001:db8:1:100::1"},
+		{"/127", 127, "2001:db8:1:2::", "2001:db8:1:2::2"},
+		{"/128: one address", 128, "2001:db8:1:2::1%eth0", "2001:db8:1:2::2"},
+		{"/1", 1, "7fff::1", "8000::1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clk := newClock()
+			g := newGuard(t, newFake(), clk, Options{IPv6Prefix: c.prefix})
+			attacker := ip("2001:db8:1:2::1")
+			if c.prefix == 1 {
+				attacker = ip("::1")
+			}
+			for i := range DefaultFailureLimit * 4 {
+				if _, err := fail(g, fmt.Sprintf("u%d", i), attacker); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if d, _ := g.Check(ctx, "x", attacker); !d.Locked || d.Reason != "ip" {
+				t.Fatalf("the spraying address itself: %+v", d)
+			}
+			if d, _ := g.Check(ctx, "x", ip(c.same)); !d.Locked || d.Reason != "ip" {
+				t.Errorf("%s is inside the prefix but not locked: %+v", c.same, d)
+			}
+			if d, _ := g.Check(ctx, "x", ip(c.other)); d.Locked {
+				t.Errorf("%s is outside the prefix but locked: %+v", c.other, d)
+			}
+		})
+	}
+	// IPv4 is never grouped, whatever the IPv6 prefix.
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{IPv6Prefix: 8})
+	for i := range DefaultFailureLimit * 4 {
+		fail(g, fmt.Sprintf("u%d", i), ip("192.0.2.1"))
+	}
+	if d, _ := g.Check(ctx, "x", ip("192.0.2.2")); d.Locked {
+		t.Errorf("a neighbouring IPv4 address is locked: %+v", d)
+	}
+	if d, _ := g.Check(ctx, "x", ip("::ffff:192.0.2.1")); !d.Locked {
+		t.Errorf("the IPv4-mapped form of a locked IPv4 address is not locked: %+v", d)
+	}
+}
+
+// Locked names what is locked the way an operator reads it: an IPv6 client by its counting
+// prefix (the bare address when the prefix is /128), a username in clear up to
+// maxEncodedName bytes and only as a hash beyond.
+func TestLockedEntryNames(t *testing.T) {
+	clk := newClock()
+	for _, c := range []struct {
+		prefix int
+		want   string
+	}{{0, "2001:db8:1:2::/64"}, {48, "2001:db8:1::/48"}, {128, "2001:db8:1:2::1"}} {
+		g := newGuard(t, newFake(), clk, Options{IPv6Prefix: c.prefix})
+		for i := range DefaultFailureLimit * 4 {
+			fail(g, fmt.Sprintf("u%d", i), ip("2001:db8:1:2::1"))
+		}
+		entries, err := g.Locked(ctx, 0)
+		if err != nil || len(entries) != 1 || entries[0].Scope != ScopeIP || entries[0].IP != c.want {
+			t.Errorf("IPv6Prefix %d: Locked = %+v, %v; want one IP entry %q", c.prefix, entries, err, c.want)
+		}
+	}
+	g := newGuard(t, newFake(), clk, Options{})
+	atBound := strings.Repeat("a", maxEncodedName)
+	overBound := strings.Repeat("b", maxEncodedName+1)
+	for i := range DefaultFailureLimit * 4 {
+		fail(g, atBound, v4(i))
+		fail(g, overBound, v4(i))
+	}
+	entries, err := g.Locked(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		if e.Scope == ScopeUser {
+			names[e.Username] = true
+		}
+	}
+	if len(names) != 2 || !names[atBound] || !names[""] {
+		t.Errorf("usernames listed: %v; want the %d-byte name in clear and the longer one hashed (empty)", names, maxEncodedName)
+	}
+	for _, name := range []string{atBound, overBound} {
+		if err := g.Unlock(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		if d, _ := g.Check(ctx, name, ip("192.0.2.77")); d.Locked {
+			t.Errorf("Unlock of a %d-byte name left it locked", len(name))
+		}
+	}
+}
+
+// MaxCoolOff zero means DefaultMaxCoolOff (24 h), like every other zero option: escalation is
+// not silently capped at the first cool-off.
+func TestMaxCoolOffZeroMeansDefault(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{Escalate: true, CoolOff: time.Hour})
+	want := []time.Duration{time.Hour, 2 * time.Hour, 4 * time.Hour, 8 * time.Hour, 16 * time.Hour, DefaultMaxCoolOff}
+	for round, w := range want {
+		var d Decision
+		for range DefaultFailureLimit {
+			d, _ = fail(g, "pat", ip("192.0.2.1"))
+		}
+		if !d.Locked || d.RetryAfter != w {
+			t.Fatalf("round %d: %+v, want a lock of %v", round, d, w)
+		}
+		clk.Advance(w)
+	}
+	// A MaxCoolOff below CoolOff is raised to it: a lock is never shorter than CoolOff.
+	g2 := newGuard(t, newFake(), clk, Options{Escalate: true, CoolOff: time.Hour, MaxCoolOff: time.Minute})
+	for round := range 3 {
+		var d Decision
+		for range DefaultFailureLimit {
+			d, _ = fail(g2, "quin", ip("192.0.2.1"))
+		}
+		if d.RetryAfter != time.Hour {
+			t.Fatalf("round %d: %+v, want exactly CoolOff", round, d)
+		}
+		clk.Advance(time.Hour)
+	}
+}
+
+// The in-process lock cache holds at most maxCached entries however many keys are locked,
+// so a flood over many addresses cannot grow it without bound; entries past their trust
+// are dropped first to make room.
+func TestLockCacheBounded(t *testing.T) {
+	clk := newClock()
+	g := newGuard(t, newFake(), clk, Options{})
+	now := clk.Now()
+	for i := range maxCached + 10 {
+		g.remember(fmt.Sprintf("k%d", i), ScopeIP, now.Add(time.Hour), now)
+	}
+	if n := len(g.cache.m); n != maxCached {
+		t.Fatalf("cache holds %d entries, want exactly the bound %d", n, maxCached)
+	}
+	// Once they are no longer trusted, a new lock evicts them.
+	later := now.Add(2 * DefaultLockCacheTTL)
+	g.remember("fresh", ScopeIP, later.Add(time.Hour), later)
+	if _, ok := g.cached("fresh", later); !ok || len(g.cache.m) != 1 {
+		t.Fatalf("after expiry: %d entries, fresh cached %v", len(g.cache.m), ok)
+	}
+}
+
+// Username normalisation takes its ASCII fast path only for ASCII: any other byte, valid
+// UTF-8 or not, gets the full NFKC and case-folding treatment, so the fast path never changes
+// which counter a name lands on.
+func TestNormalizeFastPathOnlyForASCII(t *testing.T) {
+	for b := 0; b < 256; b++ {
+		s := "A" + string([]byte{byte(b)}) + "B"
+		slow := cases.Fold().String(strings.TrimSpace(norm.NFKC.String(s)))
+		if got := NormalizeUsername(s); got != slow {
+			t.Errorf("NormalizeUsername(%q) = %q, the Unicode path gives %q", s, got, slow)
+		}
+	}
+}
+
+// Attempt.Succeed (the path a login view takes) clears the pair, and the username or the IP
+// only when the options say so; every other scope gets its slot back and keeps its failures.
+// Above all, a success never clears the IP scope unless InsecureResetIPOnSuccess is set: an
+// attacker who owns one account must not be able to reset a spraying address by logging in.
+func TestAttemptSucceedResets(t *testing.T) {
+	tests := []struct {
+		name              string
+		opts              Options
+		pairN, userN, ipN int64 // slots left taken (failures) after the success
+	}{
+		{"default clears pair only", Options{}, 0, 4, 4},
+		{"ResetUserOnSuccess", Options{ResetUserOnSuccess: true}, 0, 0, 4},
+		{"InsecureResetIPOnSuccess", Options{InsecureResetIPOnSuccess: true}, 0, 4, 0},
+		{"both", Options{ResetUserOnSuccess: true, InsecureResetIPOnSuccess: true}, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			c := newFake()
+			g := newGuard(t, c, clk, tt.opts)
+			for range 4 {
+				fail(g, "hank", ip("192.0.2.1"))
+			}
+			a, d, err := g.Begin(ctx, "hank", ip("192.0.2.1"))
+			if err != nil || d.Locked {
+				t.Fatalf("Begin: %+v, %v", d, err)
+			}
+			if err := a.Succeed(ctx); err != nil {
+				t.Fatal(err)
+			}
+			k := g.keysFor("hank", ip("192.0.2.1"))
+			for _, x := range []struct {
+				name, key string
+				want      int64
+			}{{"pair", k.pair, tt.pairN}, {"user", k.user, tt.userN}, {"ip", k.ip, tt.ipN}} {
+				slots, _ := c.GetCounter(ctx, x.key, clk.Now())
+				failures, _ := c.GetCounter(ctx, g.failKey(x.key), clk.Now())
+				if slots.N != x.want || failures.N != x.want {
+					t.Errorf("%s: %d slots taken, %d failures; want %d of each", x.name, slots.N, failures.N, x.want)
+				}
+			}
+		})
+	}
+}
+
+// With Escalate, the first lockout of a key is exactly a CoolOff lock from the reservation
+// that tripped it, as without Escalate: escalation lengthens only later lockouts.
+func TestFirstEscalatedLockIsCoolOff(t *testing.T) {
+	for _, escalate := range []bool{false, true} {
+		clk := newClock()
+		g := newGuard(t, newFake(), clk, Options{Escalate: escalate, CoolOff: time.Minute, MaxCoolOff: time.Hour})
+		for range DefaultFailureLimit - 1 {
+			fail(g, "lee", ip("192.0.2.1"))
+		}
+		a, d, err := g.Begin(ctx, "lee", ip("192.0.2.1"))
+		if err != nil || d.Locked {
+			t.Fatalf("Begin: %+v, %v", d, err)
+		}
+		clk.Advance(20 * time.Second) // a slow password check
+		d, err = a.Fail(ctx)
+		if err != nil || !d.Locked || !d.Tripped || d.RetryAfter != 40*time.Second {
+			t.Errorf("escalate=%v: tripping Fail = %+v, %v; want a lock ending one CoolOff after the reservation (40s left)", escalate, d, err)
+		}
+		clk.Advance(40*time.Second - time.Nanosecond)
+		if d, _ := g.Check(ctx, "lee", ip("192.0.2.1")); !d.Locked {
+			t.Errorf("escalate=%v: lock ended early", escalate)
+		}
+		clk.Advance(time.Nanosecond)
+		if d, _ := g.Check(ctx, "lee", ip("192.0.2.1")); d.Locked {
+			t.Errorf("escalate=%v: still locked after CoolOff: %+v", escalate, d)
+		}
+	}
+}

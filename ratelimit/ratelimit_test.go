@@ -520,3 +520,244 @@ func BenchmarkMiddleware(b *testing.B) {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// Result.Reset (the RateLimit header's t=) is how long until the key's quota is whole again.
+// For Memory (GCRA) that is the key's arrival time, after this event when it is allowed: one
+// interval per event still counted. For Store it is the end of the current fixed window, on
+// allowed and denied events alike.
+func TestResetValues(t *testing.T) {
+	clk := newClock()
+	m := NewMemory(MustParseRate("5/m"), MemoryOptions{Now: clk.Now})
+	for i := 1; i <= 5; i++ {
+		r, _ := m.Allow(ctx, "k")
+		if !r.Allowed || r.Reset != time.Duration(i)*12*time.Second {
+			t.Fatalf("Memory event %d: %+v, want allowed with Reset %v", i, r, time.Duration(i)*12*time.Second)
+		}
+	}
+	if r, _ := m.Allow(ctx, "k"); r.Allowed || r.Reset != time.Minute || r.RetryAfter != 12*time.Second {
+		t.Fatalf("Memory denied: %+v, want Reset 1m, RetryAfter 12s", r)
+	}
+	clk.Advance(30 * time.Second)
+	if r, _ := m.Allow(ctx, "k"); !r.Allowed || r.Reset != 42*time.Second || r.Remaining != 1 {
+		t.Fatalf("Memory after 30s: %+v, want Reset 42s, 1 remaining", r)
+	}
+	if r, _ := m.Allow(ctx, "k"); !r.Allowed || r.Reset != 54*time.Second {
+		t.Fatalf("Memory, next event: %+v, want Reset 54s", r)
+	}
+	if r, _ := m.Allow(ctx, "k"); r.Allowed || r.Reset != 54*time.Second {
+		t.Fatalf("Memory denied later on: %+v, want Reset 54s", r)
+	}
+
+	clk = newClock()
+	clk.Advance(10 * time.Second) // 10 s into a one-minute window
+	s := NewStore(newFake(), MustParseRate("2/m"), StoreOptions{Now: clk.Now})
+	for i, allowed := range []bool{true, true, false} {
+		r, err := s.Allow(ctx, "k")
+		if err != nil || r.Allowed != allowed || r.Reset != 50*time.Second || r.Limit != 2 {
+			t.Fatalf("Store event %d: %+v, %v; want allowed=%v, Reset 50s", i, r, err, allowed)
+		}
+	}
+	clk.Advance(20 * time.Second)
+	if r, _ := s.Allow(ctx, "other"); !r.Allowed || r.Reset != 30*time.Second {
+		t.Fatalf("Store later in the window: %+v, want Reset 30s", r)
+	}
+	// A zero rate refuses for a whole period.
+	z := NewStore(newFake(), MustParseRate("0/m"), StoreOptions{Now: clk.Now})
+	if r, _ := z.Allow(ctx, "k"); r.Allowed || r.Reset != time.Minute {
+		t.Fatalf("zero rate: %+v", r)
+	}
+}
+
+// A Store counter lives exactly until the end of the window after its own, where it is the
+// "previous" count of the sliding estimate: not shorter (the estimate would forget a burst
+// made just before a boundary) and not longer (a store shared by many keys must not keep
+// dead counters).
+func TestStoreCounterLifetime(t *testing.T) {
+	clk := newClock()
+	clk.Advance(45 * time.Second)
+	c := newFake()
+	l := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now})
+	for range 10 {
+		if r, _ := l.Allow(ctx, "k"); !r.Allowed {
+			t.Fatal("burst denied")
+		}
+	}
+	w := floorDiv(clk.Now().UnixNano(), int64(time.Minute))
+	windowEnd := time.Unix(0, (w+1)*int64(time.Minute))
+	ctr, err := c.GetCounter(ctx, l.counterKey("k", w), clk.Now())
+	if err != nil || ctr.N != 10 {
+		t.Fatalf("current counter: %+v, %v", ctr, err)
+	}
+	if want := windowEnd.Add(time.Minute); !ctr.ExpiresAt.Equal(want) {
+		t.Errorf("counter expires at %v, want the end of the next window %v", ctr.ExpiresAt, want)
+	}
+	// A denied event is taken back out and does not move the expiry.
+	if r, _ := l.Allow(ctx, "k"); r.Allowed {
+		t.Fatal("11th event allowed")
+	}
+	if ctr, _ := c.GetCounter(ctx, l.counterKey("k", w), clk.Now()); ctr.N != 10 || !ctr.ExpiresAt.Equal(windowEnd.Add(time.Minute)) {
+		t.Errorf("after a denial: %+v", ctr)
+	}
+	// Just before the next window ends the burst still weighs on the estimate (10×(1−59/60)
+	// ≈ 0.17, so 9 more fit, not 10); once it has ended the counter is gone.
+	clk.Advance(windowEnd.Sub(clk.Now()) + 59*time.Second)
+	fresh := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now})
+	allowed := 0
+	for range 20 {
+		if r, _ := fresh.Allow(ctx, "k"); r.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 9 {
+		t.Errorf("59 s into the next window: %d allowed, want 9 (the old burst still counts)", allowed)
+	}
+	clk.Advance(time.Second)
+	if ctr, _ := c.GetCounter(ctx, l.counterKey("k", w), clk.Now()); ctr.N != 0 {
+		t.Errorf("counter still alive after the next window: %+v", ctr)
+	}
+}
+
+// Store keys are namespaced: Prefix (default "rl:") then Name (default the rate, "5/m"), so
+// limiters with different rates never share a count unless given one Name, and no limiter's
+// counters collide with other users of a shared store (lockout's "lockout:" keys, say).
+func TestStoreKeyNamespaces(t *testing.T) {
+	clk := newClock()
+	c := newFake()
+	five := NewStore(c, MustParseRate("5/m"), StoreOptions{Now: clk.Now})
+	ten := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now})
+	for range 5 {
+		five.Allow(ctx, "k")
+	}
+	if r, _ := five.Allow(ctx, "k"); r.Allowed {
+		t.Fatal("6th event of 5/m allowed")
+	}
+	if r, _ := ten.Allow(ctx, "k"); !r.Allowed || r.Remaining != 9 {
+		t.Errorf("a limiter with another rate shares the count: %+v", r)
+	}
+	named := NewStore(c, MustParseRate("10/m"), StoreOptions{Now: clk.Now, Name: "login", Prefix: "app:"})
+	named.Allow(ctx, "k")
+	for _, p := range []struct {
+		prefix string
+		n      int
+	}{{"rl:5/m:", 1}, {"rl:10/m:", 1}, {"app:login:", 1}, {"rl:login:", 0}, {"app:10/m:", 0}} {
+		got, err := c.ListCounters(ctx, p.prefix, 1, clk.Now(), 0)
+		if err != nil || len(got) != p.n {
+			t.Errorf("counters under %q: %d (%v), want %d", p.prefix, len(got), err, p.n)
+		}
+	}
+}
+
+// The in-process memory of denials holds at most maxDenied keys, so a flood of distinct keys
+// cannot grow it without bound; entries whose denial has ended make room first.
+func TestStoreDenialMemoryBounded(t *testing.T) {
+	clk := newClock()
+	l := NewStore(newFake(), MustParseRate("1/m"), StoreOptions{Now: clk.Now})
+	now := clk.Now()
+	for i := range maxDenied + 10 {
+		l.rememberDenial(fmt.Sprint("k", i), now.Add(time.Minute), now)
+	}
+	if len(l.denied) != maxDenied {
+		t.Fatalf("%d denials remembered, want the bound %d", len(l.denied), maxDenied)
+	}
+	later := now.Add(2 * time.Minute)
+	l.rememberDenial("fresh", later.Add(time.Minute), later)
+	if _, ok := l.denied["fresh"]; !ok || len(l.denied) != 1 {
+		t.Fatalf("after the denials ended: %d remembered, fresh kept %v", len(l.denied), ok)
+	}
+}
+
+// MaxKeys zero means the default (2^20 keys), not "no room": thousands of distinct keys are
+// tracked without ErrFull.
+func TestMemoryDefaultMaxKeys(t *testing.T) {
+	clk := newClock()
+	l := NewMemory(MustParseRate("1/m"), MemoryOptions{Now: clk.Now})
+	for i := range 20 * shardCount {
+		if r, err := l.Allow(ctx, fmt.Sprint("key", i)); err != nil || !r.Allowed {
+			t.Fatalf("key %d: %+v, %v", i, r, err)
+		}
+	}
+	if l.Len() != 20*shardCount {
+		t.Fatalf("tracking %d keys, want %d", l.Len(), 20*shardCount)
+	}
+}
+
+// Store windows are aligned by floor division for any clock, before 1970 too: 30 s before the
+// epoch a one-minute window has 30 s left, not 90.
+func TestStoreWindowsBeforeEpoch(t *testing.T) {
+	clk := testclock.New(time.Unix(-30, 0))
+	l := NewStore(newFake(), MustParseRate("2/m"), StoreOptions{Now: clk.Now})
+	if r, err := l.Allow(ctx, "k"); err != nil || !r.Allowed || r.Reset != 30*time.Second {
+		t.Fatalf("30 s before the epoch: %+v, %v; want Reset 30s", r, err)
+	}
+	// Exactly on a window boundary before the epoch: a whole window ahead.
+	if r, _ := NewStore(newFake(), MustParseRate("2/m"), StoreOptions{Now: testclock.New(time.Unix(-60, 0)).Now}).Allow(ctx, "k"); r.Reset != time.Minute {
+		t.Fatalf("on the boundary 60 s before the epoch: Reset %v, want 1m", r.Reset)
+	}
+	l.Allow(ctx, "k")
+	clk.Advance(30 * time.Second) // the epoch: a new window, the previous one weighs fully
+	if r, _ := l.Allow(ctx, "k"); r.Allowed {
+		t.Fatalf("at the window boundary: %+v, want denied (2 events in the previous window)", r)
+	}
+}
+
+// limiterFunc is a Limiter that does not report its rate.
+type limiterFunc func(context.Context, string) (Result, error)
+
+func (f limiterFunc) Allow(ctx context.Context, key string) (Result, error) { return f(ctx, key) }
+
+// With Headers on, a limiter that reports its rate gets a RateLimit-Policy header; one that
+// does not (a custom Limiter) gets only RateLimit, and serving it never fails. Without Headers
+// neither is sent.
+func TestMiddlewareHeadersPerLimiterKind(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	custom := limiterFunc(func(context.Context, string) (Result, error) {
+		return Result{Allowed: true, Remaining: 3, Limit: 4, Reset: 2 * time.Second}, nil
+	})
+	clk := newClock()
+	memory := NewMemory(MustParseRate("2/m"), MemoryOptions{Now: clk.Now})
+	for _, c := range []struct {
+		name    string
+		l       Limiter
+		headers bool
+		policy  string
+		rl      string
+	}{
+		{"custom with headers", custom, true, "", `"default";r=3;t=2`},
+		{"custom without headers", custom, false, "", ""},
+		{"memory with headers", memory, true, `"default";q=2;w=60`, `"default";r=1;t=30`},
+		{"memory without headers", memory, false, "", ""},
+	} {
+		w := httptest.NewRecorder()
+		Middleware(c.l, ByIP, Options{Headers: c.headers})(ok).ServeHTTP(w, req("192.0.2.1:1"))
+		if w.Code != http.StatusNoContent || w.Header().Get("RateLimit-Policy") != c.policy || w.Header().Get("RateLimit") != c.rl {
+			t.Errorf("%s: %d, policy %q, RateLimit %q; want %q and %q", c.name, w.Code,
+				w.Header().Get("RateLimit-Policy"), w.Header().Get("RateLimit"), c.policy, c.rl)
+		}
+	}
+}
+
+// Rates are accepted up to MaxRateN events per period and refused beyond.
+func TestParseRateMaxN(t *testing.T) {
+	if _, err := ParseRate(fmt.Sprintf("%d/s", MaxRateN)); err != nil {
+		t.Errorf("MaxRateN/s: %v", err)
+	}
+	if _, err := ParseRate(fmt.Sprintf("%d/s", MaxRateN+1)); err == nil {
+		t.Error("MaxRateN+1/s accepted")
+	}
+}
+
+// A period written as a bare number is seconds, whatever its last digit.
+func TestParseRateBareSeconds(t *testing.T) {
+	for s, per := range map[string]time.Duration{"5/9": 9 * time.Second, "5/10": 10 * time.Second, "1/19": 19 * time.Second, "1/0s": 0} {
+		r, err := ParseRate(s)
+		if per == 0 {
+			if err == nil {
+				t.Errorf("ParseRate(%q) accepted a zero period", s)
+			}
+			continue
+		}
+		if err != nil || r.Per != per {
+			t.Errorf("ParseRate(%q) = %+v, %v; want per %v", s, r, err, per)
+		}
+	}
+}

@@ -360,3 +360,145 @@ func TestTarget(t *testing.T) {
 		}
 	}
 }
+
+// A scheme is recognised whatever its letter case and whatever letters, digits, "+", "-" and "."
+// it holds (RFC 3986 §3.1, as browsers and Python's urlsplit read it), so no spelling of a
+// non-http(s) scheme passes as a relative path.
+func TestEverySchemeSpellingRefused(t *testing.T) {
+	allowed := []string{"site.example"}
+	for _, u := range []string{
+		"JAVASCRIPT:alert(1)",
+		"JavaScript:alert(1)",
+		"DATA:text/html,x",
+		"VBSCRIPT:msgbox(1)",
+		"ZOOMMTG://evil.example/join",
+		"zoommtg://evil.example/join",
+		"Zz://evil.example",
+		"aZ://evil.example",
+		"a0://evil.example",
+		"a9://evil.example",
+		"web+a0://evil.example",
+		"x-y.z://evil.example",
+		"ZOOMMTG://site.example/join", // an allowed host does not make another scheme safe
+	} {
+		if IsSafe(u, allowed, false) {
+			t.Errorf("IsSafe(%q) = true: a non-http(s) scheme must be refused", u)
+		}
+	}
+	for _, u := range []string{"HTTPS://SITE.EXAMPLE/", "Http://site.example/", "hTtP://site.example/"} {
+		if !IsSafe(u, allowed, false) {
+			t.Errorf("IsSafe(%q) = false: http(s) in any case to an allowed host is safe", u)
+		}
+	}
+}
+
+// Host names compare ASCII case-insensitively for every letter, on both sides (the target and
+// the allowed list), and for nothing that is not a letter.
+func TestHostCaseFoldingEveryLetter(t *testing.T) {
+	cases := []struct {
+		target  string
+		allowed string
+		want    bool
+	}{
+		{"https://AZ.EXAMPLE.ORG/", "az.example.org", true},
+		{"https://az.example.org/", "AZ.EXAMPLE.ORG", true},
+		{"https://Az.eXample.orG/", "aZ.ExAMPLE.ORg", true},
+		{"https://a@z.example/", "A@Z.EXAMPLE", true},
+		// '@' and '[' sit just outside 'A'..'Z'; '`' and '{' just outside 'a'..'z'.
+		{"https://a@z.example/", "a`z.example", false},
+		{"https://z[.example/", "z{.example", false},
+		{"https://az.example/", "az.example.", false},
+	}
+	for _, c := range cases {
+		if got := IsSafe(c.target, []string{c.allowed}, false); got != c.want {
+			t.Errorf("IsSafe(%q, [%q]) = %v, want %v", c.target, c.allowed, got, c.want)
+		}
+	}
+}
+
+// A bracketed host must be one IPv6 address without a zone (Python's urlsplit raises on
+// anything else, which Django reads as unsafe), even when the same text is in the allowed
+// list: an operator typo must not allow hosts a browser reads differently.
+func TestMalformedBracketedHostRefusedEvenWhenListed(t *testing.T) {
+	for _, netloc := range []string{
+		"[::1",
+		"::1]",
+		"]::1[",
+		"]::1",
+		"]",
+		"[[::1]]",
+		"[::1]]",
+		"[[::1]",
+		"[v1.fe]",
+		"[127.0.0.1]",
+		"[fe80::1%25eth0]",
+		"[fe80::1%eth0]",
+		"[]",
+	} {
+		u := "https://" + netloc + "/"
+		if IsSafe(u, []string{netloc}, false) {
+			t.Errorf("IsSafe(%q, [%q]) = true: malformed bracketed host", u, netloc)
+		}
+	}
+	for _, netloc := range []string{"[::1]", "[2001:db8::1]:8443", "user@[::1]", "[::ffff:127.0.0.1]"} {
+		u := "https://" + netloc + "/"
+		if !IsSafe(u, []string{netloc}, false) {
+			t.Errorf("IsSafe(%q, [%q]) = false: a listed IPv6 host is safe", u, netloc)
+		}
+	}
+}
+
+// Percent-decoding the path may produce any printable character, including non-ASCII text
+// (an IRI written the way RFC 3987 asks), but never a control: C0, DEL, the C1 range that
+// starts at U+0080, or an invisible format character, nor invalid UTF-8.
+func TestPercentDecodedPathControls(t *testing.T) {
+	cases := []struct {
+		url  string
+		want bool
+	}{
+		{"/caf%C3%A9", true},           // é
+		{"/%E6%97%A5%E6%9C%AC", true},  // 日本
+		{"/%C2%A0x", true},             // NO-BREAK SPACE: printable (Zs), not a control
+		{"/%7F", false},                // DEL
+		{"/%1F", false},                // last C0 control
+		{"/%C2%80", false},             // U+0080, first C1 control
+		{"/%C2%85", false},             // NEL
+		{"/%C2%9F", false},             // last C1 control
+		{"/a%E2%80%8Bb", false},        // ZERO WIDTH SPACE (Cf)
+		{"/a%E2%80%AEb", false},        // RIGHT-TO-LEFT OVERRIDE (Cf)
+		{"/%FF", false},                // invalid UTF-8
+		{"/%C3", false},                // truncated UTF-8
+		{"/%2F%2Fevil.example", false}, // decodes to a scheme-relative URL
+	}
+	for _, c := range cases {
+		if got := IsSafe(c.url, []string{"site.example"}, false); got != c.want {
+			t.Errorf("IsSafe(%q) = %v, want %v", c.url, got, c.want)
+		}
+	}
+}
+
+// A target that is only a query or a fragment stays on the current page: what follows "?" or
+// "#" is data for that page and is neither percent-decoded nor HTML-decoded as a location
+// (Django agrees: urlsplit gives no scheme and no netloc). The same holds for an empty
+// authority ("//?q", "//#f"), which names no host to go to.
+func TestQueryOrFragmentOnlyTargets(t *testing.T) {
+	for _, u := range []string{
+		"?next=%zz",
+		"#%zz",
+		"?x=%2F%2Fevil.example",
+		"&#63;a=&lt;b&gt;",
+		"&#35;&lt;x&gt;",
+		"//?q",
+		"//#f",
+	} {
+		if !IsSafe(u, []string{"site.example"}, false) {
+			t.Errorf("IsSafe(%q) = false, want true", u)
+		}
+	}
+	// An authority is still read when a path, query or fragment ends it.
+	for _, u := range []string{"//evil.example?q", "//evil.example#f", "//evil.example/p"} {
+		if IsSafe(u, []string{"site.example"}, false) {
+			t.Errorf("IsSafe(%q) = true, want false", u)
+		}
+	}
+}

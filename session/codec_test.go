@@ -169,3 +169,67 @@ func FuzzMiddlewareCookie(f *testing.F) {
 		}
 	})
 }
+
+// Stored session data is decoded defensively: a varint is at most ten bytes and its tenth
+// byte may only carry the top bit, a truncated varint is corrupt, and an item count the
+// remaining input cannot hold is refused before anything is allocated for it.
+func TestDecoderEdges(t *testing.T) {
+	cont := strings.Repeat("\x80", 9)
+	for _, c := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"\x00", 0, true},
+		{"\x7f", 127, true},
+		{"\x80\x01", 128, true},
+		{cont + "\x01", 1 << 63, true},
+		{cont + "\x02", 0, false},                       // 2^64: overflow
+		{strings.Repeat("\x80", 10) + "\x00", 0, false}, // eleven bytes
+		{"\x80", 0, false},                              // truncated
+		{"", 0, false},
+	} {
+		d := decoder{s: c.in}
+		got := d.uvarint()
+		if (d.err == nil) != c.ok || got != c.want {
+			t.Errorf("uvarint(%q) = %d, %v; want %d, ok=%v", c.in, got, d.err, c.want, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		in  string
+		min int
+		n   int
+		ok  bool
+	}{
+		{"\x02abcd", 2, 2, true},  // two items of at least two bytes in four bytes
+		{"\x03abcd", 2, 0, false}, // three cannot fit
+		{"\x04abcd", 1, 4, true},
+		{"\x05abcd", 1, 0, false},
+	} {
+		d := decoder{s: c.in}
+		if n := d.count(c.min); n != c.n || (d.err == nil) != c.ok {
+			t.Errorf("count(%q, min %d) = %d, %v; want %d, ok=%v", c.in, c.min, n, d.err, c.n, c.ok)
+		}
+	}
+}
+
+// A public session ID is exactly 16 lower-case hex digits; End refuses anything else before
+// asking the store.
+func TestValidPublicID(t *testing.T) {
+	for s, want := range map[string]bool{
+		"0123456789abcdef":  true,
+		"ffffffffffffffff":  true,
+		"0123456789abcdeg":  false,
+		"0123456789ABCDEF":  false,
+		"0123456789abcde/":  false,
+		"0123456789abcde:":  false,
+		"0123456789abcde`":  false,
+		"0123456789abcde":   false,
+		"0123456789abcdef0": false,
+		"":                  false,
+	} {
+		if got := validPublicID(s); got != want {
+			t.Errorf("validPublicID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

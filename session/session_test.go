@@ -1025,3 +1025,194 @@ func TestDeferredOnlyWithoutCredentialChange(t *testing.T) {
 		}
 	})
 }
+
+// EndOthers on an anonymous session, even one stored in an earlier request (it holds data, a
+// cart or a CSRF secret), is refused with ErrNotLoggedIn and never reaches the store: an empty
+// user ID names no user, and "every other session of nobody" must never mean every other
+// anonymous session.
+func TestEndOthersAnonymousStoredSession(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	var anon [3]string
+	for i := range anon {
+		anon[i] = e.token(e.do("", setFoo))
+	}
+	user := e.login("u", "h")
+	before := e.st.len()
+	e.do(anon[0], func(w http.ResponseWriter, r *http.Request) {
+		if FromRequest(r).UserID() != "" {
+			t.Fatal("anonymous session has a user")
+		}
+		if v, _ := FromRequest(r).GetString("foo"); v != "bar" {
+			t.Fatal("the anonymous session was not stored")
+		}
+		n, err := e.m.EndOthers(w, r)
+		if !errors.Is(err, ErrNotLoggedIn) || n != 0 {
+			t.Errorf("EndOthers on a stored anonymous session = %d, %v; want 0, ErrNotLoggedIn", n, err)
+		}
+	})
+	if got := e.st.len(); got != before {
+		t.Errorf("EndOthers from an anonymous session changed the store: %d sessions, want %d", got, before)
+	}
+	for i, tok := range anon {
+		var v string
+		e.do(tok, func(w http.ResponseWriter, r *http.Request) { v, _ = FromRequest(r).GetString("foo") })
+		if v != "bar" {
+			t.Errorf("anonymous session %d lost its data", i)
+		}
+	}
+	if e.userOf(user) != "u" {
+		t.Error("a logged-in session ended")
+	}
+}
+
+// Stored user agents are cut to userAgentMax bytes at a character boundary: a short one is
+// kept whole, a long ASCII one keeps exactly userAgentMax bytes.
+func TestTruncateUA(t *testing.T) {
+	exact := strings.Repeat("a", userAgentMax)
+	if got := truncateUA(exact); got != exact {
+		t.Errorf("a %d-byte UA was cut to %d", userAgentMax, len(got))
+	}
+	if got := truncateUA(exact + "b"); got != exact {
+		t.Errorf("a long ASCII UA was cut to %d bytes, want %d", len(got), userAgentMax)
+	}
+	// "é" is two bytes: one starting at byte userAgentMax-1 is dropped whole.
+	ua := strings.Repeat("a", userAgentMax-1) + "é"
+	if got := truncateUA(ua); got != strings.Repeat("a", userAgentMax-1) {
+		t.Errorf("a UA cut inside a character: %q", got[len(got)-3:])
+	}
+}
+
+// Delete and Clear remove what they are asked to, whichever value came first, and Clear
+// drops pending flashes even when there are no values.
+func TestDeleteAndClear(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		s.SetString("a", "1")
+		s.SetString("b", "2")
+		s.Delete("a")
+		if _, ok := s.GetString("a"); ok {
+			t.Error("the first value survived Delete")
+		}
+		if v, _ := s.GetString("b"); v != "2" {
+			t.Error("Delete removed another value")
+		}
+	}))
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		s := FromRequest(r)
+		s.Delete("b")
+		s.Flash("pending")
+		s.Clear()
+		if f := s.Flashes(); f != nil {
+			t.Errorf("flashes after Clear: %q", f)
+		}
+	})
+}
+
+// A request that only reads a stored session writes nothing, even when the response was
+// started (body written) before the handler returned.
+func TestReadAfterResponseStartedDoesNotWrite(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", setFoo))
+	_, saves, deletes := e.st.counts()
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("hello"))
+		_, _ = FromRequest(r).GetString("foo")
+	})
+	if _, s2, d2 := e.st.counts(); s2 != saves || d2 != deletes {
+		t.Errorf("a read-only request wrote: saves %d→%d, deletes %d→%d", saves, s2, deletes, d2)
+	}
+}
+
+// A late change (after the response started) is kept only when the response succeeded: a
+// handler that answers 500 after writing its status saves nothing it changed, as with any
+// 5xx; a 499 saves. Emptying a stored session late deletes its row.
+func TestLateChangeAndStatus(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		saved  bool
+	}{{http.StatusInternalServerError, false}, {499, true}} {
+		e := newEnv(t, Options{}, nil)
+		tok := e.login("1", "h")
+		e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(c.status)
+			FromRequest(r).SetString("late", "v")
+		})
+		var late string
+		e.do(tok, func(w http.ResponseWriter, r *http.Request) { late, _ = FromRequest(r).GetString("late") })
+		if (late == "v") != c.saved {
+			t.Errorf("status %d: late change saved = %v, want %v", c.status, late == "v", c.saved)
+		}
+		if strings.Contains(e.logs.String(), "store_error") {
+			t.Errorf("status %d: a store error was logged with none happening: %s", c.status, e.logs)
+		}
+	}
+	e := newEnv(t, Options{}, nil)
+	tok := e.token(e.do("", setFoo))
+	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "<html>")
+		FromRequest(r).Delete("foo")
+	})
+	if e.st.len() != 0 {
+		t.Errorf("a stored session emptied after the response started still has %d rows", e.st.len())
+	}
+}
+
+// TouchInterval is at most half of IdleTimeout, so an active session is always touched before
+// it idles out; a shorter one is kept.
+func TestTouchIntervalAtMostHalfIdle(t *testing.T) {
+	for _, c := range []struct{ idle, touch, want time.Duration }{
+		{time.Minute, 45 * time.Second, 30 * time.Second},
+		{time.Minute, 30 * time.Second, 30 * time.Second},
+		{time.Minute, 10 * time.Second, 10 * time.Second},
+	} {
+		m := NewManager(newFakeStore(), Options{IdleTimeout: c.idle, TouchInterval: c.touch})
+		if m.opts.TouchInterval != c.want {
+			t.Errorf("idle %v, touch %v: TouchInterval %v, want %v", c.idle, c.touch, m.opts.TouchInterval, c.want)
+		}
+	}
+}
+
+// Store errors are logged when they happen and only then: dropping a dead session and ending
+// a user's other sessions log nothing when the store answers, and log the failure when it
+// does not. Emptying a stored session deletes its row and expires the cookie.
+func TestStoreErrorsLoggedOnlyOnFailure(t *testing.T) {
+	e := newEnv(t, Options{}, nil)
+	tok := e.login("1", "h")
+	row := e.st.rows[storeKey(tok)]
+	row.Data = []byte{9, 9, 9}
+	e.st.rows[row.Key] = row
+	e.userOf(tok) // drops the corrupt session
+	if strings.Contains(e.logs.String(), "could not delete dead session") {
+		t.Errorf("a successful drop was logged as a failure: %s", e.logs)
+	}
+
+	e = newEnv(t, Options{}, nil)
+	a := e.login("u", "h")
+	e.login("u", "h") // a second device
+	e.do(a, func(w http.ResponseWriter, r *http.Request) {
+		if n, err := e.m.EndOthers(w, r); err != nil || n != 1 {
+			t.Errorf("EndOthers = %d, %v", n, err)
+		}
+	})
+	if strings.Contains(e.logs.String(), "store_error") {
+		t.Errorf("a successful EndOthers logged a store error: %s", e.logs)
+	}
+	e.do(a, func(w http.ResponseWriter, r *http.Request) {
+		e.st.setFail(errOutage)
+		defer e.st.setFail(nil)
+		if _, err := e.m.EndOthers(w, r); err == nil {
+			t.Error("EndOthers with the store down succeeded")
+		}
+	})
+	if !strings.Contains(e.logs.String(), "op=end_others") {
+		t.Errorf("a failed EndOthers was not logged: %s", e.logs)
+	}
+
+	e = newEnv(t, Options{}, nil)
+	tok = e.token(e.do("", setFoo))
+	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) { FromRequest(r).Delete("foo") })
+	if c := e.sessionCookie(rec); c == nil || c.MaxAge >= 0 || e.st.len() != 0 {
+		t.Errorf("emptied session: cookie %v, %d rows", c, e.st.len())
+	}
+}

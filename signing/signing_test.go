@@ -1,9 +1,12 @@
 package signing
 
 import (
+	"bytes"
+	"compress/zlib"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/json"
 	"errors"
 	"hash"
 	"strings"
@@ -320,6 +323,216 @@ func TestKeyProblem(t *testing.T) {
 	for _, tc := range cases {
 		if got := KeyProblem(tc.key); got != tc.want {
 			t.Errorf("KeyProblem(%q) = %v, want %v", tc.key, got, tc.want)
+		}
+	}
+}
+
+// During a key rotation every key verifies: the current one and each fallback wherever it sits
+// in the list. Values signed with the current key keep working once fallbacks are configured.
+func TestEveryRotationKeyVerifies(t *testing.T) {
+	keys := []string{"current-key", "fallback-1", "fallback-2", "fallback-3"}
+	rotating := mustNew(t, Options{Key: keys[0], Fallbacks: keys[1:], Salt: "s"})
+	for _, k := range keys {
+		signer := mustNew(t, Options{Key: k, Salt: "s"})
+		signed := signer.Sign("value")
+		if v, err := rotating.Unsign(signed); err != nil || v != "value" {
+			t.Errorf("value signed with %q: Unsign = %q, %v; every rotation key must verify", k, v, err)
+		}
+	}
+	// And a key outside the rotation still fails, with any number of fallbacks.
+	stranger := mustNew(t, Options{Key: "stranger", Salt: "s"})
+	if _, err := rotating.Unsign(stranger.Sign("value")); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("value signed with a key outside the rotation: %v", err)
+	}
+	// The timestamp signer rotates the same way.
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	tsRotating, err := NewTimestamp(Options{Key: keys[0], Fallbacks: keys[1:]}, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		ts, _ := NewTimestamp(Options{Key: k}, c.now)
+		if v, err := tsRotating.Unsign(ts.Sign("v"), time.Minute); err != nil || v != "v" {
+			t.Errorf("timestamped value signed with %q: %q, %v", k, v, err)
+		}
+	}
+}
+
+// zlibPayload returns the signed, compressed Dumps form of raw JSON bytes, built by hand so that
+// the test controls the inflated size exactly.
+func zlibPayload(t *testing.T, ts *TimestampSigner, raw []byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zlib.NewWriter(&buf)
+	if _, err := zw.Write(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return ts.Sign("." + b64.EncodeToString(buf.Bytes()))
+}
+
+// A signed compressed payload inflates to at most MaxDecompressed bytes: a bomb made with a
+// leaked key is refused as a bad signature instead of filling memory, and anything up to the
+// bound still loads.
+func TestLoadsBoundsDecompression(t *testing.T) {
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	ts, _ := NewTimestamp(Options{Key: "k", Salt: "dumps"}, c.now)
+	jsonString := func(n int) []byte { // a JSON string literal of exactly n bytes
+		return []byte(`"` + strings.Repeat("a", n-2) + `"`)
+	}
+	var s string
+	if err := ts.Loads(zlibPayload(t, ts, jsonString(MaxDecompressed)), time.Minute, &s); err != nil || len(s) != MaxDecompressed-2 {
+		t.Errorf("payload of exactly MaxDecompressed bytes: len %d, %v", len(s), err)
+	}
+	for _, n := range []int{MaxDecompressed + 1, MaxDecompressed + 2, 4 << 20} {
+		var v string
+		if err := ts.Loads(zlibPayload(t, ts, jsonString(n)), time.Minute, &v); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("payload inflating to %d bytes: err = %v, want ErrBadSignature", n, err)
+		}
+	}
+	// A signed payload that claims compression but is not zlib, or is truncated zlib.
+	var v string
+	if err := ts.Loads(ts.Sign(".bm90IHpsaWI"), time.Minute, &v); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("not zlib: %v", err)
+	}
+	full := zlibPayload(t, ts, jsonString(1000))
+	inner, _ := ts.s.Unsign(full)
+	payload := inner[:strings.LastIndex(inner, ":")]
+	if err := ts.Loads(ts.Sign(payload[:len(payload)-8]), time.Minute, &v); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("truncated zlib: %v", err)
+	}
+}
+
+// A separator must hold a character that base64url never produces, or a signature could
+// contain it and Unsign would split in the wrong place: every letter and digit is refused, at
+// both ends of each range, and the neighbours of those ranges are accepted.
+func TestSeparatorAlphabet(t *testing.T) {
+	for _, sep := range []string{"a", "z", "A", "Z", "0", "9", "-", "_", "=", "aZ09", "zz"} {
+		if _, err := New(Options{Key: "k", Sep: sep}); err == nil {
+			t.Errorf("separator %q accepted: base64url signatures may contain it", sep)
+		}
+	}
+	for _, sep := range []string{"/", ":", "@", "[", "`", "{", "a:", ":z", "~", "."} {
+		s, err := New(Options{Key: "k", Sep: sep})
+		if err != nil {
+			t.Errorf("separator %q refused: %v", sep, err)
+			continue
+		}
+		if v, err := s.Unsign(s.Sign("x" + sep + "y")); err != nil || v != "x"+sep+"y" {
+			t.Errorf("separator %q: round trip = %q, %v", sep, v, err)
+		}
+	}
+}
+
+// No salt may contain NUL anywhere, the first byte included: the timestamp signer's keys are
+// derived from salt + NUL + "timestamp", and a plain signer salted "\x00timestamp" behind an
+// empty application salt must not be able to reach them.
+func TestSaltNULRefusedAnywhere(t *testing.T) {
+	for _, salt := range []string{"\x00", "\x00timestamp", "a\x00", "a\x00b"} {
+		if _, err := New(Options{Key: "k", Salt: salt}); err == nil {
+			t.Errorf("salt %q accepted", salt)
+		}
+		if _, err := NewTimestamp(Options{Key: "k", Salt: salt}, nil); err == nil {
+			t.Errorf("timestamp salt %q accepted", salt)
+		}
+	}
+}
+
+// The empty string is a value like any other for the timestamp signer, and a maximum age of
+// zero is refused even for a value signed this very second (forgetting the age must never
+// mean "forever", nor "valid within the same second").
+func TestTimestampEdgeValues(t *testing.T) {
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	ts, _ := NewTimestamp(Options{Key: "k"}, c.now)
+	if v, err := ts.Unsign(ts.Sign(""), time.Minute); err != nil || v != "" {
+		t.Errorf("empty value: %q, %v", v, err)
+	}
+	if v, err := ts.Unsign(ts.Sign(":"), time.Minute); err != nil || v != ":" {
+		t.Errorf("separator as value: %q, %v", v, err)
+	}
+	signed := ts.Sign("v")
+	for _, age := range []time.Duration{0, -time.Nanosecond} {
+		if _, err := ts.Unsign(signed, age); !errors.Is(err, ErrExpired) {
+			t.Errorf("maxAge %v at zero elapsed time: %v, want ErrExpired", age, err)
+		}
+	}
+	if v, err := ts.Unsign(signed, time.Nanosecond); err != nil || v != "v" {
+		t.Errorf("maxAge 1ns at zero elapsed time: %q, %v", v, err)
+	}
+	c.t = c.t.Add(time.Second)
+	if _, err := ts.Unsign(signed, time.Second); err != nil {
+		t.Errorf("age exactly maxAge: %v, want valid", err)
+	}
+	if _, err := ts.Unsign(signed, time.Second-time.Nanosecond); !errors.Is(err, ErrExpired) {
+		t.Errorf("age just over maxAge: %v, want ErrExpired", err)
+	}
+}
+
+// Dumps compresses only when that saves at least two bytes (Django's rule: the "." marker
+// costs one), so its output is byte-compatible with Django's dumps.
+func TestDumpsCompressesOnlyWhenItSaves(t *testing.T) {
+	zlen := func(b []byte) int {
+		var buf bytes.Buffer
+		zw := zlib.NewWriter(&buf)
+		_, _ = zw.Write(b)
+		_ = zw.Close()
+		return buf.Len()
+	}
+	c := &clock{time.Unix(1_800_000_000, 0)}
+	ts, _ := NewTimestamp(Options{Key: "k", Salt: "dumps"}, c.now)
+	// Find values whose compressed JSON is exactly one and exactly two bytes shorter.
+	found := map[int]string{}
+	x := uint32(1)
+	for n := 8; n < 400 && len(found) < 3; n++ {
+		for alphabet := 2; alphabet <= 64; alphabet *= 2 {
+			s := make([]byte, n)
+			for i := range s {
+				x = x*1664525 + 1013904223
+				s[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"[int(x>>24)%alphabet]
+			}
+			data, _ := json.Marshal(string(s))
+			if saved := len(data) - zlen(data); saved >= 0 && saved <= 2 && found[saved] == "" {
+				found[saved] = string(s)
+			}
+		}
+	}
+	for saved, compressed := range map[int]bool{0: false, 1: false, 2: true} {
+		v, ok := found[saved]
+		if !ok {
+			t.Fatalf("no value found whose compression saves %d bytes", saved)
+		}
+		s, err := ts.Dumps(v, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(s, ".") != compressed {
+			t.Errorf("compression saving %d bytes: compressed = %v, want %v", saved, !compressed, compressed)
+		}
+		var out string
+		if err := ts.Loads(s, time.Minute, &out); err != nil || out != v {
+			t.Errorf("round trip of the value saving %d bytes: %v", saved, err)
+		}
+	}
+}
+
+// Django's W009 thresholds are inclusive: exactly 50 characters and exactly 5 distinct ones
+// pass, one less of either fails.
+func TestKeyProblemBoundaries(t *testing.T) {
+	cases := []struct {
+		key  string
+		want error
+	}{
+		{strings.Repeat("abcde", 10), nil},
+		{strings.Repeat("abcd", 12) + "ab", ErrKeyLowUnique},
+		{strings.Repeat("abcde", 10)[:49], ErrKeyShort},
+		{strings.Repeat("ü", 46) + "abcd", nil}, // 50 code points, 5 distinct, 96 bytes
+		{strings.Repeat("ü", 45) + "abcd", ErrKeyShort},
+	}
+	for _, c := range cases {
+		if got := KeyProblem(c.key); got != c.want {
+			t.Errorf("KeyProblem(%q) = %v, want %v", c.key, got, c.want)
 		}
 	}
 }

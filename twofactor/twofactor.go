@@ -284,9 +284,10 @@ func (m *Manager) Verify(ctx context.Context, u store.User, code string) (method
 	}
 	if m.opts.ThrottleFactor >= 0 {
 		now := m.opts.Now()
-		c, ok, err := m.st.Reserve(ctx, busyKey(u.ID), 1, now, verifyHold)
-		if err != nil {
-			return "", fmt.Errorf("twofactor: throttle: %w", err)
+		// rerr, not err: the deferred release below must see Verify's own result.
+		c, ok, rerr := m.st.Reserve(ctx, busyKey(u.ID), 1, now, verifyHold)
+		if rerr != nil {
+			return "", fmt.Errorf("twofactor: throttle: %w", rerr)
 		}
 		if !ok {
 			return "", &ThrottledError{RetryAfter: max(c.ExpiresAt.Sub(now), time.Second)}
@@ -436,7 +437,7 @@ func (m *Manager) fail(ctx context.Context, userID string) error {
 	return nil
 }
 
-// Backup codes: 10 characters from a 32-letter alphabet without look-alikes (50 bits),
+// Backup codes: 10 characters from a 31-letter alphabet without look-alikes (49.5 bits),
 // shown as xxxxx-xxxxx. They are random, so a keyed HMAC is a sufficient hash: without the
 // server key a stolen table cannot be brute-forced, and lookup stays one indexed query.
 const (

@@ -2,6 +2,7 @@ package twofactor
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/cryptotest"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -489,5 +491,170 @@ func TestConcurrentGuessesThrottled(t *testing.T) {
 	clk.Add(time.Second)
 	if _, err := m2.Verify(context.Background(), u, codeAt(t, secret, clk.Now())); err != nil {
 		t.Fatalf("after the burst: %v", err)
+	}
+}
+
+// The remember cookie lives exactly RememberFor, in the browser (Max-Age) as on the server;
+// a request without the cookie, or with a value of the wrong shape, is simply not remembered
+// (never a panic), and values are read up to 512 bytes.
+func TestRememberCookieEdges(t *testing.T) {
+	m, _, clk, u := setup(t)
+	c := m.RememberCookie(u)
+	if c.MaxAge != int((30*24*time.Hour)/time.Second) {
+		t.Errorf("Max-Age %d, want 30 days", c.MaxAge)
+	}
+	m2, _ := New(memory.New(), Options{Keys: [][]byte{key}, Now: clk.Now, RememberFor: 90 * time.Minute})
+	if c2 := m2.RememberCookie(u); c2.MaxAge != 5400 {
+		t.Errorf("RememberFor 90m: Max-Age %d", c2.MaxAge)
+	}
+	if m.Remembered(httptest.NewRequest("GET", "/", nil), u) {
+		t.Error("a request without the cookie is remembered")
+	}
+	req := func(v string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: c.Name, Value: v})
+		return r
+	}
+	parts := strings.Split(c.Value, ".")
+	for _, v := range []string{"v1", "v1.x", "v1.x.0", "v1.x.0.1", c.Value + ".x", "v2." + strings.Join(parts[1:], ".")} {
+		if m.Remembered(req(v), u) {
+			t.Errorf("malformed value %q remembered", v)
+		}
+	}
+	// A user ID of 339 bytes makes the value exactly 512 bytes; 340 makes it 514.
+	for _, c := range []struct {
+		idLen int
+		ok    bool
+	}{{339, true}, {340, false}} {
+		long := u
+		long.ID = strings.Repeat("i", c.idLen)
+		v := m.RememberCookie(long).Value
+		if (len(v) <= 512) != c.ok {
+			t.Fatalf("test setup: a %d-byte ID gives a %d-byte value", c.idLen, len(v))
+		}
+		if got := m.Remembered(req(v), long); got != c.ok {
+			t.Errorf("value of %d bytes: remembered = %v, want %v", len(v), got, c.ok)
+		}
+	}
+}
+
+// A remember cookie expires at its stated second: valid one second before, not at it.
+func TestRememberCookieExpiresOnTheSecond(t *testing.T) {
+	m, _, clk, u := setup(t)
+	clk.Add(-clk.Now().Sub(clk.Now().Truncate(time.Second))) // a whole second
+	c := m.RememberCookie(u)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	clk.Add(30*24*time.Hour - time.Second)
+	if !m.Remembered(r, u) {
+		t.Fatal("not remembered one second before expiry")
+	}
+	clk.Add(time.Second)
+	if m.Remembered(r, u) {
+		t.Fatal("remembered at the expiry second")
+	}
+}
+
+// busyReleaseFails fails only the release of the verification slot.
+type busyReleaseFails struct{ Store }
+
+func (b busyReleaseFails) DeleteCounter(ctx context.Context, key string) error {
+	if strings.HasPrefix(key, "2fa:busy:") {
+		return errors.New("backend down")
+	}
+	return b.Store.DeleteCounter(ctx, key)
+}
+
+// Without a sealed secret there is nothing to confirm or verify: Confirm and Verify answer
+// ErrNotEnrolled for any code (a user row flagged enabled but holding no secret included),
+// and a failure to release the verification slot after a correct code is reported, not
+// hidden behind the success.
+func TestNoSecretAndSlotRelease(t *testing.T) {
+	m, st, clk, u := setup(t)
+	ctx := context.Background()
+	if _, err := m.Confirm(ctx, u, "123456"); !errors.Is(err, ErrNotEnrolled) {
+		t.Errorf("Confirm without Begin: %v", err)
+	}
+	flagged := u
+	flagged.TOTPEnabled = true
+	for _, code := range []string{"123456", "000000"} {
+		if _, err := m.Verify(ctx, flagged, code); !errors.Is(err, ErrNotEnrolled) {
+			t.Errorf("Verify(%s) with no secret: %v", code, err)
+		}
+	}
+	u, secret, _ := enroll(t, m, st, clk, u)
+	clk.Add(time.Minute)
+	m2, _ := New(busyReleaseFails{st}, Options{Keys: [][]byte{key}, Now: clk.Now})
+	if method, err := m2.Verify(ctx, u, codeAt(t, secret, clk.Now())); err == nil || method != "" {
+		t.Errorf("slot release failed after a correct code: %q, %v; want the error", method, err)
+	}
+}
+
+// A sealed secret is read only whole: every truncation is an error, never a panic, and an
+// empty secret sealed on its own opens to nothing.
+func TestOpenTruncatedSealedSecret(t *testing.T) {
+	m, _, _, _ := setup(t)
+	sealed, err := m.sealSecret([]byte("12345678901234567890"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 1; n < len(sealed); n++ {
+		if pt, err := m.open(sealed[:n]); err == nil {
+			t.Errorf("a sealed secret cut to %d bytes opened to %q", n, pt)
+		}
+	}
+	if pt, err := m.open(sealed); err != nil || string(pt) != "12345678901234567890" {
+		t.Errorf("whole sealed secret: %q, %v", pt, err)
+	}
+	empty, _ := m.sealSecret(nil)
+	if pt, err := m.open(empty); err != nil || len(pt) != 0 {
+		t.Errorf("sealed empty secret (%d bytes): %q, %v", len(empty), pt, err)
+	}
+}
+
+// Backup codes are drawn without modulo bias: with a known random stream each character is
+// backupAlphabet[b % 31] for exactly the bytes below 248 (the largest multiple of 31 that
+// fits in a byte), in order; the bytes from 248 up are skipped.
+func TestBackupCodesRejectionSampling(t *testing.T) {
+	m, _, _, u := setup(t)
+	ctx := context.Background()
+	if len(backupAlphabet) != 31 {
+		t.Fatalf("alphabet of %d letters; update this test", len(backupAlphabet))
+	}
+	checked := 0
+	for seed := uint64(0); seed < 2000 && checked < 3; seed++ {
+		cryptotest.SetGlobalRandom(t, seed)
+		raw := make([]byte, 4096)
+		if _, err := rand.Read(raw); err != nil {
+			t.Fatal(err)
+		}
+		var want []byte
+		skipped := false
+		for _, b := range raw {
+			if len(want) == 10*backupLen {
+				break
+			}
+			if b >= 248 {
+				skipped = true
+				continue
+			}
+			want = append(want, backupAlphabet[int(b)%31])
+		}
+		if !skipped {
+			continue
+		}
+		cryptotest.SetGlobalRandom(t, seed)
+		codes, err := m.NewBackupCodes(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := strings.ReplaceAll(strings.Join(codes, ""), "-", "")
+		if got != string(want) {
+			t.Errorf("seed %d: codes %q, rejection sampling gives %q", seed, got, want)
+		}
+		checked++
+	}
+	if checked < 3 {
+		t.Fatal("no stream with a skipped byte found")
 	}
 }
