@@ -468,6 +468,8 @@ func TestParseHashArgon2Bounds(t *testing.T) {
 		{"signed number", enc("m=+8,t=1,p=1", salt8, key4), false},
 		{"over 32 bits", enc("m=4294967304,t=1,p=1", salt8, key4), false},
 		{"salt not base64", enc("m=8,t=1,p=1", "!!!!!!!!!!!", key4), false},
+		{"salt with a bad last character", enc("m=8,t=1,p=1", salt8+"AAAA!", key4), false},
+		{"key with a bad last character", enc("m=8,t=1,p=1", salt8, key4+"AAAA!"), false},
 		{"key not base64", enc("m=8,t=1,p=1", salt8, "!!!!!!"), false},
 		{"padded salt", enc("m=8,t=1,p=1", salt8+"=", key4), false},
 		{"version 16", "argon2$argon2id$v=16$m=8,t=1,p=1$" + salt8 + "$" + key4, false},

@@ -452,7 +452,7 @@ func TestBadProxyMessages(t *testing.T) {
 			t.Fatalf("%d-byte entry accepted", len(c.entry))
 		}
 		msg := err.Error()
-		if !strings.Contains(msg, c.quoted) {
+		if !strings.HasPrefix(msg, "clientip: bad trusted proxy "+c.quoted+": ") {
 			t.Errorf("%d-byte entry: %q does not quote it as %q", len(c.entry), msg, c.quoted)
 		}
 		if got := !strings.HasSuffix(msg, "not an IP address or CIDR prefix"); got != c.parser {

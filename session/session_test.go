@@ -1075,6 +1075,10 @@ func TestTruncateUA(t *testing.T) {
 	if got := truncateUA(exact + "b"); got != exact {
 		t.Errorf("a long ASCII UA was cut to %d bytes, want %d", len(got), userAgentMax)
 	}
+	// Hostile bytes: no character starts anywhere, so nothing is kept (and nothing panics).
+	if got := truncateUA(strings.Repeat("\x80", 2*userAgentMax)); got != "" {
+		t.Errorf("continuation bytes only: kept %d bytes", len(got))
+	}
 	// "é" is two bytes: one starting at byte userAgentMax-1 is dropped whole.
 	ua := strings.Repeat("a", userAgentMax-1) + "é"
 	if got := truncateUA(ua); got != strings.Repeat("a", userAgentMax-1) {
