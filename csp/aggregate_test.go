@@ -505,6 +505,10 @@ func TestNormHostShortening(t *testing.T) {
 	if h, ok := normHost(edge); !ok || h != "*."+strings.Repeat("y", 34)+"."+strings.Repeat("z", 62) {
 		t.Errorf("normHost(%q) = %q, %v", edge, h, ok)
 	}
+	// A long name whose only dot is its last character has no label to keep.
+	if h, ok := normHost(strings.Repeat("a", 150) + "."); ok {
+		t.Errorf("a long single label with a trailing dot kept as %q", h)
+	}
 	for _, h := range []string{
 		"a." + strings.Repeat("b", 101),
 		strings.Repeat("a", 10) + "." + strings.Repeat("b", 99),
