@@ -516,3 +516,104 @@ func BenchmarkResetTokenCheck(b *testing.B) {
 		}
 	}
 }
+
+// rejectAll is a password validator that refuses everything.
+type rejectAll struct{}
+
+func (rejectAll) Validate(context.Context, string, password.UserAttrs) error {
+	return &password.Error{Code: "never", Message: "never"}
+}
+func (rejectAll) HelpText() string { return "never" }
+
+// Without Validators the Django defaults apply (a common password is refused); with
+// Validators exactly those apply.
+func TestValidatorsOption(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.s.CreateUser(ctx, "erin", "", "password", false); err == nil {
+		t.Error("the default validators accepted \"password\"")
+	}
+	s, err := New(memory.New(), Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &Outbox{}, Validators: []password.Validator{rejectAll{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateUser(ctx, "erin", "", goodPW, false); err == nil {
+		t.Error("a configured validator was not applied")
+	}
+}
+
+// updateFails is a user store whose writes fail.
+type updateFails struct{ store.Users }
+
+func (updateFails) UpdateUser(context.Context, store.User) error { return errDown }
+
+// RecordLogin stores the login time and reports a store failure.
+func TestRecordLogin(t *testing.T) {
+	e := newEnv(t)
+	u := e.user(t, "fay")
+	got, err := e.s.RecordLogin(ctx, u)
+	if err != nil || !got.LastLogin.Equal(e.clk.now()) {
+		t.Fatalf("RecordLogin = %v, %v", got.LastLogin, err)
+	}
+	if stored, _ := e.users.UserByID(ctx, u.ID); !stored.LastLogin.Equal(e.clk.now()) {
+		t.Errorf("stored LastLogin %v", stored.LastLogin)
+	}
+	s, _ := New(updateFails{e.users}, Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &Outbox{}})
+	if _, err := s.RecordLogin(ctx, u); !errors.Is(err, errDown) {
+		t.Errorf("RecordLogin with the store down: %v", err)
+	}
+}
+
+// Length limits at their edges: a username of MaxUsernameLen characters (four-byte ones too,
+// with surrounding spaces to trim) is valid and one more is not; an e-mail address of 254
+// bytes is valid and 255 is not; invalid UTF-8 is never an address.
+func TestUsernameAndEmailLimits(t *testing.T) {
+	wide := strings.Repeat("𝒜", MaxUsernameLen) // 4 bytes each: 600 bytes, NFKC → "A"
+	for _, c := range []struct {
+		in string
+		ok bool
+	}{
+		{strings.Repeat("a", MaxUsernameLen), true},
+		{strings.Repeat("a", MaxUsernameLen+1), false},
+		{strings.Repeat("ж", MaxUsernameLen), true},
+		{wide, true},
+		{strings.Repeat(" ", 32) + wide + strings.Repeat(" ", 32), true}, // 664 bytes
+		{strings.Repeat(" ", 33) + wide + strings.Repeat(" ", 32), false},
+	} {
+		if _, err := NormalizeUsername(c.in); (err == nil) != c.ok {
+			t.Errorf("NormalizeUsername(%d bytes) = %v, want ok=%v", len(c.in), err, c.ok)
+		}
+	}
+	local := strings.Repeat("a", 254-len("@example.com"))
+	for _, c := range []struct {
+		in string
+		ok bool
+	}{
+		{local + "@example.com", true},
+		{local + "a@example.com", false},
+		{"a\xff@example.com", false},
+		{"a@ex\xffample.com", false},
+	} {
+		if _, err := NormalizeEmail(c.in); (err == nil) != c.ok {
+			t.Errorf("NormalizeEmail(%.20q…, %d bytes) = %v, want ok=%v", c.in, len(c.in), err, c.ok)
+		}
+	}
+}
+
+// A reset token works for a user ID whose encoding fills the 512 bytes the token's ID part
+// may take.
+func TestResetTokenLongUserID(t *testing.T) {
+	e := newEnv(t)
+	u := e.user(t, "gus")
+	u.ID = strings.Repeat("i", 384) // base64url: exactly 512 characters
+	tok := e.s.ResetToken(u)
+	if id, _, _ := strings.Cut(tok, "."); len(id) != 512 {
+		t.Fatalf("test setup: ID part of %d bytes", len(id))
+	}
+	if !e.s.CheckResetToken(u, tok) {
+		t.Error("a reset token with a 512-byte ID part does not verify")
+	}
+	u.ID += "ii"
+	if e.s.CheckResetToken(u, e.s.ResetToken(u)) {
+		t.Error("a reset token with an ID part over 512 bytes verifies")
+	}
+}

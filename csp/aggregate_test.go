@@ -3,6 +3,7 @@ package csp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -504,6 +505,10 @@ func TestNormHostShortening(t *testing.T) {
 	if h, ok := normHost(edge); !ok || h != "*."+strings.Repeat("y", 34)+"."+strings.Repeat("z", 62) {
 		t.Errorf("normHost(%q) = %q, %v", edge, h, ok)
 	}
+	// A long name whose only dot is its last character has no label to keep.
+	if h, ok := normHost(strings.Repeat("a", 150) + "."); ok {
+		t.Errorf("a long single label with a trailing dot kept as %q", h)
+	}
 	for _, h := range []string{
 		"a." + strings.Repeat("b", 101),
 		strings.Repeat("a", 10) + "." + strings.Repeat("b", 99),
@@ -514,5 +519,38 @@ func TestNormHostShortening(t *testing.T) {
 		if ok && len(got) > maxHost {
 			t.Errorf("normHost(%.30q…) = %d bytes, over maxHost", h, len(got))
 		}
+	}
+}
+
+// reserveFailsOnce fails the first slot reservation, as a store that hiccups once.
+type reserveFailsOnce struct {
+	store.Counters
+	failed bool
+}
+
+func (r *reserveFailsOnce) Reserve(ctx context.Context, key string, limit int64, now time.Time, ttl time.Duration) (store.Counter, bool, error) {
+	if !r.failed {
+		r.failed = true
+		return store.Counter{}, false, errors.New("store hiccup")
+	}
+	return r.Counters.Reserve(ctx, key, limit, now, ttl)
+}
+
+// A store error while taking a slot is an error for that batch only: it does not mark the
+// window full, so once the store answers again new aggregates are counted as usual.
+func TestAggregatorRecoversFromReserveError(t *testing.T) {
+	ctx := context.Background()
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
+	c := &reserveFailsOnce{Counters: memory.New()}
+	g := NewAggregator(c, AggregatorOptions{Now: clk.Now, Log: slog.New(slog.NewTextHandler(&logLines{}, nil))})
+	if err := g.Add(ctx, []Report{rep("img-src", "https://a.example/x", "https://site.example/")}); err == nil {
+		t.Fatal("the failed reservation was not reported")
+	}
+	if err := g.Add(ctx, []Report{rep("img-src", "https://b.example/x", "https://site.example/")}); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := g.Recent(ctx, 1, 0)
+	if err != nil || len(ws) != 1 || ws[0].Distinct != 1 || ws[0].Other != 0 {
+		t.Fatalf("after the store recovered: %+v, %v; want the new aggregate counted", ws, err)
 	}
 }

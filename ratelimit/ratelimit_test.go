@@ -761,3 +761,34 @@ func TestParseRateBareSeconds(t *testing.T) {
 		}
 	}
 }
+
+// A Rate built by hand is checked like a parsed one: the constructors refuse a negative count,
+// a count over MaxRateN, a period that is not positive or is over MaxRatePer, and accept
+// the limits themselves.
+func TestRateValidAtTheLimits(t *testing.T) {
+	for _, c := range []struct {
+		r  Rate
+		ok bool
+	}{
+		{Rate{N: 0, Per: time.Second}, true},
+		{Rate{N: MaxRateN, Per: MaxRatePer}, true},
+		{Rate{N: 1, Per: 1}, true},
+		{Rate{N: -1, Per: time.Second}, false},
+		{Rate{N: MaxRateN + 1, Per: time.Second}, false},
+		{Rate{N: 1, Per: 0}, false},
+		{Rate{N: 1, Per: -time.Second}, false},
+		{Rate{N: 1, Per: MaxRatePer + 1}, false},
+	} {
+		if err := c.r.valid(); (err == nil) != c.ok {
+			t.Errorf("%+v.valid() = %v, want ok=%v", c.r, err, c.ok)
+		}
+		func() {
+			defer func() {
+				if r := recover(); (r == nil) != c.ok {
+					t.Errorf("NewMemory(%+v): panic %v, want ok=%v", c.r, r, c.ok)
+				}
+			}()
+			NewMemory(c.r, MemoryOptions{})
+		}()
+	}
+}

@@ -55,6 +55,11 @@ exclude_for() {
 }
 
 start=$(date +%s)
+# The commit the run measures, taken now: gremlins copies the work tree when each package starts.
+commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')
+if [ -n "$(git -C "$root" status --porcelain -- '*.go' 2>/dev/null)" ]; then
+  commit="$commit + uncommitted changes"
+fi
 rows=()
 fail=0
 for pkg in "$@"; do
@@ -94,7 +99,7 @@ for pkg in "$@"; do
 done
 
 echo
-echo "gremlins $(go version -m "$gremlins" 2>/dev/null | awk '$1 == "mod" { print $3 }'), default mutators + INVERT_LOGICAL, workers $workers, timeout coefficient $coef, $(date -u +%Y-%m-%d), commit $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "gremlins $(go version -m "$gremlins" 2>/dev/null | awk '$1 == "mod" { print $3 }'), default mutators + INVERT_LOGICAL, workers $workers, timeout coefficient $coef, $(date -u +%Y-%m-%d), commit $commit"
 echo "corpora: $corpora; score = killed / (killed + lived)"
 echo
 echo "| package    | killed | lived | not covered | timed out | not viable |  score |  time |"
