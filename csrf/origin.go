@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/net/publicsuffix"
 
+	"github.com/rampart-go/rampart/hosts"
 	"github.com/rampart-go/rampart/internal/ascii"
 )
 
@@ -57,71 +58,19 @@ func validScheme(s string) bool {
 	return true
 }
 
-// parseAuthority splits "host[:port]" and validates both: the host is a DNS-style name
-// (letters, digits, '-', '_', '.') or a bracketed IPv6 literal without zone; the port is
-// 1-65535 without leading zeros. The host is returned lower-cased. With wildcard set a
-// leading "*." is allowed and kept.
+// parseAuthority splits "host[:port]" with hosts.Split, the parser the allowed-hosts check
+// uses, so an Origin and the Host it is compared with are read by the same rules. With
+// wildcard set a leading "*." is allowed and kept (trusted-origin entries only).
 func parseAuthority(s string, wildcard bool) (host, port string, ok bool) {
-	if s == "" {
-		return "", "", false
-	}
-	if s[0] == '[' {
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
+	if wildcard && strings.HasPrefix(s, "*.") {
+		host, port, ok = parseAuthority(s[2:], false)
+		if !ok || host[0] == '[' {
 			return "", "", false
 		}
-		a, err := netip.ParseAddr(s[1:end])
-		if err != nil || !a.Is6() || a.Zone() != "" {
-			return "", "", false
-		}
-		host, s = s[:end+1], s[end+1:]
-		if s != "" {
-			if s[0] != ':' {
-				return "", "", false
-			}
-			port = s[1:]
-			if !validPort(port) {
-				return "", "", false
-			}
-		}
-		return ascii.Lower(host), port, true
+		return "*." + host, port, true // configuration time only: the allocation is free
 	}
-	host = s
-	if c := strings.LastIndexByte(s, ':'); c >= 0 {
-		host, port = s[:c], s[c+1:]
-		if !validPort(port) {
-			return "", "", false
-		}
-	}
-	name := host
-	if wildcard && strings.HasPrefix(name, "*.") {
-		name = name[2:]
-	}
-	if name == "" || len(name) > 253 {
-		return "", "", false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_') {
-			return "", "", false
-		}
-	}
-	return ascii.Lower(host), port, true
-}
-
-func validPort(p string) bool {
-	if p == "" || len(p) > 5 || p[0] == '0' {
-		return false
-	}
-	n := 0
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if c < '0' || c > '9' {
-			return false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n <= 65535
+	host, port, err := hosts.Split(s)
+	return host, port, err == nil
 }
 
 func stripDefaultPort(scheme, port string) string {
@@ -161,6 +110,11 @@ func parseTrustedOrigin(s string) (trustedOrigin, error) {
 	}
 	if strings.Contains(rest, "@") {
 		return bad("userinfo is not allowed")
+	}
+	if strings.HasSuffix(rest, ".") || strings.Contains(rest, ".:") {
+		// hosts.Split drops a trailing dot (an absolute DNS name); in configuration it is
+		// more likely a typo, so say so rather than trust a name the operator did not write.
+		return bad("trailing dot after the host")
 	}
 	host, port, ok := parseAuthority(rest, true)
 	if !ok {

@@ -165,6 +165,12 @@ func TestParseOrigin(t *testing.T) {
 		{"https://*.example.com", origin{}, false},
 		{" https://example.com", origin{}, false},
 		{"example.com", origin{}, false},
+		// The Host header's rules (hosts.Split): a trailing dot names the same host, an
+		// underscore or a port with a leading zero is not a host.
+		{"https://Example.COM.", origin{"https", "example.com", ""}, true},
+		{"https://example.com.:8443", origin{"https", "example.com", "8443"}, true},
+		{"https://a_b.example.com", origin{}, false},
+		{"https://example.com:0443", origin{}, false},
 	}
 	for _, tt := range tests {
 		got, ok := parseOrigin(tt.in)
@@ -220,7 +226,11 @@ func TestOriginSyntaxLimits(t *testing.T) {
 		{"https://*." + name253, true},
 		{strings.Repeat("s", 32) + "://example.com", true},
 		{strings.Repeat("s", 33) + "://example.com", false},
-		{"https://AZaz09-_.example.com", true},
+		{"https://AZaz09-.example.com", true},
+		// One host syntax with the Host header (hosts.Split, Django's rule): no underscore.
+		{"https://a_b.example.com", false},
+		{"https://example.com.", false},
+		{"https://example.com.:8443", false},
 		{"https://Zz.example.com", true},
 	}
 	for _, c := range cases {

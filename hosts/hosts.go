@@ -157,7 +157,10 @@ const maxDomain = 253
 // Split validates host[:port] and returns the lower-cased domain (trailing dot removed;
 // IPv6 literals keep their brackets) and the port. It is stricter than Django's
 // host_validation_re: labels must be 1-63 characters, the name at most 253, IPv6 literals
-// must parse, and the port must be 1-5 digits no greater than 65535.
+// must parse without a zone, and the port must be 1-65535 without a leading zero (no browser
+// sends one). It is rampart's one parser of this syntax: the Host header here, and the Origin
+// and Referer authorities and trusted origins in package csrf, so the two checks can never
+// disagree about what a host is. It does not allocate when the host is already lower case.
 func Split(host string) (domain, port string, err error) {
 	if host == "" || len(host) > maxDomain+1+6 {
 		return "", "", ErrMalformed
@@ -195,7 +198,7 @@ func Split(host string) (domain, port string, err error) {
 }
 
 func validPort(p string) bool {
-	if p == "" || len(p) > 5 {
+	if p == "" || len(p) > 5 || p[0] == '0' {
 		return false
 	}
 	n := 0

@@ -83,6 +83,8 @@ func TestSplit(t *testing.T) {
 		{"example.com:", "", "", false},
 		{"example.com:65536", "", "", false},
 		{"example.com:+80", "", "", false},
+		{"example.com:080", "", "", false}, // no browser sends a leading zero; csrf's origins agree
+		{"example.com:0", "", "", false},
 		{"example.com:123456", "", "", false},
 		{"example.com:80:80", "", "", false},
 		{"under_score.com", "", "", false},
