@@ -280,9 +280,9 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		lo.OnRefused = opts.Observer.ObserveLockoutRefusal
 	}
 	st.Lockout = lockout.New(locks, lo)
-	st.LoginLimiter = ratelimit.NewStore(st.Store, ratelimit.Rate{N: s.LoginRate.Limit, Per: s.LoginRate.Period},
+	st.LoginLimiter = ratelimit.NewStore(st.Store, s.LoginRate,
 		ratelimit.StoreOptions{Name: "login", Now: now})
-	st.RequestLimiter = ratelimit.NewMemory(ratelimit.Rate{N: s.RequestRate.Limit, Per: s.RequestRate.Period},
+	st.RequestLimiter = ratelimit.NewMemory(s.RequestRate,
 		ratelimit.MemoryOptions{Now: now})
 	if st.TwoFactor, err = twofactor.New(tfState, twofactor.Options{Keys: st.Keys, Issuer: s.TOTPIssuer,
 		InsecureCookies: s.InsecureDev, Now: now}); err != nil {

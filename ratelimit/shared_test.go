@@ -1,11 +1,14 @@
-package ratelimit
+// An external test package: the backends import settings, which imports ratelimit.
+package ratelimit_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/internal/testclock"
+	"github.com/rampart-go/rampart/ratelimit"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/postgres"
 	"github.com/rampart-go/rampart/store/redis"
@@ -15,6 +18,7 @@ import (
 func testShared(t *testing.T, a, b store.Counters, name string) {
 	t.Helper()
 	// Real time: Redis expires keys on its own clock.
+	ctx := context.Background()
 	clk := testclock.New(time.Now())
 	defer func() {
 		cs, err := a.ListCounters(ctx, "rl:"+name+":", -1<<62, time.Now().Add(-time.Hour), 0)
@@ -25,8 +29,8 @@ func testShared(t *testing.T, a, b store.Counters, name string) {
 			a.DeleteCounter(ctx, c.Key)
 		}
 	}()
-	la := NewStore(a, MustParseRate("5/m"), StoreOptions{Now: clk.Now, Name: name})
-	lb := NewStore(b, MustParseRate("5/m"), StoreOptions{Now: clk.Now, Name: name})
+	la := ratelimit.NewStore(a, ratelimit.MustParseRate("5/m"), ratelimit.StoreOptions{Now: clk.Now, Name: name})
+	lb := ratelimit.NewStore(b, ratelimit.MustParseRate("5/m"), ratelimit.StoreOptions{Now: clk.Now, Name: name})
 	allowed := 0
 	for i := range 20 {
 		l := la

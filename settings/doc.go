@@ -14,7 +14,8 @@
 //
 // Values are typed: a bad boolean, integer, duration, list item or URL is an error naming the
 // variable. Booleans are 1/0, true/false, yes/no, on/off. Durations are Go durations (30m, 12h)
-// or whole seconds. Lists are comma-separated. Load refuses to start on any such error;
+// or whole seconds. Rates are read by ratelimit.ParseRate ("10/m", "100/5m", "7/30"), with
+// a count of at least 1. Lists are comma-separated. Load refuses to start on any such error;
 // ParsePartial, for `rampart check`, returns each one and reads the rest, with every bad
 // variable at its default.
 //

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/ratelimit"
 	"github.com/rampart-go/rampart/signing"
 )
 
@@ -45,27 +46,10 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // LogValue masks the secret in log/slog output.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
-// Rate is a number of events per period, written "N/unit" as in django-ratelimit: "10/m",
-// "100/5m", "5/30s", "1000/d", or "N/seconds".
-type Rate struct {
-	Limit  int
-	Period time.Duration
-}
-
-// String formats r in the form ParseRate reads.
-func (r Rate) String() string {
-	switch r.Period {
-	case time.Second:
-		return fmt.Sprintf("%d/s", r.Limit)
-	case time.Minute:
-		return fmt.Sprintf("%d/m", r.Limit)
-	case time.Hour:
-		return fmt.Sprintf("%d/h", r.Limit)
-	case 24 * time.Hour:
-		return fmt.Sprintf("%d/d", r.Limit)
-	}
-	return fmt.Sprintf("%d/%s", r.Limit, r.Period)
-}
+// Rate is a number of events per period. It is [ratelimit.Rate], so a rate in a setting and
+// one written in code are read by one parser with one meaning ("10/m", "100/5m", "5/30s",
+// "1000/d", or a bare number of seconds: "7/30").
+type Rate = ratelimit.Rate
 
 // Settings is rampart's whole configuration. Build it with Load (or LoadFrom, Parse); the
 // defaults it fills in are secure. The environment variable of each field is in doc.go.

@@ -61,7 +61,7 @@ func TestProductionDefaults(t *testing.T) {
 		{"PasswordMinLength", s.PasswordMinLength, 12},
 		{"LockoutLimit", s.LockoutLimit, 5},
 		{"LockoutCooloff", s.LockoutCooloff, 15 * time.Minute},
-		{"LoginRate", s.LoginRate, Rate{10, time.Minute}},
+		{"LoginRate", s.LoginRate, Rate{N: 10, Per: time.Minute}},
 		{"DatabaseURL", s.DatabaseURL.Reveal(), "sqlite://rampart.db"},
 		{"RedisURL", s.RedisURL.Reveal(), ""},
 		{"ReadHeaderTimeout", s.ReadHeaderTimeout, 5 * time.Second},
@@ -203,7 +203,7 @@ func TestTypedValues(t *testing.T) {
 	if s.ReferrerPolicy != "strict-origin,origin" || s.XFrameOptions != "SAMEORIGIN" {
 		t.Errorf("policies %q %q", s.ReferrerPolicy, s.XFrameOptions)
 	}
-	if s.SessionIdleTimeout != 15*time.Minute || s.LoginRate != (Rate{100, 5 * time.Minute}) {
+	if s.SessionIdleTimeout != 15*time.Minute || s.LoginRate != (Rate{N: 100, Per: 5 * time.Minute}) {
 		t.Errorf("durations %v %v", s.SessionIdleTimeout, s.LoginRate)
 	}
 	if s.ProxyHeader != clientip.Forwarded || !s.HSTSPreload {
@@ -213,8 +213,8 @@ func TestTypedValues(t *testing.T) {
 
 func TestRate(t *testing.T) {
 	for in, want := range map[string]Rate{
-		"5/s": {5, time.Second}, "10/m": {10, time.Minute}, "3/h": {3, time.Hour}, "1000/d": {1000, 24 * time.Hour},
-		"100/5m": {100, 5 * time.Minute}, "7/30": {7, 30 * time.Second}, "2/7d": {2, 7 * 24 * time.Hour},
+		"5/s": {N: 5, Per: time.Second}, "10/m": {N: 10, Per: time.Minute}, "3/h": {N: 3, Per: time.Hour}, "1000/d": {N: 1000, Per: 24 * time.Hour},
+		"100/5m": {N: 100, Per: 5 * time.Minute}, "7/30": {N: 7, Per: 30 * time.Second}, "2/7d": {N: 2, Per: 7 * 24 * time.Hour},
 	} {
 		got, err := ParseRate(in)
 		if err != nil || got != want {
@@ -224,7 +224,8 @@ func TestRate(t *testing.T) {
 			t.Errorf("String round trip %q: %v %v", got.String(), back, err)
 		}
 	}
-	for _, in := range []string{"", "5", "0/m", "-1/m", "5/x", "5/0", "5/1ms"} {
+	// One syntax with package ratelimit: no Go durations ("1h30m" is "90m"), at most 366 days.
+	for _, in := range []string{"", "5", "0/m", "-1/m", "5/x", "5/0", "5/1ms", "5/1h30m", "1/400d"} {
 		if _, err := ParseRate(in); err == nil {
 			t.Errorf("ParseRate(%q) accepted", in)
 		}

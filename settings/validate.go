@@ -112,10 +112,10 @@ func (s Settings) Validate() error {
 	if s.LockoutLimit < 1 || s.LockoutCooloff <= 0 {
 		bad("LOCKOUT_LIMIT", "lockout limit and cool-off must be positive")
 	}
-	if s.LoginRate.Limit < 1 || s.LoginRate.Period < 1 {
+	if s.LoginRate.N < 1 || s.LoginRate.Per < 1 {
 		bad("LOGIN_RATE", "must be a positive rate like 10/m")
 	}
-	if s.RequestRate.Limit < 1 || s.RequestRate.Period < 1 {
+	if s.RequestRate.N < 1 || s.RequestRate.Per < 1 {
 		bad("RATE", "must be a positive rate like 600/m")
 	}
 	if s.HSTSSeconds < 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/rampart-go/rampart/hosts"
+	"github.com/rampart-go/rampart/ratelimit"
 	"net"
 	"net/http"
 	"net/netip"
@@ -327,37 +328,17 @@ func ParseList(raw string) []string {
 	return out
 }
 
-// ParseRate reads "N/unit" (unit s, m, h, d, a Go duration such as 5m, or a number of seconds).
+// ParseRate reads a rate with [ratelimit.ParseRate] and refuses a zero count: as a setting,
+// "0/m" would refuse every login or request, which is never what an operator means.
 func ParseRate(raw string) (Rate, error) {
-	n, per, ok := strings.Cut(strings.TrimSpace(raw), "/")
-	limit, err := strconv.Atoi(n)
-	if !ok || err != nil || limit < 1 {
-		return Rate{}, fmt.Errorf("%q is not a rate like 10/m", raw)
+	r, err := ratelimit.ParseRate(raw)
+	if err != nil {
+		return Rate{}, err
 	}
-	var d time.Duration
-	switch per {
-	case "s":
-		d = time.Second
-	case "m":
-		d = time.Minute
-	case "h":
-		d = time.Hour
-	case "d":
-		d = 24 * time.Hour
-	default:
-		if strings.HasSuffix(per, "d") {
-			k, err := strconv.Atoi(strings.TrimSuffix(per, "d"))
-			if err == nil && k > 0 && k < 3650 {
-				d = time.Duration(k) * 24 * time.Hour
-			}
-		} else if dd, err := ParseDuration(per); err == nil {
-			d = dd
-		}
+	if r.N < 1 {
+		return Rate{}, fmt.Errorf("%q: a rate setting must allow at least 1 event (0 would refuse every request)", raw)
 	}
-	if d < time.Second {
-		return Rate{}, fmt.Errorf("%q is not a rate like 10/m (period of at least 1s)", raw)
-	}
-	return Rate{Limit: limit, Period: d}, nil
+	return r, nil
 }
 
 // ParseSameSite reads Lax, Strict or None (any case).
