@@ -617,3 +617,25 @@ func TestResetTokenLongUserID(t *testing.T) {
 		t.Error("a reset token with an ID part over 512 bytes verifies")
 	}
 }
+
+// One identity for a username: the key lockout counts a raw login-form name under
+// (store.UsernameKey of what was typed) is the key the store finds the account by (the key of
+// the normalised name). Were they ever to differ, a spelling could reach an account while
+// counting its failures elsewhere.
+func FuzzUsernameIdentity(f *testing.F) {
+	for _, s := range []string{"Bob", " ＢＯＢ\t", "ᴮᴵᴳᴮᴵᴿᴰ", "ﬁx", "Straße", "\u212Aelvin", "a.b@c+d-e_f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := NormalizeUsername(s)
+		if err != nil {
+			return
+		}
+		if raw, stored := store.UsernameKey(s), store.UsernameKey(n); raw != stored {
+			t.Fatalf("%q: lockout counts under %q, the store looks up %q", s, raw, stored)
+		}
+		if n2, err := NormalizeUsername(n); err != nil || n2 != n {
+			t.Fatalf("NormalizeUsername not idempotent on %q: %q, %v", n, n2, err)
+		}
+	})
+}

@@ -46,9 +46,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/text/cases"
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -148,8 +145,8 @@ type Options struct {
 	// holds a whole /64 and could otherwise rotate addresses freely. Zero means 64.
 	IPv6Prefix int
 	// Normalize maps a username to its identity for counting. It must merge at least every
-	// spelling the login form accepts as the same account. Nil means NFKC, trimming spaces
-	// and Unicode case folding (merging more than the user table does is harmless).
+	// spelling the login form accepts as the same account. Nil means [store.UsernameKey],
+	// the identity the user table itself uses.
 	Normalize func(string) string
 	// LockCacheTTL is how long a Guard remembers, in process, that a key is locked, so a
 	// flood against a locked account is rejected without a store round trip (Redis or SQL
@@ -275,7 +272,7 @@ func New(counters store.Counters, opts Options) *Guard {
 		g.v6bits = DefaultIPv6Prefix
 	}
 	if g.normalize == nil {
-		g.normalize = NormalizeUsername
+		g.normalize = store.UsernameKey
 	}
 	if g.prefix == "" {
 		g.prefix = DefaultPrefix
@@ -345,29 +342,6 @@ func (g *Guard) forget() {
 	g.cache.mu.Lock()
 	clear(g.cache.m)
 	g.cache.mu.Unlock()
-}
-
-// NormalizeUsername is the default Options.Normalize: NFKC (as Django's normalize_username),
-// surrounding white space removed, then Unicode case folding, so "Bob", "BOB " and "ｂｏｂ"
-// share one counter.
-func NormalizeUsername(s string) string {
-	if isASCII(s) {
-		// Fast path: NFKC leaves ASCII alone and folding is lower-casing, so skip the
-		// Unicode tables on the (common) path that Begin takes before every login.
-		return strings.ToLower(strings.TrimSpace(s))
-	}
-	s = strings.TrimSpace(norm.NFKC.String(s))
-	// A Caser is stateful and not safe for concurrent use, so each call makes its own.
-	return cases.Fold().String(s)
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // key kinds; each key is prefix + kind + "|" + parts. Usernames are encoded with an alphabet

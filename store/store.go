@@ -145,7 +145,8 @@ type Users interface {
 	// non-empty e-mail is taken (case-insensitively).
 	CreateUser(ctx context.Context, u User) (User, error)
 	// UserByID, UserByUsername and UserByEmail return ErrNotFound when there is no such user.
-	// Username and e-mail lookups are case-insensitive (strings.ToLower on both sides). An
+	// Username lookups compare UsernameKey; e-mail lookups are case-insensitive
+	// (strings.ToLower on both sides). An
 	// empty e-mail never matches, not even users without one; an ID not issued by the backend
 	// (including "007" for "7") is ErrNotFound, not another error.
 	UserByID(ctx context.Context, id string) (User, error)

@@ -262,7 +262,7 @@ func cloneUser(u store.User) store.User {
 
 // taken reports whether the username or e-mail of u belongs to a user other than u.ID.
 func (m *Store) taken(u store.User) bool {
-	if id, ok := m.byName[common.FoldKey(u.Username)]; ok && id != u.ID {
+	if id, ok := m.byName[store.UsernameKey(u.Username)]; ok && id != u.ID {
 		return true
 	}
 	if u.Email != "" {
@@ -274,14 +274,14 @@ func (m *Store) taken(u store.User) bool {
 }
 
 func (m *Store) index(u store.User) {
-	m.byName[common.FoldKey(u.Username)] = u.ID
+	m.byName[store.UsernameKey(u.Username)] = u.ID
 	if u.Email != "" {
 		m.byEmail[common.FoldKey(u.Email)] = u.ID
 	}
 }
 
 func (m *Store) unindex(u store.User) {
-	delete(m.byName, common.FoldKey(u.Username))
+	delete(m.byName, store.UsernameKey(u.Username))
 	if u.Email != "" {
 		delete(m.byEmail, common.FoldKey(u.Email))
 	}
@@ -315,10 +315,10 @@ func (m *Store) UserByID(_ context.Context, id string) (store.User, error) {
 	return cloneUser(u), nil
 }
 
-func (m *Store) byIndex(idx map[string]string, v string) (store.User, error) {
+func (m *Store) byIndex(idx map[string]string, key func(string) string, v string) (store.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	id, ok := idx[common.FoldKey(v)]
+	id, ok := idx[key(v)]
 	if !ok || v == "" {
 		return store.User{}, store.ErrNotFound
 	}
@@ -327,12 +327,12 @@ func (m *Store) byIndex(idx map[string]string, v string) (store.User, error) {
 
 // UserByUsername implements store.Users.
 func (m *Store) UserByUsername(_ context.Context, username string) (store.User, error) {
-	return m.byIndex(m.byName, username)
+	return m.byIndex(m.byName, store.UsernameKey, username)
 }
 
 // UserByEmail implements store.Users.
 func (m *Store) UserByEmail(_ context.Context, email string) (store.User, error) {
-	return m.byIndex(m.byEmail, email)
+	return m.byIndex(m.byEmail, common.FoldKey, email)
 }
 
 // UpdateUser implements store.Users.
@@ -358,7 +358,7 @@ func (m *Store) UpdateUser(_ context.Context, u store.User) error {
 func (m *Store) ListUsers(_ context.Context, after string, limit int) ([]store.User, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	after = common.FoldKey(after)
+	after = store.UsernameKey(after)
 	names := make([]string, 0, len(m.byName))
 	for k := range m.byName {
 		if k > after {

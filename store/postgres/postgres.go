@@ -509,7 +509,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 	err := s.pool.QueryRow(ctx, `INSERT INTO users (username, username_key, email, email_key, password_hash,
 			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch, is_superuser)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
+		u.Username, store.UsernameKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
 		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser).Scan(&id)
 	if err != nil {
 		return store.User{}, wrap(err)
@@ -533,7 +533,7 @@ func (s *Store) UserByUsername(ctx context.Context, username string) (store.User
 	if !storable(username) {
 		return store.User{}, store.ErrNotFound
 	}
-	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username_key = $1`, common.FoldKey(username)))
+	return scanUser(s.pool.QueryRow(ctx, `SELECT `+userCols+` FROM users WHERE username_key = $1`, store.UsernameKey(username)))
 }
 
 // UserByEmail implements store.Users.
@@ -557,7 +557,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			password_hash = $5, is_active = $6, is_staff = $7, date_joined = $8, last_login = $9, totp_secret = $10,
 			totp_enabled = $11, device_epoch = $12, is_superuser = $13
 		WHERE id = $14`,
-		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
+		u.Username, store.UsernameKey(u.Username), u.Email, emailKey(u.Email), clean(u.PasswordHash), u.IsActive, u.IsStaff,
 		ts(u.DateJoined), nullTime(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser, id)
 	if err != nil {
 		return wrap(err)
@@ -576,7 +576,7 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store
 		lim = &limit
 	}
 	return queryAll(ctx, s.pool, scanUser, `SELECT `+userCols+` FROM users WHERE username_key > $1 ORDER BY username_key LIMIT $2`,
-		clean(common.FoldKey(after)), lim)
+		clean(store.UsernameKey(after)), lim)
 }
 
 // ReplaceBackupCodes implements store.BackupCodes in one transaction, so a half-replaced set

@@ -562,7 +562,7 @@ func userFields(u store.User) []any {
 		return "0"
 	}
 	return []any{
-		"un", u.Username, "uk", common.FoldKey(u.Username), "em", u.Email, "ek", emailKey(u.Email),
+		"un", u.Username, "uk", store.UsernameKey(u.Username), "em", u.Email, "ek", emailKey(u.Email),
 		"ph", u.PasswordHash, "ac", b(u.IsActive), "st", b(u.IsStaff), "dj", us(u.DateJoined), "ll", us(u.LastLogin),
 		"ts", u.TOTPSecret, "te", b(u.TOTPEnabled), "de", u.DeviceEpoch, "su", b(u.IsSuperuser),
 	}
@@ -617,7 +617,7 @@ return id`)
 
 // CreateUser implements store.Users.
 func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error) {
-	args := append([]any{s.p, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
+	args := append([]any{s.p, store.UsernameKey(u.Username), emailKey(u.Email)}, userFields(u)...)
 	id, err := createUserScript.Run(ctx, s.c, s.route(), args...).Int64()
 	if err != nil {
 		return store.User{}, wrap(err)
@@ -672,7 +672,7 @@ func (s *Store) userByIndex(ctx context.Context, key string) (store.User, error)
 
 // UserByUsername implements store.Users.
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
-	return s.userByIndex(ctx, s.p+"un:"+common.FoldKey(username))
+	return s.userByIndex(ctx, s.p+"un:"+store.UsernameKey(username))
 }
 
 // UserByEmail implements store.Users.
@@ -710,7 +710,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 	if !validID(u.ID) {
 		return store.ErrNotFound
 	}
-	args := append([]any{s.p, u.ID, common.FoldKey(u.Username), emailKey(u.Email)}, userFields(u)...)
+	args := append([]any{s.p, u.ID, store.UsernameKey(u.Username), emailKey(u.Email)}, userFields(u)...)
 	n, err := updateUserScript.Run(ctx, s.c, s.route(), args...).Int()
 	switch {
 	case err != nil:
@@ -742,7 +742,7 @@ return out`)
 
 // ListUsers implements store.Users.
 func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store.User, error) {
-	v, err := listUsersScript.Run(ctx, s.c, s.route(), s.p, common.FoldKey(after), max(limit, 0)).Slice()
+	v, err := listUsersScript.Run(ctx, s.c, s.route(), s.p, store.UsernameKey(after), max(limit, 0)).Slice()
 	if err != nil {
 		return nil, wrap(err)
 	}

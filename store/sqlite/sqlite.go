@@ -771,7 +771,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 	err := s.w.QueryRowContext(ctx, `INSERT INTO users (username, username_key, email, email_key, password_hash,
 			is_active, is_staff, date_joined, last_login, totp_secret, totp_enabled, device_epoch, is_superuser)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
+		u.Username, store.UsernameKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
 		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser).Scan(&id)
 	if err != nil {
 		return store.User{}, wrap(err)
@@ -796,7 +796,7 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 func (s *Store) UserByUsername(ctx context.Context, username string) (store.User, error) {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	return scanUser(s.userByUsername.QueryRowContext(ctx, common.FoldKey(username)))
+	return scanUser(s.userByUsername.QueryRowContext(ctx, store.UsernameKey(username)))
 }
 
 // UserByEmail implements store.Users.
@@ -821,7 +821,7 @@ func (s *Store) UpdateUser(ctx context.Context, u store.User) error {
 			password_hash = ?, is_active = ?, is_staff = ?, date_joined = ?, last_login = ?, totp_secret = ?,
 			totp_enabled = ?, device_epoch = ?, is_superuser = ?
 		WHERE id = ?`,
-		u.Username, common.FoldKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
+		u.Username, store.UsernameKey(u.Username), u.Email, emailKey(u.Email), u.PasswordHash, u.IsActive, u.IsStaff,
 		common.Micros(u.DateJoined), common.Micros(u.LastLogin), u.TOTPSecret, u.TOTPEnabled, u.DeviceEpoch, u.IsSuperuser, id)
 	if err != nil {
 		return wrap(err)
@@ -844,7 +844,7 @@ func (s *Store) ListUsers(ctx context.Context, after string, limit int) ([]store
 		limit = -1
 	}
 	return queryAll(ctx, s.r, scanUser, `SELECT `+userCols+` FROM users WHERE username_key > ? ORDER BY username_key LIMIT ?`,
-		common.FoldKey(after), limit)
+		store.UsernameKey(after), limit)
 }
 
 // ReplaceBackupCodes implements store.BackupCodes in one transaction, so a half-replaced set

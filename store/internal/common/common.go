@@ -12,9 +12,9 @@ import (
 	"github.com/rampart-go/rampart/store"
 )
 
-// FoldKey is the case-insensitive form of a username or e-mail used for uniqueness, lookups
-// and ListUsers ordering. It is computed in Go rather than with SQL lower(), which differs
-// between SQLite (ASCII only) and PostgreSQL (collation dependent).
+// FoldKey is the case-insensitive form of an e-mail address used for uniqueness and lookups
+// (usernames have store.UsernameKey). It is computed in Go rather than with SQL lower(), which
+// differs between SQLite (ASCII only) and PostgreSQL (collation dependent).
 func FoldKey(s string) string { return strings.ToLower(s) }
 
 // SortSessions orders sessions most recently seen first, then by key so ties are stable.
