@@ -683,7 +683,7 @@ func (a *Attempt) Succeed(ctx context.Context) error {
 	g := a.g
 	g.forget()
 	return a.k.each(func(s Scope, key string) error {
-		if s == ScopePair || (s == ScopeUser && g.resetUser) || (s == ScopeIP && g.resetIP) {
+		if g.clearsOnSuccess(s) {
 			return g.clear(ctx, key)
 		}
 		if a.held&s != 0 {
@@ -774,11 +774,17 @@ func (g *Guard) Succeed(ctx context.Context, username string, ip netip.Addr) err
 	k := g.keysFor(username, ip)
 	g.forget()
 	return k.each(func(s Scope, key string) error {
-		if s == ScopePair || (s == ScopeUser && g.resetUser) || (s == ScopeIP && g.resetIP) {
+		if g.clearsOnSuccess(s) {
 			return g.clear(ctx, key)
 		}
 		return nil
 	})
+}
+
+// clearsOnSuccess reports whether a success clears scope s: the pair always (it just proved
+// it knows the password), the username and the IP only when the options say so.
+func (g *Guard) clearsOnSuccess(s Scope) bool {
+	return s == ScopePair || (s == ScopeUser && g.resetUser) || (s == ScopeIP && g.resetIP)
 }
 
 // Unlock clears every counter of username: its account counter, all its (username, IP) pairs,
