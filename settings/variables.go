@@ -3,8 +3,6 @@ package settings
 import (
 	"errors"
 	"fmt"
-	"github.com/rampart-go/rampart/hosts"
-	"github.com/rampart-go/rampart/ratelimit"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,7 +12,9 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/hosts"
 	"github.com/rampart-go/rampart/mail"
+	"github.com/rampart-go/rampart/ratelimit"
 )
 
 // variable describes one setting: its name after the prefix, its default (which may depend on
