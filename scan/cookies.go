@@ -238,10 +238,10 @@ func parseCookieDate(s string) (time.Time, bool) {
 	return t, true
 }
 
-// ContainsInvalidSameSite reports whether a raw Set-Cookie line carries a
+// containsInvalidSameSite reports whether a raw Set-Cookie line carries a
 // SameSite attribute that is empty or not Strict/Lax/None (Observatory rule:
 // split on ';', then each part on '=' keeping only the first two pieces).
-func ContainsInvalidSameSite(line string) bool {
+func containsInvalidSameSite(line string) bool {
 	for _, p := range strings.Split(strings.TrimSpace(line), ";") {
 		pieces := strings.Split(strings.TrimSpace(p), "=")
 		if strings.ToLower(strings.TrimSpace(pieces[0])) != "samesite" {
@@ -259,10 +259,10 @@ func ContainsInvalidSameSite(line string) bool {
 	return false
 }
 
-// SetCookie is one Set-Cookie header line and the URL of the request it
+// setCookieLine is one Set-Cookie header line and the URL of the request it
 // answered: whether a browser stores the cookie depends on that URL's host
 // and scheme.
-type SetCookie struct {
+type setCookieLine struct {
 	// URL is the request URL; "" stands for the ResponseSet's URL.
 	URL  string
 	Line string
@@ -299,7 +299,7 @@ type storedCookie struct {
 // Secure. Chromium drops such a cookie but other browsers still store it
 // (and send it over plain HTTP), so it stays graded and the Observatory's
 // cookies-samesite-flag-invalid penalty applies.
-func cookieJar(lines []SetCookie, defaultURL string, now time.Time) ([]Cookie, []RefusedCookie) {
+func cookieJar(lines []setCookieLine, defaultURL string, now time.Time) ([]Cookie, []RefusedCookie) {
 	stored, refused := storeCookies(lines, defaultURL, now)
 	out := make([]Cookie, 0, len(stored))
 	for _, s := range stored {
@@ -310,7 +310,7 @@ func cookieJar(lines []SetCookie, defaultURL string, now time.Time) ([]Cookie, [
 	return out, refused
 }
 
-func storeCookies(lines []SetCookie, defaultURL string, now time.Time) ([]storedCookie, []RefusedCookie) {
+func storeCookies(lines []setCookieLine, defaultURL string, now time.Time) ([]storedCookie, []RefusedCookie) {
 	var (
 		jar     []storedCookie
 		refused []RefusedCookie

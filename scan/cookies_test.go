@@ -18,7 +18,7 @@ func TestCookieJarStorage(t *testing.T) {
 		past   = "Thu, 01 Jan 1970 00:00:00 GMT"
 		future = "Wed, 01 Jan 2100 00:00:00 GMT"
 	)
-	type line = SetCookie
+	type line = setCookieLine
 	tests := []struct {
 		name    string
 		lines   []line
@@ -162,13 +162,13 @@ func TestParseCookieDate(t *testing.T) {
 // and reported: by the refused-cookies check and in Report.RefusedCookies.
 func TestGradeReportsRefusedCookies(t *testing.T) {
 	rs := emptySet(t, "")
-	rs.Cookies = []SetCookie{
+	rs.Cookies = []setCookieLine{
 		{"https://www.mozilla.org/", "__Host-session=1; HttpOnly; SameSite=Lax; Path=/"},
 		{"https://www.mozilla.org/", "csrftoken=1; Secure; SameSite=Strict; Domain=mozilla.org"},
 		{"https://mozilla.org/robots.txt", "__Host-session=1; HttpOnly; SameSite=Lax; Path=/"}, // the same refusal again
 		{"https://mozilla.org/robots.txt", "track=1; Secure; SameSite=Lax; Domain=example.net"},
 	}
-	rep := Grade(*rs)
+	rep := gradeResponses(*rs)
 	if got := rep.Test(TestCookies).Result; got != CookiesSecureHttpOnlySameSite {
 		t.Errorf("cookies = %s", got)
 	}
@@ -190,12 +190,12 @@ func TestGradeReportsRefusedCookies(t *testing.T) {
 
 	// No refusal: the check passes; no cookie at all: it is skipped.
 	rs = emptySet(t, "")
-	rs.Cookies = []SetCookie{{Line: "__Host-a=1; Secure; Path=/; SameSite=Lax"}}
-	if c := Grade(*rs).Check(CheckRefusedCookies); !c.Pass || c.Skipped {
+	rs.Cookies = []setCookieLine{{Line: "__Host-a=1; Secure; Path=/; SameSite=Lax"}}
+	if c := gradeResponses(*rs).Check(CheckRefusedCookies); !c.Pass || c.Skipped {
 		t.Errorf("all stored: %+v", c)
 	}
 	rs.Cookies = nil
-	if c := Grade(*rs).Check(CheckRefusedCookies); !c.Pass || !c.Skipped {
+	if c := gradeResponses(*rs).Check(CheckRefusedCookies); !c.Pass || !c.Skipped {
 		t.Errorf("no cookies: %+v", c)
 	}
 }
@@ -204,13 +204,13 @@ func TestGradeReportsRefusedCookies(t *testing.T) {
 // grades the same later.
 func TestGradeJudgesExpiryAtFetchTime(t *testing.T) {
 	rs := emptySet(t, "")
-	rs.Cookies = []SetCookie{{Line: "sessionid=1"}, {Line: "sessionid=; Expires=Wed, 01 Jan 2031 00:00:00 GMT"}}
+	rs.Cookies = []setCookieLine{{Line: "sessionid=1"}, {Line: "sessionid=; Expires=Wed, 01 Jan 2031 00:00:00 GMT"}}
 	rs.FetchedAt = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	if got := Grade(*rs).Test(TestCookies).Result; got != CookiesSessionNoSecure {
+	if got := gradeResponses(*rs).Test(TestCookies).Result; got != CookiesSessionNoSecure {
 		t.Errorf("before the Expires date: %s, want %s", got, CookiesSessionNoSecure)
 	}
 	rs.FetchedAt = time.Date(2032, 1, 1, 0, 0, 0, 0, time.UTC)
-	if got := Grade(*rs).Test(TestCookies).Result; got != CookiesNotFound {
+	if got := gradeResponses(*rs).Test(TestCookies).Result; got != CookiesNotFound {
 		t.Errorf("after the Expires date: %s, want %s", got, CookiesNotFound)
 	}
 }
@@ -246,18 +246,18 @@ func TestHTTPSRedirectCheckGuessedPort(t *testing.T) {
 	tests := []struct {
 		name      string
 		guessed   string
-		http      *Response
+		http      *response
 		chain     []string
 		result    string // pass, skip, FAIL
 		hint      bool
 		redirTest string
 	}{
-		{"guessed, TLS port answers 400", guessed, &Response{Status: 400}, []string{guessed}, "skip", true, RedirectionMissing},
+		{"guessed, TLS port answers 400", guessed, &response{Status: 400}, []string{guessed}, "skip", true, RedirectionMissing},
 		{"guessed, nothing answers", guessed, nil, nil, "skip", true, RedirectionNotNeeded},
-		{"guessed, plain page served", guessed, &Response{Status: 200}, []string{guessed}, "FAIL", true, RedirectionMissing},
-		{"guessed, redirects to http", guessed, &Response{Status: 200}, []string{guessed, "http://example.com/"}, "FAIL", true, RedirectionNotToHTTPS},
-		{"guessed, redirects to https", guessed, &Response{Status: 200}, []string{guessed, "https://example.com:8443/"}, "pass", false, RedirectionToHTTPS},
-		{"port 80, no redirect", "", &Response{Status: 400}, []string{"http://example.com/"}, "FAIL", false, RedirectionMissing},
+		{"guessed, plain page served", guessed, &response{Status: 200}, []string{guessed}, "FAIL", true, RedirectionMissing},
+		{"guessed, redirects to http", guessed, &response{Status: 200}, []string{guessed, "http://example.com/"}, "FAIL", true, RedirectionNotToHTTPS},
+		{"guessed, redirects to https", guessed, &response{Status: 200}, []string{guessed, "https://example.com:8443/"}, "pass", false, RedirectionToHTTPS},
+		{"port 80, no redirect", "", &response{Status: 400}, []string{"http://example.com/"}, "FAIL", false, RedirectionMissing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -309,8 +309,8 @@ func FuzzParseSetCookie(f *testing.F) {
 		if ok && c.SameSite != "" && c.SameSite != "lax" && c.SameSite != "strict" && c.SameSite != "none" {
 			t.Fatalf("SameSite %q", c.SameSite)
 		}
-		_ = ContainsInvalidSameSite(line)
-		lines := []SetCookie{{rawURL, line}, {"https://www.example.com/", line}, {"http://www.example.com/x/", line}, {rawURL, line}}
+		_ = containsInvalidSameSite(line)
+		lines := []setCookieLine{{rawURL, line}, {"https://www.example.com/", line}, {"http://www.example.com/x/", line}, {rawURL, line}}
 		stored, refused := storeCookies(lines, "https://example.com/", jarNow)
 		if len(stored)+len(refused) > len(lines) {
 			t.Fatalf("%d stored + %d refused from %d lines", len(stored), len(refused), len(lines))
@@ -352,7 +352,7 @@ func FuzzCookieDomainMatch(f *testing.F) {
 			line += "; Secure"
 		}
 		u := "https://" + host + "/"
-		stored, _ := storeCookies([]SetCookie{{u, line}}, u, jarNow)
+		stored, _ := storeCookies([]setCookieLine{{u, line}}, u, jarNow)
 		for _, s := range stored {
 			h := canonicalHost(hostOf(u))
 			if !s.hostOnly && !domainMatch(h, s.domain) {

@@ -79,7 +79,7 @@ type crawlItem struct {
 type crawler struct {
 	sess     *session
 	start    *url.URL
-	startRes *Response
+	startRes *response
 	robots   []string        // Disallow prefixes for rampart (or *)
 	seen     map[string]bool // touched by the crawl loop only, never by visit
 }
@@ -253,7 +253,7 @@ var securityHeaders = []string{"Strict-Transport-Security", "X-Content-Type-Opti
 
 // hasFrameProtection reports whether a response restricts framing, by
 // X-Frame-Options or a header CSP's frame-ancestors (a meta CSP cannot).
-func hasFrameProtection(r *Response) bool {
+func hasFrameProtection(r *response) bool {
 	if firstHeader(r.Header, "X-Frame-Options") != "" {
 		return true
 	}
@@ -265,7 +265,7 @@ func hasFrameProtection(r *Response) bool {
 	return false
 }
 
-func isHTML(r *Response) bool {
+func isHTML(r *response) bool {
 	mt := strings.TrimSpace(strings.Split(firstHeader(r.Header, "Content-Type"), ";")[0])
 	return htmlTypes[ascii.Lower(mt)]
 }
@@ -274,7 +274,7 @@ func isHTML(r *Response) bool {
 // (breadth first) and sitemap.xml entries, within o.TimeBudget, with at most
 // o.Concurrency requests at once. It reports per page what differs from the
 // start page, plus mixed content on the start page itself.
-func crawl(ctx context.Context, sess *session, rs *ResponseSet, o Options) ([]PageReport, []Finding) {
+func crawl(ctx context.Context, sess *session, rs *responseSet, o Options) ([]PageReport, []Finding) {
 	start, err := url.Parse(rs.Auto.URL)
 	if err != nil {
 		return nil, nil
@@ -327,7 +327,7 @@ func crawl(ctx context.Context, sess *session, rs *ResponseSet, o Options) ([]Pa
 		sitemapURLs = append(sitemapURLs, nested...)
 	}
 
-	startCSP := EvaluateCSP(pageCSP(rs.Auto, rs.httpEquiv()["content-security-policy"]), rs.Auto.URL)
+	startCSP := evaluateCSP(pageCSP(rs.Auto, rs.httpEquiv()["content-security-policy"]), rs.Auto.URL)
 	startHasCSP := cspTest(rs).result != CSPNotImplemented && cspTest(rs).result != CSPNotImplementedReportOnly
 	want := o.Pages - 1
 	var pages []PageReport
@@ -376,7 +376,7 @@ func crawl(ctx context.Context, sess *session, rs *ResponseSet, o Options) ([]Pa
 
 // visit fetches one page and compares it with the start page. It returns the
 // page's links (or its redirect target) for the crawl to follow.
-func (c *crawler) visit(ctx context.Context, it crawlItem, rs *ResponseSet, startCSP []Finding, startHasCSP bool) (PageReport, []Finding, []string) {
+func (c *crawler) visit(ctx context.Context, it crawlItem, rs *responseSet, startCSP []Finding, startHasCSP bool) (PageReport, []Finding, []string) {
 	p := PageReport{URL: it.url, From: it.from, Referrer: it.referrer}
 	r, loc, err := c.sess.do(ctx, http.MethodGet, it.url, nil, nil)
 	if err != nil {
@@ -417,7 +417,7 @@ func (c *crawler) visit(ctx context.Context, it crawlItem, rs *ResponseSet, star
 			break
 		}
 	}
-	page := &ResponseSet{Hostname: rs.Hostname, URL: it.url, Auto: r, HTTPS: r, Preload: rs.Preload}
+	page := &responseSet{Hostname: rs.Hostname, URL: it.url, Auto: r, HTTPS: r, Preload: rs.Preload}
 	equiv := page.httpEquiv()["content-security-policy"]
 	res := cspTest(page).result
 	p.CSP = res
@@ -426,7 +426,7 @@ func (c *crawler) visit(ctx context.Context, it crawlItem, rs *ResponseSet, star
 		p.Differences = append(p.Differences, "no Content-Security-Policy")
 	} else if startHasCSP {
 		var weaker []string
-		for _, f := range EvaluateCSP(pageCSP(r, equiv), it.url) {
+		for _, f := range evaluateCSP(pageCSP(r, equiv), it.url) {
 			if f.Severity.AtLeast(SeverityMedium) && !hasID(startCSP, f.ID) && indexOf(weaker, f.ID) < 0 {
 				weaker = append(weaker, f.ID)
 			}

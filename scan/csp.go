@@ -72,13 +72,13 @@ func isJSSpace(r rune) bool {
 
 func jsTrim(s string) string { return strings.TrimFunc(s, isJSSpace) }
 
-// ParseCSP parses a list of policies (one per header value or meta tag, already
+// effectiveCSP parses a list of policies (one per header value or meta tag, already
 // split on commas) into the effective policy: a source survives only if every
 // policy that names the directive allows it. Directive names and sources are
 // lower-cased. It returns an error for an empty or too short policy, a
 // repeated directive (other than report-uri/report-to), or a malformed
 // percent-encoding met while comparing sources.
-func ParseCSP(policies []string) (map[string][]string, error) {
+func effectiveCSP(policies []string) (map[string][]string, error) {
 	m, err := parseCSP(policies)
 	if err != nil {
 		return nil, err
@@ -409,7 +409,7 @@ func splitPolicies(values []string) []string {
 }
 
 // cspTest re-implements the Observatory's content-security-policy test.
-func cspTest(rs *ResponseSet) cspOutcome {
+func cspTest(rs *responseSet) cspOutcome {
 	var o cspOutcome
 	resp := rs.Auto
 	if resp == nil || rs.URL == "" {

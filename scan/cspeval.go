@@ -520,18 +520,18 @@ func invalidKeyword(d, v string) bool {
 	return !cspKeywords.has(v) && !strictNonce.MatchString(v) && !strictHash.MatchString(v)
 }
 
-// CSPInput is what a page delivered: Content-Security-Policy header values,
+// cspInput is what a page delivered: Content-Security-Policy header values,
 // <meta http-equiv> policies and Content-Security-Policy-Report-Only values.
-type CSPInput struct {
+type cspInput struct {
 	Header, Meta, ReportOnly []string
 }
 
-// EvaluateCSP evaluates a page's policies in the manner of Google's CSP
+// evaluateCSP evaluates a page's policies in the manner of Google's CSP
 // Evaluator and returns findings about url (most serious first). Enforced
 // policies (header and meta) are evaluated together; a Report-Only policy
 // alone yields csp/report-only plus its own findings at info severity, as
 // they show what enforcing it would leave weak.
-func EvaluateCSP(in CSPInput, url string) []Finding {
+func evaluateCSP(in cspInput, url string) []Finding {
 	var enforced, reportOnly []evalPolicy
 	for _, s := range splitPolicies(in.Header) {
 		if p := parseEvalPolicy(s); len(p.order) > 0 {

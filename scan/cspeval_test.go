@@ -89,7 +89,7 @@ func TestEvaluateCSPTable(t *testing.T) {
 		t.Fatalf("only %d policies", len(tests))
 	}
 	for _, tc := range tests {
-		got := cspIDs(EvaluateCSP(CSPInput{Header: []string{tc.policy}}, "https://example.com/"))
+		got := cspIDs(evaluateCSP(cspInput{Header: []string{tc.policy}}, "https://example.com/"))
 		if got != tc.want {
 			t.Errorf("%s\n got  %q\n want %q", tc.policy, got, tc.want)
 		}
@@ -99,7 +99,7 @@ func TestEvaluateCSPTable(t *testing.T) {
 // Every finding carries a severity, a title and a fix; the headline cases
 // carry the severity the issue asks for.
 func TestEvaluateCSPFindingShape(t *testing.T) {
-	fs := EvaluateCSP(CSPInput{Header: []string{"script-src 'self' 'unsafe-inline' 'unsafe-eval' https://www.google.com data:"}}, "https://example.com/p")
+	fs := evaluateCSP(cspInput{Header: []string{"script-src 'self' 'unsafe-inline' 'unsafe-eval' https://www.google.com data:"}}, "https://example.com/p")
 	want := map[string]Severity{ruleCSPUnsafeInline: SeverityHigh, ruleCSPUnsafeEval: SeverityMedium,
 		ruleCSPPlainScheme: SeverityHigh, ruleCSPBypassHost: SeverityHigh, ruleCSPMissingObjectSrc: SeverityHigh}
 	for _, f := range fs {
@@ -136,27 +136,27 @@ func TestEvaluateCSPFindingShape(t *testing.T) {
 func TestEvaluateCSPDelivery(t *testing.T) {
 	tests := []struct {
 		name string
-		in   CSPInput
+		in   cspInput
 		want string
 	}{
-		{"none at all", CSPInput{}, "missing"},
-		{"empty header", CSPInput{Header: []string{"  "}}, "missing"},
+		{"none at all", cspInput{}, "missing"},
+		{"empty header", cspInput{Header: []string{"  "}}, "missing"},
 		{"a strict second policy closes the first one's hole",
-			CSPInput{Header: []string{"script-src 'unsafe-inline'; object-src 'none'", "script-src 'nonce-r4nd0mR4nd0m'; object-src 'none'; base-uri 'none'"}}, ""},
+			cspInput{Header: []string{"script-src 'unsafe-inline'; object-src 'none'", "script-src 'nonce-r4nd0mR4nd0m'; object-src 'none'; base-uri 'none'"}}, ""},
 		{"comma-joined policies with the same hole",
-			CSPInput{Header: []string{"script-src 'unsafe-inline', script-src 'unsafe-inline' 'self'"}}, "missing-object-src unsafe-inline"},
+			cspInput{Header: []string{"script-src 'unsafe-inline', script-src 'unsafe-inline' 'self'"}}, "missing-object-src unsafe-inline"},
 		{"weakness only when every policy has it",
-			CSPInput{Header: []string{"script-src *; object-src 'none'", "script-src 'none'"}}, "no-strict-dynamic"},
-		{"meta policy is enforced", CSPInput{Meta: []string{"script-src 'unsafe-inline'"}}, "missing-object-src unsafe-inline"},
+			cspInput{Header: []string{"script-src *; object-src 'none'", "script-src 'none'"}}, "no-strict-dynamic"},
+		{"meta policy is enforced", cspInput{Meta: []string{"script-src 'unsafe-inline'"}}, "missing-object-src unsafe-inline"},
 		{"meta policy ignores report-uri",
-			CSPInput{Meta: []string{"default-src 'none'; report-uri http://example.com/r"}}, ""},
-		{"report-only alone", CSPInput{ReportOnly: []string{"default-src 'none'; report-to /_/csp-reports"}}, "report-only"},
+			cspInput{Meta: []string{"default-src 'none'; report-uri http://example.com/r"}}, ""},
+		{"report-only alone", cspInput{ReportOnly: []string{"default-src 'none'; report-to /_/csp-reports"}}, "report-only"},
 		{"report-only beside enforced",
-			CSPInput{Header: []string{"default-src 'none'"}, ReportOnly: []string{"script-src 'nonce-abcdefgh' 'strict-dynamic'"}}, "report-only-policy"},
+			cspInput{Header: []string{"default-src 'none'"}, ReportOnly: []string{"script-src 'nonce-abcdefgh' 'strict-dynamic'"}}, "report-only-policy"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			fs := EvaluateCSP(tc.in, "https://example.com/")
+			fs := evaluateCSP(tc.in, "https://example.com/")
 			var strong []Finding
 			for _, f := range fs {
 				if f.Severity.AtLeast(SeverityLow) || f.ID == ruleCSPReportOnlyExtra || f.ID == ruleCSPNoStrictDynamic {
@@ -169,7 +169,7 @@ func TestEvaluateCSPDelivery(t *testing.T) {
 		})
 	}
 	// A Report-Only policy's own weaknesses are shown, at info severity.
-	fs := EvaluateCSP(CSPInput{ReportOnly: []string{"script-src 'unsafe-inline'"}}, "https://example.com/")
+	fs := evaluateCSP(cspInput{ReportOnly: []string{"script-src 'unsafe-inline'"}}, "https://example.com/")
 	found := false
 	for _, f := range fs {
 		if f.ID == ruleCSPUnsafeInline {
@@ -215,7 +215,7 @@ func compareWithEvaluator(t *testing.T, want map[string][]string) {
 		if dev, ok := cspEvaluatorDeviations[policy]; ok {
 			ids = dev
 		}
-		got := findingIDs(EvaluateCSP(CSPInput{Header: []string{policy}}, "https://mozilla.org/"))
+		got := findingIDs(evaluateCSP(cspInput{Header: []string{policy}}, "https://mozilla.org/"))
 		if got == nil {
 			got = []string{}
 		}
@@ -290,7 +290,7 @@ func FuzzEvaluateCSP(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, fd := range EvaluateCSP(CSPInput{Header: []string{s}, Meta: []string{s}, ReportOnly: []string{s}}, "https://example.com/") {
+		for _, fd := range evaluateCSP(cspInput{Header: []string{s}, Meta: []string{s}, ReportOnly: []string{s}}, "https://example.com/") {
 			if _, ok := LookupRule(fd.ID); !ok {
 				t.Fatalf("finding with unknown rule %q", fd.ID)
 			}

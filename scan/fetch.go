@@ -140,11 +140,11 @@ type session struct {
 	client   *http.Client
 	verified bool
 	start    string
-	first    *Response // the start URL's own response (before any redirect)
-	final    *Response
+	first    *response // the start URL's own response (before any redirect)
+	final    *response
 	chain    []Redirect
 	mu       sync.Mutex // guards cookies when the crawl runs requests in parallel
-	cookies  []SetCookie
+	cookies  []setCookieLine
 	opts     Options
 }
 
@@ -192,7 +192,7 @@ func openSession(ctx context.Context, start string, o Options) (*session, error)
 	return s, nil
 }
 
-func (s *session) do(ctx context.Context, method, target string, hdr http.Header, body io.Reader) (*Response, string, error) {
+func (s *session) do(ctx context.Context, method, target string, hdr http.Header, body io.Reader) (*response, string, error) {
 	req, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
 		return nil, "", err
@@ -213,7 +213,7 @@ func (s *session) do(ctx context.Context, method, target string, hdr http.Header
 	}
 	s.mu.Lock()
 	for _, line := range resp.Header.Values("Set-Cookie") {
-		s.cookies = append(s.cookies, SetCookie{URL: target, Line: line})
+		s.cookies = append(s.cookies, setCookieLine{URL: target, Line: line})
 	}
 	s.mu.Unlock()
 	loc := ""
@@ -222,7 +222,7 @@ func (s *session) do(ctx context.Context, method, target string, hdr http.Header
 			loc = l.String()
 		}
 	}
-	return &Response{URL: target, Status: resp.StatusCode, Header: resp.Header, Body: string(b),
+	return &response{URL: target, Status: resp.StatusCode, Header: resp.Header, Body: string(b),
 		Verified: s.verified, RequestHeader: req.Header}, loc, nil
 }
 
@@ -270,7 +270,7 @@ func Scan(ctx context.Context, target string, opts Options) (Report, error) {
 	if httpSess == nil && httpsSess == nil {
 		return Report{}, fmt.Errorf("%w: %v; %v", ErrSiteDown, httpErr, httpsErr)
 	}
-	rs := ResponseSet{Hostname: host, Preload: o.Preload, GuessedHTTPURL: guessedHTTP}
+	rs := responseSet{Hostname: host, Preload: o.Preload, GuessedHTTPURL: guessedHTTP}
 	sess := httpsSess
 	if httpSess != nil {
 		rs.HTTP = httpSess.final
@@ -301,7 +301,7 @@ func Scan(ctx context.Context, target string, opts Options) (Report, error) {
 		probeCSRF(ctx, sess, &rs)
 	}
 	rs.FetchedAt = o.Now()
-	rep := Grade(rs)
+	rep := gradeResponses(rs)
 	rep.Target = target
 	extraFindings(ctx, &rep, &rs, httpSess, httpsSess, httpsURL, o)
 	return rep, nil
@@ -310,7 +310,7 @@ func Scan(ctx context.Context, target string, opts Options) (Report, error) {
 // extraFindings adds what the Observatory does not look at: the CSP
 // evaluation, the TLS probe, HSTS preload eligibility, security.txt and
 // other pages. The Observatory score and tests are left as they are.
-func extraFindings(ctx context.Context, rep *Report, rs *ResponseSet, httpSess, httpsSess *session, httpsURL string, o Options) {
+func extraFindings(ctx context.Context, rep *Report, rs *responseSet, httpSess, httpsSess *session, httpsURL string, o Options) {
 	now := o.Now()
 	fs := rep.Findings
 	if httpsSess == nil {
@@ -350,15 +350,15 @@ func extraFindings(ctx context.Context, rep *Report, rs *ResponseSet, httpSess, 
 }
 
 // pageCSP collects a response's policies for EvaluateCSP.
-func pageCSP(r *Response, meta []string) CSPInput {
-	return CSPInput{
+func pageCSP(r *response, meta []string) cspInput {
+	return cspInput{
 		Header:     headerValues(r.Header, "Content-Security-Policy"),
 		Meta:       meta,
 		ReportOnly: headerValues(r.Header, "Content-Security-Policy-Report-Only"),
 	}
 }
 
-func probeDebug(ctx context.Context, s *session, rs *ResponseSet) {
+func probeDebug(ctx context.Context, s *session, rs *responseSet) {
 	base, err := url.Parse(s.finalURL())
 	if err != nil {
 		return
@@ -371,7 +371,7 @@ func probeDebug(ctx context.Context, s *session, rs *ResponseSet) {
 	}
 }
 
-func probeCSRF(ctx context.Context, s *session, rs *ResponseSet) {
+func probeCSRF(ctx context.Context, s *session, rs *responseSet) {
 	f := firstPostForm(rs.Auto.Body)
 	if f == nil {
 		return
@@ -382,12 +382,12 @@ func probeCSRF(ctx context.Context, s *session, rs *ResponseSet) {
 	}
 	action, err := page.Parse(f.action)
 	if err != nil {
-		rs.CSRFProbe = &CSRFProbe{Action: f.action, Skipped: "form action is not a valid URL"}
+		rs.csrfProbe = &CSRFProbe{Action: f.action, Skipped: "form action is not a valid URL"}
 		return
 	}
 	action.Fragment = ""
 	p := &CSRFProbe{Action: action.String()}
-	rs.CSRFProbe = p
+	rs.csrfProbe = p
 	if action.Scheme != page.Scheme || !strings.EqualFold(action.Host, page.Host) {
 		// Never POST to a third party on the operator's behalf.
 		p.Skipped = "form posts to another origin (" + action.Scheme + "://" + action.Host + "); not probed"

@@ -14,15 +14,15 @@ import (
 
 // Report formats for Main's --format.
 const (
-	FormatTable    = "table"
-	FormatJSON     = "json"
-	FormatSARIF    = "sarif"
-	FormatJUnit    = "junit"
-	FormatMarkdown = "markdown"
+	formatTable    = "table"
+	formatJSON     = "json"
+	formatSARIF    = "sarif"
+	formatJUnit    = "junit"
+	formatMarkdown = "markdown"
 )
 
-// Formats lists the accepted --format values.
-var Formats = []string{FormatTable, FormatJSON, FormatSARIF, FormatJUnit, FormatMarkdown}
+// formats lists the accepted --format values.
+var formats = []string{formatTable, formatJSON, formatSARIF, formatJUnit, formatMarkdown}
 
 // checkSeverity is how serious a failing rampart check is, so that checks
 // count for --fail-on and the CI formats like findings do.
@@ -61,8 +61,8 @@ func (r Report) AllFindings() []Finding {
 	return out
 }
 
-// FailPolicy is what --fail-on makes a scan fail on.
-type FailPolicy struct {
+// failPolicy is what --fail-on makes a scan fail on.
+type failPolicy struct {
 	// Severity fails the scan on any finding (or failing check) this
 	// serious or more; "" means findings never fail it.
 	Severity Severity
@@ -71,10 +71,10 @@ type FailPolicy struct {
 	MinGrade string
 }
 
-// ParseFailOn parses a comma-separated --fail-on value: a severity (info,
+// parseFailOn parses a comma-separated --fail-on value: a severity (info,
 // low, medium, high, critical) and/or grade:X (e.g. grade:A).
-func ParseFailOn(s string) (FailPolicy, error) {
-	var p FailPolicy
+func parseFailOn(s string) (failPolicy, error) {
+	var p failPolicy
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		switch {
@@ -82,13 +82,13 @@ func ParseFailOn(s string) (FailPolicy, error) {
 		case strings.HasPrefix(strings.ToLower(part), "grade:"):
 			g := strings.ToUpper(part[len("grade:"):])
 			if _, ok := gradeRank[g]; !ok {
-				return FailPolicy{}, fmt.Errorf("scan: --fail-on: unknown grade %q", part[len("grade:"):])
+				return failPolicy{}, fmt.Errorf("scan: --fail-on: unknown grade %q", part[len("grade:"):])
 			}
 			p.MinGrade = g
 		default:
 			sev, err := ParseSeverity(part)
 			if err != nil {
-				return FailPolicy{}, fmt.Errorf("scan: --fail-on: %q is neither a severity nor grade:X", part)
+				return failPolicy{}, fmt.Errorf("scan: --fail-on: %q is neither a severity nor grade:X", part)
 			}
 			if p.Severity == "" || !sev.AtLeast(p.Severity) {
 				p.Severity = sev
@@ -99,7 +99,7 @@ func ParseFailOn(s string) (FailPolicy, error) {
 }
 
 // Reasons returns why the report fails the policy (none: it passes).
-func (p FailPolicy) Reasons(r Report) []string {
+func (p failPolicy) Reasons(r Report) []string {
 	var out []string
 	if p.MinGrade != "" && !GradeAtLeast(r.Grade, p.MinGrade) {
 		out = append(out, fmt.Sprintf("grade %s is below %s", r.Grade, p.MinGrade))
@@ -118,24 +118,24 @@ func (p FailPolicy) Reasons(r Report) []string {
 	return out
 }
 
-// Write writes the report in format; failOn (which may be zero) marks
+// write writes the report in format; failOn (which may be zero) marks
 // which findings count as failures in the JUnit format.
-func (r Report) Write(w io.Writer, format string, failOn FailPolicy) error {
+func (r Report) write(w io.Writer, format string, failOn failPolicy) error {
 	switch format {
-	case FormatTable, "":
+	case formatTable, "":
 		return r.WriteTable(w)
-	case FormatJSON:
+	case formatJSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
-	case FormatSARIF:
+	case formatSARIF:
 		return r.WriteSARIF(w)
-	case FormatJUnit:
-		return r.WriteJUnit(w, failOn)
-	case FormatMarkdown:
+	case formatJUnit:
+		return r.writeJUnit(w, failOn)
+	case formatMarkdown:
 		return r.WriteMarkdown(w)
 	}
-	return fmt.Errorf("scan: unknown format %q (want %s)", format, strings.Join(Formats, ", "))
+	return fmt.Errorf("scan: unknown format %q (want %s)", format, strings.Join(formats, ", "))
 }
 
 // SARIF 2.1.0 (OASIS), the subset rampart writes.
@@ -399,13 +399,13 @@ func (s *junitSuite) add(c junitCase) {
 	}
 }
 
-// WriteJUnit writes the report as JUnit XML: one suite for the Observatory
+// writeJUnit writes the report as JUnit XML: one suite for the Observatory
 // tests (grade and score as properties), one for rampart's checks, and one
 // per findings area with a test case per finding. A finding is a failure
 // when it reaches failOn.Severity (medium when that is unset); less serious
 // ones are passing cases that say what was seen. An area without findings
 // has one passing case, so the suite shows it ran.
-func (r Report) WriteJUnit(w io.Writer, failOn FailPolicy) error {
+func (r Report) writeJUnit(w io.Writer, failOn failPolicy) error {
 	threshold := failOn.Severity
 	if threshold == "" {
 		threshold = SeverityMedium

@@ -367,7 +367,7 @@ func stripEndTime(b []byte) []byte { return endTime.ReplaceAll(b, nil) }
 func TestSARIFValidatorRejects(t *testing.T) {
 	schema, _ := sarifSchema(t)
 	var b bytes.Buffer
-	rep := Report{Target: "https://example.com/", Findings: EvaluateCSP(CSPInput{Header: []string{"script-src *"}}, "https://example.com/")}
+	rep := Report{Target: "https://example.com/", Findings: evaluateCSP(cspInput{Header: []string{"script-src *"}}, "https://example.com/")}
 	if err := rep.WriteSARIF(&b); err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestSARIFValidatorRejects(t *testing.T) {
 func TestJUnitReport(t *testing.T) {
 	rep := weakTLSReport(t)
 	var b bytes.Buffer
-	if err := rep.WriteJUnit(&b, FailPolicy{Severity: SeverityHigh, MinGrade: "A"}); err != nil {
+	if err := rep.writeJUnit(&b, failPolicy{Severity: SeverityHigh, MinGrade: "A"}); err != nil {
 		t.Fatal(err)
 	}
 	var suites struct {
@@ -484,19 +484,19 @@ func TestMarkdownReport(t *testing.T) {
 func TestParseFailOn(t *testing.T) {
 	tests := []struct {
 		in   string
-		want FailPolicy
+		want failPolicy
 		err  bool
 	}{
-		{"high", FailPolicy{Severity: SeverityHigh}, false},
-		{"Medium", FailPolicy{Severity: SeverityMedium}, false},
-		{"grade:A", FailPolicy{MinGrade: "A"}, false},
-		{"grade:b+,high", FailPolicy{Severity: SeverityHigh, MinGrade: "B+"}, false},
-		{"high,low", FailPolicy{Severity: SeverityLow}, false},
-		{"severe", FailPolicy{}, true},
-		{"grade:Z", FailPolicy{}, true},
+		{"high", failPolicy{Severity: SeverityHigh}, false},
+		{"Medium", failPolicy{Severity: SeverityMedium}, false},
+		{"grade:A", failPolicy{MinGrade: "A"}, false},
+		{"grade:b+,high", failPolicy{Severity: SeverityHigh, MinGrade: "B+"}, false},
+		{"high,low", failPolicy{Severity: SeverityLow}, false},
+		{"severe", failPolicy{}, true},
+		{"grade:Z", failPolicy{}, true},
 	}
 	for _, tc := range tests {
-		got, err := ParseFailOn(tc.in)
+		got, err := parseFailOn(tc.in)
 		if (err != nil) != tc.err || (!tc.err && got != tc.want) {
 			t.Errorf("ParseFailOn(%q) = %+v, %v; want %+v, err %v", tc.in, got, err, tc.want, tc.err)
 		}
@@ -595,7 +595,7 @@ func TestAllFindingsIncludesFailingChecks(t *testing.T) {
 	if len(all) != 2 || all[0].ID != "check/debug-page" || all[0].Severity != SeverityHigh || all[0].Fix == "" {
 		t.Errorf("AllFindings = %+v", all)
 	}
-	if got := (FailPolicy{Severity: SeverityHigh}).Reasons(r); len(got) != 1 {
+	if got := (failPolicy{Severity: SeverityHigh}).Reasons(r); len(got) != 1 {
 		t.Errorf("--fail-on high on a debug page: %v", got)
 	}
 	for name := range checkSeverity {

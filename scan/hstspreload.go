@@ -109,7 +109,7 @@ func preloadDomainIssues(domain string) []PreloadIssue {
 // is the first response of https://domain/ (before any redirect), certOK
 // whether its certificate verified, httpChain the plain-HTTP redirect chain
 // (nil when nothing answered plain HTTP).
-func checkHSTSPreload(domain string, httpsFirst *Response, certOK bool, httpChain []Redirect) *HSTSPreload {
+func checkHSTSPreload(domain string, httpsFirst *response, certOK bool, httpChain []Redirect) *HSTSPreload {
 	p := &HSTSPreload{Domain: domain,
 		Unchecked: "that every subdomain serves HTTPS, and the www subdomain's certificate, cannot be checked from the scanned responses"}
 	p.Issues = append(p.Issues, preloadDomainIssues(domain)...)

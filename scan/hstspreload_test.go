@@ -8,18 +8,18 @@ import (
 
 func TestCheckHSTSPreload(t *testing.T) {
 	const good = "max-age=31536000; includeSubDomains; preload"
-	resp := func(hsts ...string) *Response {
+	resp := func(hsts ...string) *response {
 		h := http.Header{}
 		for _, v := range hsts {
 			h.Add("Strict-Transport-Security", v)
 		}
-		return &Response{URL: "https://example.com/", Status: 200, Header: h, Verified: true}
+		return &response{URL: "https://example.com/", Status: 200, Header: h, Verified: true}
 	}
 	redirect := []Redirect{{"http://example.com/", 301}, {"https://example.com/", 200}}
 	tests := []struct {
 		name   string
 		domain string
-		first  *Response
+		first  *response
 		certOK bool
 		chain  []Redirect
 		want   string // issue codes, space-separated, in order

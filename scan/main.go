@@ -23,7 +23,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("scan", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON (same as --format json)")
-	format := fs.String("format", FormatTable, "report format: "+strings.Join(Formats, ", "))
+	format := fs.String("format", formatTable, "report format: "+strings.Join(formats, ", "))
 	minGrade := fs.String("min-grade", "A", "lowest passing Observatory grade (A+, A, A-, B+, ... F)")
 	failOnFlag := fs.String("fail-on", "", "fail on findings of this severity or more (info, low, medium, high, critical) and/or on grade:X, comma-separated, e.g. high,grade:A")
 	preloaded := fs.Bool("preloaded", false, "treat the target host (and its subdomains) as HSTS-preloaded")
@@ -49,23 +49,23 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *asJSON {
-		if set["format"] && *format != FormatJSON {
+		if set["format"] && *format != formatJSON {
 			fmt.Fprintln(stderr, "rampart scan: --json and --format "+*format+" disagree")
 			return 2
 		}
-		*format = FormatJSON
+		*format = formatJSON
 	}
-	if indexOf(Formats, *format) < 0 {
-		fmt.Fprintf(stderr, "rampart scan: unknown format %q (want %s)\n", *format, strings.Join(Formats, ", "))
+	if indexOf(formats, *format) < 0 {
+		fmt.Fprintf(stderr, "rampart scan: unknown format %q (want %s)\n", *format, strings.Join(formats, ", "))
 		return 2
 	}
 	if _, ok := gradeRank[*minGrade]; !ok {
 		fmt.Fprintf(stderr, "rampart scan: unknown grade %q\n", *minGrade)
 		return 2
 	}
-	policy := FailPolicy{MinGrade: *minGrade}
+	policy := failPolicy{MinGrade: *minGrade}
 	if *failOnFlag != "" {
-		p, err := ParseFailOn(*failOnFlag)
+		p, err := parseFailOn(*failOnFlag)
 		if err != nil {
 			fmt.Fprintf(stderr, "rampart scan: %v\n", err)
 			return 2
@@ -116,7 +116,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rampart scan: %v\n", err)
 		return 2
 	}
-	if err := rep.Write(stdout, *format, policy); err != nil {
+	if err := rep.write(stdout, *format, policy); err != nil {
 		fmt.Fprintf(stderr, "rampart scan: %v\n", err)
 		return 2
 	}

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/net/publicsuffix"
 )
 
-// Response is one HTTP response as the grader sees it.
-type Response struct {
+// response is one HTTP response as the grader sees it.
+type response struct {
 	URL      string      `json:"url"`
 	Status   int         `json:"status"`
 	Header   http.Header `json:"headers"`
@@ -56,24 +56,24 @@ func (p PreloadList) Preloaded(host string) bool {
 	return false
 }
 
-// ResponseSet is everything the grader needs, fetched or captured. Grade
+// responseSet is everything the grader needs, fetched or captured. Grade
 // never touches the network, so captured scans can be graded offline.
-type ResponseSet struct {
+type responseSet struct {
 	// Hostname is the site scanned (used for HSTS preload and SRI origins).
 	Hostname string
 	// URL is the session URL: the https start URL when HTTPS answered, else the http one.
 	URL string
 	// Auto is the final response of the session (HTTPS if it worked, else HTTP).
-	Auto *Response
+	Auto *response
 	// HTTP and HTTPS are the final responses of the http:// and https:// fetches (nil: unreachable).
-	HTTP, HTTPS *Response
+	HTTP, HTTPS *response
 	// CORS is the response to the preflight OPTIONS request (nil: not made).
-	CORS *Response
+	CORS *response
 	// HTTPRedirects is the redirect chain of the http:// fetch, final response included.
 	HTTPRedirects []Redirect
 	// Cookies are the Set-Cookie lines the session received, in order, each
 	// with the URL that sent it.
-	Cookies []SetCookie
+	Cookies []setCookieLine
 	// FetchedAt is when the responses were received: cookie expiry is judged
 	// at that instant. Zero means the time of grading.
 	FetchedAt time.Time
@@ -87,9 +87,9 @@ type ResponseSet struct {
 
 	// Rampart's own probes (not part of the Observatory score).
 	// DebugProbe is the response to a random not-found path.
-	DebugProbe *Response
-	// CSRFProbe is the outcome of the cross-origin form submission, if a form was found.
-	CSRFProbe *CSRFProbe
+	DebugProbe *response
+	// csrfProbe is the outcome of the cross-origin form submission, if a form was found.
+	csrfProbe *CSRFProbe
 
 	equiv map[string][]string
 	doc   *html.Node
@@ -146,7 +146,7 @@ func truncate(s string, n int) string {
 // httpEquiv returns the meta http-equiv values of the Auto response when it
 // is HTML. It is cached on the ResponseSet (Grade works on its own copy, so
 // concurrent Grade calls never share the cache).
-func (rs *ResponseSet) httpEquiv() map[string][]string {
+func (rs *responseSet) httpEquiv() map[string][]string {
 	if rs.equiv == nil {
 		rs.equiv = map[string][]string{}
 		if r := rs.Auto; r != nil {
@@ -160,7 +160,7 @@ func (rs *ResponseSet) httpEquiv() map[string][]string {
 }
 
 // document parses the Auto body once per grading.
-func (rs *ResponseSet) document() *html.Node {
+func (rs *responseSet) document() *html.Node {
 	if rs.doc == nil {
 		body := ""
 		if rs.Auto != nil {
@@ -182,7 +182,7 @@ type outcome struct {
 	note   string // appended to the reason: what the result rests on
 }
 
-func cookiesTest(rs *ResponseSet) outcome {
+func cookiesTest(rs *responseSet) outcome {
 	o := outcome{name: TestCookies}
 	goodness := []string{CookiesNoSecureHSTS, CookiesNoSecure, CookiesSessionNoSecureHSTS,
 		CookiesSameSiteInvalid, CookiesAntiCSRFNoSameSite, CookiesSessionNoHttpOnly, CookiesSessionNoSecure}
@@ -203,7 +203,7 @@ func cookiesTest(rs *ResponseSet) outcome {
 			}
 		}
 		for _, raw := range headerValues(rs.Auto.Header, "Set-Cookie") {
-			if !skip[raw] && ContainsInvalidSameSite(raw) {
+			if !skip[raw] && containsInvalidSameSite(raw) {
 				worse(CookiesSameSiteInvalid)
 			}
 		}
@@ -253,7 +253,7 @@ func cookiesTest(rs *ResponseSet) outcome {
 
 // cookieJar is the cookies a browser would hold after the session, and the
 // Set-Cookie lines it would refuse.
-func (rs *ResponseSet) cookieJar() ([]Cookie, []RefusedCookie) {
+func (rs *responseSet) cookieJar() ([]Cookie, []RefusedCookie) {
 	now := rs.FetchedAt
 	if now.IsZero() {
 		now = time.Now()
@@ -270,7 +270,7 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-func corsTest(rs *ResponseSet) outcome {
+func corsTest(rs *responseSet) outcome {
 	o := outcome{name: TestCORS, result: CORSNotImplemented}
 	if r := rs.CORS; r != nil {
 		acao := firstHeader(r.Header, "Access-Control-Allow-Origin")
@@ -292,7 +292,7 @@ func corsTest(rs *ResponseSet) outcome {
 	return o
 }
 
-func redirectionTest(rs *ResponseSet) outcome {
+func redirectionTest(rs *responseSet) outcome {
 	o := outcome{name: TestRedirection}
 	resp := rs.HTTP
 	switch {
@@ -345,7 +345,7 @@ var (
 	referrerBad  = []string{"origin", "origin-when-cross-origin", "unsafe-url", "no-referrer-when-downgrade"}
 )
 
-func referrerTest(rs *ResponseSet) outcome {
+func referrerTest(rs *responseSet) outcome {
 	o := outcome{name: TestReferrerPolicy}
 	if rs.Auto == nil {
 		o.result = ReferrerNotImplemented
@@ -378,7 +378,7 @@ func referrerTest(rs *ResponseSet) outcome {
 // sixMonths is the Observatory's threshold (15,552,000 s, "a white lie").
 const sixMonths = 15_552_000
 
-func hstsTest(rs *ResponseSet) outcome {
+func hstsTest(rs *responseSet) outcome {
 	o := outcome{name: TestHSTS, result: HSTSNotImplemented}
 	resp := rs.HTTPS
 	switch {
@@ -445,7 +445,7 @@ func jsParseInt(s string) float64 {
 	return v
 }
 
-func sriTest(rs *ResponseSet) outcome {
+func sriTest(rs *responseSet) outcome {
 	o := outcome{name: TestSRI}
 	goodness := []string{SRIAllSecure, SRIExternalSecure, SRIImplementedExternalInsecure,
 		SRINotImplementedExternalSecure, SRINotImplementedExternalInsecure, SRINotHTML}
@@ -549,7 +549,7 @@ func registrableDomain(host string) string {
 	return rest + "." + ps
 }
 
-func xctoTest(rs *ResponseSet) outcome {
+func xctoTest(rs *responseSet) outcome {
 	o := outcome{name: TestXCTO}
 	if rs.Auto == nil {
 		o.result = XCTONotImplemented
@@ -568,7 +568,7 @@ func xctoTest(rs *ResponseSet) outcome {
 	return o
 }
 
-func xfoTest(rs *ResponseSet, csp cspOutcome) outcome {
+func xfoTest(rs *responseSet, csp cspOutcome) outcome {
 	o := outcome{name: TestXFO}
 	if rs.Auto == nil {
 		o.result = XFONotImplemented
@@ -595,7 +595,7 @@ func xfoTest(rs *ResponseSet, csp cspOutcome) outcome {
 	return o
 }
 
-func corpTest(rs *ResponseSet) outcome {
+func corpTest(rs *responseSet) outcome {
 	o := outcome{name: TestCORP, result: CORPNotImplemented, pass: true}
 	if rs.Auto == nil {
 		return o
@@ -622,7 +622,7 @@ func corpTest(rs *ResponseSet) outcome {
 	return o
 }
 
-func coopTest(rs *ResponseSet) outcome {
+func coopTest(rs *responseSet) outcome {
 	return sfPolicyTest(rs, TestCOOP, "Cross-Origin-Opener-Policy", COOPNotImplemented, COOPInvalid, map[string]string{
 		"same-origin":              COOPSameOrigin,
 		"same-origin-allow-popups": COOPSameOriginAllowPopups,
@@ -631,7 +631,7 @@ func coopTest(rs *ResponseSet) outcome {
 	})
 }
 
-func coepTest(rs *ResponseSet) outcome {
+func coepTest(rs *responseSet) outcome {
 	return sfPolicyTest(rs, TestCOEP, "Cross-Origin-Embedder-Policy", COEPNotImplemented, COEPInvalid, map[string]string{
 		"require-corp":   COEPRequireCorp,
 		"credentialless": COEPCredentialless,
@@ -639,7 +639,7 @@ func coepTest(rs *ResponseSet) outcome {
 	})
 }
 
-func sfPolicyTest(rs *ResponseSet, name, header, notImpl, invalid string, values map[string]string) outcome {
+func sfPolicyTest(rs *responseSet, name, header, notImpl, invalid string, values map[string]string) outcome {
 	o := outcome{name: name, result: notImpl}
 	if rs.Auto != nil {
 		hs := headerValues(rs.Auto.Header, header)
@@ -647,7 +647,7 @@ func sfPolicyTest(rs *ResponseSet, name, header, notImpl, invalid string, values
 		case len(hs) > 1:
 			o.result = invalid
 		case len(hs) == 1 && hs[0] != "":
-			tok, ok := ParseSFToken(jsTrim(truncate(hs[0], 1024)))
+			tok, ok := parseSFToken(jsTrim(truncate(hs[0], 1024)))
 			if r, known := values[tok]; ok && known {
 				o.result = r
 			} else {

@@ -14,7 +14,7 @@ const fixtureDir = "testdata/observatory"
 
 // emptySet mirrors the Observatory's test helper emptyRequests: page URL
 // https://mozilla.org/, Content-Type text/html, the same three-hop http chain.
-func emptySet(t testing.TB, htmlFile string) *ResponseSet {
+func emptySet(t testing.TB, htmlFile string) *responseSet {
 	t.Helper()
 	body := ""
 	if htmlFile != "" {
@@ -24,11 +24,11 @@ func emptySet(t testing.TB, htmlFile string) *ResponseSet {
 		}
 		body = string(b)
 	}
-	mk := func() *Response {
-		return &Response{URL: "https://mozilla.org/", Status: 200, Verified: true,
+	mk := func() *response {
+		return &response{URL: "https://mozilla.org/", Status: 200, Verified: true,
 			Header: http.Header{"Content-Type": {"text/html"}}, Body: body}
 	}
-	return &ResponseSet{
+	return &responseSet{
 		Hostname: "mozilla.org", URL: "https://mozilla.org/",
 		Auto: mk(), HTTP: mk(), HTTPS: mk(), CORS: mk(),
 		HTTPRedirects: []Redirect{{"http://mozilla.org/", 301}, {"https://mozilla.org/", 301}, {"https://www.mozilla.org/", 200}},
@@ -236,7 +236,7 @@ func TestSRIFixtures(t *testing.T) {
 }
 
 // loadCapturedScan converts an Observatory test fixture into a ResponseSet.
-func loadCapturedScan(t testing.TB, name string) ResponseSet {
+func loadCapturedScan(t testing.TB, name string) responseSet {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixtureDir, name))
 	if err != nil {
@@ -266,7 +266,7 @@ func loadCapturedScan(t testing.TB, name string) ResponseSet {
 	if err := json.Unmarshal(b, &fx); err != nil {
 		t.Fatal(err)
 	}
-	conv := func(r *resp, body string) *Response {
+	conv := func(r *resp, body string) *response {
 		if r == nil {
 			return nil
 		}
@@ -285,9 +285,9 @@ func loadCapturedScan(t testing.TB, name string) ResponseSet {
 				h.Add(k, v)
 			}
 		}
-		return &Response{Status: r.Status, Verified: r.Verified, Header: h, Body: body}
+		return &response{Status: r.Status, Verified: r.Verified, Header: h, Body: body}
 	}
-	rs := ResponseSet{
+	rs := responseSet{
 		Hostname:      fx.Site.Hostname,
 		URL:           fx.Session.URL,
 		Auto:          conv(fx.Responses.Auto, fx.Resources.Path),
@@ -296,14 +296,14 @@ func loadCapturedScan(t testing.TB, name string) ResponseSet {
 		CORS:          conv(fx.Responses.CORS, ""),
 		HTTPRedirects: fx.Responses.HTTPRedirects,
 	}
-	for _, r := range []*Response{rs.Auto, rs.HTTP, rs.HTTPS, rs.CORS} {
+	for _, r := range []*response{rs.Auto, rs.HTTP, rs.HTTPS, rs.CORS} {
 		if r != nil {
 			r.URL = fx.Session.URL
 			r.RequestHeader = http.Header{"Origin": {corsOrigin}}
 		}
 	}
 	for _, line := range rs.Auto.Header.Values("Set-Cookie") {
-		rs.Cookies = append(rs.Cookies, SetCookie{URL: rs.URL, Line: line})
+		rs.Cookies = append(rs.Cookies, setCookieLine{URL: rs.URL, Line: line})
 	}
 	return rs
 }
@@ -333,7 +333,7 @@ func TestCapturedScans(t *testing.T) {
 		t.Run(tc.file, func(t *testing.T) {
 			rs := loadCapturedScan(t, tc.file)
 			rs.Preload = mozillaPreload
-			rep := Grade(rs)
+			rep := gradeResponses(rs)
 			if rep.Grade != tc.grade || rep.Score != tc.score || rep.TestsPassed != tc.passed ||
 				rep.TestsQuantity != 12 || rep.TestsFailed != 12-tc.passed || rep.StatusCode != 200 {
 				var b strings.Builder
@@ -348,7 +348,7 @@ func TestCapturedScans(t *testing.T) {
 			}
 			// Without the preload list the same capture loses the preload bonus.
 			rs.Preload = nil
-			if rep2 := Grade(rs); rep2.Test(TestHSTS).Result == HSTSPreloaded {
+			if rep2 := gradeResponses(rs); rep2.Test(TestHSTS).Result == HSTSPreloaded {
 				t.Errorf("HSTS preloaded without a preload list")
 			}
 		})

@@ -35,7 +35,7 @@ var (
 	csrfCookieNames    = []string{"csrftoken", "__Host-csrftoken", "__Host-rampart_csrf", "rampart_csrf"}
 )
 
-func rampartChecks(rs *ResponseSet) []Check {
+func rampartChecks(rs *responseSet) []Check {
 	return []Check{
 		debugCheck(rs),
 		cookieFlagCheck(rs, CheckSessionCookie, sessionCookieNames, true),
@@ -46,9 +46,9 @@ func rampartChecks(rs *ResponseSet) []Check {
 	}
 }
 
-func debugCheck(rs *ResponseSet) Check {
+func debugCheck(rs *responseSet) Check {
 	c := Check{Name: CheckDebugPage, Pass: true, Reason: "no debug page found on the start page or a random 404 path"}
-	pages := []*Response{rs.DebugProbe, rs.Auto}
+	pages := []*response{rs.DebugProbe, rs.Auto}
 	for _, p := range pages {
 		if p == nil {
 			continue
@@ -67,7 +67,7 @@ func debugCheck(rs *ResponseSet) Check {
 	return c
 }
 
-func cookieFlagCheck(rs *ResponseSet, name string, names []string, wantHttpOnly bool) Check {
+func cookieFlagCheck(rs *responseSet, name string, names []string, wantHttpOnly bool) Check {
 	c := Check{Name: name, Pass: true}
 	jar, refused := rs.cookieJar()
 	var seen, problems []string
@@ -118,7 +118,7 @@ func cookieFlagCheck(rs *ResponseSet, name string, names []string, wantHttpOnly 
 // refusedCookiesCheck reports Set-Cookie lines browsers would not store:
 // they are left out of the grade, and a site that sets them is broken (a
 // session or CSRF cookie that never reaches the browser) or misconfigured.
-func refusedCookiesCheck(rs *ResponseSet) Check {
+func refusedCookiesCheck(rs *responseSet) Check {
 	c := Check{Name: CheckRefusedCookies, Pass: true}
 	_, refused := rs.cookieJar()
 	refused = uniqueRefused(refused)
@@ -165,9 +165,9 @@ func uniqueRefused(in []RefusedCookie) []RefusedCookie {
 	return out
 }
 
-func csrfCheck(rs *ResponseSet) Check {
+func csrfCheck(rs *responseSet) Check {
 	c := Check{Name: CheckCSRFEnforcement}
-	p := rs.CSRFProbe
+	p := rs.csrfProbe
 	switch {
 	case p == nil:
 		c.Skipped, c.Pass = true, true
@@ -184,7 +184,7 @@ func csrfCheck(rs *ResponseSet) Check {
 	return c
 }
 
-func httpsRedirectCheck(rs *ResponseSet) Check {
+func httpsRedirectCheck(rs *responseSet) Check {
 	c := Check{Name: CheckHTTPSRedirect}
 	probed := rs.GuessedHTTPURL
 	if len(rs.HTTPRedirects) > 0 {
@@ -231,7 +231,7 @@ func httpsRedirectCheck(rs *ResponseSet) Check {
 
 // guessedHTTPNote qualifies the Observatory's redirection result when the
 // plain-HTTP probe went to the target's TLS port.
-func guessedHTTPNote(rs *ResponseSet) string {
+func guessedHTTPNote(rs *responseSet) string {
 	return "plain HTTP was probed at " + rs.GuessedHTTPURL +
 		", the target's own port, as no --http-url was given; pass --http-url with the address plain HTTP listens on"
 }

@@ -81,9 +81,9 @@ func (r Report) Check(name string) Check {
 	return Check{}
 }
 
-// Grade grades a captured or fetched response set with the Observatory
+// gradeResponses grades a captured or fetched response set with the Observatory
 // algorithm (v6) and adds rampart's own checks. It does no I/O.
-func Grade(rs ResponseSet) Report {
+func gradeResponses(rs responseSet) Report {
 	rep := Report{Target: rs.URL, AlgorithmVersion: AlgorithmVersion, Tests: []TestResult{}, Checks: []Check{}, Findings: []Finding{}, Redirects: rs.HTTPRedirects}
 	if rs.Auto == nil {
 		rep.Error = "the site seems to be down"
@@ -142,11 +142,11 @@ func Grade(rs ResponseSet) Report {
 		score = 0
 	}
 	rep.Score = score
-	rep.Grade = GradeForScore(score)
+	rep.Grade = gradeForScore(score)
 	rep.TestsQuantity = len(outs)
 	rep.TestsFailed = rep.TestsQuantity - rep.TestsPassed
 	// The CSP evaluation needs only the page, so captured scans get it too.
-	rep.Findings = EvaluateCSP(pageCSP(rs.Auto, rs.httpEquiv()["content-security-policy"]), rs.Auto.URL)
+	rep.Findings = evaluateCSP(pageCSP(rs.Auto, rs.httpEquiv()["content-security-policy"]), rs.Auto.URL)
 	return rep
 }
 

@@ -202,9 +202,9 @@ var scoreTable = map[string]scoreEntry{
 // minimumScoreForExtraCredit: bonuses count only when the site earns an A without them.
 const minimumScoreForExtraCredit = 90
 
-// GradeForScore maps a final score to its letter grade with the Observatory's
+// gradeForScore maps a final score to its letter grade with the Observatory's
 // grade table (score rounded down to a multiple of 5, capped at 100).
-func GradeForScore(score int) string {
+func gradeForScore(score int) string {
 	if score < 0 {
 		score = 0
 	}

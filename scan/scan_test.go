@@ -293,7 +293,7 @@ func TestWriteTableAligned(t *testing.T) {
 	rs := loadCapturedScan(t, "scan-fixture-mozilla-org.json")
 	rs.Preload = mozillaPreload
 	var b bytes.Buffer
-	if err := Grade(rs).WriteTable(&b); err != nil {
+	if err := gradeResponses(rs).WriteTable(&b); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")

@@ -97,10 +97,10 @@ type SecurityTxt struct {
 // maxSecurityTxt bounds the file read (real files are a few hundred bytes).
 const maxSecurityTxt = 32 << 10
 
-// ParseSecurityTxt parses a security.txt body. It never fails: problems are
+// parseSecurityTxt parses a security.txt body. It never fails: problems are
 // listed in Problems. A cleartext-signed file is unwrapped (its signature is
 // not verified: the key is the site's to publish) and dash-escaping undone.
-func ParseSecurityTxt(body string) SecurityTxt {
+func parseSecurityTxt(body string) SecurityTxt {
 	var st SecurityTxt
 	if !utf8.ValidString(body) {
 		st.Problems = append(st.Problems, "the file is not valid UTF-8")
@@ -316,7 +316,7 @@ func fetchSecurityTxt(ctx context.Context, s *session, base *url.URL) (*Security
 	if len(body) > maxSecurityTxt {
 		body = body[:maxSecurityTxt]
 	}
-	st := ParseSecurityTxt(body)
+	st := parseSecurityTxt(body)
 	st.URL = at
 	if legacy {
 		findings = append(findings, newFinding(ruleSTLegacy, at, "found at "+at+" only", ""))

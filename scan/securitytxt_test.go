@@ -53,7 +53,7 @@ func TestSecurityTxtFindings(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st := ParseSecurityTxt(tc.body)
+			st := parseSecurityTxt(tc.body)
 			st.URL = at
 			var ids []string
 			for _, id := range findingIDs(securityTxtFindings(st, tc.ctype, now)) {
@@ -64,7 +64,7 @@ func TestSecurityTxtFindings(t *testing.T) {
 			}
 		})
 	}
-	st := ParseSecurityTxt(signedSecurityTxt)
+	st := parseSecurityTxt(signedSecurityTxt)
 	if !st.Signed || len(st.Contact) != 1 || st.Contact[0] != "mailto:security@example.com" || st.Expires.IsZero() {
 		t.Errorf("signed file parsed as %+v", st)
 	}
@@ -76,7 +76,7 @@ func FuzzParseSecurityTxt(f *testing.F) {
 	f.Add("-----BEGIN PGP SIGNED MESSAGE-----\n\n-\n")
 	f.Add(":\n\xff: x\nContact:\n")
 	f.Fuzz(func(t *testing.T, body string) {
-		st := ParseSecurityTxt(body)
+		st := parseSecurityTxt(body)
 		st.URL = "https://example.com/.well-known/security.txt"
 		for _, fd := range securityTxtFindings(st, "text/plain; charset=utf-8", time.Unix(0, 0)) {
 			if _, ok := LookupRule(fd.ID); !ok {

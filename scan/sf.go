@@ -2,12 +2,12 @@ package scan
 
 import "strings"
 
-// ParseSFToken parses s as an RFC 8941 structured-field Item and returns its
+// parseSFToken parses s as an RFC 8941 structured-field Item and returns its
 // bare item when it is a Token (parameters such as report-to are allowed and
 // ignored). ok is false for anything else, as browsers ignore a COOP/COEP
 // value that does not parse. Hand-written: the stdlib has no structured-field
 // parser and only Item-with-token is needed.
-func ParseSFToken(s string) (token string, ok bool) {
+func parseSFToken(s string) (token string, ok bool) {
 	p := &sfParser{s: strings.Trim(s, " ")}
 	tok, isToken := p.bareItem()
 	if p.err || !p.params() || p.i != len(p.s) {

@@ -37,7 +37,7 @@ func TestCookiesTest(t *testing.T) {
 			rs.Auto.Header.Add("Set-Cookie", c)
 		}
 		for _, c := range tc.cookies {
-			rs.Cookies = append(rs.Cookies, SetCookie{Line: c})
+			rs.Cookies = append(rs.Cookies, setCookieLine{Line: c})
 		}
 		if tc.hsts {
 			rs.HTTPS.Header.Set("Strict-Transport-Security", "max-age=31536000")
@@ -73,7 +73,7 @@ func TestParseSetCookie(t *testing.T) {
 		"a=1; SameSite=Laxer":  true,
 		"a=1":                  false,
 	} {
-		if got := ContainsInvalidSameSite(line); got != want {
+		if got := containsInvalidSameSite(line); got != want {
 			t.Errorf("ContainsInvalidSameSite(%q) = %v, want %v", line, got, want)
 		}
 	}
@@ -97,7 +97,7 @@ func TestParseSFToken(t *testing.T) {
 		{"require-corp; A=1", "", false},
 	}
 	for _, tc := range tests {
-		tok, ok := ParseSFToken(tc.in)
+		tok, ok := parseSFToken(tc.in)
 		if ok != tc.ok || tok != tc.tok {
 			t.Errorf("ParseSFToken(%q) = %q,%v want %q,%v", tc.in, tok, ok, tc.tok, tc.ok)
 		}
@@ -205,7 +205,7 @@ func TestGradeForScore(t *testing.T) {
 		-10: "F", 0: "F", 24: "F", 25: "D-", 30: "D", 39: "D", 40: "D+", 45: "C-", 50: "C", 59: "C",
 		60: "C+", 65: "B-", 70: "B", 79: "B", 80: "B+", 85: "A-", 90: "A", 99: "A", 100: "A+", 165: "A+",
 	} {
-		if got := GradeForScore(score); got != want {
+		if got := gradeForScore(score); got != want {
 			t.Errorf("GradeForScore(%d) = %s, want %s", score, got, want)
 		}
 	}
@@ -219,12 +219,12 @@ func TestExtraCreditRule(t *testing.T) {
 	rs := loadCapturedScan(t, "scan-fixture-observatory-mozilla-org.json")
 	rs.Preload = mozillaPreload
 	rs.Auto.Header.Del("X-Content-Type-Options") // -5: uncurved 95, bonuses kept
-	if rep := Grade(rs); rep.Score != 105 || rep.Grade != "A+" {
+	if rep := gradeResponses(rs); rep.Score != 105 || rep.Grade != "A+" {
 		t.Errorf("score %d %s, want 105 A+", rep.Score, rep.Grade)
 	}
 	rs.Auto.Header.Del("Strict-Transport-Security")
 	rs.Auto.Header.Del("Content-Security-Policy") // -25 more: uncurved 70, bonuses dropped
-	if rep := Grade(rs); rep.Score != 70 || rep.Grade != "B" {
+	if rep := gradeResponses(rs); rep.Score != 70 || rep.Grade != "B" {
 		t.Errorf("score %d %s, want 70 B", rep.Score, rep.Grade)
 	}
 }
@@ -237,7 +237,7 @@ func TestDebugMarkers(t *testing.T) {
 		"<p>You\u2019re seeing this error because you have <code>DEBUG = True</code></p>": true,
 	} {
 		rs := emptySet(t, "")
-		rs.DebugProbe = &Response{URL: "https://mozilla.org/x", Status: 404, Body: body}
+		rs.DebugProbe = &response{URL: "https://mozilla.org/x", Status: 404, Body: body}
 		if c := debugCheck(rs); c.Pass == leak {
 			t.Errorf("body %.40q: pass=%v", body, c.Pass)
 		}
@@ -260,7 +260,7 @@ func FuzzParseCSP(f *testing.F) {
 		f.Add(s, "default-src https:")
 	}
 	f.Fuzz(func(t *testing.T, header, meta string) {
-		m, err := ParseCSP(splitPolicies([]string{header}))
+		m, err := effectiveCSP(splitPolicies([]string{header}))
 		if err == nil {
 			for d, srcs := range m {
 				if d != strings.ToLower(d) && d != duplicateWarningsKey {
@@ -271,7 +271,7 @@ func FuzzParseCSP(f *testing.F) {
 				}
 			}
 		}
-		rs := &ResponseSet{URL: "https://example.com/", Auto: &Response{
+		rs := &responseSet{URL: "https://example.com/", Auto: &response{
 			Header: http.Header{"Content-Security-Policy": {header}, "Content-Type": {"text/html"}},
 			Body:   `<meta http-equiv="content-security-policy" content="` + strings.ReplaceAll(meta, `"`, "") + `">`,
 		}}
@@ -287,7 +287,7 @@ func FuzzParseSFToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		tok, ok := ParseSFToken(s)
+		tok, ok := parseSFToken(s)
 		if ok && (tok == "" || !strings.Contains(s, tok)) {
 			t.Fatalf("token %q from %q", tok, s)
 		}
@@ -300,7 +300,7 @@ func FuzzHTML(f *testing.F) {
 		if !utf8.ValidString(body) {
 			return
 		}
-		rs := &ResponseSet{Hostname: "example.com", URL: "https://example.com/", Auto: &Response{
+		rs := &responseSet{Hostname: "example.com", URL: "https://example.com/", Auto: &response{
 			Header: http.Header{"Content-Type": {"text/html"}}, Body: body}}
 		_ = sriTest(rs)
 		_ = firstPostForm(body)
@@ -313,7 +313,7 @@ func BenchmarkGrade(b *testing.B) {
 	rs.Preload = mozillaPreload
 	b.ReportAllocs()
 	for b.Loop() {
-		_ = Grade(rs)
+		_ = gradeResponses(rs)
 	}
 }
 
