@@ -9,7 +9,7 @@
 #   QUICK=1 bench/app.sh               # 1 run x 3 s (smoke)
 #   RUNS=3 DURATION=5s bench/app.sh    # medians of 3 short runs
 #   C_PAGE=32 C_POST=32 C_REFUSED=128 C_LOCKED=128 C_LOGIN=8   # connections per scenario
-#   WORKERS=2 bench/app.sh             # gunicorn workers (default 2 x CPUs + 1)
+#   WORKERS=5 bench/app.sh             # gunicorn sync workers (default: one per CPU)
 #   WARMUP=2s                          # unrecorded wrk run per scenario and server first
 #   SERVERS=rampart,django SCENARIOS=a,c bench/app.sh
 #

@@ -77,7 +77,10 @@ func main() {
 	cRefused := flag.Int("c-refused", 128, "connections: refused cross-origin POST")
 	cLocked := flag.Int("c-locked", 128, "connections: flood on a locked account")
 	cLogin := flag.Int("c-login", 8, "connections: correct login")
-	flag.IntVar(&c.workers, "workers", 2*runtime.NumCPU()+1, "gunicorn workers (default: gunicorn's documented 2×CPUs+1)")
+	// One sync worker per CPU, not gunicorn's suggested 2×CPUs+1: every scenario is CPU-bound
+	// (templates, argon2id), Go's GOMAXPROCS gives rampart the same parallelism, and on this
+	// machine 2 workers served more than 5 with half the memory (docs/BENCHMARKS.md).
+	flag.IntVar(&c.workers, "workers", runtime.NumCPU(), "gunicorn sync workers")
 	flag.IntVar(&c.basePort, "port", 18491, "first of three loopback ports")
 	only := flag.String("servers", "rampart,django,bare", "servers to run")
 	scen := flag.String("scenarios", "a,b,c,d,e", "scenarios to run")
