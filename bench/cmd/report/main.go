@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"flag"
 	"fmt"
 	"io"
@@ -156,6 +157,7 @@ func main() {
 	benchtime := flag.String("benchtime", "1s", "benchmark -benchtime")
 	wrkDur := flag.String("wrkdur", "10s", "wrk -d")
 	keep := flag.String("keep", "", "previous docs/BENCHMARKS.md: its sections written by others are kept")
+	goalsOnly := flag.Bool("goals", false, "print only the goals table (for a run of some benchmarks: the others read \"not measured\")")
 	flag.Parse()
 	var kept string
 	if *keep != "" {
@@ -170,8 +172,17 @@ func main() {
 	rows, order := parseBench(f)
 	f.Close()
 	env, _ := os.ReadFile(*envPath)
+	var full bytes.Buffer
 	out := bufio.NewWriter(os.Stdout)
-	defer out.Flush()
+	if *goalsOnly {
+		out = bufio.NewWriter(&full)
+		defer func() {
+			out.Flush()
+			os.Stdout.WriteString(goalsSection(full.String()))
+		}()
+	} else {
+		defer out.Flush()
+	}
 	w := func(format string, a ...any) { fmt.Fprintf(out, format, a...) }
 	get := func(name string) *row { return rows[name] }
 
@@ -358,7 +369,7 @@ func main() {
 	w("\n")
 
 	// Goals.
-	w("## %d. Goals (issues 2 and 7)\n\n", n)
+	w("## %d. Goals (issues 2, 7 and 18)\n\n", n)
 	w("Layer goals are judged on the layer's own cost (Δ vs the harness baseline); the full-stack goal on the\n")
 	w("absolute in-process figure, harness included.\n\n")
 	w("| goal | measured | verdict |\n|---|---|---|\n")
@@ -419,6 +430,25 @@ func main() {
 	if kept != "" {
 		w("\n%s", kept)
 	}
+}
+
+// goalsSection is the goals table of a full report: from its heading to the next one or the
+// keep marker.
+func goalsSection(report string) string {
+	i := strings.Index(report, ". Goals (")
+	if i < 0 {
+		return ""
+	}
+	i = strings.LastIndex(report[:i], "\n## ") + 1
+	rest := report[i:]
+	end := len(rest)
+	if j := strings.Index(rest[1:], "\n## "); j >= 0 {
+		end = j + 2
+	}
+	if j := strings.Index(rest, keepMarker); j >= 0 && j < end {
+		end = j
+	}
+	return strings.TrimRight(rest[:end], "\n") + "\n"
 }
 
 // keepMarker separates the generated report from sections other people add to
