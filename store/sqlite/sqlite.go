@@ -57,6 +57,11 @@ type Store struct {
 	// so session writes were serialised already; smu costs no concurrency.
 	cache *sessionCache
 	smu   ctxMutex
+	// fmu is taken before smu by everything that writes sessions to the file or flushes the
+	// deferred ones (lockWriter): a background flush holds it, and not smu, while its
+	// transaction runs (see flushInBackground), so a synchronous write of a key cannot reach
+	// the file before the older deferred update of that key.
+	fmu ctxMutex
 	// sessionLock is held while the cache is on (see ErrSessionsInUse); nil otherwise.
 	sessionLock *os.File
 
@@ -64,7 +69,8 @@ type Store struct {
 	// not yet committed, newest per key; they are also in the cache.
 	writeDelay time.Duration // 0: every update is synchronous
 	pending    map[string]store.Session
-	events     []store.Event // pending audit events, oldest first
+	flushing   map[string]store.Session // the batch a background flush is writing, or nil
+	events     []store.Event            // pending audit events, oldest first
 	flushTimer *time.Timer
 	flushArmed bool
 	flushErr   error // the last flush failed; updates are synchronous until one succeeds
@@ -183,7 +189,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r, maxEvents: cmp.Or(opts.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opts.MaxComments, common.DefaultMaxRows),
-		log: cmp.Or(opts.Logger, slog.Default()), smu: make(ctxMutex, 1), timeout: common.Timeout(opts.Timeout)}
+		log: cmp.Or(opts.Logger, slog.Default()), smu: make(ctxMutex, 1), fmu: make(ctxMutex, 1), timeout: common.Timeout(opts.Timeout)}
 	if !opts.NoSessionCache {
 		lock, err := lockSessions(path + "-sessions.lock")
 		if err != nil {
@@ -493,10 +499,10 @@ func (s *Store) loadSessionDB(ctx context.Context, key string, now time.Time) (s
 func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	delete(s.pending, x.Key) // this write replaces every field
 	_, err := s.saveSession.ExecContext(ctx, x.Key, x.UserID, x.Data, x.IP, x.UserAgent,
 		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt))
@@ -522,10 +528,10 @@ func (s *Store) cached(x store.Session, committed bool) {
 func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	delete(s.pending, x.Key) // this write replaces every field
 	res, err := s.updateSession.ExecContext(ctx, x.UserID, x.Data, x.IP, x.UserAgent,
 		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt), x.Key)
@@ -547,10 +553,10 @@ func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 func (s *Store) DeleteSession(ctx context.Context, key string) error {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	delete(s.pending, key) // also when the delete fails: the cache entry goes too (below)
 	_, err := s.deleteSession.ExecContext(ctx, key)
 	if s.cache != nil {
@@ -564,8 +570,8 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if s.writeDelay > 0 {
-		// Held across the read so that no flush or write comes between the rows and the
-		// pending updates laid over them.
+		// Held across the read so that no write, and no end of a background flush, comes
+		// between the rows and the deferred updates laid over them.
 		if err := s.lock(ctx); err != nil {
 			return nil, err
 		}
@@ -592,10 +598,10 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return 0, err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	for k, x := range s.pending {
 		if userID != "" && x.UserID == userID && k != exceptKey {
 			delete(s.pending, k) // its row is deleted below
@@ -1058,12 +1064,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // the oldest events and comments beyond Options.MaxEvents and MaxComments.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	us := common.Micros(now)
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
 	// Pending updates may have moved expiries forward: the file must have them first.
 	if err := s.flushLocked(ctx); err != nil {
-		s.smu.Unlock()
+		s.unlockWriter()
 		return err
 	}
 	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, us)
@@ -1071,7 +1077,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 		// Loads with an earlier now than this sweep's must not find what it deleted.
 		s.cache.removeIf(func(e *cacheEntry) bool { return e.expires <= us })
 	}
-	s.smu.Unlock()
+	s.unlockWriter()
 	if err != nil {
 		return wrap(err)
 	}
@@ -1093,10 +1099,11 @@ func (s *Store) Close() error {
 	if s.writeDelay > 0 {
 		s.flushTimer.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		s.fmu.Lock()
 		s.smu.Lock()
 		flushErr = s.flushLocked(ctx)
 		s.closed = true
-		s.smu.Unlock()
+		s.unlockWriter()
 		cancel()
 	}
 	if s.cache != nil {
