@@ -50,6 +50,7 @@ type Store struct {
 
 	loadSession, saveSession, updateSession, deleteSession        *sql.Stmt
 	incr, incrLive, reserve, getCounter, userByID, userByUsername *sql.Stmt
+	userSessions                                                  *sql.Stmt
 
 	// cache is nil with Options.NoSessionCache. smu is held across every session write and
 	// the cache update that follows it, so the cache sees writes in commit order (two racing
@@ -246,6 +247,10 @@ func (s *Store) prepare(ctx context.Context) error {
 			created_at = ?, last_seen = ?, expires_at = ? WHERE key = ?`)
 	s.deleteSession = prep(s.w, `DELETE FROM sessions WHERE key = ?`)
 	s.getCounter = prep(s.r, `SELECT n, expires_at FROM counters WHERE key = ? AND expires_at > ?`)
+	// A user's session list is read by every view of the sessions page: parsing the
+	// statement each time was half of that read (issue 18).
+	s.userSessions = prep(s.r, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
+		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`)
 	s.userByID = prep(s.r, `SELECT `+userCols+` FROM users WHERE id = ?`)
 	s.userByUsername = prep(s.r, `SELECT `+userCols+` FROM users WHERE username_key = ?`)
 	// One statement, so concurrent increments (also from other processes) never lose a hit.
@@ -577,7 +582,8 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 		}
 		defer s.smu.Unlock()
 	}
-	list, err := queryAll(ctx, s.r, func(rows rowScanner) (store.Session, error) {
+	rows, err := s.userSessions.QueryContext(ctx, userID, common.Micros(now))
+	list, err := scanAll(rows, err, func(rows rowScanner) (store.Session, error) {
 		var x store.Session
 		var c, l, e int64
 		if err := rows.Scan(&x.Key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e); err != nil {
@@ -585,9 +591,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 		}
 		x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
 		return x, nil
-	}, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
-		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`,
-		userID, common.Micros(now))
+	})
 	if err != nil || s.writeDelay == 0 {
 		return list, err
 	}
@@ -1110,7 +1114,7 @@ func (s *Store) Close() error {
 		s.cache.close()
 	}
 	for _, st := range []*sql.Stmt{s.loadSession, s.saveSession, s.updateSession, s.deleteSession,
-		s.incr, s.incrLive, s.reserve, s.getCounter, s.userByID, s.userByUsername} {
+		s.incr, s.incrLive, s.reserve, s.getCounter, s.userByID, s.userByUsername, s.userSessions} {
 		if st != nil {
 			st.Close()
 		}
@@ -1129,6 +1133,11 @@ type rowScanner interface{ Scan(...any) error }
 // rows and reports a scan or iteration error, for every list-returning method.
 func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
+	return scanAll(rows, err, scan)
+}
+
+// scanAll is queryAll for rows already queried (from a prepared statement) with err.
+func scanAll[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, wrap(err)
 	}
