@@ -21,7 +21,6 @@
 package accounts
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -36,6 +35,7 @@ import (
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/internal/bufpool"
 	"github.com/rampart-go/rampart/redirect"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/signing"
@@ -292,8 +292,9 @@ func (a *Accounts) render(w http.ResponseWriter, r *http.Request, status int, na
 		writeJSON(w, status, jp)
 		return
 	}
-	var buf bytes.Buffer
-	if err := a.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
+	if err := a.pages[name].ExecuteTemplate(buf, "layout", p); err != nil {
 		a.log.Error("accounts: template", "page", name, "err", err)
 		a.st.Errors.Write(w, r, http.StatusInternalServerError)
 		return

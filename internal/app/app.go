@@ -6,7 +6,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"html/template"
@@ -20,6 +19,7 @@ import (
 	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/internal/bufpool"
 	"github.com/rampart-go/rampart/perms"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
@@ -125,8 +125,9 @@ func (a *App) render(w http.ResponseWriter, r *http.Request, status int, name st
 	p.User = accounts.User(r)
 	p.CSRFField = csrf.TemplateField(r)
 	p.Flashes = session.FromRequest(r).Flashes()
-	var buf bytes.Buffer
-	if err := a.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+	buf := bufpool.Get()
+	defer bufpool.Put(buf)
+	if err := a.pages[name].ExecuteTemplate(buf, "layout", p); err != nil {
 		a.log.Error("app: template", "page", name, "err", err)
 		a.st.Errors.Write(w, r, http.StatusInternalServerError)
 		return

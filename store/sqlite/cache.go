@@ -68,17 +68,22 @@ const (
 // fill needs.
 func (c *sessionCache) lookup(key string, now time.Time) (store.Session, lookupResult, uint64) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e, ok := c.m[key]
 	if !ok {
-		return store.Session{}, cacheMiss, c.gen[c.stripe(key)]
+		tok := c.gen[c.stripe(key)]
+		c.mu.Unlock()
+		return store.Session{}, cacheMiss, tok
 	}
 	if e.expires <= common.Micros(now) {
+		c.mu.Unlock()
 		return store.Session{}, cacheExpired, 0
 	}
 	c.tick++
 	e.used = c.tick
 	x := e.s
+	c.mu.Unlock()
+	// Copied outside the lock (every request's load waited for the copies of the others): an
+	// entry's Data is never changed in place, only replaced (insert), so x.Data stays valid.
 	x.Data = bytes.Clone(x.Data) // callers own what they get
 	return x, cacheHit, 0
 }
@@ -99,6 +104,12 @@ func (c *sessionCache) fill(x store.Session, tok uint64) {
 func (c *sessionCache) put(x store.Session) {
 	x.Data = bytes.Clone(x.Data)
 	x.CreatedAt, x.LastSeen, x.ExpiresAt = normal(x.CreatedAt), normal(x.LastSeen), normal(x.ExpiresAt)
+	c.putOwned(x)
+}
+
+// putOwned is put of an x whose Data the cache may keep (nobody changes it) and whose times
+// are already normal.
+func (c *sessionCache) putOwned(x store.Session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen[c.stripe(x.Key)]++

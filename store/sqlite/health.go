@@ -52,6 +52,33 @@ func (s *Store) lock(ctx context.Context) error {
 	return nil
 }
 
+// lockWriter takes fmu, then smu (see Store.fmu), waiting at most as lock does: for what
+// writes sessions to the file or flushes the deferred ones.
+func (s *Store) lockWriter(ctx context.Context) error {
+	if s.fmu.TryLock() {
+		if s.smu.TryLock() {
+			return nil
+		}
+		s.fmu.Unlock()
+	}
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	if err := s.fmu.LockCtx(ctx); err != nil {
+		return fmt.Errorf("sqlite: waiting for the session writer: %w", err)
+	}
+	if err := s.smu.LockCtx(ctx); err != nil {
+		s.fmu.Unlock()
+		return fmt.Errorf("sqlite: waiting for the session writer: %w", err)
+	}
+	return nil
+}
+
+// unlockWriter undoes lockWriter.
+func (s *Store) unlockWriter() {
+	s.smu.Unlock()
+	s.fmu.Unlock()
+}
+
 // probeEvery is how long a successful write probe is trusted: /healthz may be called often
 // (by anyone), and each probe is a commit.
 const probeEvery = time.Second
@@ -79,14 +106,14 @@ type writeHealth struct {
 // flush failed are flushed first, and their failure makes the store unhealthy too: those
 // writes have no caller to report to.
 func (s *Store) checkWrites(ctx context.Context) error {
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
 	var flushErr error
 	if s.flushErr != nil && !s.closed {
 		flushErr = s.flushLocked(ctx) // retried now rather than at the next timer
 	}
-	s.smu.Unlock()
+	s.unlockWriter()
 	if flushErr != nil {
 		return fmt.Errorf("sqlite: batched writes are failing: %w", flushErr)
 	}

@@ -50,6 +50,7 @@ type Store struct {
 
 	loadSession, saveSession, updateSession, deleteSession        *sql.Stmt
 	incr, incrLive, reserve, getCounter, userByID, userByUsername *sql.Stmt
+	userSessions                                                  *sql.Stmt
 
 	// cache is nil with Options.NoSessionCache. smu is held across every session write and
 	// the cache update that follows it, so the cache sees writes in commit order (two racing
@@ -57,6 +58,11 @@ type Store struct {
 	// so session writes were serialised already; smu costs no concurrency.
 	cache *sessionCache
 	smu   ctxMutex
+	// fmu is taken before smu by everything that writes sessions to the file or flushes the
+	// deferred ones (lockWriter): a background flush holds it, and not smu, while its
+	// transaction runs (see flushInBackground), so a synchronous write of a key cannot reach
+	// the file before the older deferred update of that key.
+	fmu ctxMutex
 	// sessionLock is held while the cache is on (see ErrSessionsInUse); nil otherwise.
 	sessionLock *os.File
 
@@ -64,7 +70,8 @@ type Store struct {
 	// not yet committed, newest per key; they are also in the cache.
 	writeDelay time.Duration // 0: every update is synchronous
 	pending    map[string]store.Session
-	events     []store.Event // pending audit events, oldest first
+	flushing   map[string]store.Session // the batch a background flush is writing, or nil
+	events     []store.Event            // pending audit events, oldest first
 	flushTimer *time.Timer
 	flushArmed bool
 	flushErr   error // the last flush failed; updates are synchronous until one succeeds
@@ -183,7 +190,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r, maxEvents: cmp.Or(opts.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opts.MaxComments, common.DefaultMaxRows),
-		log: cmp.Or(opts.Logger, slog.Default()), smu: make(ctxMutex, 1), timeout: common.Timeout(opts.Timeout)}
+		log: cmp.Or(opts.Logger, slog.Default()), smu: make(ctxMutex, 1), fmu: make(ctxMutex, 1), timeout: common.Timeout(opts.Timeout)}
 	if !opts.NoSessionCache {
 		lock, err := lockSessions(path + "-sessions.lock")
 		if err != nil {
@@ -240,6 +247,10 @@ func (s *Store) prepare(ctx context.Context) error {
 			created_at = ?, last_seen = ?, expires_at = ? WHERE key = ?`)
 	s.deleteSession = prep(s.w, `DELETE FROM sessions WHERE key = ?`)
 	s.getCounter = prep(s.r, `SELECT n, expires_at FROM counters WHERE key = ? AND expires_at > ?`)
+	// A user's session list is read by every view of the sessions page: parsing the
+	// statement each time was half of that read (issue 18).
+	s.userSessions = prep(s.r, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
+		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`)
 	s.userByID = prep(s.r, `SELECT `+userCols+` FROM users WHERE id = ?`)
 	s.userByUsername = prep(s.r, `SELECT `+userCols+` FROM users WHERE username_key = ?`)
 	// One statement, so concurrent increments (also from other processes) never lose a hit.
@@ -493,10 +504,10 @@ func (s *Store) loadSessionDB(ctx context.Context, key string, now time.Time) (s
 func (s *Store) SaveSession(ctx context.Context, x store.Session) error {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	delete(s.pending, x.Key) // this write replaces every field
 	_, err := s.saveSession.ExecContext(ctx, x.Key, x.UserID, x.Data, x.IP, x.UserAgent,
 		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt))
@@ -522,10 +533,10 @@ func (s *Store) cached(x store.Session, committed bool) {
 func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	delete(s.pending, x.Key) // this write replaces every field
 	res, err := s.updateSession.ExecContext(ctx, x.UserID, x.Data, x.IP, x.UserAgent,
 		common.Micros(x.CreatedAt), common.Micros(x.LastSeen), common.Micros(x.ExpiresAt), x.Key)
@@ -547,10 +558,10 @@ func (s *Store) UpdateSession(ctx context.Context, x store.Session) error {
 func (s *Store) DeleteSession(ctx context.Context, key string) error {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	delete(s.pending, key) // also when the delete fails: the cache entry goes too (below)
 	_, err := s.deleteSession.ExecContext(ctx, key)
 	if s.cache != nil {
@@ -564,14 +575,15 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if s.writeDelay > 0 {
-		// Held across the read so that no flush or write comes between the rows and the
-		// pending updates laid over them.
+		// Held across the read so that no write, and no end of a background flush, comes
+		// between the rows and the deferred updates laid over them.
 		if err := s.lock(ctx); err != nil {
 			return nil, err
 		}
 		defer s.smu.Unlock()
 	}
-	list, err := queryAll(ctx, s.r, func(rows rowScanner) (store.Session, error) {
+	rows, err := s.userSessions.QueryContext(ctx, userID, common.Micros(now))
+	list, err := scanAll(rows, err, func(rows rowScanner) (store.Session, error) {
 		var x store.Session
 		var c, l, e int64
 		if err := rows.Scan(&x.Key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e); err != nil {
@@ -579,9 +591,7 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 		}
 		x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
 		return x, nil
-	}, `SELECT key, user_id, data, ip, user_agent, created_at, last_seen, expires_at
-		FROM sessions WHERE user_id = ? AND user_id <> '' AND expires_at > ? ORDER BY last_seen DESC, key`,
-		userID, common.Micros(now))
+	})
 	if err != nil || s.writeDelay == 0 {
 		return list, err
 	}
@@ -592,10 +602,10 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 func (s *Store) DeleteUserSessions(ctx context.Context, userID, exceptKey string) (int, error) {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return 0, err
 	}
-	defer s.smu.Unlock()
+	defer s.unlockWriter()
 	for k, x := range s.pending {
 		if userID != "" && x.UserID == userID && k != exceptKey {
 			delete(s.pending, k) // its row is deleted below
@@ -1058,12 +1068,12 @@ func (s *Store) Ping(ctx context.Context) error {
 // the oldest events and comments beyond Options.MaxEvents and MaxComments.
 func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 	us := common.Micros(now)
-	if err := s.lock(ctx); err != nil {
+	if err := s.lockWriter(ctx); err != nil {
 		return err
 	}
 	// Pending updates may have moved expiries forward: the file must have them first.
 	if err := s.flushLocked(ctx); err != nil {
-		s.smu.Unlock()
+		s.unlockWriter()
 		return err
 	}
 	_, err := s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expires_at <= ?`, us)
@@ -1071,7 +1081,7 @@ func (s *Store) Sweep(ctx context.Context, now time.Time) error {
 		// Loads with an earlier now than this sweep's must not find what it deleted.
 		s.cache.removeIf(func(e *cacheEntry) bool { return e.expires <= us })
 	}
-	s.smu.Unlock()
+	s.unlockWriter()
 	if err != nil {
 		return wrap(err)
 	}
@@ -1093,17 +1103,18 @@ func (s *Store) Close() error {
 	if s.writeDelay > 0 {
 		s.flushTimer.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+		s.fmu.Lock()
 		s.smu.Lock()
 		flushErr = s.flushLocked(ctx)
 		s.closed = true
-		s.smu.Unlock()
+		s.unlockWriter()
 		cancel()
 	}
 	if s.cache != nil {
 		s.cache.close()
 	}
 	for _, st := range []*sql.Stmt{s.loadSession, s.saveSession, s.updateSession, s.deleteSession,
-		s.incr, s.incrLive, s.reserve, s.getCounter, s.userByID, s.userByUsername} {
+		s.incr, s.incrLive, s.reserve, s.getCounter, s.userByID, s.userByUsername, s.userSessions} {
 		if st != nil {
 			st.Close()
 		}
@@ -1122,6 +1133,11 @@ type rowScanner interface{ Scan(...any) error }
 // rows and reports a scan or iteration error, for every list-returning method.
 func queryAll[T any](ctx context.Context, db *sql.DB, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)
+	return scanAll(rows, err, scan)
+}
+
+// scanAll is queryAll for rows already queried (from a prepared statement) with err.
+func scanAll[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, wrap(err)
 	}
