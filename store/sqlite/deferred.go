@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"time"
 
@@ -140,10 +141,18 @@ func (s *Store) writePending(ctx context.Context) (gone []string, err error) {
 			return nil, err
 		}
 		defer ins.Close()
+		var res sql.Result
 		for _, e := range s.events {
-			if _, err := ins.ExecContext(ctx, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail); err != nil {
+			if res, err = ins.ExecContext(ctx, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail); err != nil {
 				return nil, err
 			}
+		}
+		newest, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.trimEvents(ctx, tx, newest); err != nil {
+			return nil, err
 		}
 	}
 	st := tx.StmtContext(ctx, s.updateSession)
