@@ -230,6 +230,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.recover = errorpage.Recover(st.Errors)
 
 	csrfOpts := csrf.Options{TrustedOrigins: s.TrustedOrigins, Logger: log, FieldName: s.CSRFFieldName, HeaderName: s.CSRFHeaderName,
+		OnFailureLogs: true, // through audit, which counts a flood instead of logging each
 		OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
 			e := audit.NewEvent(r, audit.KindCSRFReject)
 			e.Detail = reason.Error()

@@ -32,7 +32,7 @@ var DefaultRefusalKinds = []string{KindCSRFReject, KindHostReject, KindRateLimit
 const (
 	DefaultRefusalWindow = time.Minute
 	DefaultDetailed      = 3
-	DefaultMaxKeys       = 256
+	DefaultMaxKeys       = 100
 )
 
 // SummaryMark starts the Detail of a summary event: "×1234 more 10:00:00–10:01:00 UTC: "
@@ -42,8 +42,10 @@ const SummaryMark = "×"
 
 // RefusalOptions configure how Record aggregates refusals. The zero value aggregates
 // DefaultRefusalKinds per minute, keeping the first 3 of each client and detail in full and
-// at most 256 distinct ones a minute; in the worst case (every refusal from a new client) a
-// minute then costs about 256×4 stored rows and log lines, whatever the request rate.
+// counting at most 100 distinct clients and details per kind a minute; in the worst case
+// (every refusal from a new client) a minute then costs about 100×4 stored rows and log
+// lines per kind (2,000 for the five default kinds, about 300 KB in SQLite), whatever the
+// request rate.
 type RefusalOptions struct {
 	// Kinds lists the event kinds aggregated. Nil means DefaultRefusalKinds.
 	Kinds []string
@@ -52,9 +54,10 @@ type RefusalOptions struct {
 	// Detailed is how many refusals of one kind, client and detail are stored and logged in
 	// full per window before the rest are only counted. Zero means 3; negative means none.
 	Detailed int
-	// MaxKeys caps the distinct kinds × clients × details counted per window; refusals that
-	// would add one more are counted per kind as from "other clients" and not stored apiece.
-	// Zero means 256.
+	// MaxKeys caps the distinct clients × details counted per kind and window; refusals
+	// that would add one more are counted as from "other clients" and not stored apiece. The
+	// cap is per kind so that a flood of one kind from many clients does not hide which
+	// client floods another. Zero means 100.
 	MaxKeys int
 	// InsecurePerRefusal stores and logs every refusal, as its own row and line: a flood of
 	// refused requests then grows the event store and the log at the rate it is sent.
@@ -75,8 +78,8 @@ type refusals struct {
 	mu      sync.Mutex
 	start   time.Time        // the current window; zero before the first refusal
 	counts  map[aggKey]int64 // refusals seen this window per key
+	keys    map[string]int   // distinct keys per kind this window
 	other   map[string]int64 // refusals per kind beyond MaxKeys this window
-	full    bool             // MaxKeys was reached this window (logged once)
 	timer   *time.Timer      // flushes the window at its end; armed at its first suppressed refusal
 	armed   bool             // timer is set for this window
 	closed  bool             // after Close, refusals are recorded one by one
@@ -90,7 +93,7 @@ func newRefusals(o RefusalOptions) *refusals {
 	}
 	a := &refusals{kinds: map[string]bool{}, window: cmp.Or(o.Window, DefaultRefusalWindow),
 		detailed: int64(cmp.Or(o.Detailed, DefaultDetailed)), maxKeys: cmp.Or(o.MaxKeys, DefaultMaxKeys),
-		counts: map[aggKey]int64{}, other: map[string]int64{}}
+		counts: map[aggKey]int64{}, keys: map[string]int{}, other: map[string]int64{}}
 	a.written = sync.NewCond(&a.mu)
 	if a.window < 0 {
 		a.window = DefaultRefusalWindow
@@ -140,15 +143,17 @@ func (l *Logger) admit(e store.Event, now time.Time) (keep bool, ended []store.E
 	}
 	k := aggKey{kind: e.Kind, ip: ipClass(e.IP), detail: e.Detail}
 	n, ok := a.counts[k]
-	if !ok && len(a.counts) >= a.maxKeys {
+	if !ok && a.keys[e.Kind] >= a.maxKeys {
 		a.other[e.Kind]++
-		if !a.full {
-			a.full = true
+		if a.other[e.Kind] == 1 { // once per kind and window
 			l.log.LogAttrs(context.Background(), slog.LevelWarn, "audit: refusals from more distinct clients than counted apiece; counting the rest together",
 				slog.String("kind", e.Kind), slog.Time("window", a.start), slog.Int("max_keys", a.maxKeys))
 		}
 		l.armLocked(now)
 		return false, ended
+	}
+	if !ok {
+		a.keys[e.Kind]++
 	}
 	n++
 	a.counts[k] = n
@@ -238,8 +243,8 @@ func (a *refusals) pendingLocked() bool {
 func (a *refusals) takeLocked() []store.Event {
 	out := a.summariesLocked()
 	clear(a.counts)
+	clear(a.keys)
 	clear(a.other)
-	a.full = false
 	if a.armed && a.timer != nil {
 		a.timer.Stop()
 	}

@@ -134,13 +134,20 @@ func TestRefusalKeysAreCapped(t *testing.T) {
 			l.Record(ctx, store.Event{Kind: KindHostReject, IP: "192.0.2." + string(rune('0'+ip)), Detail: "not allowed"})
 		}
 	}
+	// The cap is per kind: another kind from a client not seen yet is still counted apiece.
+	for range 5 {
+		l.Record(ctx, store.Event{Kind: KindLoginLocked, IP: "198.51.100.1", Detail: "username"})
+	}
 	if err := l.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ev := stored(t, st)
 	// 4 keys: one row each and a summary of 4 more each; 6 clients × 5 as other clients.
-	if len(ev) != 4+4+1 || sum(ev)[KindHostReject] != 50 {
-		t.Fatalf("%d rows adding up to %v, want 9 rows and 50", len(ev), sum(ev))
+	if got := sum(ev); len(ev) != 4+4+1+2 || got[KindHostReject] != 50 || got[KindLoginLocked] != 5 {
+		t.Fatalf("%d rows adding up to %v, want 11 rows, 50 and 5", len(ev), got)
+	}
+	if ev[0].Kind != KindLoginLocked || ev[0].IP != "198.51.100.1" || Count(ev[0]) != 4 {
+		t.Fatalf("newest is %+v, want the login.locked summary of its client", ev[0])
 	}
 	var other int
 	for _, e := range ev {
