@@ -179,23 +179,26 @@ func (l *Logger) armLocked(now time.Time) {
 	}
 }
 
-// tick flushes the window once the clock says it ended; with a clock that has not moved on
-// (a test's fixed clock) it waits another window.
+// tick flushes the window once the clock says it ended. With a clock that has not reached
+// the end (a test's fixed clock, or a tick that fired as a new window began) it waits for the
+// end again, at least a second.
 func (l *Logger) tick() {
 	a := l.refusals
 	now := l.now()
 	a.mu.Lock()
-	a.armed = false
 	if a.closed {
 		a.mu.Unlock()
 		return
 	}
 	var ended []store.Event
-	if !now.Before(a.start.Add(a.window)) {
+	switch end := a.start.Add(a.window); {
+	case !now.Before(end):
 		ended = a.takeLocked()
-	} else if a.pendingLocked() {
+	case a.pendingLocked():
 		a.armed = true
-		a.timer.Reset(a.window)
+		a.timer.Reset(max(end.Sub(now), time.Second))
+	default:
+		a.armed = false
 	}
 	if len(ended) > 0 {
 		a.writing++

@@ -289,3 +289,33 @@ func BenchmarkRecordRefusal(b *testing.B) {
 		l.Record(ctx, e)
 	}
 }
+
+// With a clock that stands still the window never ends: the timer waits (at least a second
+// at a time, never spinning) and Close still stores the counts.
+func TestRefusalWindowWithStoppedClock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log, _ := jsonLogger()
+		st := memory.New()
+		fixed := time.Date(2026, 12, 6, 10, 0, 59, 999e6, time.UTC)
+		var ticks atomic.Int64
+		l := New(st, Options{Log: log, Now: func() time.Time { ticks.Add(1); return fixed }})
+		for range 10 {
+			l.Record(ctx, store.Event{Kind: KindCSRFReject, IP: "192.0.2.1"})
+		}
+		before := ticks.Load()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if got := sum(stored(t, st))[KindCSRFReject]; got != 3 {
+			t.Fatalf("stored %d while the clock stands in the window, want 3", got)
+		}
+		if n := ticks.Load() - before; n > 10*60+1 {
+			t.Fatalf("the timer read the clock %d times in 10 minutes, want at most once a second", n)
+		}
+		if err := l.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := sum(stored(t, st))[KindCSRFReject]; got != 10 {
+			t.Fatalf("stored %d after Close, want 10", got)
+		}
+	})
+}
