@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,7 +169,13 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 
 	st.Resolver = &clientip.Resolver{TrustedProxies: s.TrustedProxies, Header: s.ProxyHeader}
 	var err error
-	if st.hosts, err = hosts.New(hosts.Options{Allowed: s.AllowedHosts, Logger: log}); err != nil {
+	// A refused host is an audit event (set below), counted per client in a flood rather
+	// than logged line by line.
+	if st.hosts, err = hosts.New(hosts.Options{Allowed: s.AllowedHosts, Logger: log, Record: func(r *http.Request, host string, reason error) {
+		e := audit.NewEvent(r, audit.KindHostReject)
+		e.Detail = reason.Error() + ": " + strconv.Quote(host)
+		_ = st.Audit.Record(r.Context(), e)
+	}}); err != nil {
 		return fail(fmt.Errorf("rampart: RAMPART_ALLOWED_HOSTS: %w", err))
 	}
 	st.headers = headers.Middleware(headers.Options{
@@ -223,6 +230,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.recover = errorpage.Recover(st.Errors)
 
 	csrfOpts := csrf.Options{TrustedOrigins: s.TrustedOrigins, Logger: log, FieldName: s.CSRFFieldName, HeaderName: s.CSRFHeaderName,
+		OnFailureLogs: true, // through audit, which counts a flood instead of logging each
 		OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
 			e := audit.NewEvent(r, audit.KindCSRFReject)
 			e.Detail = reason.Error()
@@ -365,8 +373,9 @@ func (st *Stack) Serve(ctx context.Context, app http.Handler) error {
 	return server.New(st.Settings, st.Handler(app), server.Options{Logger: st.Logger}).Run(ctx, st)
 }
 
-// Close sends the queued mail (waiting up to 10 s) and releases the stores the stack opened,
-// committing their deferred writes. Calls after the first return the first's result.
+// Close sends the queued mail (waiting up to 10 s), stores the counts of the refusals the
+// audit logger aggregated, and releases the stores the stack opened, committing their
+// deferred writes. Calls after the first return the first's result.
 func (st *Stack) Close() error {
 	st.closeOnce.Do(func() { st.closeErr = st.close() })
 	return st.closeErr
@@ -382,6 +391,14 @@ func (st *Stack) close() error {
 		cancel()
 		if err != nil {
 			st.Logger.Error("mail queue not drained at close", "err", err)
+		}
+	}
+	if st.Audit != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := st.Audit.Close(ctx)
+		cancel()
+		if err != nil {
+			st.Logger.Error("audit: refusal counts not stored at close", "err", err)
 		}
 	}
 	if st.ownsStore && st.Store != nil {

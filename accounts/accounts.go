@@ -75,7 +75,9 @@ type Options struct {
 	// OnEvent is called after each account event is recorded in the audit trail (login,
 	// login failure, lockout, logout, password change and reset, two-factor and passkey
 	// changes, ...), like Django's and axes' signals: the place to notify the user ("new
-	// sign-in", "two-factor was turned off"). It runs on the request's goroutine.
+	// sign-in", "two-factor was turned off"). It runs on the request's goroutine. It is also
+	// told of every login refused under a lock (audit.KindLoginLocked), which an attacker can
+	// send at flood rates: keep it cheap for those.
 	OnEvent func(r *http.Request, e store.Event)
 	// EmailVerification says whether registration confirms the e-mail address first; the
 	// zero value, VerifyNone, logs new accounts in at once. See VerifyMandatory.

@@ -181,7 +181,7 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 	ip := clientip.FromRequest(r).IP
 	ctx := r.Context()
 	if d, ok := a.st.Lockout.Remembered(username, ip); ok {
-		a.locked(w, r, d)
+		a.refuseLocked(w, r, username, nil, d)
 		return LoginAnswered
 	}
 	if !a.allowLoginAttempt(w, r) {
@@ -193,7 +193,7 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 		return LoginAnswered
 	}
 	if d.Locked {
-		a.locked(w, r, d)
+		a.refuseLocked(w, r, username, nil, d)
 		return LoginAnswered
 	}
 	defer a.release(r, att)
@@ -280,7 +280,7 @@ func (a *Accounts) recheckPassword(w http.ResponseWriter, r *http.Request, u *st
 		return passwordAnswered
 	}
 	if d.Locked {
-		a.locked(w, r, d)
+		a.refuseLocked(w, r, u.Username, u, d)
 		return passwordAnswered
 	}
 	defer a.release(r, att)
@@ -298,6 +298,15 @@ func (a *Accounts) release(r *http.Request, att *lockout.Attempt) {
 	if err := att.Release(context.WithoutCancel(r.Context())); err != nil && !errors.Is(err, lockout.ErrAttemptEnded) {
 		a.st.Logger.Warn("lockout: releasing an unused attempt", "err", err)
 	}
+}
+
+// refuseLocked records an attempt refused under a lock, before any password check, and
+// answers it (locked). Such refusals are what a flood on a locked account consists of: the
+// audit logger counts them per client instead of storing each (audit.RefusalOptions); the
+// lock itself was recorded once, as audit.KindLockout, when it was tripped.
+func (a *Accounts) refuseLocked(w http.ResponseWriter, r *http.Request, username string, u *store.User, d lockout.Decision) {
+	a.event(r, audit.KindLoginLocked, u, username, d.Reason)
+	a.locked(w, r, d)
 }
 
 // locked answers 429 with the cached status page rather than the login form: refusing a

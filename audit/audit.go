@@ -44,12 +44,16 @@ const (
 	Kind2FAFailure       = "2fa.failure"
 	Kind2FABackupCode    = "2fa.backup_code"
 	KindAccessDenied     = "access.denied"
+	// KindLoginLocked is a login attempt refused because a lock is in force (the lock's
+	// scope in Detail), before any password check. The lock's start is KindLockout.
+	KindLoginLocked = "login.locked"
 )
 
 // warnKinds are logged at slog.LevelWarn: a control rejected something.
 var warnKinds = map[string]bool{
 	KindLoginFailure: true, KindLockout: true, KindRateLimited: true, KindCSRFReject: true,
 	KindHostReject: true, Kind2FAFailure: true, KindAccessDenied: true, KindCSPReport: true,
+	KindLoginLocked: true,
 }
 
 // Defaults.
@@ -95,8 +99,12 @@ type Options struct {
 	Now func() time.Time
 	// Observe, when set, is given every event as recorded (fields cut and escaped), before
 	// the store write and whether or not it succeeds: the one hook for counting events
-	// (package metrics). It runs on the request's goroutine, so it must be quick.
+	// (package metrics). It runs on the request's goroutine, so it must be quick. It sees
+	// every refusal, also those only counted (see Refusals), and never a summary.
 	Observe func(store.Event)
+	// Refusals configure how refused requests (CSRF, foreign host, rate limit, lock) are
+	// counted instead of stored and logged one by one. The zero value aggregates them.
+	Refusals RefusalOptions
 }
 
 // Logger records security events. A nil *Logger records nothing, so wiring is optional.
@@ -108,11 +116,13 @@ type Logger struct {
 	inflight chan struct{}
 	now      func() time.Time
 	observe  func(store.Event)
+	refusals *refusals // nil with RefusalOptions.InsecurePerRefusal
 }
 
 // New returns a Logger writing to opts.Log and, when events is not nil, to events.
 func New(events store.Events, opts Options) *Logger {
-	l := &Logger{events: events, log: opts.Log, timeout: opts.Timeout, writeTO: opts.WriteTimeout, now: opts.Now, observe: opts.Observe}
+	l := &Logger{events: events, log: opts.Log, timeout: opts.Timeout, writeTO: opts.WriteTimeout, now: opts.Now, observe: opts.Observe,
+		refusals: newRefusals(opts.Refusals)}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -150,25 +160,34 @@ func NewEvent(r *http.Request, kind string) store.Event {
 // not drop the stored event. A zero e.Time is set to now, in UTC. Text fields are cut to fixed
 // lengths and control characters are escaped (no forged log lines). Never put passwords or
 // tokens in an event. The error is for the caller's log; the request should go on.
+//
+// A refusal (a kind of Options.Refusals) beyond the first few of its kind, client and detail
+// in a window is only counted: it is neither logged nor stored until the window's summary
+// event (see RefusalOptions), and Record returns nil at once.
 func (l *Logger) Record(ctx context.Context, e store.Event) error {
 	if l == nil {
 		return nil
 	}
 	e = l.clean(e)
-	level := slog.LevelInfo
-	if warnKinds[e.Kind] {
-		level = slog.LevelWarn
+	if strings.HasPrefix(e.Detail, SummaryMark) {
+		e.Detail = "x" + e.Detail[len(SummaryMark):] // only summaries carry a count
 	}
-	attrs := []slog.Attr{
-		slog.String("kind", e.Kind),
-		slog.Time("time", e.Time),
-	}
-	for _, kv := range [...][2]string{{"user_id", e.UserID}, {"username", e.Username}, {"ip", e.IP}, {"detail", e.Detail}} {
-		if kv[1] != "" {
-			attrs = append(attrs, slog.String(kv[0], kv[1]))
+	if a := l.refusals; a != nil && a.kinds[e.Kind] {
+		keep, ended := l.admit(e, l.now())
+		if len(ended) > 0 {
+			go func() {
+				l.writeSummaries(context.Background(), ended)
+				a.done()
+			}()
+		}
+		if !keep {
+			if l.observe != nil {
+				l.observe(e)
+			}
+			return nil
 		}
 	}
-	l.log.LogAttrs(ctx, level, "security event", slog.GroupAttrs("audit", attrs...))
+	l.logEvent(ctx, e)
 	if l.observe != nil {
 		l.observe(e)
 	}
@@ -210,7 +229,26 @@ func (l *Logger) Record(ctx context.Context, e store.Event) error {
 	}
 }
 
-// Recent returns up to n stored events, newest first (n <= 0 means 50; at most 1000).
+// logEvent writes the "security event" log line of e.
+func (l *Logger) logEvent(ctx context.Context, e store.Event, extra ...slog.Attr) {
+	level := slog.LevelInfo
+	if warnKinds[e.Kind] {
+		level = slog.LevelWarn
+	}
+	attrs := make([]slog.Attr, 0, 6+len(extra))
+	attrs = append(attrs, slog.String("kind", e.Kind), slog.Time("time", e.Time))
+	for _, kv := range [...][2]string{{"user_id", e.UserID}, {"username", e.Username}, {"ip", e.IP}, {"detail", e.Detail}} {
+		if kv[1] != "" {
+			attrs = append(attrs, slog.String(kv[0], kv[1]))
+		}
+	}
+	attrs = append(attrs, extra...)
+	l.log.LogAttrs(ctx, level, "security event", slog.GroupAttrs("audit", attrs...))
+}
+
+// Recent returns up to n stored events, newest first (n <= 0 means 50; at most 1000). The
+// summaries of the refusals counted in the current window and not stored yet come first,
+// with ID 0, so that a flood in progress shows at once (see Count).
 func (l *Logger) Recent(ctx context.Context, n int) ([]store.Event, error) {
 	if l == nil || l.events == nil {
 		return nil, errors.New("audit: no event store")
@@ -219,11 +257,19 @@ func (l *Logger) Recent(ctx context.Context, n int) ([]store.Event, error) {
 		n = DefaultRecent
 	}
 	n = min(n, MaxRecent)
+	var live []store.Event
+	if l.refusals != nil {
+		live = l.refusals.pending()
+	}
 	ev, err := l.events.RecentEvents(ctx, n)
 	if err != nil {
 		return nil, fmt.Errorf("audit: store: %w", err)
 	}
-	return ev, nil
+	if len(live) == 0 {
+		return ev, nil
+	}
+	out := append(live[:min(len(live), n):min(len(live), n)], ev...)
+	return out[:min(len(out), n)], nil
 }
 
 func (l *Logger) clean(e store.Event) store.Event {

@@ -88,6 +88,10 @@ type Options struct {
 	Router Router
 	// Logger receives "Forbidden (<reason>): <path>" at Warn level. nil means slog.Default().
 	Logger *slog.Logger
+	// OnFailureLogs says that OnFailure records each rejection itself, so Logger gets no
+	// line for it. rampart.New sets it: its OnFailure records an audit event, and the audit
+	// logger logs the first few of a client's rejections and counts the rest of a flood.
+	OnFailureLogs bool
 	// FieldName is the form field TemplateField renders. Empty means FieldName
 	// ("csrf_token"); "csrfmiddlewaretoken" renders Django's, so that a Django site behind the
 	// same domain accepts rampart's forms during a migration. Tokens are read from this field
@@ -112,6 +116,7 @@ type protector struct {
 	exempt    *http.ServeMux
 	router    Router
 	logger    *slog.Logger
+	quiet     bool // Options.OnFailureLogs
 	fieldName string
 	// header is the configured HeaderName in canonical form, "" when it is a built-in one;
 	// headerName is its spelling for failure reasons.
@@ -125,6 +130,7 @@ func New(opts Options) (func(http.Handler) http.Handler, error) {
 		onFailure: opts.OnFailure,
 		router:    opts.Router,
 		logger:    opts.Logger,
+		quiet:     opts.OnFailureLogs,
 	}
 	if p.store == nil {
 		p.store = &CookieStore{}
@@ -593,12 +599,14 @@ func (st *state) rotateWith(w http.ResponseWriter, r *http.Request, secure *bool
 
 func (p *protector) reject(w http.ResponseWriter, r *http.Request, st *state, err error) {
 	st.reason = err
-	logger := p.logger
-	if logger == nil {
-		logger = slog.Default()
+	if !p.quiet {
+		logger := p.logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.LogAttrs(r.Context(), slog.LevelWarn, logLine(err, r.URL.Path),
+			slog.String("logger", "rampart.csrf"), slog.Int("status", http.StatusForbidden))
 	}
-	logger.LogAttrs(r.Context(), slog.LevelWarn, logLine(err, r.URL.Path),
-		slog.String("logger", "rampart.csrf"), slog.Int("status", http.StatusForbidden))
 	p.onFailure(w, r, err)
 }
 

@@ -719,6 +719,17 @@ func TestFailureHandlingAndLogging(t *testing.T) {
 	if !strings.Contains(logs.String(), `Forbidden (CSRF cookie not set.): /a\\nb`) || strings.Count(logs.String(), "\n") != 1 {
 		t.Fatalf("log %q: want one escaped Django-style line", logs.String())
 	}
+	// OnFailureLogs: the failure handler records it, nothing is logged here.
+	logs.Reset()
+	called := false
+	h = Protect(Options{Logger: logger, OnFailureLogs: true, OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
+		called = true
+		w.WriteHeader(http.StatusForbidden)
+	}})(okHandler)
+	h.ServeHTTP(httptest.NewRecorder(), newReq("POST", "http://www.example.com/a", nil, nil))
+	if !called || logs.Len() != 0 {
+		t.Fatalf("with OnFailureLogs: handler called %v, log %q", called, logs.String())
+	}
 	// Custom handler.
 	var got error
 	h = Protect(Options{Logger: quietLogger, OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {

@@ -7,6 +7,7 @@
 package hosts
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -40,6 +41,10 @@ type Options struct {
 	// Logger receives one warning per refused request (category "security.DisallowedHost").
 	// Nil uses slog.Default().
 	Logger *slog.Logger
+	// Record, when set, is told of each refused request (the host cut to 100 bytes) instead
+	// of Logger. rampart.New records an audit event with it, which counts a flood of refusals
+	// instead of logging a line per request.
+	Record func(r *http.Request, host string, reason error)
 }
 
 // Checker is a compiled Options.
@@ -49,11 +54,12 @@ type Checker struct {
 	suffixes []string // ".example.com"
 	onReject http.Handler
 	log      *slog.Logger
+	record   func(*http.Request, string, error)
 }
 
 // New validates the patterns and compiles them.
 func New(opts Options) (*Checker, error) {
-	c := &Checker{exact: map[string]struct{}{}, onReject: opts.OnReject, log: opts.Logger}
+	c := &Checker{exact: map[string]struct{}{}, onReject: opts.OnReject, log: opts.Logger, record: opts.Record}
 	if c.onReject == nil {
 		c.onReject = http.HandlerFunc(badRequest)
 	}
@@ -98,16 +104,17 @@ func (c *Checker) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		log := c.log
-		if log == nil {
-			log = slog.Default()
-		}
 		if len(host) > 100 {
 			host = host[:100] + "..."
 		}
-		log.LogAttrs(r.Context(), slog.LevelWarn, "disallowed host",
-			slog.String("category", "security.DisallowedHost"),
-			slog.String("host", strconv.Quote(host)), slog.String("reason", err.Error()))
+		if c.record != nil {
+			c.record(r, host, err)
+		} else {
+			log := cmp.Or(c.log, slog.Default())
+			log.LogAttrs(r.Context(), slog.LevelWarn, "disallowed host",
+				slog.String("category", "security.DisallowedHost"),
+				slog.String("host", strconv.Quote(host)), slog.String("reason", err.Error()))
+		}
 		c.onReject.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), reasonKey{}, err)))
 	})
 }

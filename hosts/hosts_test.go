@@ -430,3 +430,32 @@ func TestRejectionLogged(t *testing.T) {
 		t.Errorf("without a logger: %d, default log %q", rec.Code, def.String())
 	}
 }
+
+// With Record set, a refusal is handed to it (host cut as for the log) and not logged.
+func TestRecordReplacesLog(t *testing.T) {
+	var buf bytes.Buffer
+	type call struct {
+		host string
+		err  error
+	}
+	var got []call
+	h := Middleware(Options{Allowed: []string{"example.com"}, Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+		Record: func(_ *http.Request, host string, err error) { got = append(got, call{host, err}) }})(okHandler())
+	for _, host := range []string{"evil.example", "bad host", strings.Repeat("x", 101), "example.com"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = host
+		h.ServeHTTP(httptest.NewRecorder(), r)
+	}
+	want := []call{{"evil.example", ErrNotAllowed}, {"bad host", ErrMalformed}, {strings.Repeat("x", 100) + "...", ErrMalformed}} // a label over 63 bytes
+	if len(got) != len(want) {
+		t.Fatalf("Record got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("call %d: %v, want %v", i, got[i], want[i])
+		}
+	}
+	if buf.Len() != 0 {
+		t.Errorf("logged with Record set: %q", buf.String())
+	}
+}

@@ -140,7 +140,7 @@ var kinds = map[string]bool{
 	audit.KindHostReject: true, audit.KindPasswordChange: true, audit.KindPasswordReset: true,
 	audit.KindPasswordResetReq: true, audit.KindSessionEnd: true, audit.KindUserCreate: true,
 	audit.Kind2FAEnable: true, audit.Kind2FADisable: true, audit.Kind2FASuccess: true, audit.Kind2FAFailure: true,
-	audit.Kind2FABackupCode: true, audit.KindAccessDenied: true,
+	audit.Kind2FABackupCode: true, audit.KindAccessDenied: true, audit.KindLoginLocked: true,
 }
 
 // csrfReasons are the CSRF rejection labels, in the order they are pre-created.

@@ -188,8 +188,9 @@ type Events interface {
 	// AppendEvent stores e with a new ID.
 	AppendEvent(ctx context.Context, e Event) error
 	// RecentEvents returns up to limit events, newest (highest ID) first; limit <= 0 returns
-	// none. Backends cap the stored trail (Redis keeps the latest 10000 by default; the SQL stores
-	// delete all but the latest 100,000 at Sweep).
+	// none. Backends cap the stored trail as they append, not only at Sweep, so that no rate of
+	// events can fill the disk between sweeps (Redis and the memory store keep the latest
+	// 10000 by default; PostgreSQL the latest 100,000; SQLite 100,000 and up to 1% more).
 	RecentEvents(ctx context.Context, limit int) ([]Event, error)
 }
 

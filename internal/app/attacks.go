@@ -24,6 +24,7 @@ import (
 var attackKinds = []struct{ kind, color, name string }{
 	{audit.KindLoginFailure, "#f79009", "failed login"},
 	{audit.KindLockout, "#b42318", "lockout"},
+	{audit.KindLoginLocked, "#912018", "refused while locked"},
 	{audit.KindRateLimited, "#7a5af8", "rate limited"},
 	{audit.KindCSRFReject, "#1f6feb", "CSRF refused"},
 	{audit.Kind2FAFailure, "#dd2590", "2FA failure"},
@@ -107,15 +108,18 @@ func drawAttacks(events []store.Event, now time.Time, window string, full bool) 
 		if !ok || e.Time.Before(start) || !e.Time.Before(end) {
 			continue
 		}
+		// A summary of aggregated refusals stands for as many as it counts (audit.Count); its
+		// IP may be an IPv6 /64.
+		c := int(audit.Count(e))
 		b := int(e.Time.Sub(start) / w.step)
-		counts[b][k]++
-		byKind[k]++
-		p.Total++
+		counts[b][k] += c
+		byKind[k] += c
+		p.Total += c
 		if e.IP != "" {
-			ips[e.IP]++
+			ips[e.IP] += c
 		}
 		if e.Username != "" {
-			users[e.Username]++
+			users[e.Username] += c
 		}
 	}
 	if full && len(events) > 0 && !events[len(events)-1].Time.Before(start) {

@@ -49,3 +49,35 @@ func TestAdminAttackPicture(t *testing.T) {
 		t.Log(sec)
 	}
 }
+
+// TestAdminCountsRefusalFlood: a flood of refused cross-site posts is stored as its first
+// three and a count, and /admin/security shows every one of them — in the event list (the
+// current minute's count, before it is stored) and in the chart and the top clients.
+func TestAdminCountsRefusalFlood(t *testing.T) {
+	env := apptest.New(t, apptest.Options{})
+	env.Grant(t, env.CreateUser(t, "root", "correct horse battery staple 9", true), "security.view")
+	attacker := env.Client(t)
+	attacker.Origin, attacker.Site = "https://evil.example", "cross-site"
+	for range 50 {
+		if r := attacker.Post("", "/comments", url.Values{"body": {"hi"}}); r.StatusCode != 403 {
+			t.Fatalf("cross-site post: %d", r.StatusCode)
+		}
+	}
+	admin := env.Client(t)
+	admin.Login("root", "correct horse battery staple 9")
+	page := admin.Get("/admin/security").Body
+	for _, want := range []string{
+		"<td>csrf.reject</td><td></td><td>127.0.0.1</td><td>×47 more", // the live count
+		"50 refused", "CSRF refused: 50", "<td>127.0.0.1</td><td>50</td>",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("admin page lacks %q", want)
+		}
+	}
+	if n := strings.Count(page, "<td>csrf.reject</td>"); n != 4 {
+		t.Errorf("%d csrf.reject rows listed, want the first 3 and the count", n)
+	}
+	if t.Failed() {
+		t.Log(page)
+	}
+}

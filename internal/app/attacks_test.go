@@ -74,6 +74,35 @@ func TestDrawAttacksBuckets(t *testing.T) {
 	}
 }
 
+// A summary of aggregated refusals counts as many as it stands for, in its kind, bucket and
+// client; refusals under a lock are charted too.
+func TestDrawAttacksCountsSummaries(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 7, 0, 0, time.UTC)
+	events := []store.Event{ // newest first: a live summary, then stored rows
+		{Time: now.Truncate(time.Minute), Kind: audit.KindCSRFReject, IP: "2001:db8::/64", Detail: "×12345 more 12:07:00–12:08:00 UTC: origin"},
+		{Time: now.Add(-time.Second), Kind: audit.KindCSRFReject, IP: "2001:db8::1", Detail: "origin"},
+		{Time: now.Add(-20 * time.Minute), Kind: audit.KindLoginLocked, IP: "192.0.2.1", Detail: "×40 more 11:47:00–11:48:00 UTC: username"},
+		{Time: now.Add(-20 * time.Minute), Kind: audit.KindLoginLocked, IP: "192.0.2.1", Username: "root", Detail: "username"},
+	}
+	p := drawAttacks(events, now, "hour", false)
+	if p.Total != 12346+41 {
+		t.Fatalf("total %d, want %d", p.Total, 12346+41)
+	}
+	if len(p.TopIPs) != 3 || p.TopIPs[0] != (topRow{"2001:db8::/64", 12345}) || p.TopIPs[1] != (topRow{"192.0.2.1", 41}) {
+		t.Fatalf("top IPs %v", p.TopIPs)
+	}
+	legend := map[string]int{}
+	for _, l := range p.Legend {
+		legend[l.Name] = l.N
+	}
+	if legend["CSRF refused"] != 12346 || legend["refused while locked"] != 41 {
+		t.Fatalf("legend %v", legend)
+	}
+	if !strings.Contains(string(p.SVG), "<title>12:05 – 12:10 UTC: 12346 CSRF refused</title>") {
+		t.Errorf("bucket title:\n%s", p.SVG)
+	}
+}
+
 func TestNiceCeil(t *testing.T) {
 	for in, want := range map[int]int{0: 4, 1: 4, 4: 4, 5: 8, 9: 20, 21: 40, 41: 80, 81: 200, 1000: 2000} {
 		if got := niceCeil(in); got != want {

@@ -36,8 +36,9 @@ type Options struct {
 	NoMigrate bool
 	// MaxConns caps the pool; 0 keeps pgxpool's default (max(4, NumCPU)).
 	MaxConns int32
-	// MaxEvents and MaxComments cap the audit trail and the comments: Sweep deletes the
-	// oldest rows beyond them (0 means 100,000 each).
+	// MaxEvents and MaxComments cap the audit trail and the comments (0 means 100,000
+	// each): AppendEvent deletes the events beyond MaxEvents as it inserts, and Sweep the
+	// oldest rows beyond both caps.
 	MaxEvents, MaxComments int
 	// Timeout bounds each operation when the caller's context allows more: waiting for a
 	// pooled connection, connecting, and the round trips of the statement (0 means
@@ -628,10 +629,13 @@ func (s *Store) CountBackupCodes(ctx context.Context, userID string) (int, error
 	return n, wrap(err)
 }
 
-// AppendEvent implements store.Events.
+// AppendEvent implements store.Events. The same statement deletes the events older than the
+// newest MaxEvents, so the table stays bounded between sweeps whatever the rate of events
+// (identity ids grow with insertion; gaps only leave fewer rows).
 func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES ($1, $2, $3, $4, $5, $6)`,
-		ts(e.Time), clean(e.Kind), clean(e.UserID), clean(e.Username), clean(e.IP), clean(e.Detail))
+	_, err := s.pool.Exec(ctx, `WITH ins AS (INSERT INTO events (time, kind, user_id, username, ip, detail) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id)
+		DELETE FROM events WHERE id <= (SELECT id FROM ins) - $7`,
+		ts(e.Time), clean(e.Kind), clean(e.UserID), clean(e.Username), clean(e.IP), clean(e.Detail), int64(s.maxEvents))
 	return wrap(err)
 }
 

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"log/slog"
 	"time"
 
@@ -170,10 +171,18 @@ func (s *Store) writePending(ctx context.Context, batch map[string]store.Session
 			return nil, err
 		}
 		defer ins.Close()
+		var res sql.Result
 		for _, e := range events {
-			if _, err := ins.ExecContext(ctx, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail); err != nil {
+			if res, err = ins.ExecContext(ctx, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail); err != nil {
 				return nil, err
 			}
+		}
+		newest, err := res.LastInsertId()
+		if err != nil {
+			return nil, err
+		}
+		if err := s.trimEvents(ctx, tx, newest); err != nil {
+			return nil, err
 		}
 	}
 	st := tx.StmtContext(ctx, s.updateSession)

@@ -35,6 +35,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -78,6 +79,7 @@ type Store struct {
 	closed     bool
 
 	maxEvents, maxComments int
+	eventsTrimmed          atomic.Int64 // events with an id up to this one were deleted (trimEvents)
 	log                    *slog.Logger
 
 	timeout time.Duration // Options.Timeout made usable (common.Timeout)
@@ -104,8 +106,10 @@ type Options struct {
 	// SessionWriteDelay is how long a deferred update may wait (0 means
 	// DefaultSessionWriteDelay).
 	SessionWriteDelay time.Duration
-	// MaxEvents and MaxComments cap the audit trail and the comments: Sweep deletes the
-	// oldest rows beyond them (0 means 100,000 each).
+	// MaxEvents and MaxComments cap the audit trail and the comments (0 means 100,000
+	// each). Events are trimmed as they are written, in steps of a hundredth of MaxEvents, so
+	// the table never holds more than 1% over MaxEvents whatever the rate; Sweep deletes the
+	// oldest rows beyond both caps.
 	MaxEvents, MaxComments int
 	// Logger receives failures of the background flush (default slog.Default()); they are
 	// retried every second, and meanwhile updates and events are written synchronously.
@@ -911,8 +915,42 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) error {
 	if s.appendEventDeferred(ctx, e) {
 		return nil
 	}
-	_, err := s.w.ExecContext(ctx, insertEvent, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail)
-	return wrap(err)
+	res, err := s.w.ExecContext(ctx, insertEvent, common.Micros(e.Time), e.Kind, e.UserID, e.Username, e.IP, e.Detail)
+	if err != nil {
+		return wrap(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return wrap(err)
+	}
+	return wrap(s.trimEvents(ctx, s.w, id))
+}
+
+// execer is a *sql.DB or *sql.Tx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// trimEvents deletes the events older than the newest maxEvents once at least a hundredth
+// of maxEvents (one at least) are over, given the id of the newest event written: the events
+// table stays bounded between sweeps, so a burst of events between two sweeps cannot fill
+// the disk, at the cost of one indexed range delete per hundredth of the cap. Ids grow with
+// insertion (AUTOINCREMENT) and are never reused, so "id <= newest - maxEvents" leaves at
+// most maxEvents rows.
+func (s *Store) trimEvents(ctx context.Context, x execer, newest int64) error {
+	upTo := newest - int64(s.maxEvents)
+	step := max(int64(s.maxEvents)/100, 1)
+	done := s.eventsTrimmed.Load()
+	if upTo-done < step {
+		return nil
+	}
+	if _, err := x.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, upTo); err != nil {
+		return err
+	}
+	for done < upTo && !s.eventsTrimmed.CompareAndSwap(done, upTo) {
+		done = s.eventsTrimmed.Load()
+	}
+	return nil
 }
 
 // TryAppendEvent implements store.EventQueue: it queues e for the next batch and reports

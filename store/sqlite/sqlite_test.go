@@ -239,4 +239,40 @@ func TestRetention(t *testing.T) {
 	}
 	defer s.Close()
 	storetest.RunRetention(t, s, 3, 2)
+	sync, err := sqlite.OpenWith(filepath.Join(t.TempDir(), "r.db"), sqlite.Options{MaxEvents: 3, MaxComments: 2, SyncSessionWrites: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sync.Close()
+	storetest.RunRetention(t, sync, 3, 2)
+}
+
+// The events table stays within 1% over MaxEvents between sweeps, written in batches or
+// one by one, and keeps the newest.
+func TestEventsBoundedBetweenSweeps(t *testing.T) {
+	ctx := context.Background()
+	for _, syncWrites := range []bool{false, true} {
+		s, err := sqlite.OpenWith(filepath.Join(t.TempDir(), "e.db"), sqlite.Options{MaxEvents: 1000, SyncSessionWrites: syncWrites})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5000 {
+			if err := s.AppendEvent(ctx, store.Event{Kind: "k", Detail: strconv.Itoa(i), Time: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if i%700 == 0 {
+				if err := s.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ev, err := s.RecentEvents(ctx, 5000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ev) < 1000 || len(ev) > 1010 || ev[0].Detail != "4999" || ev[999].Detail != "4000" {
+			t.Errorf("sync %v: %d events kept (newest %q), want 1000 to 1010 ending with 4999", syncWrites, len(ev), ev[0].Detail)
+		}
+		s.Close()
+	}
 }

@@ -11,8 +11,9 @@ import (
 )
 
 // RunRetention checks that a store opened to keep maxEvents events and maxComments comments
-// (both below 6) keeps exactly the newest ones once Sweep has run, and that a second Sweep
-// changes nothing. Redis trims on insertion, the SQL stores at Sweep; both must end alike.
+// (both below 6) keeps exactly the newest events as they are appended, before any Sweep (a
+// burst between sweeps must not grow the trail), and exactly the newest of both once Sweep
+// has run, and that a second Sweep changes nothing. Comments may be trimmed at Sweep only.
 func RunRetention(t *testing.T, s store.Store, maxEvents, maxComments int) {
 	t.Helper()
 	ctx := context.Background()
@@ -28,16 +29,20 @@ func RunRetention(t *testing.T, s store.Store, maxEvents, maxComments int) {
 		}
 	}
 	wantEvents, wantComments := newest("k", maxEvents), newest("c", maxComments)
+	ev, err := s.RecentEvents(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kinds := eventKinds(ev); !slices.Equal(kinds, wantEvents) {
+		t.Fatalf("before any sweep: events %v, want %v", kinds, wantEvents)
+	}
 	for round := range 2 {
 		must(t, s.Sweep(ctx, now))
 		ev, err := s.RecentEvents(ctx, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var kinds []string
-		for _, e := range ev {
-			kinds = append(kinds, e.Kind)
-		}
+		kinds := eventKinds(ev)
 		cm, err := cs.RecentComments(ctx, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -59,4 +64,12 @@ func newest(prefix string, n int) []string {
 		w = append(w, fmt.Sprint(prefix, i))
 	}
 	return w
+}
+
+func eventKinds(ev []store.Event) []string {
+	var kinds []string
+	for _, e := range ev {
+		kinds = append(kinds, e.Kind)
+	}
+	return kinds
 }
