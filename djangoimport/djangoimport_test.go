@@ -313,3 +313,80 @@ func TestOpenRefuses(t *testing.T) {
 		t.Errorf("Open created %s", missing)
 	}
 }
+
+func TestImportBesideExistingSQLite(t *testing.T) { testImportBesideExisting(t, sqliteBackend) }
+
+func TestImportBesideExistingPostgres(t *testing.T) { testImportBesideExisting(t, postgresBackend) }
+
+// testImportBesideExisting imports into a store that has accounts and groups already: a
+// rampart user with a Django user's name is left as it is, one with a Django user's e-mail
+// keeps it (the Django user comes without), and an existing group gains Django's permissions,
+// which moves its members' PermsVersion so no cached permission set survives.
+func testImportBesideExisting(t *testing.T, open func(*testing.T) backend) {
+	python := djangotest.Python(t, djangotest.SiteModules...)
+	b := open(t)
+	djangotest.BuildSite(t, python, b.djangoDB)
+	ctx := context.Background()
+	ps := b.store.(store.Permissions)
+	mine, err := b.store.CreateUser(ctx, store.User{Username: "U_MD5", Email: "mine@example.com", PasswordHash: "argon2$mine", IsActive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := b.store.CreateUser(ctx, store.User{Username: "carol", Email: "SHA1@example.com", PasswordHash: "argon2$carol", IsActive: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.CreateGroup(ctx, "editors"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.GrantGroupPerm(ctx, "editors", "comments.delete"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ps.AddUserToGroup(ctx, holder.ID, "editors"); err != nil {
+		t.Fatal(err)
+	}
+	before := load(t, b.store, "carol").PermsVersion
+
+	src, err := djangoimport.Open(ctx, b.djangoURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	tf, err := twofactor.New(b.store.(twofactor.Store), twofactor.Options{Keys: [][]byte{testKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := djangoimport.Import(ctx, src, b.store, tf, djangoimport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Existing != 1 || rep.Created != rep.Users-1 || rep.GroupsCreated != 1 || rep.GroupPermsAdded != 3 {
+		t.Errorf("report %+v", rep)
+	}
+	if u := load(t, b.store, "u_md5"); u.ID != mine.ID || u.PasswordHash != "argon2$mine" || u.Email != "mine@example.com" {
+		t.Errorf("the existing user was changed: %+v", u)
+	}
+	if g, _ := ps.UserGrants(ctx, mine.ID); len(g.Groups)+len(g.Perms) != 0 {
+		t.Errorf("the existing user got Django's grants: %+v", g)
+	}
+	if u := load(t, b.store, "u_sha1"); u.Email != "" || !strings.HasPrefix(u.PasswordHash, "sha1$") {
+		t.Errorf("u_sha1 imported as %+v, want no e-mail", u)
+	}
+	if u := load(t, b.store, "carol"); u.Email != "SHA1@example.com" || u.PermsVersion <= before {
+		t.Errorf("carol: %+v (PermsVersion was %d)", u, before)
+	}
+	groups, err := ps.Groups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range groups {
+		if g.Name == "editors" && !reflect.DeepEqual(g.Perms, []string{"auth.change_user", "auth.view_user", "comments.delete"}) {
+			t.Errorf("editors hold %v", g.Perms)
+		}
+	}
+	var notes strings.Builder
+	rep.WriteText(&notes)
+	if !strings.Contains(notes.String(), "user u_sha1: imported without e-mail") || !strings.Contains(notes.String(), "left unchanged") {
+		t.Errorf("the report does not tell:\n%s", notes.String())
+	}
+}

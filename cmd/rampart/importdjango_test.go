@@ -189,3 +189,24 @@ func startServeProcess(t *testing.T, bin, dir string, env []string) string {
 	}
 	return "http://127.0.0.1:" + m[1]
 }
+
+// TestImportDjangoRefuses checks the command's refusals: no arguments, no server key (the
+// sealed secrets would not open on the server), and a Django database that is not there
+// (which must not be created).
+func TestImportDjangoRefuses(t *testing.T) {
+	dir := newUserDir(t)
+	django := filepath.Join(dir, "db.sqlite3")
+	if code, _, stderr := runTool(t, "", "import-django"); code != 2 || !strings.Contains(stderr, "usage:") {
+		t.Errorf("no argument: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := runTool(t, "", "import-django", django); code != 1 || !strings.Contains(stderr, "RAMPART_SECRET_KEY") {
+		t.Errorf("no key: exit %d, %q", code, stderr)
+	}
+	t.Setenv("RAMPART_SECRET_KEY", "import-django-test-9f1c2e7a4b6d8035-rampart-secret-key-for-the-proof")
+	if code, _, stderr := runTool(t, "", "import-django", "--dry-run", django); code != 1 || !strings.Contains(stderr, "no such file") {
+		t.Errorf("missing Django database: exit %d, %q", code, stderr)
+	}
+	if _, err := os.Stat(django); err == nil {
+		t.Error("the missing Django database was created")
+	}
+}
