@@ -47,7 +47,8 @@ type ImportResult struct {
 //
 // The SQLite and PostgreSQL backends (and store/open's SplitStore, for its durable store)
 // implement it; Redis and the memory store do not, as they have no transaction spanning
-// these writes.
+// these writes. A wrapper that implements it for a backend that does not (a SplitStore over
+// the memory store) fails with an error wrapping errors.ErrUnsupported.
 type AccountImporter interface {
 	ImportAccounts(ctx context.Context, groups []Group, accounts []ImportedAccount, dryRun bool) (ImportResult, error)
 }

@@ -2,6 +2,7 @@ package open
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/rampart-go/rampart/store"
@@ -14,7 +15,7 @@ var _ store.AccountImporter = (*SplitStore)(nil)
 func (s *SplitStore) ImportAccounts(ctx context.Context, groups []store.Group, accounts []store.ImportedAccount, dryRun bool) (store.ImportResult, error) {
 	im, ok := s.Durable.(store.AccountImporter)
 	if !ok {
-		return store.ImportResult{}, fmt.Errorf("store: durable backend %T cannot import accounts in one transaction", s.Durable)
+		return store.ImportResult{}, fmt.Errorf("store: durable backend %T cannot import accounts in one transaction: %w", s.Durable, errors.ErrUnsupported)
 	}
 	return im.ImportAccounts(ctx, groups, accounts, dryRun)
 }
