@@ -320,15 +320,20 @@ func (m *Manager) Verify(ctx context.Context, u store.User, code string) (method
 }
 
 func (m *Manager) verify(ctx context.Context, u store.User, code string) (Method, error) {
-	if isDigits(code) {
+	if isDigits(code) && len(code) == digits.Length() {
 		secret, err := m.open(u.TOTPSecret)
 		if err != nil || len(secret) == 0 {
 			return "", ErrNotEnrolled
 		}
-		return MethodTOTP, m.verifyTOTP(ctx, u.ID, secret, code)
+		err = m.verifyTOTP(ctx, u.ID, secret, code)
+		if !errors.Is(err, ErrInvalidCode) {
+			return MethodTOTP, err
+		}
+		// Not a TOTP code of now: it may still be an imported static token of six digits
+		// (django-otp lets an administrator choose any token).
 	}
 	norm := normaliseBackup(code)
-	if len(norm) != backupLen {
+	if norm == "" || len(norm) > maxBackupLen {
 		return "", ErrInvalidCode
 	}
 	for _, k := range m.code {
@@ -440,9 +445,13 @@ func (m *Manager) fail(ctx context.Context, userID string) error {
 // Backup codes: 10 characters from a 31-letter alphabet without look-alikes (49.5 bits),
 // shown as xxxxx-xxxxx. They are random, so a keyed HMAC is a sufficient hash: without the
 // server key a stolen table cannot be brute-forced, and lookup stays one indexed query.
+//
+// Codes imported from another system (django-otp's static tokens, see HashBackupCode) may
+// have another length, up to maxBackupLen.
 const (
 	backupAlphabet = "abcdefghjkmnpqrstuvwxyz23456789"
 	backupLen      = 10
+	maxBackupLen   = 64
 )
 
 // NewBackupCodes replaces the user's backup codes with a fresh set and returns them.
@@ -461,6 +470,30 @@ func (m *Manager) NewBackupCodes(ctx context.Context, u store.User) ([]string, e
 		return nil, fmt.Errorf("twofactor: storing backup codes: %w", err)
 	}
 	return codes, nil
+}
+
+// HashBackupCode returns the stored form of a backup code taken from another system (such as
+// a django-otp static token), for store.BackupCodes or store.ImportedAccount: the code is
+// normalised as Verify normalises what the user types (lower case, without '-' and spaces) and
+// hashed under the newest key. It returns "" for a code Verify could never accept (empty
+// after normalisation, or longer than 64 characters).
+func (m *Manager) HashBackupCode(code string) string {
+	norm := normaliseBackup(strings.TrimSpace(code))
+	if norm == "" || len(norm) > maxBackupLen {
+		return ""
+	}
+	return hashBackup(m.code[0], norm)
+}
+
+// SealSecret seals a TOTP secret taken from another system (such as a django-otp device's
+// key) for store.User.TOTPSecret, as enrollment seals the secrets it generates. Verify
+// checks codes of 6 digits in 30-second steps counted from the Unix epoch with HMAC-SHA-1;
+// a device with other parameters cannot be carried over.
+func (m *Manager) SealSecret(secret []byte) ([]byte, error) {
+	if len(secret) == 0 {
+		return nil, errors.New("twofactor: empty TOTP secret")
+	}
+	return m.sealSecret(secret)
 }
 
 // BackupCodesLeft reports how many unused backup codes the user has.

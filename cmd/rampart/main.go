@@ -27,8 +27,11 @@ commands:
   groups       list groups; create NAME, delete NAME, add --user U GROUP, remove --user U GROUP, show --user U
   unlock       clear lockouts: --username U | --ip A | --all, and/or list them: --list
   migrate      create or upgrade the SQL schema of RAMPART_DATABASE_URL
+  import-django [--dry-run] URL
+               import a Django site's users, groups, permissions and django-otp devices
+               (docs/FROM-DJANGO.md); needs the server's RAMPART_SECRET_KEY
 
-createuser, grant, revoke, groups, unlock and migrate read the RAMPART_* settings and ./.env as serve does, but need
+createuser, grant, revoke, groups, unlock, migrate and import-django read the RAMPART_* settings and ./.env as serve does, but need
 only the server's database (RAMPART_DATABASE_URL, default sqlite://rampart.db in the current
 directory) and RAMPART_REDIS_URL if the server has one; run them where the server runs.
 `
@@ -65,6 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return unlock(rest, stdout, stderr)
 	case "migrate":
 		return migrate(rest, stdout, stderr)
+	case "import-django":
+		return importDjango(rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
