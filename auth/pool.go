@@ -29,11 +29,12 @@ func (e *BusyError) Is(target error) bool { return target == ErrBusy }
 
 // pool admits hash computations in arrival order (FIFO): at most slots at once, and for argon2
 // and scrypt at most budget MiB of their memory at once. A waiter that does not fit waits in the
-// queue, and those behind it wait too, so a request's wait is its place in the queue rather than
-// the luck of a race for a freed slot (a channel semaphore with many waiters lets a newcomer
-// that arrives as a slot frees up overtake everyone queued), and a large hash cannot be starved
-// by small ones. The wait is bounded: a request whose predicted wait exceeds maxWait is refused
-// at once (ErrBusy), and one still queued after maxWait gives up.
+// queue, and those behind it wait too, so a request's wait is its place in the queue, and a
+// large hash cannot be starved by small ones. One queue under one lock, rather than channels
+// (one for slots, one for memory), gives a single order over both bounds, the queue's length
+// for predicting a newcomer's wait, and a slot that can be taken ahead of its computation
+// (turn). The wait is bounded: a request whose predicted wait exceeds maxWait is refused at
+// once (ErrBusy), and one still queued after maxWait gives up.
 type pool struct {
 	slots, budget int
 	maxWait       time.Duration // <= 0: no bound but the caller's context
