@@ -170,7 +170,9 @@ const (
 
 // Login runs the whole password login for a page of the application's own, in the one order
 // that keeps the model: a lock once seen is refused from memory (no store round trip, no
-// hash); the per-IP login rate limit; a lockout slot taken atomically before the hash (so a
+// hash); the per-IP login rate limit; a lock found in the store, refused before any queueing;
+// a turn in the hashing queue (first come, first served; a wait over the hasher's bound is
+// answered 503 with Retry-After); a lockout slot taken atomically before the hash (so a
 // burst of guesses gets no more hashes than the limit); the password check, counted and
 // audited when wrong; the second step when two-factor is on (unless this browser is
 // remembered); then a new session ID, a new CSRF secret, the recent-authentication window
@@ -185,6 +187,16 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 		return LoginAnswered
 	}
 	if !a.allowLoginAttempt(w, r) {
+		return LoginAnswered
+	}
+	// A lock is refused before the hashing queue, so that a flood on a locked account
+	// neither waits for nor delays anyone's turn (a lock seen here is remembered, and the
+	// next attempts stop at Remembered above).
+	if d, err := a.st.Lockout.Check(ctx, username, ip); err != nil {
+		a.unavailable(w, r, err)
+		return LoginAnswered
+	} else if d.Locked {
+		a.locked(w, r, d)
 		return LoginAnswered
 	}
 	// The turn in the hashing queue comes before the lockout slot, so the slot is held for
