@@ -170,7 +170,9 @@ const (
 
 // Login runs the whole password login for a page of the application's own, in the one order
 // that keeps the model: a lock once seen is refused from memory (no store round trip, no
-// hash); the per-IP login rate limit; a lockout slot taken atomically before the hash (so a
+// hash); the per-IP login rate limit; a lock found in the store, refused before any queueing;
+// a turn in the hashing queue (first come, first served; a wait over the hasher's bound is
+// answered 503 with Retry-After); a lockout slot taken atomically before the hash (so a
 // burst of guesses gets no more hashes than the limit); the password check, counted and
 // audited when wrong; the second step when two-factor is on (unless this browser is
 // remembered); then a new session ID, a new CSRF secret, the recent-authentication window
@@ -187,6 +189,24 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 	if !a.allowLoginAttempt(w, r) {
 		return LoginAnswered
 	}
+	// A lock is refused before the hashing queue, so that a flood on a locked account
+	// neither waits for nor delays anyone's turn (a lock seen here is remembered, and the
+	// next attempts stop at Remembered above).
+	if d, err := a.st.Lockout.Check(ctx, username, ip); err != nil {
+		a.unavailable(w, r, err)
+		return LoginAnswered
+	} else if d.Locked {
+		a.locked(w, r, d)
+		return LoginAnswered
+	}
+	// The turn in the hashing queue comes before the lockout slot, so the slot is held for
+	// the hash alone and not through the queue wait (auth.Hasher.Admit).
+	hctx, done, err := a.st.Accounts.Hasher().Admit(ctx)
+	if err != nil {
+		a.hashingUnavailable(w, r, err)
+		return LoginAnswered
+	}
+	defer done()
 	att, d, err := a.st.Lockout.Begin(ctx, username, ip)
 	if err != nil {
 		a.unavailable(w, r, err)
@@ -197,7 +217,7 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 		return LoginAnswered
 	}
 	defer a.release(r, att)
-	u, err := a.st.Accounts.Authenticate(ctx, username, password)
+	u, err := a.st.Accounts.Authenticate(hctx, username, password)
 	switch a.endAttempt(w, r, att, username, nil, "", err) {
 	case passwordWrong:
 		return LoginWrong
@@ -264,9 +284,23 @@ func (a *Accounts) endAttempt(w http.ResponseWriter, r *http.Request, att *locko
 		return passwordWrong
 	default:
 		a.release(r, att)
-		a.unavailable(w, r, err)
+		a.hashingUnavailable(w, r, err)
 		return passwordAnswered
 	}
+}
+
+// hashingUnavailable answers 503 for a password check that could not be made; when the
+// hashing queue was too long (auth.ErrBusy) it says when to retry.
+func (a *Accounts) hashingUnavailable(w http.ResponseWriter, r *http.Request, err error) {
+	busy, ok := errors.AsType[*auth.BusyError](err)
+	if !ok {
+		a.unavailable(w, r, err)
+		return
+	}
+	// Overload, not a failure: a warning, and not the store message.
+	a.log.Warn("accounts: password hashing queue full", "path", r.URL.Path, "retry_after", busy.RetryAfter)
+	retryAfter(w, busy.RetryAfter)
+	a.st.Errors.WriteMessage(w, r, http.StatusServiceUnavailable, "The service is temporarily unavailable. Please try again shortly.")
 }
 
 // recheckPassword checks the logged-in user's password again (a re-authentication), as a

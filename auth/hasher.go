@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
@@ -43,6 +44,11 @@ const (
 	DefaultArgon2Threads   = 1
 	// DefaultMemoryBudgetMiB bounds the memory all concurrent hashes may use together.
 	DefaultMemoryBudgetMiB = 256
+	// DefaultMaxQueueWait is how long a login may wait for a hashing slot before it is
+	// answered 503 with Retry-After: longer than any queue of ordinary use (a burst of 100
+	// logins on 2 cores drains in under 2 s), short enough that a flood is refused rather than
+	// left to pile up requests that users have given up on.
+	DefaultMaxQueueWait = 5 * time.Second
 	// MaxPasswordBytes is the longest password hashed or verified (password.DefaultMaxLength
 	// characters of UTF-8); longer input does dummy work and fails, so it cannot buy more work.
 	MaxPasswordBytes = 4096 * 4
@@ -131,9 +137,12 @@ type HashInfo struct {
 // Hasher hashes new passwords with argon2id and verifies every supported format. The zero
 // value is ready to use with the OWASP parameters; a Hasher must not be copied after first use.
 //
-// Every hash or verification holds one of MaxConcurrent slots and, for argon2, its memory in
-// MiB out of MemoryBudgetMiB, so a login flood queues (waiting respects ctx) instead of
-// exhausting RAM: peak hashing memory stays below MemoryBudgetMiB.
+// Every hash or verification holds one of MaxConcurrent slots and, for argon2 and scrypt, its
+// memory in MiB out of MemoryBudgetMiB, so a login flood queues instead of exhausting RAM: the
+// memory of the computations in flight stays below min(MaxConcurrent × cost, MemoryBudgetMiB).
+// The queue is first come, first served, so a request's wait is its place in the queue; a
+// request whose wait would exceed MaxQueueWait is refused with a *BusyError (ErrBusy) instead
+// of waiting, and waiting also ends with ctx.
 type Hasher struct {
 	// Argon2 is the cost of new hashes; stored hashes with other costs verify and report
 	// NeedsUpgrade.
@@ -141,12 +150,19 @@ type Hasher struct {
 	// MemoryBudgetMiB is the memory all concurrent argon2 computations may use; zero means
 	// DefaultMemoryBudgetMiB. Stored hashes needing more than the whole budget never verify.
 	MemoryBudgetMiB int
-	// MaxConcurrent bounds simultaneous hash computations of any kind; zero means
-	// 2 x GOMAXPROCS (hashing is CPU-bound; more in flight only adds latency and memory).
+	// MaxConcurrent bounds simultaneous hash computations of any kind; zero means GOMAXPROCS.
+	// Hashing is CPU-bound: with more computations than cores each one only runs slower,
+	// its memory (19 MiB at the default cost) is held longer, and the order in which they
+	// finish is left to the scheduler rather than to the queue.
 	MaxConcurrent int
+	// MaxQueueWait bounds the wait for a slot: a request whose predicted wait (its place in the
+	// queue × the recent time a slot is held ÷ MaxConcurrent) exceeds it, or that has waited
+	// that long, fails with a *BusyError. Zero means DefaultMaxQueueWait; negative means no
+	// bound but the caller's context.
+	MaxQueueWait time.Duration
 
 	once sync.Once
-	lim  *limiter
+	lim  *pool
 	// done counts computations, including the equal-work ones for unknown users.
 	done atomic.Uint64
 }
@@ -170,7 +186,7 @@ func (h *Hasher) params() Argon2Params {
 	return p
 }
 
-func (h *Hasher) limiter() *limiter {
+func (h *Hasher) pool() *pool {
 	h.once.Do(func() {
 		budget := h.MemoryBudgetMiB
 		if budget <= 0 {
@@ -178,11 +194,52 @@ func (h *Hasher) limiter() *limiter {
 		}
 		slots := h.MaxConcurrent
 		if slots <= 0 {
-			slots = 2 * runtime.GOMAXPROCS(0)
+			slots = runtime.GOMAXPROCS(0)
 		}
-		h.lim = newLimiter(slots, budget)
+		wait := h.MaxQueueWait
+		if wait == 0 {
+			wait = DefaultMaxQueueWait
+		}
+		h.lim = newPool(slots, budget, wait)
 	})
 	return h.lim
+}
+
+// slot waits for a computation slot of w MiB, or claims the turn ctx carries (Admit), and
+// returns what gives it back. Every computation counts in Computations.
+func (h *Hasher) slot(ctx context.Context, w int) (func(), error) {
+	p := h.pool()
+	if t, ok := ctx.Value(turnKey{}).(*turn); ok && t.claim(p, w) {
+		h.done.Add(1)
+		return t.finish, nil
+	}
+	if err := p.acquire(ctx, w); err != nil {
+		return nil, err
+	}
+	h.done.Add(1)
+	start := time.Now()
+	return func() { p.release(w, start) }, nil
+}
+
+// Admit waits for a turn in the hashing queue before the caller takes anything else a password
+// check holds: the returned context carries the turn, and the next hash or verification made
+// with it (or a context derived from it) runs in that slot without queueing again. done gives
+// the slot back if nothing used it; call it when the check is over (it is safe to call twice).
+//
+// Why: a login reserves a lockout slot before its hash (so a burst of guesses gets no more
+// hashes than the lockout allows). Reserved first and then queued, the reservation would be held
+// through the whole queue wait, and a few concurrent logins of one account would fill the
+// account's slots and be refused as if locked; admitted first, it is held for the hash alone.
+// The turn is sized for a hash at the configured cost; a verification needing more memory
+// queues again as usual.
+func (h *Hasher) Admit(ctx context.Context) (context.Context, func(), error) {
+	p := h.pool()
+	w := argon2Weight(h.params().MemoryKiB)
+	if err := p.acquire(ctx, w); err != nil {
+		return ctx, func() {}, err
+	}
+	t := &turn{p: p, w: min(w, p.budget), start: time.Now()}
+	return context.WithValue(ctx, turnKey{}, t), t.done, nil
 }
 
 func argon2Weight(memKiB uint32) int { return int((memKiB + 1023) / 1024) }
@@ -210,13 +267,11 @@ func (h *Hasher) hashWith(ctx context.Context, password string, p Argon2Params) 
 type argon2Func func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
 
 func (h *Hasher) argon2(ctx context.Context, f argon2Func, password string, salt []byte, p Argon2Params, keyLen int) ([]byte, error) {
-	w := argon2Weight(p.MemoryKiB)
-	lim := h.limiter()
-	if err := lim.acquire(ctx, w); err != nil {
+	release, err := h.slot(ctx, argon2Weight(p.MemoryKiB))
+	if err != nil {
 		return nil, err
 	}
-	defer lim.release(w)
-	h.done.Add(1)
+	defer release()
 	return f([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(keyLen)), nil
 }
 
@@ -241,7 +296,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 	}
 	info, err := ParseHash(encoded)
 	if err != nil || len(password) > MaxPasswordBytes ||
-		(info.MemoryKiB > 0 && argon2Weight(info.MemoryKiB) > h.limiter().budget) {
+		(info.MemoryKiB > 0 && argon2Weight(info.MemoryKiB) > h.pool().budget) {
 		return false, h.dummy(ctx, password)
 	}
 	var got []byte
@@ -277,13 +332,11 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 }
 
 func (h *Hasher) scrypt(ctx context.Context, password string, info HashInfo) ([]byte, error) {
-	w := argon2Weight(info.MemoryKiB)
-	lim := h.limiter()
-	if err := lim.acquire(ctx, w); err != nil {
+	release, err := h.slot(ctx, argon2Weight(info.MemoryKiB))
+	if err != nil {
 		return nil, err
 	}
-	defer lim.release(w)
-	h.done.Add(1)
+	defer release()
 	key, err := scrypt.Key([]byte(password), info.salt, info.Iterations, info.BlockSize, info.Parallelism, len(info.key))
 	if err != nil {
 		return nil, nil // parameters are checked by parseScrypt; a mismatch all the same
@@ -314,12 +367,11 @@ func (h *Hasher) legacy(ctx context.Context, password string, info HashInfo) (bo
 }
 
 func (h *Hasher) pbkdf2(ctx context.Context, fn func() hash.Hash, password string, info HashInfo) ([]byte, error) {
-	lim := h.limiter()
-	if err := lim.acquire(ctx, 0); err != nil {
+	release, err := h.slot(ctx, 0)
+	if err != nil {
 		return nil, err
 	}
-	defer lim.release(0)
-	h.done.Add(1)
+	defer release()
 	key, err := pbkdf2.Key(fn, password, info.salt, info.Iterations, len(info.key))
 	if err != nil {
 		// Only FIPS-mode parameter checks fail here; treat as a mismatch.
@@ -338,12 +390,11 @@ func (h *Hasher) bcrypt(ctx context.Context, password string, info HashInfo) (bo
 		// Plain bcrypt only ever saw the first 72 bytes; such hashes are upgraded on login.
 		pw = pw[:72]
 	}
-	lim := h.limiter()
-	if err := lim.acquire(ctx, 0); err != nil {
+	release, err := h.slot(ctx, 0)
+	if err != nil {
 		return false, err
 	}
-	defer lim.release(0)
-	h.done.Add(1)
+	defer release()
 	return bcrypt.CompareHashAndPassword(info.bcrypt, pw) == nil, nil
 }
 
@@ -610,83 +661,4 @@ func parseBcrypt(alg, s string) (HashInfo, error) {
 		}
 	}
 	return HashInfo{Algorithm: alg, Cost: cost, bcrypt: []byte(s)}, nil
-}
-
-// limiter is a weighted semaphore: slots bound concurrent computations, tokens (MiB) bound
-// their memory. Hand-written because x/sync is not a dependency and the stdlib has none; one
-// acquirer collects tokens at a time (turn), so two waiters can never each hold part of what
-// the other needs.
-type limiter struct {
-	slots  chan struct{}
-	turn   chan struct{}
-	tokens chan struct{}
-	budget int
-
-	// Observed by tests: computations started, in flight, and the peak of in-flight MiB.
-	started, inflightMiB, peakMiB atomic.Int64
-}
-
-func newLimiter(slots, budgetMiB int) *limiter {
-	return &limiter{
-		slots:  make(chan struct{}, slots),
-		turn:   make(chan struct{}, 1),
-		tokens: make(chan struct{}, budgetMiB),
-		budget: budgetMiB,
-	}
-}
-
-func (l *limiter) acquire(ctx context.Context, w int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	w = min(w, l.budget)
-	select {
-	case l.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if w == 0 {
-		l.observe(0)
-		return nil
-	}
-	select {
-	case l.turn <- struct{}{}:
-	case <-ctx.Done():
-		<-l.slots
-		return ctx.Err()
-	}
-	for i := 0; i < w; i++ {
-		select {
-		case l.tokens <- struct{}{}:
-		case <-ctx.Done():
-			for ; i > 0; i-- {
-				<-l.tokens
-			}
-			<-l.turn
-			<-l.slots
-			return ctx.Err()
-		}
-	}
-	<-l.turn
-	l.observe(w)
-	return nil
-}
-
-func (l *limiter) observe(w int) {
-	l.started.Add(1)
-	cur := l.inflightMiB.Add(int64(w))
-	for {
-		p := l.peakMiB.Load()
-		if cur <= p || l.peakMiB.CompareAndSwap(p, cur) {
-			return
-		}
-	}
-}
-
-func (l *limiter) release(w int) {
-	l.inflightMiB.Add(-int64(min(w, l.budget)))
-	for range min(w, l.budget) {
-		<-l.tokens
-	}
-	<-l.slots
 }

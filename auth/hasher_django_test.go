@@ -89,7 +89,7 @@ func TestScryptAndLegacyVectors(t *testing.T) {
 		if _, err := ParseHash(bad); err == nil {
 			t.Errorf("ParseHash(%s) accepted", bad)
 		}
-		lim := h.limiter()
+		lim := h.pool()
 		before := lim.started.Load()
 		if mustVerify(t, h, "lètmein", bad) {
 			t.Errorf("%s verified", bad)
@@ -127,7 +127,7 @@ func TestScryptRFCVectors(t *testing.T) {
 			continue // Django's format has no empty salt
 		}
 		enc := fmt.Sprintf("scrypt$%d$%s$%d$%d$%s", n, salt, r, p, base64.StdEncoding.EncodeToString(dk))
-		lim := h.limiter()
+		lim := h.pool()
 		peak := lim.peakMiB.Load()
 		ok := mustVerify(t, h, pw, enc)
 		if n*r*128 > DefaultMemoryBudgetMiB<<20 {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"testing/cryptotest"
+	"testing/synctest"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -271,7 +272,7 @@ func TestEqualWorkOnNothingToVerify(t *testing.T) {
 		{strings.Repeat("p", MaxPasswordBytes+1), good},
 	}
 	for _, c := range cases {
-		lim := h.limiter()
+		lim := h.pool()
 		before, peak := lim.started.Load(), lim.peakMiB.Load()
 		if mustVerify(t, h, c.pw, c.enc) {
 			t.Errorf("%.40s verified", c.enc)
@@ -297,47 +298,47 @@ func TestConcurrencyBound(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	lim := h.limiter()
+	lim := h.pool()
 	if p := lim.peakMiB.Load(); p > 4 || p < 2 {
 		t.Errorf("peak %d MiB, budget 4", p)
 	}
-	if lim.inflightMiB.Load() != 0 || len(lim.tokens) != 0 || len(lim.slots) != 0 {
-		t.Error("tokens leaked")
+	if lim.inflightMiB.Load() != 0 || lim.inflight.Load() != 0 || lim.held() != 0 || lim.heldMiB() != 0 || lim.queued() != 0 {
+		t.Error("slots or memory leaked")
 	}
 }
 
-func TestLimiterRespectsContext(t *testing.T) {
-	l := newLimiter(1, 4)
-	if err := l.acquire(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := l.acquire(cctx, 1); !errors.Is(err, context.Canceled) {
-		t.Errorf("full slots: %v", err)
-	}
-	l.release(3)
-	// Memory exhausted but slots free: waiting for tokens also gives up, returning partial tokens.
-	l2 := newLimiter(4, 4)
-	if err := l2.acquire(ctx, 3); err != nil {
-		t.Fatal(err)
-	}
-	l2.turn <- struct{}{} // hold the turn so the next acquirer blocks deterministically
-	<-l2.turn
-	tctx, cancel2 := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- l2.acquire(tctx, 3) }()
-	cancel2()
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Errorf("tokens: %v", err)
-	}
-	if len(l2.tokens) != 3 || len(l2.slots) != 1 || len(l2.turn) != 0 {
-		t.Errorf("state after cancel: tokens %d slots %d turn %d", len(l2.tokens), len(l2.slots), len(l2.turn))
-	}
-	// Verify surfaces the context error instead of reporting a mismatch.
-	if _, err := fast().Verify(cctx, "pw", "x"); !errors.Is(err, context.Canceled) {
-		t.Errorf("Verify: %v", err)
-	}
+func TestPoolRespectsContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newPool(1, 4, -1)
+		if err := l.acquire(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := l.acquire(cctx, 1); !errors.Is(err, context.Canceled) {
+			t.Errorf("ended context: %v", err)
+		}
+		// Memory exhausted but slots free: a queued waiter gives up when its context ends,
+		// leaving nothing behind.
+		l2 := newPool(4, 4, -1)
+		if err := l2.acquire(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+		tctx, cancel2 := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- l2.acquire(tctx, 3) }()
+		synctest.Wait()
+		if n := l2.queued(); n != 1 {
+			t.Fatalf("%d queued, want 1", n)
+		}
+		cancel2()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("queued: %v", err)
+		}
+		if l2.queued() != 0 || l2.held() != 1 || l2.heldMiB() != 3 {
+			t.Errorf("state after cancel: queued %d, used %d, %d MiB", l2.queued(), l2.held(), l2.heldMiB())
+		}
+	})
 }
 
 func FuzzParseHash(f *testing.F) {
@@ -574,12 +575,16 @@ func TestHasherLimitsAtTheirEdges(t *testing.T) {
 	}
 }
 
-// With MaxConcurrent zero, 2 × GOMAXPROCS hash computations may run at once.
+// With MaxConcurrent zero, GOMAXPROCS hash computations may run at once, and the queue
+// wait is bounded by DefaultMaxQueueWait.
 func TestDefaultConcurrency(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(3))
 	h := &Hasher{}
-	if got := cap(h.limiter().slots); got != 6 {
-		t.Errorf("GOMAXPROCS 3: %d concurrent computations, want 6", got)
+	if got := h.pool().slots; got != 3 {
+		t.Errorf("GOMAXPROCS 3: %d concurrent computations, want 3", got)
+	}
+	if got := h.pool().maxWait; got != DefaultMaxQueueWait {
+		t.Errorf("queue wait bound %v, want %v", got, DefaultMaxQueueWait)
 	}
 }
 

@@ -151,7 +151,7 @@ func TestCreateUser(t *testing.T) {
 func TestAuthenticate(t *testing.T) {
 	e := newEnv(t)
 	u := e.user(t, "alice")
-	lim := e.s.hasher.limiter()
+	lim := e.s.hasher.pool()
 
 	got, err := e.s.Authenticate(ctx, "ALICE", goodPW)
 	if err != nil || got.ID != u.ID {
