@@ -4,6 +4,8 @@
 // server-side sessions and CSRF protection, in that order, plus the account services
 // (password hashing and validation, lockout, two-factor, audit) the handlers use.
 //
+//	import _ "github.com/rampart-go/rampart/store/sqlite" // the backend RAMPART_DATABASE_URL names
+//
 //	s, err := settings.Load()
 //	stack, err := rampart.New(ctx, s, rampart.Options{})
 //	err = stack.Serve(ctx, myMux) // timeouts, slow-client limits, graceful shutdown, Close
@@ -43,7 +45,8 @@ import (
 )
 
 // Options are what the settings cannot express: injected services. The zero value opens the
-// stores named by the settings and logs to slog.Default().
+// stores named by the settings (whose backend packages the program imports; see store/open)
+// and logs to slog.Default().
 type Options struct {
 	// Store replaces the stores opened from Settings.DatabaseURL and RedisURL. Its backends'
 	// own Options.Timeout then bound each operation, not Settings.StoreTimeout.

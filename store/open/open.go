@@ -13,6 +13,11 @@
 // codes, TOTP steps, audit events) stays in the database; SplitStore.DurableCounters offers
 // the database's counters for those that must survive a Redis restart (lockout, 2FA
 // throttle). CheckRedisPersistence tells whether each Redis named keeps its data.
+//
+// This package links no backend: store/sqlite, store/postgres and store/redis register
+// themselves when imported (store/all imports the three), so that a program links only the
+// drivers it uses. A URL whose backend is not imported fails with ErrNotLinked, naming the
+// import to add; sqlite::memory: needs none.
 package open
 
 import (
