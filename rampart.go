@@ -16,6 +16,7 @@ package rampart
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -39,6 +40,7 @@ import (
 	"github.com/rampart-go/rampart/server"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/settings"
+	"github.com/rampart-go/rampart/signing"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/open"
 	"github.com/rampart-go/rampart/twofactor"
@@ -109,9 +111,8 @@ type Stack struct {
 	Outbox         *auth.Outbox // non-nil when no Mailer and no Settings.EmailURL are given
 	Logger         *slog.Logger
 	Errors         errorpage.Options
-	// Keys are the secret key and its fallbacks, newest first.
-	Keys [][]byte
 
+	keys      [][]byte // the secret key and its fallbacks, newest first; see TimestampSigner
 	hosts     *hosts.Checker
 	headers   func(http.Handler) http.Handler
 	csp       func(http.Handler) http.Handler
@@ -141,9 +142,9 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		now = time.Now
 	}
 	st := &Stack{Settings: s, Logger: log, observer: opts.Observer}
-	st.Keys = append(st.Keys, []byte(s.SecretKey.Reveal()))
+	st.keys = append(st.keys, []byte(s.SecretKey.Reveal()))
 	for _, k := range s.SecretKeyFallbacks {
-		st.Keys = append(st.Keys, []byte(k.Reveal()))
+		st.keys = append(st.keys, []byte(k.Reveal()))
 	}
 
 	st.Store = opts.Store
@@ -273,7 +274,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		&password.CommonPassword{},
 		&password.NumericPassword{},
 	}
-	if st.Accounts, err = auth.New(st.Store, auth.Options{Keys: st.Keys, Validators: validators, Now: now,
+	if st.Accounts, err = auth.New(st.Store, auth.Options{Keys: st.keys, Validators: validators, Now: now,
 		ResetTimeout: s.PasswordResetTimeout, Mailer: st.Mailer}); err != nil {
 		return fail(err)
 	}
@@ -287,7 +288,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		ratelimit.StoreOptions{Name: "login", Now: now})
 	st.RequestLimiter = ratelimit.NewMemory(ratelimit.Rate{N: s.RequestRate.Limit, Per: s.RequestRate.Period},
 		ratelimit.MemoryOptions{Now: now})
-	if st.TwoFactor, err = twofactor.New(tfState, twofactor.Options{Keys: st.Keys, Issuer: s.TOTPIssuer,
+	if st.TwoFactor, err = twofactor.New(tfState, twofactor.Options{Keys: st.keys, Issuer: s.TOTPIssuer,
 		InsecureCookies: s.InsecureDev, Now: now}); err != nil {
 		return fail(err)
 	}
@@ -298,6 +299,26 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		go open.SweepEvery(sweepCtx, st.Store, 10*time.Minute, func(err error) { log.Warn("rampart: sweeping expired state", "err", err) })
 	}
 	return st, nil
+}
+
+// TimestampSigner returns a signer for the application's own signed, expiring values (links
+// in mail, one-time tokens): it signs with Settings.SecretKey and verifies with it and
+// Settings.SecretKeyFallbacks, so rotating the key keeps recent values valid. salt separates
+// one purpose from another (use signing.Namespace): a value signed for one purpose does not
+// verify for another. now is the clock for expiry (nil means time.Now). The raw keys stay
+// inside the stack.
+func (st *Stack) TimestampSigner(salt string, now func() time.Time) (*signing.TimestampSigner, error) {
+	if len(st.keys) == 0 {
+		return nil, errors.New("rampart: the stack has no secret key")
+	}
+	fallbacks := make([]string, 0, len(st.keys)-1)
+	for _, k := range st.keys[1:] {
+		fallbacks = append(fallbacks, string(k))
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return signing.NewTimestamp(signing.Options{Key: string(st.keys[0]), Fallbacks: fallbacks, Salt: salt}, now)
 }
 
 // Handler wraps app in the default stack. The order is the design's:
