@@ -64,10 +64,6 @@ type Options struct {
 	Now func() time.Time
 	// Policy replaces the default Content Security Policy.
 	Policy *csp.Policy
-	// Tool opens the stores for a command-line tool that runs beside the server and serves no
-	// sessions (createuser, unlock): on SQLite it leaves the session cache off, which only one
-	// serving process per file may have on (see store/sqlite's ErrSessionsInUse).
-	Tool bool
 	// Observer, when set, is told of every security event, CSP report, request refused by
 	// the rate limit or by a lock, and store operation: the hooks package metrics counts
 	// for Prometheus. Nil counts nothing (and links no metrics library).
@@ -150,7 +146,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	st.Store = opts.Store
 	if st.Store == nil {
 		var err error
-		oo := open.Options{ServesNoSessions: opts.Tool, Logger: log, Timeout: s.StoreTimeout}
+		oo := open.Options{Logger: log, Timeout: s.StoreTimeout}
 		if opts.Observer != nil {
 			oo.Observer = opts.Observer
 		}
@@ -164,7 +160,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		st.Close()
 		return nil, err
 	}
-	if st.ownsStore && !opts.Tool {
+	if st.ownsStore {
 		if err := checkRedisPersistence(ctx, s, log); err != nil {
 			return fail(err)
 		}
@@ -263,9 +259,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	default:
 		st.Outbox = &auth.Outbox{}
 		st.Mailer = st.Outbox
-		if !opts.Tool {
-			log.Warn("rampart: RAMPART_EMAIL_URL is not set: password-reset mail is kept in memory and never sent")
-		}
+		log.Warn("rampart: RAMPART_EMAIL_URL is not set: password-reset mail is kept in memory and never sent")
 	}
 	validators := []password.Validator{
 		&password.UserAttributeSimilarity{},
