@@ -72,7 +72,17 @@ func TestNewRedisPersistence(t *testing.T) {
 				env[k] = v
 			}
 			var logs bytes.Buffer
-			st, err := rampart.New(t.Context(), settingsOf(t, env), rampart.Options{Tool: tc.tool, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			s := settingsOf(t, env)
+			opts := rampart.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			if tc.tool { // as the rampart command's tools do: the store opened beside the server and passed in
+				db, err := open.OpenWith(t.Context(), s.DatabaseURL.Reveal(), s.RedisURL.Reveal(), open.Options{ServesNoSessions: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				opts.Store = db
+			}
+			st, err := rampart.New(t.Context(), s, opts)
 			if tc.refuse {
 				if err == nil {
 					st.Close()

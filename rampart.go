@@ -4,6 +4,8 @@
 // server-side sessions and CSRF protection, in that order, plus the account services
 // (password hashing and validation, lockout, two-factor, audit) the handlers use.
 //
+//	import _ "github.com/rampart-go/rampart/store/sqlite" // the backend RAMPART_DATABASE_URL names
+//
 //	s, err := settings.Load()
 //	stack, err := rampart.New(ctx, s, rampart.Options{})
 //	err = stack.Serve(ctx, myMux) // timeouts, slow-client limits, graceful shutdown, Close
@@ -14,6 +16,7 @@ package rampart
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,13 +41,15 @@ import (
 	"github.com/rampart-go/rampart/server"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/settings"
+	"github.com/rampart-go/rampart/signing"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/open"
 	"github.com/rampart-go/rampart/twofactor"
 )
 
 // Options are what the settings cannot express: injected services. The zero value opens the
-// stores named by the settings and logs to slog.Default().
+// stores named by the settings (whose backend packages the program imports; see store/open)
+// and logs to slog.Default().
 type Options struct {
 	// Store replaces the stores opened from Settings.DatabaseURL and RedisURL. Its backends'
 	// own Options.Timeout then bound each operation, not Settings.StoreTimeout.
@@ -60,10 +65,6 @@ type Options struct {
 	Now func() time.Time
 	// Policy replaces the default Content Security Policy.
 	Policy *csp.Policy
-	// Tool opens the stores for a command-line tool that runs beside the server and serves no
-	// sessions (createuser, unlock): on SQLite it leaves the session cache off, which only one
-	// serving process per file may have on (see store/sqlite's ErrSessionsInUse).
-	Tool bool
 	// Observer, when set, is told of every security event, CSP report, request refused by
 	// the rate limit or by a lock, and store operation: the hooks package metrics counts
 	// for Prometheus. Nil counts nothing (and links no metrics library).
@@ -107,9 +108,8 @@ type Stack struct {
 	Outbox         *auth.Outbox // non-nil when no Mailer and no Settings.EmailURL are given
 	Logger         *slog.Logger
 	Errors         errorpage.Options
-	// Keys are the secret key and its fallbacks, newest first.
-	Keys [][]byte
 
+	keys      [][]byte // the secret key and its fallbacks, newest first; see TimestampSigner
 	hosts     *hosts.Checker
 	headers   func(http.Handler) http.Handler
 	csp       func(http.Handler) http.Handler
@@ -139,15 +139,15 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		now = time.Now
 	}
 	st := &Stack{Settings: s, Logger: log, observer: opts.Observer}
-	st.Keys = append(st.Keys, []byte(s.SecretKey.Reveal()))
+	st.keys = append(st.keys, []byte(s.SecretKey.Reveal()))
 	for _, k := range s.SecretKeyFallbacks {
-		st.Keys = append(st.Keys, []byte(k.Reveal()))
+		st.keys = append(st.keys, []byte(k.Reveal()))
 	}
 
 	st.Store = opts.Store
 	if st.Store == nil {
 		var err error
-		oo := open.Options{ServesNoSessions: opts.Tool, Logger: log, Timeout: s.StoreTimeout}
+		oo := open.Options{Logger: log, Timeout: s.StoreTimeout}
 		if opts.Observer != nil {
 			oo.Observer = opts.Observer
 		}
@@ -161,7 +161,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		st.Close()
 		return nil, err
 	}
-	if st.ownsStore && !opts.Tool {
+	if st.ownsStore {
 		if err := checkRedisPersistence(ctx, s, log); err != nil {
 			return fail(err)
 		}
@@ -267,9 +267,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	default:
 		st.Outbox = &auth.Outbox{}
 		st.Mailer = st.Outbox
-		if !opts.Tool {
-			log.Warn("rampart: RAMPART_EMAIL_URL is not set: password-reset mail is kept in memory and never sent")
-		}
+		log.Warn("rampart: RAMPART_EMAIL_URL is not set: password-reset mail is kept in memory and never sent")
 	}
 	validators := []password.Validator{
 		&password.UserAttributeSimilarity{},
@@ -278,7 +276,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		&password.CommonPassword{},
 		&password.NumericPassword{},
 	}
-	if st.Accounts, err = auth.New(st.Store, auth.Options{Keys: st.Keys, Validators: validators, Now: now,
+	if st.Accounts, err = auth.New(st.Store, auth.Options{Keys: st.keys, Validators: validators, Now: now,
 		ResetTimeout: s.PasswordResetTimeout, Mailer: st.Mailer}); err != nil {
 		return fail(err)
 	}
@@ -292,7 +290,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		ratelimit.StoreOptions{Name: "login", Now: now})
 	st.RequestLimiter = ratelimit.NewMemory(s.RequestRate,
 		ratelimit.MemoryOptions{Now: now})
-	if st.TwoFactor, err = twofactor.New(tfState, twofactor.Options{Keys: st.Keys, Issuer: s.TOTPIssuer,
+	if st.TwoFactor, err = twofactor.New(tfState, twofactor.Options{Keys: st.keys, Issuer: s.TOTPIssuer,
 		InsecureCookies: s.InsecureDev, Now: now}); err != nil {
 		return fail(err)
 	}
@@ -303,6 +301,26 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		go open.SweepEvery(sweepCtx, st.Store, 10*time.Minute, func(err error) { log.Warn("rampart: sweeping expired state", "err", err) })
 	}
 	return st, nil
+}
+
+// TimestampSigner returns a signer for the application's own signed, expiring values (links
+// in mail, one-time tokens): it signs with Settings.SecretKey and verifies with it and
+// Settings.SecretKeyFallbacks, so rotating the key keeps recent values valid. salt separates
+// one purpose from another (use signing.Namespace): a value signed for one purpose does not
+// verify for another. now is the clock for expiry (nil means time.Now). The raw keys stay
+// inside the stack.
+func (st *Stack) TimestampSigner(salt string, now func() time.Time) (*signing.TimestampSigner, error) {
+	if len(st.keys) == 0 {
+		return nil, errors.New("rampart: the stack has no secret key")
+	}
+	fallbacks := make([]string, 0, len(st.keys)-1)
+	for _, k := range st.keys[1:] {
+		fallbacks = append(fallbacks, string(k))
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return signing.NewTimestamp(signing.Options{Key: string(st.keys[0]), Fallbacks: fallbacks, Salt: salt}, now)
 }
 
 // Handler wraps app in the default stack. The order is the design's:

@@ -226,7 +226,7 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 	}
 	if u.TOTPEnabled && !a.st.TwoFactor.Remembered(r, u) {
 		sess := session.FromRequest(r)
-		if err := a.st.Sessions.RenewID(w, r); err != nil {
+		if err := a.st.Sessions.RenewID(r); err != nil {
 			a.unavailable(w, r, err)
 			return LoginAnswered
 		}
@@ -374,7 +374,7 @@ func (a *Accounts) completeLogin(w http.ResponseWriter, r *http.Request, u store
 	} else {
 		sess.Delete(keyMFA)
 	}
-	if err := a.st.Sessions.Login(w, r, u.ID, a.st.Accounts.SessionAuthHash(u)); err != nil {
+	if err := a.st.Sessions.Login(r, u.ID, a.st.Accounts.SessionAuthHash(u)); err != nil {
 		a.unavailable(w, r, err)
 		return
 	}
@@ -448,7 +448,7 @@ func (a *Accounts) logout(w http.ResponseWriter, r *http.Request) {
 	if u := User(r); u != nil {
 		a.event(r, audit.KindLogout, u, "", "")
 	}
-	if err := a.st.Sessions.Logout(w, r); err != nil {
+	if err := a.st.Sessions.Logout(r); err != nil {
 		a.unavailable(w, r, err)
 		return
 	}
@@ -502,11 +502,11 @@ func (a *Accounts) changePassword(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusOK, "password", p)
 		return
 	}
-	if _, err := a.st.Sessions.EndOthers(w, r); err != nil {
+	if _, err := a.st.Sessions.EndOthers(r); err != nil {
 		a.unavailable(w, r, err)
 		return
 	}
-	if err := a.st.Sessions.Login(w, r, nu.ID, a.st.Accounts.SessionAuthHash(nu)); err != nil {
+	if err := a.st.Sessions.Login(r, nu.ID, a.st.Accounts.SessionAuthHash(nu)); err != nil {
 		a.unavailable(w, r, err)
 		return
 	}
@@ -612,7 +612,7 @@ func (a *Accounts) twoFactor(w http.ResponseWriter, r *http.Request) {
 			case err == nil:
 				data.Enabled, data.BackupCodes = true, codes
 				a.event(r, audit.Kind2FAEnable, &u, "", "")
-				if err := a.st.Sessions.RenewID(w, r); err != nil {
+				if err := a.st.Sessions.RenewID(r); err != nil {
 					a.unavailable(w, r, err)
 					return
 				}
@@ -705,7 +705,7 @@ func (a *Accounts) sessions(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost {
 		switch {
 		case r.PostFormValue("all") == "1":
-			n, err := a.st.Sessions.EndOthers(w, r)
+			n, err := a.st.Sessions.EndOthers(r)
 			if err != nil {
 				a.unavailable(w, r, err)
 				return

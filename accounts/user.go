@@ -58,13 +58,13 @@ func (a *Accounts) withUser(w http.ResponseWriter, r *http.Request) (*http.Reque
 	}
 	u, err := a.st.Store.UserByID(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return r, a.st.Sessions.Logout(w, r)
+		return r, a.st.Sessions.Logout(r)
 	}
 	if err != nil {
 		return r, err
 	}
 	if !u.IsActive || !a.st.Accounts.CheckSessionAuthHash(u, sess.AuthHash()) {
-		return r, a.st.Sessions.Logout(w, r)
+		return r, a.st.Sessions.Logout(r)
 	}
 	// A new request, never the caller's updated in place (application middleware may run
 	// between the stack and this handler and keep the request it was given; the stack ended
@@ -238,7 +238,7 @@ func (a *Accounts) confirm(w http.ResponseWriter, r *http.Request) {
 // confirmed starts a new recent-authentication window with a new session ID (the session's
 // privileges just grew) and goes back to where the user was.
 func (a *Accounts) confirmed(w http.ResponseWriter, r *http.Request, u *store.User, how string) {
-	if err := a.st.Sessions.RenewID(w, r); err != nil {
+	if err := a.st.Sessions.RenewID(r); err != nil {
 		a.unavailable(w, r, err)
 		return
 	}

@@ -53,16 +53,7 @@ type confirmClaim struct {
 }
 
 func newConfirmSigner(a *Accounts) (*signing.TimestampSigner, error) {
-	keys := a.st.Keys
-	if len(keys) == 0 {
-		return nil, errors.New("accounts: the stack has no secret key")
-	}
-	fallbacks := make([]string, 0, len(keys)-1)
-	for _, k := range keys[1:] {
-		fallbacks = append(fallbacks, string(k))
-	}
-	return signing.NewTimestamp(signing.Options{Key: string(keys[0]), Fallbacks: fallbacks,
-		Salt: signing.Namespace("rampart", "accounts", "confirm-email")}, a.now)
+	return a.st.TimestampSigner(signing.Namespace("rampart", "accounts", "confirm-email"), a.now)
 }
 
 // registerVerified is registration under VerifyMandatory. Both a new address and a taken one

@@ -244,7 +244,7 @@ func rampartSessions(st store.Sessions) http.Handler {
 	mgr := session.NewManager(st, session.Options{Logger: Quiet})
 	return mgr.Middleware(sessionApp{
 		login: func(w http.ResponseWriter, r *http.Request) error {
-			if err := mgr.Login(w, r, benchUserID, "authhash"); err != nil {
+			if err := mgr.Login(r, benchUserID, "authhash"); err != nil {
 				return err
 			}
 			s := session.FromRequest(r)

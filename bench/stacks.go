@@ -170,7 +170,7 @@ func Rampart(cfg Config) (*Stack, error) {
 		field: csrf.TemplateField,
 		nonce: csp.Nonce,
 		login: func(w http.ResponseWriter, r *http.Request) error {
-			if err := mgr.Login(w, r, benchUserID, "authhash-0123456789abcdef"); err != nil {
+			if err := mgr.Login(r, benchUserID, "authhash-0123456789abcdef"); err != nil {
 				return err
 			}
 			s := session.FromRequest(r)

@@ -31,7 +31,7 @@ func benchManager(b *testing.B, fn http.HandlerFunc) (*Manager, http.Handler, *c
 func benchLogin(b *testing.B, m *Manager) string {
 	rec := httptest.NewRecorder()
 	m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Login(w, r, "12345", "authhash-0123456789abcdef"); err != nil {
+		if err := m.Login(r, "12345", "authhash-0123456789abcdef"); err != nil {
 			b.Fatal(err)
 		}
 		_ = m.SetCSRFSecret(w, r, "csrf-secret-0123456789abcdef0123456789")
@@ -117,7 +117,7 @@ func BenchmarkModified(b *testing.B) {
 func BenchmarkLogin(b *testing.B) {
 	var m *Manager
 	m, h, _ := benchManager(b, func(w http.ResponseWriter, r *http.Request) {
-		if err := m.Login(w, r, "12345", "h"); err != nil {
+		if err := m.Login(r, "12345", "h"); err != nil {
 			b.Fatal(err)
 		}
 	})

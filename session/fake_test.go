@@ -243,7 +243,7 @@ func (e *env) token(rec *httptest.ResponseRecorder) string {
 func (e *env) login(userID, hash string) string {
 	e.t.Helper()
 	rec := e.do("", func(w http.ResponseWriter, r *http.Request) {
-		if err := e.m.Login(w, r, userID, hash); err != nil {
+		if err := e.m.Login(r, userID, hash); err != nil {
 			e.t.Fatalf("Login: %v", err)
 		}
 	})

@@ -519,8 +519,8 @@ func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // ID and keeps the data, like Django's update_session_auth_hash.
 //
 // On a store error the session is left anonymous and the error returned (the caller should
-// answer 503). w is the ResponseWriter the handler got; the cookie goes out with its headers.
-func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID, authHash string) error {
+// answer 503). The new cookie goes out with the response's headers (the middleware writes it).
+func (m *Manager) Login(r *http.Request, userID, authHash string) error {
 	s, err := m.mutable(r)
 	if err != nil {
 		return err
@@ -539,7 +539,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID, authHash
 // RenewID gives the session a new token and deletes the old one at once, keeping its data
 // and lifetime. Call it on any privilege change other than login (the auth layer rotates
 // the CSRF secret separately).
-func (m *Manager) RenewID(w http.ResponseWriter, r *http.Request) error {
+func (m *Manager) RenewID(r *http.Request) error {
 	s, err := m.mutable(r)
 	if err != nil {
 		return err
@@ -605,7 +605,7 @@ func (m *Manager) logStoreError(ctx context.Context, op string, err error) {
 // with an empty anonymous session (a flash set afterwards starts a new one). On a store
 // error nothing changes and the error is returned: the session is still valid, and the
 // caller should answer 503 rather than claim the user is logged out.
-func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
+func (m *Manager) Logout(r *http.Request) error {
 	s, err := m.mutable(r)
 	if err != nil {
 		return err
@@ -634,7 +634,8 @@ func (m *Manager) CSRFSecret(r *http.Request) (string, bool) {
 // application key can overwrite. It survives ID rotation; Login for another user and Logout
 // drop it. For a session that is not stored yet it must be called before the response
 // starts (ErrCommitted otherwise: the new cookie could not be sent); for a stored one it may
-// be called later, even while a template is being written.
+// be called later, even while a template is being written. w is unused: the signature is
+// csrf.Store's, whose cookie store needs it.
 func (m *Manager) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error {
 	s := FromRequest(r)
 	if s == nil {
@@ -722,7 +723,7 @@ func (m *Manager) End(ctx context.Context, userID, publicID string) error {
 
 // EndOthers ends every session of the request's user except the request's own (offered
 // after a password or second-factor change, ASVS V7.4.3) and reports how many ended.
-func (m *Manager) EndOthers(w http.ResponseWriter, r *http.Request) (int, error) {
+func (m *Manager) EndOthers(r *http.Request) (int, error) {
 	s := FromRequest(r)
 	if s == nil {
 		return 0, ErrNoSession

@@ -134,7 +134,7 @@ func TestFixation(t *testing.T) {
 	planted := e.token(e.do("", setFoo))
 	e.clk.advance(time.Minute)
 	rec := e.do(planted, func(w http.ResponseWriter, r *http.Request) {
-		if err := e.m.Login(w, r, "42", "hash1"); err != nil {
+		if err := e.m.Login(r, "42", "hash1"); err != nil {
 			t.Fatal(err)
 		}
 		s := FromRequest(r)
@@ -178,7 +178,7 @@ func TestLoginOtherUserFlushes(t *testing.T) {
 	var left bool
 	var csrf string
 	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
-		if err := e.m.Login(w, r, "2", "h2"); err != nil {
+		if err := e.m.Login(r, "2", "h2"); err != nil {
 			t.Fatal(err)
 		}
 		_, left = FromRequest(r).GetString("secret")
@@ -390,9 +390,9 @@ func TestNilSessionIsSafe(t *testing.T) {
 		t.Error("session without middleware")
 	}
 	for name, err := range map[string]error{
-		"Login":         m.Login(w, r, "1", "h"),
-		"Logout":        m.Logout(w, r),
-		"RenewID":       m.RenewID(w, r),
+		"Login":         m.Login(r, "1", "h"),
+		"Logout":        m.Logout(r),
+		"RenewID":       m.RenewID(r),
 		"SetCSRFSecret": m.SetCSRFSecret(w, r, "x"),
 	} {
 		if !errors.Is(err, ErrNoSession) {
@@ -405,7 +405,7 @@ func TestLogout(t *testing.T) {
 	e := newEnv(t, Options{}, nil)
 	tok := e.login("1", "h")
 	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
-		if err := e.m.Logout(w, r); err != nil {
+		if err := e.m.Logout(r); err != nil {
 			t.Fatal(err)
 		}
 		if FromRequest(r).UserID() != "" {
@@ -420,7 +420,7 @@ func TestLogout(t *testing.T) {
 	}
 	// A flash after logout starts a new anonymous session with a new token.
 	rec = e.do(tok, func(w http.ResponseWriter, r *http.Request) {
-		e.m.Logout(w, r)
+		e.m.Logout(r)
 		FromRequest(r).Flash("bye")
 	})
 	if nt := e.token(rec); nt == tok {
@@ -437,7 +437,7 @@ func TestRenewIDKeepsDataAndLifetime(t *testing.T) {
 	})
 	e.clk.advance(5 * time.Minute)
 	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
-		if err := e.m.RenewID(w, r); err != nil {
+		if err := e.m.RenewID(r); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -477,7 +477,7 @@ func TestCSRFSecret(t *testing.T) {
 	var got string
 	rec := e.do(tok, func(w http.ResponseWriter, r *http.Request) {
 		got, _ = e.m.CSRFSecret(r)
-		if err := e.m.Login(w, r, "1", "h"); err != nil {
+		if err := e.m.Login(r, "1", "h"); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -489,7 +489,7 @@ func TestCSRFSecret(t *testing.T) {
 		if s, _ := e.m.CSRFSecret(r); s != "s1" {
 			t.Errorf("secret lost at login: %q", s)
 		}
-		e.m.Logout(w, r)
+		e.m.Logout(r)
 		if _, ok := e.m.CSRFSecret(r); ok {
 			t.Error("secret survives Logout")
 		}
@@ -505,7 +505,7 @@ func TestSessionsOfUser(t *testing.T) {
 		req.RemoteAddr = netip.AddrPortFrom(netip.MustParseAddr(d.ip), 4000).String()
 		req.Header.Set("User-Agent", d.ua)
 		d.tok = e.token(e.doReq(req, "", func(w http.ResponseWriter, r *http.Request) {
-			if err := e.m.Login(w, r, "u", "h"); err != nil {
+			if err := e.m.Login(r, "u", "h"); err != nil {
 				t.Fatal(err)
 			}
 		}))
@@ -568,7 +568,7 @@ func TestSessionsOfUser(t *testing.T) {
 	var n int
 	e.do(devs[0].tok, func(w http.ResponseWriter, r *http.Request) {
 		var err error
-		if n, err = e.m.EndOthers(w, r); err != nil {
+		if n, err = e.m.EndOthers(r); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -576,7 +576,7 @@ func TestSessionsOfUser(t *testing.T) {
 		t.Fatalf("EndOthers: n=%d", n)
 	}
 	e.do("", func(w http.ResponseWriter, r *http.Request) {
-		if _, err := e.m.EndOthers(w, r); !errors.Is(err, ErrNotLoggedIn) {
+		if _, err := e.m.EndOthers(r); !errors.Is(err, ErrNotLoggedIn) {
 			t.Errorf("EndOthers anonymous: %v", err)
 		}
 	})
@@ -660,7 +660,7 @@ func TestStoreOutage(t *testing.T) {
 
 	// Login, Logout, List and the End family report the error.
 	e.do("", func(w http.ResponseWriter, r *http.Request) {
-		if err := e.m.Login(w, r, "1", "h"); !errors.Is(err, errOutage) {
+		if err := e.m.Login(r, "1", "h"); !errors.Is(err, errOutage) {
 			t.Errorf("Login: %v", err)
 		}
 		if FromRequest(r).UserID() != "" {
@@ -687,7 +687,7 @@ func TestStoreOutage(t *testing.T) {
 	e.st.setFail(nil)
 	e.do(tok, func(w http.ResponseWriter, r *http.Request) {
 		e.st.setFail(errOutage)
-		if err := e.m.Logout(w, r); !errors.Is(err, errOutage) {
+		if err := e.m.Logout(r); !errors.Is(err, errOutage) {
 			t.Errorf("Logout: %v", err)
 		}
 		if FromRequest(r).UserID() != "1" {
@@ -724,7 +724,7 @@ func TestServerErrorDoesNotSave(t *testing.T) {
 	}
 	// A login done before the failure is already in the store: its cookie still goes out.
 	rec = e.do("", func(w http.ResponseWriter, r *http.Request) {
-		e.m.Login(w, r, "1", "h")
+		e.m.Login(r, "1", "h")
 		w.WriteHeader(500)
 	})
 	if e.userOf(e.token(rec)) != "1" {
@@ -736,7 +736,7 @@ func TestCommittedResponse(t *testing.T) {
 	e := newEnv(t, Options{}, nil)
 	e.do("", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "body first")
-		if err := e.m.Login(w, r, "1", "h"); !errors.Is(err, ErrCommitted) {
+		if err := e.m.Login(r, "1", "h"); !errors.Is(err, ErrCommitted) {
 			t.Errorf("Login after write: %v", err)
 		}
 	})
@@ -787,7 +787,7 @@ func TestInformationalDoesNotCommit(t *testing.T) {
 		w.Header().Set("Link", "</a.css>; rel=preload")
 		w.WriteHeader(http.StatusEarlyHints)
 		FromRequest(r).SetString("a", "b")
-		if err := e.m.Login(w, r, "1", "h"); err != nil {
+		if err := e.m.Login(r, "1", "h"); err != nil {
 			t.Fatal(err)
 		}
 		w.WriteHeader(200)
@@ -851,7 +851,7 @@ func TestClientIPFromResolver(t *testing.T) {
 	req := httptest.NewRequest("GET", "https://example.com/", nil)
 	info := clientip.Info{IP: netip.MustParseAddr("192.0.2.77"), Scheme: "https"}
 	req = req.WithContext(clientip.NewContext(req.Context(), info))
-	tok := e.token(e.doReq(req, "", func(w http.ResponseWriter, r *http.Request) { e.m.Login(w, r, "1", "h") }))
+	tok := e.token(e.doReq(req, "", func(w http.ResponseWriter, r *http.Request) { e.m.Login(r, "1", "h") }))
 	if got := e.st.rows[storeKey(tok)].IP; got != "192.0.2.77" {
 		t.Errorf("IP = %q", got)
 	}
@@ -865,7 +865,7 @@ func TestConcurrentRequests(t *testing.T) {
 		n, _ := s.GetInt64("n")
 		s.SetInt64("n", n+1)
 		if r.URL.Path == "/login" {
-			if err := m.Login(w, r, "u", "h"); err != nil {
+			if err := m.Login(r, "u", "h"); err != nil {
 				t.Error(err)
 			}
 		}
@@ -990,15 +990,15 @@ func TestDeferredOnlyWithoutCredentialChange(t *testing.T) {
 		{"application value", func(w http.ResponseWriter, r *http.Request) { FromRequest(r).SetString("foo", "baz") }, 0, true},
 		{"first CSRF secret", func(w http.ResponseWriter, r *http.Request) { e.m.SetCSRFSecret(w, r, "s1") }, 0, false},
 		{"flash", func(w http.ResponseWriter, r *http.Request) { FromRequest(r).Flash("hi") }, 0, true},
-		{"login", func(w http.ResponseWriter, r *http.Request) { e.m.Login(w, r, "u1", "h1") }, 0, false},
+		{"login", func(w http.ResponseWriter, r *http.Request) { e.m.Login(r, "u1", "h1") }, 0, false},
 		{"touch", nil, 2 * DefaultTouchInterval, true},
 		{"value and new CSRF secret", func(w http.ResponseWriter, r *http.Request) {
 			FromRequest(r).SetInt64("n", 1)
 			e.m.SetCSRFSecret(w, r, "s2")
 		}, 0, false},
-		{"new auth hash (password change)", func(w http.ResponseWriter, r *http.Request) { e.m.Login(w, r, "u1", "h2") }, 0, false},
+		{"new auth hash (password change)", func(w http.ResponseWriter, r *http.Request) { e.m.Login(r, "u1", "h2") }, 0, false},
 		{"value after the password change", func(w http.ResponseWriter, r *http.Request) { FromRequest(r).SetInt64("n", 2) }, 0, true},
-		{"renew ID", func(w http.ResponseWriter, r *http.Request) { e.m.RenewID(w, r) }, 0, false},
+		{"renew ID", func(w http.ResponseWriter, r *http.Request) { e.m.RenewID(r) }, 0, false},
 	}
 	tok := ""
 	for _, step := range steps {
@@ -1045,7 +1045,7 @@ func TestEndOthersAnonymousStoredSession(t *testing.T) {
 		if v, _ := FromRequest(r).GetString("foo"); v != "bar" {
 			t.Fatal("the anonymous session was not stored")
 		}
-		n, err := e.m.EndOthers(w, r)
+		n, err := e.m.EndOthers(r)
 		if !errors.Is(err, ErrNotLoggedIn) || n != 0 {
 			t.Errorf("EndOthers on a stored anonymous session = %d, %v; want 0, ErrNotLoggedIn", n, err)
 		}
@@ -1195,7 +1195,7 @@ func TestStoreErrorsLoggedOnlyOnFailure(t *testing.T) {
 	a := e.login("u", "h")
 	e.login("u", "h") // a second device
 	e.do(a, func(w http.ResponseWriter, r *http.Request) {
-		if n, err := e.m.EndOthers(w, r); err != nil || n != 1 {
+		if n, err := e.m.EndOthers(r); err != nil || n != 1 {
 			t.Errorf("EndOthers = %d, %v", n, err)
 		}
 	})
@@ -1205,7 +1205,7 @@ func TestStoreErrorsLoggedOnlyOnFailure(t *testing.T) {
 	e.do(a, func(w http.ResponseWriter, r *http.Request) {
 		e.st.setFail(errOutage)
 		defer e.st.setFail(nil)
-		if _, err := e.m.EndOthers(w, r); err == nil {
+		if _, err := e.m.EndOthers(r); err == nil {
 			t.Error("EndOthers with the store down succeeded")
 		}
 	})

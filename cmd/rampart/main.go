@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-go/rampart/check"
 	"github.com/rampart-go/rampart/scan"
 	"github.com/rampart-go/rampart/signing"
+	_ "github.com/rampart-go/rampart/store/all" // the reference app and the tools open any URL
 )
 
 const usage = `usage: rampart <command> [flags]

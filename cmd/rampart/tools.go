@@ -103,12 +103,27 @@ func withStack(stderr io.Writer, f func(ctx context.Context, st *rampart.Stack) 
 		return 1
 	}
 	ctx := context.Background()
-	st, err := rampart.New(ctx, s, rampart.Options{Logger: slog.New(slog.NewTextHandler(stderr, nil)), Tool: true})
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	// A tool runs beside the server and serves no sessions: SQLite's session cache stays off
+	// (only one serving process per file may have it, see store/sqlite's ErrSessionsInUse), and
+	// with a store it did not open the stack leaves the Redis persistence check to the server.
+	db, err := open.OpenWith(ctx, s.DatabaseURL.Reveal(), s.RedisURL.Reveal(),
+		open.Options{ServesNoSessions: true, Logger: log, Timeout: s.StoreTimeout})
+	if err != nil {
+		fail(stderr, fmt.Errorf("rampart: opening stores: %w", err))
+		return 1
+	}
+	defer db.Close()
+	opts := rampart.Options{Logger: log, Store: db}
+	if s.EmailURL == "" {
+		opts.Mailer = &auth.Outbox{} // a tool sends no mail: no warning that the server's is unset
+	}
+	st, err := rampart.New(ctx, s, opts)
 	if err != nil {
 		fail(stderr, err)
 		return 1
 	}
-	defer st.Close()
+	defer st.Close() // before db.Close: the stack drains its mail queue first
 	return f(ctx, st)
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/settings"
+	_ "github.com/rampart-go/rampart/store/sqlite" // RAMPART_DATABASE_URL: a SQLite file (store/all: any backend)
 )
 
 //go:embed notes.html

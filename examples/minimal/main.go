@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/settings"
+	_ "github.com/rampart-go/rampart/store/sqlite" // RAMPART_DATABASE_URL: a SQLite file (store/all: any backend)
 )
 
 func main() {

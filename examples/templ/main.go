@@ -20,6 +20,7 @@ import (
 	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/settings"
+	_ "github.com/rampart-go/rampart/store/sqlite" // RAMPART_DATABASE_URL: a SQLite file (store/all: any backend)
 )
 
 // static holds htmx 2.0.11 (htmx.org on npm, BSD Zero Clause licence), served from this

@@ -13,6 +13,11 @@
 // codes, TOTP steps, audit events) stays in the database; SplitStore.DurableCounters offers
 // the database's counters for those that must survive a Redis restart (lockout, 2FA
 // throttle). CheckRedisPersistence tells whether each Redis named keeps its data.
+//
+// This package links no backend: store/sqlite, store/postgres and store/redis register
+// themselves when imported (store/all imports the three), so that a program links only the
+// drivers it uses. A URL whose backend is not imported fails with ErrNotLinked, naming the
+// import to add; sqlite::memory: needs none.
 package open
 
 import (
@@ -26,29 +31,49 @@ import (
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/internal/common"
+	"github.com/rampart-go/rampart/store/internal/registry"
 	"github.com/rampart-go/rampart/store/memory"
-	"github.com/rampart-go/rampart/store/postgres"
-	"github.com/rampart-go/rampart/store/redis"
-	"github.com/rampart-go/rampart/store/sqlite"
 )
 
 // kind classifies a database URL with the settings' parser (so that what `rampart check`
-// and the settings accept is what opens); path and opts are the SQLite file and options for
-// "sqlite".
-func kind(databaseURL string) (k, path string, opts sqlite.Options, err error) {
-	d, err := settings.ParseDatabaseURL(databaseURL)
+// and the settings accept is what opens): "memory" for sqlite::memory:, else the driver's
+// name, with the parsed URL.
+func kind(databaseURL string) (k string, d settings.Database, err error) {
+	d, err = settings.ParseDatabaseURL(databaseURL)
 	if err != nil {
-		return "", "", opts, fmt.Errorf("store: database URL: %w", err)
+		return "", settings.Database{}, fmt.Errorf("store: database URL: %w", err)
 	}
-	switch {
-	case d.Driver == "sqlite" && d.DSN == ":memory:":
-		return "memory", "", opts, nil
-	case d.Driver == "sqlite":
-		opts = sqlite.Options{NoSessionCache: d.SQLiteNoSessionCache, SessionWriteDelay: d.SQLiteWriteDelay,
-			SyncSessionWrites: d.SQLiteSyncWrites}
-		return "sqlite", d.DSN, opts, nil
+	if d.Driver == "sqlite" && d.DSN == ":memory:" {
+		return "memory", d, nil
 	}
-	return d.Driver, "", opts, nil
+	return d.Driver, d, nil
+}
+
+// backends names each driver and the package that registers it, for the error that says
+// which import is missing.
+var backends = map[string]struct{ scheme, name, pkg string }{
+	"sqlite":   {"sqlite:", "SQLite", "github.com/rampart-go/rampart/store/sqlite"},
+	"postgres": {"postgres://", "PostgreSQL", "github.com/rampart-go/rampart/store/postgres"},
+	"redis":    {"redis://", "Redis", "github.com/rampart-go/rampart/store/redis"},
+}
+
+// ErrNotLinked is returned (wrapped, with the import to add) when a URL names a backend whose
+// package the program does not import.
+var ErrNotLinked = errors.New("backend not linked")
+
+// driver returns the registered driver for kind k, or an error naming the import that
+// registers it. The scheme given is what the URL starts with, never the URL, which may hold
+// a password.
+func driver(k string) (registry.Driver, error) {
+	if d, ok := registry.Lookup(k); ok {
+		return d, nil
+	}
+	b, ok := backends[k]
+	if !ok {
+		return registry.Driver{}, fmt.Errorf("store: no backend for driver %q", k)
+	}
+	return registry.Driver{}, fmt.Errorf("store: a %s URL needs the %s backend, which this program does not link (%w): "+
+		"add import _ %q (or _ \"github.com/rampart-go/rampart/store/all\" for every backend)", b.scheme, b.name, ErrNotLinked, b.pkg)
 }
 
 // Options tune OpenWith. The zero value is what Open uses.
@@ -67,44 +92,50 @@ type Options struct {
 	Observer store.Observer
 }
 
+func (o Options) driverOptions(d settings.Database) registry.Options {
+	return registry.Options{Database: d, ServesNoSessions: o.ServesNoSessions, Logger: o.Logger, Timeout: o.Timeout, Observer: o.Observer}
+}
+
 func openMain(ctx context.Context, databaseURL string, o Options) (store.Store, error) {
-	k, path, opts, err := kind(databaseURL)
+	k, d, err := kind(databaseURL)
 	if err != nil {
 		return nil, err
 	}
-	if o.ServesNoSessions {
-		opts.NoSessionCache = true
-	}
-	opts.Logger = o.Logger
-	opts.Timeout = o.Timeout
-	switch k {
-	case "postgres":
-		return postgres.Open(ctx, databaseURL, postgres.Options{Timeout: o.Timeout, Observer: o.Observer})
-	case "redis":
-		return redis.Open(ctx, databaseURL, redis.Options{Timeout: o.Timeout, Observer: o.Observer})
-	case "memory":
+	if k == "memory" {
 		return memory.New(), nil
-	default:
-		return sqlite.OpenWith(path, opts)
 	}
+	drv, err := driver(k)
+	if err != nil {
+		return nil, err
+	}
+	return drv.Open(ctx, strings.TrimSpace(databaseURL), o.driverOptions(d))
 }
 
 // Open returns the store for databaseURL, with sessions and counters in Redis when redisURL is
-// not empty. SQL schemas are migrated on open.
+// not empty. SQL schemas are migrated on open. The backends a URL names must be linked: the
+// program imports store/sqlite, store/postgres or store/redis (or store/all), and a URL whose
+// backend is missing fails with ErrNotLinked, naming the import.
 func Open(ctx context.Context, databaseURL, redisURL string) (store.Store, error) {
 	return OpenWith(ctx, databaseURL, redisURL, Options{})
 }
 
 // OpenWith is Open with options.
 func OpenWith(ctx context.Context, databaseURL, redisURL string, o Options) (store.Store, error) {
+	var fast registry.Driver
+	if strings.TrimSpace(redisURL) != "" {
+		var err error
+		if fast, err = driver("redis"); err != nil { // before opening (and migrating) the database
+			return nil, err
+		}
+	}
 	main, err := openMain(ctx, databaseURL, o)
 	if err != nil {
 		return nil, err
 	}
-	if strings.TrimSpace(redisURL) == "" {
+	if fast.Open == nil {
 		return main, nil
 	}
-	r, err := redis.Open(ctx, redisURL, redis.Options{Timeout: o.Timeout, Observer: o.Observer})
+	r, err := fast.Open(ctx, strings.TrimSpace(redisURL), o.driverOptions(settings.Database{Driver: "redis", DSN: strings.TrimSpace(redisURL)}))
 	if err != nil {
 		main.Close()
 		return nil, err
@@ -115,27 +146,18 @@ func OpenWith(ctx context.Context, databaseURL, redisURL string, o Options) (sto
 // Migrate brings the schema of the SQL database at databaseURL up to date (for
 // `rampart migrate`); Redis needs no migration.
 func Migrate(ctx context.Context, databaseURL string) error {
-	k, path, opts, err := kind(databaseURL)
+	k, d, err := kind(databaseURL)
+	if err != nil || k == "memory" {
+		return err
+	}
+	drv, err := driver(k)
 	if err != nil {
 		return err
 	}
-	switch k {
-	case "postgres":
-		s, err := postgres.Open(ctx, databaseURL, postgres.Options{NoMigrate: true})
-		if err != nil {
-			return err
-		}
-		defer s.Close()
-		return s.Migrate(ctx)
-	case "sqlite":
-		opts.NoSessionCache = true            // migrating serves no sessions: beside a running server
-		s, err := sqlite.OpenWith(path, opts) // opening migrates
-		if err != nil {
-			return err
-		}
-		return s.Close()
+	if drv.Migrate == nil {
+		return nil
 	}
-	return nil
+	return drv.Migrate(ctx, strings.TrimSpace(databaseURL), Options{}.driverOptions(d))
 }
 
 // SplitStore serves sessions and counters from Fast and everything else from Durable.

@@ -55,7 +55,7 @@ func TestKind(t *testing.T) {
 		{"mysql://u:secret@h/db", "", "", sqlite.Options{}},
 	}
 	for _, tc := range tests {
-		k, p, opts, err := kind(tc.in)
+		k, p, opts, err := sqliteKind(tc.in)
 		if k != tc.kind || p != tc.path || opts != tc.opts || (err == nil) != (tc.kind != "") {
 			t.Errorf("kind(%q) = %q, %q, %+v, %v; want %q, %q, %+v", tc.in, k, p, opts, err, tc.kind, tc.path, tc.opts)
 		}
@@ -63,6 +63,17 @@ func TestKind(t *testing.T) {
 			t.Errorf("error leaks the password: %v", err)
 		}
 	}
+}
+
+// sqliteKind is kind with, for SQLite, the file and the options store/sqlite opens it with.
+func sqliteKind(u string) (k, path string, opts sqlite.Options, err error) {
+	k, d, err := kind(u)
+	if k == "sqlite" {
+		path = d.DSN
+		opts = sqlite.Options{NoSessionCache: d.SQLiteNoSessionCache, SessionWriteDelay: d.SQLiteWriteDelay,
+			SyncSessionWrites: d.SQLiteSyncWrites}
+	}
+	return k, path, opts, err
 }
 
 func TestOpenSQLiteAndMigrate(t *testing.T) {
@@ -198,7 +209,7 @@ func FuzzKind(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, u string) {
-		k, path, opts, err := kind(u)
+		k, path, opts, err := sqliteKind(u)
 		if err != nil {
 			if k != "" {
 				t.Fatalf("kind(%q) = %q with error %v", u, k, err)

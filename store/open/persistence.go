@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/settings"
-	"github.com/rampart-go/rampart/store/redis"
+	"github.com/rampart-go/rampart/store/internal/redisinfo"
 )
 
 // RedisPersistence is whether one Redis server named by the settings keeps its data across a
@@ -25,8 +25,9 @@ type RedisPersistence struct {
 	// counters: the stack keeps lockout and 2FA counters in the database (see
 	// SplitStore.DurableCounters), so a restart of that Redis logs users out but unlocks no one.
 	HoldsLocks bool
-	// Persistence is what the server said (zero when Err is set).
-	Persistence redis.Persistence
+	// Persistence is what the server said (zero when Err is set); the type is
+	// store/redis.Persistence.
+	Persistence redisinfo.Persistence
 	// Err is set when the server could not be asked at all (unreachable, authentication,
 	// timeout).
 	Err error
@@ -34,7 +35,7 @@ type RedisPersistence struct {
 
 // Safe reports that the server was reached and keeps an append-only file.
 func (r RedisPersistence) Safe() bool {
-	return r.Err == nil && r.Persistence.Durability == redis.DurabilityAOF
+	return r.Err == nil && r.Persistence.Durability == redisinfo.DurabilityAOF
 }
 
 // Refuse reports a state the server should not start in, outside development and without the
@@ -43,7 +44,7 @@ func (r RedisPersistence) Safe() bool {
 // warned about, not refused: a clean restart keeps everything and only a crash loses the last
 // interval.
 func (r RedisPersistence) Refuse() bool {
-	return r.HoldsLocks && (r.Err != nil || r.Persistence.Durability < redis.DurabilitySnapshots)
+	return r.HoldsLocks && (r.Err != nil || r.Persistence.Durability < redisinfo.DurabilitySnapshots)
 }
 
 // Problem says what is wrong, naming the setting, the server and what a restart loses; "" when
@@ -64,9 +65,9 @@ func (r RedisPersistence) Problem() string {
 	switch {
 	case r.Err != nil:
 		return fmt.Sprintf("could not connect to %s to check that it persists: %v; if it does not, %s", srv, r.Err, restart)
-	case p.Durability == redis.DurabilityNone:
+	case p.Durability == redisinfo.DurabilityNone:
 		return fmt.Sprintf("%s does not persist (appendonly no, save \"\"): %s", srv, restart)
-	case p.Durability == redis.DurabilitySnapshots:
+	case p.Durability == redisinfo.DurabilitySnapshots:
 		m := fmt.Sprintf("%s keeps RDB snapshots only (save %q, appendonly no): a crash loses the %s changed since the last snapshot", srv, p.Save, lost)
 		if d, ok := p.LoneWrite(); ok {
 			return m + fmt.Sprintf(", and a single change waits up to %s for one", d)
@@ -86,7 +87,11 @@ const RedisPersistenceHint = "turn on the append-only file: appendonly yes and a
 func CheckRedisPersistence(ctx context.Context, databaseURL, redisURL string, timeout time.Duration) []RedisPersistence {
 	var out []RedisPersistence
 	probe := func(setting, raw string, holdsLocks bool) {
-		p, err := redis.ProbeURL(ctx, raw, timeout)
+		var p redisinfo.Persistence
+		drv, err := driver("redis")
+		if err == nil {
+			p, err = drv.ProbePersistence(ctx, raw, timeout)
+		}
 		if err != nil {
 			err = errors.New(scrub(err.Error(), raw))
 		}

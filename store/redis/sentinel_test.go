@@ -73,7 +73,7 @@ func TestSentinelFailover(t *testing.T) {
 	mgr := session.NewManager(s, session.Options{InsecureNoSecureCookie: true, Logger: slog.New(slog.DiscardHandler)})
 	app := mgr.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/login" {
-			if err := mgr.Login(w, r, "ann", "h"); err != nil {
+			if err := mgr.Login(r, "ann", "h"); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 			}
 			return
