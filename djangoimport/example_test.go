@@ -8,6 +8,7 @@ import (
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/djangoimport"
 	"github.com/rampart-go/rampart/settings"
+	_ "github.com/rampart-go/rampart/store/all" // the backend RAMPART_DATABASE_URL names
 )
 
 // An application that builds its own stack imports a Django site's accounts with it: the
@@ -19,7 +20,7 @@ func ExampleImport() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	stack, err := rampart.New(ctx, s, rampart.Options{Tool: true})
+	stack, err := rampart.New(ctx, s, rampart.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
