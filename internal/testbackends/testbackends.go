@@ -163,9 +163,18 @@ func RedisPair(t testing.TB, opt redis.Options) (a, b *redis.Store) {
 // must (NoSessionCache in both; see sqlite.ErrSessionsInUse); both are closed when the test ends.
 func SQLitePair(t testing.TB) (a, b *sqlite.Store) {
 	t.Helper()
+	return SQLitePairWith(t, sqlite.Options{})
+}
+
+// SQLitePairWith is SQLitePair with options (NoSessionCache is always set): for a test that
+// races many writers through both instances and judges counts, not latency, a longer
+// Options.Timeout keeps a loaded -race run from turning slowness into deadline errors.
+func SQLitePairWith(t testing.TB, opt sqlite.Options) (a, b *sqlite.Store) {
+	t.Helper()
+	opt.NoSessionCache = true
 	path := filepath.Join(t.TempDir(), "shared.db")
 	open := func() *sqlite.Store {
-		s, err := sqlite.OpenWith(path, sqlite.Options{NoSessionCache: true})
+		s, err := sqlite.OpenWith(path, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
