@@ -189,16 +189,10 @@ func (a *Accounts) Login(w http.ResponseWriter, r *http.Request, username, passw
 	if !a.allowLoginAttempt(w, r) {
 		return LoginAnswered
 	}
-	// A lock is refused before the hashing queue, so that a flood on a locked account
-	// neither waits for nor delays anyone's turn (a lock seen here is remembered, and the
-	// next attempts stop at Remembered above).
-	if d, err := a.st.Lockout.Check(ctx, username, ip); err != nil {
-		a.unavailable(w, r, err)
-		return LoginAnswered
-	} else if d.Locked {
-		a.locked(w, r, d)
-		return LoginAnswered
-	}
+	// No store read of the lock before the hashing queue: Remembered above answers a flood on
+	// a locked account from memory once this instance has seen the lock, and the three
+	// counter reads a Check would add to every login (TestStoreRoundTrips's budget) buy only
+	// the first refusal per instance; Begin below still refuses it, after its turn.
 	// The turn in the hashing queue comes before the lockout slot, so the slot is held for
 	// the hash alone and not through the queue wait (auth.Hasher.Admit).
 	hctx, done, err := a.st.Accounts.Hasher().Admit(ctx)
