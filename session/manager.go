@@ -38,6 +38,12 @@ const (
 	DefaultTouchInterval = time.Minute
 )
 
+// DefaultMaxSize is the default bound on a session's encoded data. A session holds a login,
+// a CSRF secret, a few flashes and small application values: well under a kilobyte. 64 KiB
+// leaves room for an application that keeps more, while a session that somehow keeps
+// growing is refused long before it can fill the store.
+const DefaultMaxSize = 64 << 10
+
 // userAgentMax bounds the user agent kept for session lists: enough to recognise a browser,
 // too little to store abuse.
 const userAgentMax = 256
@@ -70,6 +76,11 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives store failures and other events (default slog.Default()).
 	Logger *slog.Logger
+	// MaxSize bounds the encoded session data in bytes (default DefaultMaxSize). A change
+	// that would make the session larger is not saved: the request fails like a store
+	// outage (OnError, 503 by default; Login returns an error wrapping ErrTooLarge) and the
+	// stored session stays as it was.
+	MaxSize int
 	// OnError writes the response when the store fails (default: a plain 503). The headers
 	// the handler had set for its own response are removed before it is called.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
@@ -106,6 +117,10 @@ var ErrNoSession = errors.New("session: no session in request (is the Middleware
 // response headers were written.
 var ErrCommitted = errors.New("session: response headers already written")
 
+// ErrTooLarge is returned (wrapped) when a session would be saved with more than
+// Options.MaxSize bytes of data.
+var ErrTooLarge = errors.New("session: session data too large")
+
 // ErrNotLoggedIn is returned by EndOthers for an anonymous session.
 var ErrNotLoggedIn = errors.New("session: not logged in")
 
@@ -131,6 +146,9 @@ func NewManager(st store.Sessions, opts Options) *Manager {
 	}
 	if opts.TouchInterval > opts.IdleTimeout/2 {
 		opts.TouchInterval = opts.IdleTimeout / 2
+	}
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = DefaultMaxSize
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -247,7 +265,10 @@ func (m *Manager) lateSave(s *Session, status int) {
 	if s.empty() {
 		err = m.st.DeleteSession(ctx, s.key)
 	} else {
-		err = m.write(ctx, s, m.opts.Now(), s.p.encode(), true)
+		var data []byte
+		if data, err = m.encode(s.key, &s.p); err == nil {
+			err = m.write(ctx, s, m.opts.Now(), data, true)
+		}
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		m.logStoreError(ctx, "late_save", err)
@@ -315,6 +336,21 @@ func truncateUA(ua string) string {
 	return ua[:i]
 }
 
+// encode returns p's encoding, or an error wrapping ErrTooLarge when it exceeds
+// Options.MaxSize. key identifies the session in the error ("" for one not stored yet).
+func (m *Manager) encode(key string, p *payload) ([]byte, error) {
+	data := p.encode()
+	if len(data) > m.opts.MaxSize {
+		id := "new"
+		if key != "" {
+			id = derivePublicID(key)
+		}
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (session %s, %d flashes, %d values)",
+			ErrTooLarge, len(data), m.opts.MaxSize, id, len(p.flashes), len(p.vals))
+	}
+	return data, nil
+}
+
 // record builds the stored form of s as of now.
 func (m *Manager) record(s *Session, now time.Time, data []byte) store.Session {
 	exp := now.Add(m.opts.IdleTimeout)
@@ -378,13 +414,17 @@ func (s *Session) save(ctx context.Context, status int) error {
 			s.modified = false
 		case s.modified:
 			existed := s.stored
+			var data []byte
+			if data, err = m.encode(s.key, &s.p); err != nil {
+				return err
+			}
 			if s.token == "" {
 				s.token = newToken()
 				s.key = storeKey(s.token)
 				s.createdAt = now
 				s.sendCookie = true
 			}
-			err = m.write(ctx, s, now, s.p.encode(), existed)
+			err = m.write(ctx, s, now, data, existed)
 		case s.stored && now.Sub(s.lastSeen) >= m.opts.TouchInterval:
 			err = m.write(ctx, s, now, s.raw, true)
 		}
@@ -571,6 +611,12 @@ func (m *Manager) mutable(r *http.Request) (*Session, error) {
 // which is the safe side).
 func (m *Manager) rotate(ctx context.Context, s *Session, userID string, p payload, restart bool) error {
 	now := m.opts.Now()
+	// Checked before anything changes: a session too large to store stays as it was.
+	data, err := m.encode(s.key, &p)
+	if err != nil {
+		m.logStoreError(ctx, "rotate", err)
+		return err
+	}
 	if s.stored {
 		if err := m.st.DeleteSession(ctx, s.key); err != nil {
 			m.logStoreError(ctx, "rotate", err)
@@ -585,7 +631,7 @@ func (m *Manager) rotate(ctx context.Context, s *Session, userID string, p paylo
 	s.token = newToken()
 	s.key = storeKey(s.token)
 	s.userID, s.p, s.createdAt = userID, p, created
-	if err := m.write(ctx, s, now, p.encode(), false); err != nil {
+	if err := m.write(ctx, s, now, data, false); err != nil {
 		m.logStoreError(ctx, "rotate", err)
 		s.reset()
 		return err
@@ -597,6 +643,13 @@ func (m *Manager) rotate(ctx context.Context, s *Session, userID string, p paylo
 // logStoreError logs a store failure at error level, or at debug level when the request was
 // cancelled (a client that hung up is not a store outage; see store.LogLevel).
 func (m *Manager) logStoreError(ctx context.Context, op string, err error) {
+	if errors.Is(err, ErrTooLarge) {
+		// Not the store's fault: the application (or a client driving it) put too much in
+		// the session. Logged apart so that it is not mistaken for an outage.
+		m.opts.Logger.LogAttrs(ctx, slog.LevelError, "session too large; not saved",
+			slog.String("event", "session.too_large"), slog.String("op", op), slog.Any("err", err))
+		return
+	}
 	m.opts.Logger.LogAttrs(ctx, store.LogLevel(ctx, err), "session store failed",
 		slog.String("event", "session.store_error"), slog.String("op", op), slog.Any("err", err))
 }
