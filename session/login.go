@@ -17,7 +17,8 @@ import (
 // ID and keeps the data, like Django's update_session_auth_hash.
 //
 // On a store error the session is left anonymous and the error returned (the caller should
-// answer 503). The new cookie goes out with the response's headers (the middleware writes it).
+// answer 503). A session that would exceed Options.MaxSize is left as it was, and the error
+// wraps ErrTooLarge. The new cookie goes out with the response's headers (the middleware writes it).
 func (m *Manager) Login(r *http.Request, userID, authHash string) error {
 	s, err := m.mutable(r)
 	if err != nil {
