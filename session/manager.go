@@ -16,13 +16,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"time"
 	"unicode/utf8"
 
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/internal/reqown"
-	"github.com/rampart-go/rampart/internal/vary"
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -37,6 +35,12 @@ const (
 	DefaultLifetime      = 12 * time.Hour
 	DefaultTouchInterval = time.Minute
 )
+
+// DefaultMaxSize is the default bound on a session's encoded data. A session holds a login,
+// a CSRF secret, a few flashes and small application values: well under a kilobyte. 64 KiB
+// leaves room for an application that keeps more, while a session that somehow keeps
+// growing is refused long before it can fill the store.
+const DefaultMaxSize = 64 << 10
 
 // userAgentMax bounds the user agent kept for session lists: enough to recognise a browser,
 // too little to store abuse.
@@ -70,6 +74,11 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives store failures and other events (default slog.Default()).
 	Logger *slog.Logger
+	// MaxSize bounds the encoded session data in bytes (default DefaultMaxSize). A change
+	// that would make the session larger is not saved: the request fails like a store
+	// outage (OnError, 503 by default; Login returns an error wrapping ErrTooLarge) and the
+	// stored session stays as it was.
+	MaxSize int
 	// OnError writes the response when the store fails (default: a plain 503). The headers
 	// the handler had set for its own response are removed before it is called.
 	OnError func(w http.ResponseWriter, r *http.Request, err error)
@@ -106,6 +115,10 @@ var ErrNoSession = errors.New("session: no session in request (is the Middleware
 // response headers were written.
 var ErrCommitted = errors.New("session: response headers already written")
 
+// ErrTooLarge is returned (wrapped) when a session would be saved with more than
+// Options.MaxSize bytes of data.
+var ErrTooLarge = errors.New("session: session data too large")
+
 // ErrNotLoggedIn is returned by EndOthers for an anonymous session.
 var ErrNotLoggedIn = errors.New("session: not logged in")
 
@@ -131,6 +144,9 @@ func NewManager(st store.Sessions, opts Options) *Manager {
 	}
 	if opts.TouchInterval > opts.IdleTimeout/2 {
 		opts.TouchInterval = opts.IdleTimeout / 2
+	}
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = DefaultMaxSize
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -183,6 +199,20 @@ func (m *Manager) fail(w http.ResponseWriter, r *http.Request, op string, err er
 	m.opts.OnError(w, r, err)
 }
 
+// logStoreError logs a store failure at error level, or at debug level when the request was
+// cancelled (a client that hung up is not a store outage; see store.LogLevel).
+func (m *Manager) logStoreError(ctx context.Context, op string, err error) {
+	if errors.Is(err, ErrTooLarge) {
+		// Not the store's fault: the application (or a client driving it) put too much in
+		// the session. Logged apart so that it is not mistaken for an outage.
+		m.opts.Logger.LogAttrs(ctx, slog.LevelError, "session too large; not saved",
+			slog.String("event", "session.too_large"), slog.String("op", op), slog.Any("err", err))
+		return
+	}
+	m.opts.Logger.LogAttrs(ctx, store.LogLevel(ctx, err), "session store failed",
+		slog.String("event", "session.store_error"), slog.String("op", op), slog.Any("err", err))
+}
+
 // reqState puts a request's context (carrying the Session), the Session and its response
 // writer in one allocation: context.WithValue would add one more on every request.
 type reqState struct {
@@ -227,31 +257,6 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 			m.lateSave(s, st.w.status)
 		}
 	})
-}
-
-// lateSave stores changes made after the response had started: typically flashes consumed
-// or a CSRF secret created while a template was being written. A stored session needs no new
-// cookie, so it can still be saved (a failure can only be logged now); a session that does
-// not exist yet cannot, since its cookie can no longer be sent.
-func (m *Manager) lateSave(s *Session, status int) {
-	if status >= 500 {
-		return
-	}
-	ctx := s.r.Context()
-	if !s.stored {
-		m.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "session changed after the response started; not saved",
-			slog.String("event", "session.late_change"))
-		return
-	}
-	var err error
-	if s.empty() {
-		err = m.st.DeleteSession(ctx, s.key)
-	} else {
-		err = m.write(ctx, s, m.opts.Now(), s.p.encode(), true)
-	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		m.logStoreError(ctx, "late_save", err)
-	}
 }
 
 // load fills s from the store. A missing, expired or unreadable session leaves s anonymous
@@ -315,6 +320,21 @@ func truncateUA(ua string) string {
 	return ua[:i]
 }
 
+// encode returns p's encoding, or an error wrapping ErrTooLarge when it exceeds
+// Options.MaxSize. key identifies the session in the error ("" for one not stored yet).
+func (m *Manager) encode(key string, p *payload) ([]byte, error) {
+	data := p.encode()
+	if len(data) > m.opts.MaxSize {
+		id := "new"
+		if key != "" {
+			id = derivePublicID(key)
+		}
+		return nil, fmt.Errorf("%w: %d bytes, limit %d (session %s, %d flashes, %d values)",
+			ErrTooLarge, len(data), m.opts.MaxSize, id, len(p.flashes), len(p.vals))
+	}
+	return data, nil
+}
+
 // record builds the stored form of s as of now.
 func (m *Manager) record(s *Session, now time.Time, data []byte) store.Session {
 	exp := now.Add(m.opts.IdleTimeout)
@@ -357,401 +377,4 @@ func (m *Manager) write(ctx context.Context, s *Session, now time.Time, data []b
 	s.stored = true
 	s.modified = false
 	return nil
-}
-
-// save runs when the response starts: it stores what changed and decides the cookie.
-func (s *Session) save(ctx context.Context, status int) error {
-	m := s.m
-	now := m.opts.Now()
-	// Like Django, a failed (5xx) response saves nothing it changed; only cookie changes
-	// already made in the store by Login/RenewID/Logout are still sent.
-	if status < 500 {
-		var err error
-		switch {
-		case s.modified && s.empty():
-			if s.stored {
-				err = m.st.DeleteSession(ctx, s.key)
-				if err == nil {
-					s.reset()
-				}
-			}
-			s.modified = false
-		case s.modified:
-			existed := s.stored
-			if s.token == "" {
-				s.token = newToken()
-				s.key = storeKey(s.token)
-				s.createdAt = now
-				s.sendCookie = true
-			}
-			err = m.write(ctx, s, now, s.p.encode(), existed)
-		case s.stored && now.Sub(s.lastSeen) >= m.opts.TouchInterval:
-			err = m.write(ctx, s, now, s.raw, true)
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			// Ended by another request after we loaded it: stay ended, drop our changes.
-			m.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "session ended during request; changes dropped",
-				slog.String("event", "session.interrupted"), slog.String("session", derivePublicID(s.key)))
-			s.reset()
-			err = nil
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// setCookie adds the session's Set-Cookie (new token or expiry) to h, if any is due.
-func (s *Session) setCookie(h http.Header) {
-	m := s.m
-	c := http.Cookie{
-		Name: m.cookieName, Path: "/", HttpOnly: true,
-		Secure: !m.opts.InsecureNoSecureCookie, SameSite: http.SameSiteLaxMode,
-	}
-	if m.opts.SameSiteStrict {
-		c.SameSite = http.SameSiteStrictMode
-	}
-	switch {
-	case s.stored && s.sendCookie:
-		c.Value = s.token
-		if !m.opts.ExpireAtBrowserClose {
-			left := s.createdAt.Add(m.opts.Lifetime).Sub(m.opts.Now())
-			c.MaxAge = max(int((left+time.Second-1)/time.Second), 1)
-		}
-	case !s.stored && s.hadCookie:
-		c.MaxAge = -1
-	default:
-		if s.hadCookie {
-			vary.Cookie(h)
-		}
-		return
-	}
-	h.Add("Set-Cookie", c.String())
-	vary.Cookie(h)
-	if h.Get("Cache-Control") == "" {
-		// A shared cache must never hand one user's session cookie to another.
-		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
-	}
-}
-
-// writer saves the session just before the response headers go out, the last moment the
-// cookie can still be set and a store failure can still turn into a 503.
-type writer struct {
-	http.ResponseWriter
-	s      *Session
-	status int // status the response was committed with
-	failed bool
-}
-
-var errUnavailable = errors.New("session: store unavailable")
-
-// commit saves the session and sets the cookie; it reports false when the store failed and
-// the error response was written instead.
-func (w *writer) commit(status int) bool {
-	s := w.s
-	s.committed = true
-	w.status = status
-	if err := s.save(s.r.Context(), status); err != nil {
-		w.failed = true
-		s.m.fail(w.ResponseWriter, s.r, "save", err)
-		return false
-	}
-	s.setCookie(w.ResponseWriter.Header())
-	return true
-}
-
-func (w *writer) WriteHeader(code int) {
-	if w.failed {
-		return
-	}
-	// 1xx informational responses (103 Early Hints) come before the real one, except 101
-	// which ends HTTP for the connection.
-	if !w.s.committed && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		if !w.commit(code) {
-			return
-		}
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *writer) Write(b []byte) (int, error) {
-	if !w.s.committed && !w.commit(http.StatusOK) {
-		return 0, errUnavailable
-	}
-	if w.failed {
-		return 0, errUnavailable
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// WriteString is Write for io.WriteString callers: the underlying writer's WriteString
-// (net/http has one) is used, so the string is not copied into a new []byte.
-func (w *writer) WriteString(str string) (int, error) {
-	if !w.s.committed && !w.commit(http.StatusOK) {
-		return 0, errUnavailable
-	}
-	if w.failed {
-		return 0, errUnavailable
-	}
-	return io.WriteString(w.ResponseWriter, str)
-}
-
-// Flush commits the session and flushes, for streaming handlers.
-func (w *writer) Flush() {
-	if !w.s.committed && !w.commit(http.StatusOK) {
-		return
-	}
-	if w.failed {
-		return
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer (Hijack, deadlines).
-func (w *writer) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// Login logs userID in on the request's session: it issues a new token (the old one is
-// deleted from the store at once, so a token planted before login — session fixation — is
-// worthless), records userID and authHash, restarts the absolute lifetime and saves. Values
-// of an anonymous session (a cart) are kept; those of another user's session are dropped.
-// Calling it again for the same user (after a password change, with the new hash) renews the
-// ID and keeps the data, like Django's update_session_auth_hash.
-//
-// On a store error the session is left anonymous and the error returned (the caller should
-// answer 503). The new cookie goes out with the response's headers (the middleware writes it).
-func (m *Manager) Login(r *http.Request, userID, authHash string) error {
-	s, err := m.mutable(r)
-	if err != nil {
-		return err
-	}
-	if userID == "" {
-		return errors.New("session: Login with an empty user ID")
-	}
-	p := s.p
-	if s.userID != "" && s.userID != userID {
-		p = payload{}
-	}
-	p.authHash = authHash
-	return m.rotate(r.Context(), s, userID, p, true)
-}
-
-// RenewID gives the session a new token and deletes the old one at once, keeping its data
-// and lifetime. Call it on any privilege change other than login (the auth layer rotates
-// the CSRF secret separately).
-func (m *Manager) RenewID(r *http.Request) error {
-	s, err := m.mutable(r)
-	if err != nil {
-		return err
-	}
-	if !s.stored {
-		if s.token != "" { // issued earlier in this request, not saved yet
-			s.token = newToken()
-			s.key = storeKey(s.token)
-			s.sendCookie = true
-		}
-		return nil
-	}
-	return m.rotate(r.Context(), s, s.userID, s.p, false)
-}
-
-func (m *Manager) mutable(r *http.Request) (*Session, error) {
-	s := FromRequest(r)
-	if s == nil {
-		return nil, ErrNoSession
-	}
-	if s.committed {
-		return nil, ErrCommitted
-	}
-	return s, nil
-}
-
-// rotate moves s to a new token holding userID and p: delete the old row first (if that
-// fails nothing has changed), then save the new one (if that fails the user is logged out,
-// which is the safe side).
-func (m *Manager) rotate(ctx context.Context, s *Session, userID string, p payload, restart bool) error {
-	now := m.opts.Now()
-	if s.stored {
-		if err := m.st.DeleteSession(ctx, s.key); err != nil {
-			m.logStoreError(ctx, "rotate", err)
-			return err
-		}
-	}
-	created := s.createdAt
-	if restart || created.IsZero() {
-		created = now
-	}
-	s.reset()
-	s.token = newToken()
-	s.key = storeKey(s.token)
-	s.userID, s.p, s.createdAt = userID, p, created
-	if err := m.write(ctx, s, now, p.encode(), false); err != nil {
-		m.logStoreError(ctx, "rotate", err)
-		s.reset()
-		return err
-	}
-	s.sendCookie = true
-	return nil
-}
-
-// logStoreError logs a store failure at error level, or at debug level when the request was
-// cancelled (a client that hung up is not a store outage; see store.LogLevel).
-func (m *Manager) logStoreError(ctx context.Context, op string, err error) {
-	m.opts.Logger.LogAttrs(ctx, store.LogLevel(ctx, err), "session store failed",
-		slog.String("event", "session.store_error"), slog.String("op", op), slog.Any("err", err))
-}
-
-// Logout deletes the session from the store and expires the cookie; the request goes on
-// with an empty anonymous session (a flash set afterwards starts a new one). On a store
-// error nothing changes and the error is returned: the session is still valid, and the
-// caller should answer 503 rather than claim the user is logged out.
-func (m *Manager) Logout(r *http.Request) error {
-	s, err := m.mutable(r)
-	if err != nil {
-		return err
-	}
-	if s.stored {
-		if err := m.st.DeleteSession(r.Context(), s.key); err != nil {
-			m.logStoreError(r.Context(), "logout", err)
-			return err
-		}
-	}
-	s.reset()
-	return nil
-}
-
-// CSRFSecret returns the CSRF secret kept in the request's session (the csrf package keeps
-// its secret server-side through this method and SetCSRFSecret).
-func (m *Manager) CSRFSecret(r *http.Request) (string, bool) {
-	s := FromRequest(r)
-	if s == nil || s.p.csrf == "" {
-		return "", false
-	}
-	return s.p.csrf, true
-}
-
-// SetCSRFSecret keeps secret in the request's session, under a field of its own that no
-// application key can overwrite. It survives ID rotation; Login for another user and Logout
-// drop it. For a session that is not stored yet it must be called before the response
-// starts (ErrCommitted otherwise: the new cookie could not be sent); for a stored one it may
-// be called later, even while a template is being written. w is unused: the signature is
-// csrf.Store's, whose cookie store needs it.
-func (m *Manager) SetCSRFSecret(w http.ResponseWriter, r *http.Request, secret string) error {
-	s := FromRequest(r)
-	if s == nil {
-		return ErrNoSession
-	}
-	if s.p.csrf != secret {
-		if s.committed && !s.stored { // a new session's cookie can no longer be sent
-			return ErrCommitted
-		}
-		s.p.csrf = secret
-		s.modified = true
-	}
-	return nil
-}
-
-// Info describes one of a user's sessions, for a "your sessions" page.
-type Info struct {
-	// PublicID identifies the session in forms and URLs (for End). It is derived from the
-	// store key by a one-way hash: it cannot be turned into a cookie.
-	PublicID  string
-	CreatedAt time.Time
-	LastSeen  time.Time
-	// IP and UserAgent are those of the last request that wrote the session (they are
-	// refreshed at most every TouchInterval).
-	IP        netip.Addr
-	UserAgent string
-	// Current is true for the session of the request whose context was passed to List.
-	Current bool
-}
-
-// List returns the live sessions of userID, most recently seen first. Pass the request's
-// context (r.Context()) so that the request's own session is marked Current.
-func (m *Manager) List(ctx context.Context, userID string) ([]Info, error) {
-	if userID == "" {
-		return nil, nil // anonymous sessions have no index
-	}
-	recs, err := m.st.UserSessions(ctx, userID, m.opts.Now())
-	if err != nil {
-		m.logStoreError(ctx, "list", err)
-		return nil, err
-	}
-	cur := fromContext(ctx)
-	out := make([]Info, 0, len(recs))
-	for _, rec := range recs {
-		ip, _ := netip.ParseAddr(rec.IP)
-		out = append(out, Info{
-			PublicID:  derivePublicID(rec.Key),
-			CreatedAt: rec.CreatedAt,
-			LastSeen:  rec.LastSeen,
-			IP:        ip,
-			UserAgent: rec.UserAgent,
-			Current:   cur != nil && cur.stored && cur.key == rec.Key,
-		})
-	}
-	return out, nil
-}
-
-// End ends userID's session with the given public ID. It returns an error wrapping
-// store.ErrNotFound when userID has no such session (so a user cannot end someone else's).
-// Ending the request's own session leaves the request anonymous and expires its cookie.
-func (m *Manager) End(ctx context.Context, userID, publicID string) error {
-	if userID == "" || !validPublicID(publicID) {
-		return fmt.Errorf("session: malformed session id: %w", store.ErrNotFound)
-	}
-	recs, err := m.st.UserSessions(ctx, userID, m.opts.Now())
-	if err != nil {
-		m.logStoreError(ctx, "end", err)
-		return err
-	}
-	for _, rec := range recs {
-		if derivePublicID(rec.Key) != publicID {
-			continue
-		}
-		if err := m.st.DeleteSession(ctx, rec.Key); err != nil {
-			m.logStoreError(ctx, "end", err)
-			return err
-		}
-		if cur := fromContext(ctx); cur != nil && cur.stored && cur.key == rec.Key {
-			cur.reset()
-		}
-		return nil
-	}
-	return fmt.Errorf("session: no session %s for this user: %w", publicID, store.ErrNotFound)
-}
-
-// EndOthers ends every session of the request's user except the request's own (offered
-// after a password or second-factor change, ASVS V7.4.3) and reports how many ended.
-func (m *Manager) EndOthers(r *http.Request) (int, error) {
-	s := FromRequest(r)
-	if s == nil {
-		return 0, ErrNoSession
-	}
-	if s.userID == "" || !s.stored {
-		return 0, ErrNotLoggedIn
-	}
-	n, err := m.st.DeleteUserSessions(r.Context(), s.userID, s.key)
-	if err != nil {
-		m.logStoreError(r.Context(), "end_others", err)
-	}
-	return n, err
-}
-
-// EndAll ends every session of userID (password change or reset, account disabled, admin
-// action) and reports how many ended. If ctx is a request's context whose session belongs
-// to userID, that request continues anonymous and its cookie is expired.
-func (m *Manager) EndAll(ctx context.Context, userID string) (int, error) {
-	if userID == "" {
-		return 0, errors.New("session: EndAll with an empty user ID")
-	}
-	n, err := m.st.DeleteUserSessions(ctx, userID, "")
-	if err != nil {
-		m.logStoreError(ctx, "end_all", err)
-		return n, err
-	}
-	if cur := fromContext(ctx); cur != nil && cur.userID == userID {
-		cur.reset()
-	}
-	return n, nil
 }

@@ -138,10 +138,23 @@ func (s *Session) Clear() {
 	s.modified = true
 }
 
-// Flash queues msg to be shown on a later request (typically after a redirect).
+// maxFlashes bounds the flashes a session keeps. Every request may queue one, and a client
+// that keeps posting without ever loading the page that shows them (an empty comment, over
+// and over) would otherwise grow its own session, rewritten in the shared store on each
+// request, without limit. Ten is more than any page shows at once.
+const maxFlashes = 10
+
+// Flash queues msg to be shown on a later request (typically after a redirect). A session
+// keeps at most the 10 newest flashes: queueing an eleventh drops the oldest.
 func (s *Session) Flash(msg string) {
 	if s == nil {
 		return
+	}
+	if n := len(s.p.flashes); n >= maxFlashes {
+		// Shift in place rather than reslice, so the backing array does not creep forward
+		// and reallocate on every call.
+		copy(s.p.flashes, s.p.flashes[n-maxFlashes+1:])
+		s.p.flashes = s.p.flashes[:maxFlashes-1]
 	}
 	s.p.flashes = append(s.p.flashes, msg)
 	s.modified = true
