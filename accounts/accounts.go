@@ -87,6 +87,12 @@ type Options struct {
 	// device is sent to the enrolment page from every page but the account routes. The zero
 	// value, TwoFactorOptional, leaves it to each user.
 	RequireTwoFactor TwoFactorPolicy
+	// Passkeys turns on passkeys (WebAuthn): the pages to add and remove them, passwordless
+	// login, and re-authentication with one. Nil leaves them off and the WebAuthn library out
+	// of the binary; accounts/passkeys.New builds one on the stack's store:
+	//
+	//	acc, err := accounts.New(stack, accounts.Options{Passkeys: passkeys.New(stack, passkey.Options{})})
+	Passkeys Passkeys
 	// ConfirmMaxAge is how long a confirmation link works. Zero means DefaultConfirmMaxAge.
 	ConfirmMaxAge time.Duration
 	// Now is the clock; nil means time.Now.
@@ -195,9 +201,8 @@ func New(st *rampart.Stack, opts Options) (*Accounts, error) {
 	a.mux.Handle("POST "+p+"/sessions", a.RequireRecentAuth(http.HandlerFunc(a.sessions)))
 	a.mux.Handle("GET "+p+"/confirm", a.RequireLogin(http.HandlerFunc(a.confirm)))
 	a.mux.Handle("POST "+p+"/confirm", a.RequireLogin(http.HandlerFunc(a.confirm)))
-	a.mux.HandleFunc("GET "+p+"/static/passkeys.js", servePasskeysJS)
-	if err := a.passkeyRoutes(); err != nil {
-		return nil, err
+	if opts.Passkeys != nil {
+		a.passkeyRoutes(opts.Passkeys)
 	}
 	return a, nil
 }
@@ -273,6 +278,8 @@ type Page struct {
 	Form map[string]string
 	// Next is the checked destination after the page's form succeeds.
 	Next string
+	// Passkeys is set when passkeys are on (Options.Passkeys): the layout links their pages.
+	Passkeys bool
 	// Data is the page's own: TwoFactorData, []SessionRow, PasskeyData, ConfirmData,
 	// RegisterDoneData, ConfirmEmailData; []string for register (the password rules); a
 	// string for reset_confirm (the form's action, empty for an invalid link).
@@ -286,6 +293,7 @@ func (a *Accounts) render(w http.ResponseWriter, r *http.Request, status int, na
 	p.CSRFField = csrf.TemplateField(r)
 	p.Flashes = session.FromRequest(r).Flashes()
 	p.Prefix = a.prefix
+	p.Passkeys = a.pk != nil
 	if wantsJSON(r) {
 		jp := jsonPage{Title: p.Title, Errors: p.Errors, Flashes: p.Flashes, Form: p.Form, Next: p.Next, Data: p.Data}
 		if p.User != nil {
