@@ -1,12 +1,15 @@
 // Package accounts is rampart's account system as one mountable handler: registration, login
 // with lockout and a second factor, logout, password change and reset, TOTP enrolment,
-// passkeys and the user's sessions, in the order Django's auth and django-two-factor-auth
-// apply them, plus the request's user, guards (login, staff, second factor, recent
-// authentication) and a login function for custom pages.
+// passkeys (opt-in: Options.Passkeys) and the user's sessions, in the order Django's auth and
+// django-two-factor-auth apply them, plus the request's user, guards (login, staff, second
+// factor, recent authentication) and a login function for custom pages.
 //
 //	acc, err := accounts.New(stack, accounts.Options{})
 //	mux.Handle("GET /{$}", acc.RequireLogin(home))
 //	http.ListenAndServe(addr, stack.Handler(acc.Handler(mux)))
+//
+// Passkeys are turned on with a [Passkeys] from the accounts/passkeys package, which links the
+// WebAuthn library only into the applications that use it.
 //
 // Every step that makes the model hold is done here, once, so an application cannot leave one
 // out: the per-IP login limit, a lockout slot taken before any password hash, the second
