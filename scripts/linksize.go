@@ -101,7 +101,10 @@ func main() {
 // pkgOf returns the import path of a symbol's package: "type:*github.com/a/b.T" and
 // "go:itab.*github.com/a/b.T,io.Reader" give "github.com/a/b"; "" when it has none.
 func pkgOf(name string) string {
-	for _, p := range []string{"type:.eq.", "type:.hash.", "type:", "go:itab.", "go:info.", "go:string.", "go:"} {
+	if strings.HasPrefix(name, "go:func.") || strings.HasPrefix(name, "go:string.") {
+		return "" // function metadata and string data of every package
+	}
+	for _, p := range []string{"type:.eq.", "type:.hash.", "type:", "go:itab.", "go:info.", "go:"} {
 		if strings.HasPrefix(name, p) {
 			name = name[len(p):]
 			break
@@ -112,6 +115,9 @@ func pkgOf(name string) string {
 		if strings.HasPrefix(name, p) {
 			return ""
 		}
+	}
+	if i := strings.IndexByte(name, '['); i >= 0 {
+		name = name[:i] // type arguments name other packages: slices.Sort[go.shape.*net/http.T]
 	}
 	slash := strings.LastIndexByte(name, '/')
 	dot := strings.IndexByte(name[slash+1:], '.')
