@@ -1,12 +1,15 @@
 // Package accounts is rampart's account system as one mountable handler: registration, login
 // with lockout and a second factor, logout, password change and reset, TOTP enrolment,
-// passkeys and the user's sessions, in the order Django's auth and django-two-factor-auth
-// apply them, plus the request's user, guards (login, staff, second factor, recent
-// authentication) and a login function for custom pages.
+// passkeys (opt-in: Options.Passkeys) and the user's sessions, in the order Django's auth and
+// django-two-factor-auth apply them, plus the request's user, guards (login, staff, second
+// factor, recent authentication) and a login function for custom pages.
 //
 //	acc, err := accounts.New(stack, accounts.Options{})
 //	mux.Handle("GET /{$}", acc.RequireLogin(home))
 //	http.ListenAndServe(addr, stack.Handler(acc.Handler(mux)))
+//
+// Passkeys are turned on with a [Passkeys] from the accounts/passkeys package, which links the
+// WebAuthn library only into the applications that use it.
 //
 // Every step that makes the model hold is done here, once, so an application cannot leave one
 // out: the per-IP login limit, a lockout slot taken before any password hash, the second
@@ -87,6 +90,12 @@ type Options struct {
 	// device is sent to the enrolment page from every page but the account routes. The zero
 	// value, TwoFactorOptional, leaves it to each user.
 	RequireTwoFactor TwoFactorPolicy
+	// Passkeys turns on passkeys (WebAuthn): the pages to add and remove them, passwordless
+	// login, and re-authentication with one. Nil leaves them off and the WebAuthn library out
+	// of the binary; accounts/passkeys.New builds one on the stack's store:
+	//
+	//	acc, err := accounts.New(stack, accounts.Options{Passkeys: passkeys.New(stack, passkey.Options{})})
+	Passkeys Passkeys
 	// ConfirmMaxAge is how long a confirmation link works. Zero means DefaultConfirmMaxAge.
 	ConfirmMaxAge time.Duration
 	// Now is the clock; nil means time.Now.
@@ -195,9 +204,8 @@ func New(st *rampart.Stack, opts Options) (*Accounts, error) {
 	a.mux.Handle("POST "+p+"/sessions", a.RequireRecentAuth(http.HandlerFunc(a.sessions)))
 	a.mux.Handle("GET "+p+"/confirm", a.RequireLogin(http.HandlerFunc(a.confirm)))
 	a.mux.Handle("POST "+p+"/confirm", a.RequireLogin(http.HandlerFunc(a.confirm)))
-	a.mux.HandleFunc("GET "+p+"/static/passkeys.js", servePasskeysJS)
-	if err := a.passkeyRoutes(); err != nil {
-		return nil, err
+	if opts.Passkeys != nil {
+		a.passkeyRoutes(opts.Passkeys)
 	}
 	return a, nil
 }
@@ -273,6 +281,8 @@ type Page struct {
 	Form map[string]string
 	// Next is the checked destination after the page's form succeeds.
 	Next string
+	// Passkeys is set when passkeys are on (Options.Passkeys): the layout links their pages.
+	Passkeys bool
 	// Data is the page's own: TwoFactorData, []SessionRow, PasskeyData, ConfirmData,
 	// RegisterDoneData, ConfirmEmailData; []string for register (the password rules); a
 	// string for reset_confirm (the form's action, empty for an invalid link).
@@ -286,6 +296,7 @@ func (a *Accounts) render(w http.ResponseWriter, r *http.Request, status int, na
 	p.CSRFField = csrf.TemplateField(r)
 	p.Flashes = session.FromRequest(r).Flashes()
 	p.Prefix = a.prefix
+	p.Passkeys = a.pk != nil
 	if wantsJSON(r) {
 		jp := jsonPage{Title: p.Title, Errors: p.Errors, Flashes: p.Flashes, Form: p.Form, Next: p.Next, Data: p.Data}
 		if p.User != nil {

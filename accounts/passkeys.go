@@ -1,9 +1,11 @@
 package accounts
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -11,11 +13,30 @@ import (
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csp"
 	"github.com/rampart-go/rampart/csrf"
-	"github.com/rampart-go/rampart/passkey"
+	"github.com/rampart-go/rampart/internal/passkeyerr"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
-	"github.com/rampart-go/rampart/store/memory"
 )
+
+// Passkeys runs the WebAuthn ceremonies behind the passkey routes (Options.Passkeys). Build
+// one with the accounts/passkeys package: it is kept out of this package so that an
+// application without passkeys does not link the WebAuthn library (CBOR, TPM attestation, JWT:
+// about 3 MB). The errors are the passkey package's (passkeyerr.ErrInvalid, ...).
+type Passkeys interface {
+	// BeginRegistration starts adding a passkey for u; the result is sent to the browser as JSON.
+	BeginRegistration(r *http.Request, u *store.User) (any, error)
+	// FinishRegistration checks the browser's response and stores the passkey under name.
+	FinishRegistration(r *http.Request, u *store.User, name string, body io.Reader) (PasskeyRow, error)
+	// BeginLogin starts a login (or a re-authentication) with any passkey of this site.
+	BeginLogin(r *http.Request) (any, error)
+	// FinishLogin checks the browser's response and returns the passkey's owner. With
+	// passkeyerr.ErrCloned it still names the owner, for the audit trail.
+	FinishLogin(r *http.Request, body io.Reader) (userID string, err error)
+	// List returns userID's passkeys, oldest first.
+	List(ctx context.Context, userID string) ([]PasskeyRow, error)
+	// Delete removes userID's passkey id; store.ErrNotFound when userID has none with it.
+	Delete(ctx context.Context, userID string, id []byte) error
+}
 
 // Audit kinds of the passkey routes (the audit package's list covers the contract routes).
 const (
@@ -30,20 +51,17 @@ const (
 // bound), so it completes the login without the TOTP step.
 type passkeys struct {
 	*Accounts
-	m *passkey.Manager
+	m Passkeys
 }
 
 // passkeyRoutes registers the passkey routes on a's mux. Adding a passkey is a sensitive
 // action (a stolen session would gain a lasting way in), so it needs recent authentication;
 // the registration ceremony's begin and finish are JSON requests and get 403 without it.
-func (a *Accounts) passkeyRoutes() error {
-	ps, ok := a.st.Store.(store.Passkeys)
-	if !ok {
-		ps = memory.New() // a store without passkeys (none in this module): not durable
-	}
-	p := &passkeys{Accounts: a, m: passkey.New(passkey.FromStore(ps), passkey.Options{Now: a.now})}
+func (a *Accounts) passkeyRoutes(m Passkeys) {
+	p := &passkeys{Accounts: a, m: m}
 	a.pk = p
 	pre := a.prefix
+	a.mux.HandleFunc("GET "+pre+"/static/passkeys.js", servePasskeysJS)
 	a.mux.Handle("GET "+pre+"/passkeys", a.RequireLogin(http.HandlerFunc(p.page)))
 	a.mux.Handle("POST "+pre+"/passkeys", a.RequireRecentAuth(http.HandlerFunc(p.delete)))
 	a.mux.Handle("POST "+pre+"/passkeys/begin-register", a.RequireRecentAuth(http.HandlerFunc(p.beginRegister)))
@@ -53,10 +71,10 @@ func (a *Accounts) passkeyRoutes() error {
 	a.mux.HandleFunc("GET "+pre+"/login/passkey", p.loginPage)
 	a.mux.HandleFunc("POST "+pre+"/login/passkey/begin", p.beginLogin)
 	a.mux.HandleFunc("POST "+pre+"/login/passkey/finish", p.finishLogin)
-	return nil
 }
 
-// PasskeyRow is one line of the passkey list.
+// PasskeyRow is one line of the passkey list. ID is the credential ID, base64url without
+// padding (the value the delete form posts).
 type PasskeyRow struct {
 	ID, Name string
 	Created  time.Time
@@ -72,15 +90,12 @@ type PasskeyData struct {
 }
 
 func (p *passkeys) page(w http.ResponseWriter, r *http.Request) {
-	list, err := p.m.Store().Credentials(r.Context(), User(r).ID)
+	list, err := p.m.List(r.Context(), User(r).ID)
 	if err != nil {
 		p.unavailable(w, r, err)
 		return
 	}
-	d := PasskeyData{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r)}
-	for _, c := range list {
-		d.Passkeys = append(d.Passkeys, PasskeyRow{ID: base64.RawURLEncoding.EncodeToString(c.ID), Name: c.Name, Created: c.CreatedAt, LastUsed: c.LastUsed})
-	}
+	d := PasskeyData{Nonce: csp.Nonce(r), CSRFToken: csrf.Token(r), Passkeys: list}
 	p.render(w, r, http.StatusOK, "passkeys", Page{Title: "Passkeys", Data: d})
 }
 
@@ -96,7 +111,7 @@ func (p *passkeys) delete(w http.ResponseWriter, r *http.Request) {
 		p.st.Errors.WriteMessage(w, r, http.StatusBadRequest, "Unknown passkey.")
 		return
 	}
-	err = p.m.Store().DeleteCredential(r.Context(), u.ID, id)
+	err = p.m.Delete(r.Context(), u.ID, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		p.st.Errors.WriteMessage(w, r, http.StatusNotFound, "Unknown passkey.")
@@ -126,26 +141,22 @@ func jsonError(w http.ResponseWriter, status int, msg string) {
 // ceremonyError maps the passkey package's errors to statuses; a store failure is 503.
 func (p *passkeys) ceremonyError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, passkey.ErrNoCeremony):
+	case errors.Is(err, passkeyerr.ErrNoCeremony):
 		jsonError(w, http.StatusBadRequest, "The passkey request expired. Please try again.")
-	case errors.Is(err, passkey.ErrInvalid):
+	case errors.Is(err, passkeyerr.ErrInvalid):
 		jsonError(w, http.StatusBadRequest, "The passkey response was not valid.")
-	case errors.Is(err, passkey.ErrUnknownCredential):
+	case errors.Is(err, passkeyerr.ErrUnknownCredential):
 		jsonError(w, http.StatusUnauthorized, "This passkey is not registered here.")
-	case errors.Is(err, passkey.ErrCloned):
+	case errors.Is(err, passkeyerr.ErrCloned):
 		jsonError(w, http.StatusForbidden, "This passkey was refused. Please contact support.")
-	case errors.Is(err, passkey.ErrRelyingParty):
+	case errors.Is(err, passkeyerr.ErrRelyingParty):
 		jsonError(w, http.StatusBadRequest, "Passkeys need the site's domain name, not an IP address.")
-	case errors.Is(err, passkey.ErrDuplicate):
+	case errors.Is(err, passkeyerr.ErrDuplicate):
 		jsonError(w, http.StatusConflict, "This passkey is already registered.")
 	default:
 		p.log.Log(r.Context(), store.LogLevel(r.Context(), err), "app: passkey store unavailable", "path", r.URL.Path, "err", err)
 		jsonError(w, http.StatusServiceUnavailable, "The service is temporarily unavailable. Please try again shortly.")
 	}
-}
-
-func passkeyUser(u *store.User) passkey.User {
-	return passkey.User{ID: u.ID, Name: u.Username, DisplayName: u.Username}
 }
 
 func (p *passkeys) beginRegister(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +165,7 @@ func (p *passkeys) beginRegister(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusUnauthorized, "Please log in first.")
 		return
 	}
-	opts, err := p.m.BeginRegistration(r, passkeyUser(u))
+	opts, err := p.m.BeginRegistration(r, u)
 	if err != nil {
 		p.ceremonyError(w, r, err)
 		return
@@ -168,14 +179,14 @@ func (p *passkeys) finishRegister(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusUnauthorized, "Please log in first.")
 		return
 	}
-	c, err := p.m.FinishRegistration(r, passkeyUser(u), r.URL.Query().Get("name"), r.Body)
+	c, err := p.m.FinishRegistration(r, u, r.URL.Query().Get("name"), r.Body)
 	if err != nil {
 		p.event(r, kindPasskeyAdd, u, "", "refused: "+err.Error())
 		p.ceremonyError(w, r, err)
 		return
 	}
 	p.event(r, kindPasskeyAdd, u, "", c.Name)
-	writeJSON(w, http.StatusOK, map[string]string{"id": base64.RawURLEncoding.EncodeToString(c.ID), "name": c.Name})
+	writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "name": c.Name})
 }
 
 func (p *passkeys) beginLogin(w http.ResponseWriter, r *http.Request) {
@@ -195,12 +206,12 @@ func (p *passkeys) finishLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	userID, _, err := p.m.FinishLogin(r, r.Body)
+	userID, err := p.m.FinishLogin(r, r.Body)
 	if err != nil {
 		switch {
-		case errors.Is(err, passkey.ErrCloned):
+		case errors.Is(err, passkeyerr.ErrCloned):
 			p.event(r, kindPasskeyClone, &store.User{ID: userID}, "", err.Error())
-		case errors.Is(err, passkey.ErrNoCeremony), errors.Is(err, passkey.ErrInvalid), errors.Is(err, passkey.ErrUnknownCredential):
+		case errors.Is(err, passkeyerr.ErrNoCeremony), errors.Is(err, passkeyerr.ErrInvalid), errors.Is(err, passkeyerr.ErrUnknownCredential):
 			p.event(r, audit.KindLoginFailure, nil, "", err.Error())
 		}
 		p.ceremonyError(w, r, err)
@@ -240,9 +251,9 @@ func (p *passkeys) finishLogin(w http.ResponseWriter, r *http.Request) {
 // refused and audited.
 func (p *passkeys) finishConfirm(w http.ResponseWriter, r *http.Request) {
 	u := User(r)
-	userID, _, err := p.m.FinishLogin(r, r.Body)
+	userID, err := p.m.FinishLogin(r, r.Body)
 	if err != nil {
-		if errors.Is(err, passkey.ErrCloned) {
+		if errors.Is(err, passkeyerr.ErrCloned) {
 			p.event(r, kindPasskeyClone, u, "", err.Error())
 		}
 		p.ceremonyError(w, r, err)
@@ -256,8 +267,11 @@ func (p *passkeys) finishConfirm(w http.ResponseWriter, r *http.Request) {
 	p.confirmed(w, r, u, "passkey")
 }
 
-// hasPasskeys reports whether u has a passkey to confirm with.
+// hasPasskeys reports whether u has a passkey to confirm with: never when passkeys are off.
 func (p *passkeys) hasPasskeys(r *http.Request, u *store.User) (bool, error) {
-	list, err := p.m.Store().Credentials(r.Context(), u.ID)
+	if p == nil {
+		return false, nil
+	}
+	list, err := p.m.List(r.Context(), u.ID)
 	return len(list) > 0, err
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/internal/passkeyerr"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 )
@@ -40,20 +41,20 @@ import (
 var (
 	// ErrNoCeremony: no ceremony was begun in this session, it expired, it was already
 	// finished, or it was begun for another user.
-	ErrNoCeremony = errors.New("passkey: no pending ceremony (expired or already used)")
+	ErrNoCeremony = passkeyerr.ErrNoCeremony
 	// ErrInvalid: the browser's response is malformed or fails verification (signature,
 	// challenge, origin, RP ID, user verification).
-	ErrInvalid = errors.New("passkey: invalid response")
+	ErrInvalid = passkeyerr.ErrInvalid
 	// ErrUnknownCredential: the credential is not registered (or was deleted).
-	ErrUnknownCredential = errors.New("passkey: unknown credential")
+	ErrUnknownCredential = passkeyerr.ErrUnknownCredential
 	// ErrCloned: the authenticator's signature counter did not move forward, so two copies
 	// of the private key may exist. The login is refused; the application should audit it.
-	ErrCloned = errors.New("passkey: signature counter did not increase (cloned authenticator?)")
+	ErrCloned = passkeyerr.ErrCloned
 	// ErrDuplicate: the credential is already registered.
-	ErrDuplicate = errors.New("passkey: credential already registered")
+	ErrDuplicate = passkeyerr.ErrDuplicate
 	// ErrRelyingParty: no valid relying party for this request, typically a site reached by
 	// IP address (an RP ID must be a domain name) or a misconfigured Options.RPID.
-	ErrRelyingParty = errors.New("passkey: no valid relying party for this host")
+	ErrRelyingParty = passkeyerr.ErrRelyingParty
 )
 
 // MaxResponseBytes bounds the browser's JSON response read by the Finish methods.

@@ -1,5 +1,5 @@
 // Command minimal is a complete application on rampart: registration, login with lockout and
-// two-factor, passkeys, password reset by mail, the user's sessions, logout, a page only
+// two-factor, password reset by mail, the user's sessions, logout, a page only
 // logged-in users see and an action that needs a recent password. Run it with
 // RAMPART_INSECURE_DEV=1 go run . (reset links go to the log in development).
 package main

@@ -17,9 +17,11 @@ import (
 
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/accounts"
+	"github.com/rampart-go/rampart/accounts/passkeys"
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/internal/bufpool"
+	"github.com/rampart-go/rampart/passkey"
 	"github.com/rampart-go/rampart/perms"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
@@ -64,7 +66,8 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 		a.comments = &memComments{}
 	}
 	own, _ := fs.Sub(templateFS, "templates")
-	acc, err := accounts.New(st, accounts.Options{Templates: own, Now: a.now})
+	acc, err := accounts.New(st, accounts.Options{Templates: own, Now: a.now,
+		Passkeys: passkeys.New(st, passkey.Options{Now: a.now})})
 	if err != nil {
 		return nil, err
 	}

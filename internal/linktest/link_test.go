@@ -65,14 +65,16 @@ func TestURLWithoutBackendFails(t *testing.T) {
 }
 
 // The root package, store/open and the other library packages an application imports link no
-// store driver and no browser: only store/sqlite, store/postgres, store/redis (and store/all)
-// do. The listing is the go command's, so it follows the real import graph.
+// store driver, no browser and no WebAuthn: only store/sqlite, store/postgres, store/redis (and
+// store/all) link a driver, only passkey and accounts/passkeys the WebAuthn library. The listing
+// is the go command's, so it follows the real import graph.
 func TestRootLinksNoBackend(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("the go command is not on PATH")
 	}
-	heavy := []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/redis/go-redis", "github.com/chromedp"}
+	heavy := []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/redis/go-redis", "github.com/chromedp",
+		"github.com/go-webauthn"} // passkeys are opt-in (accounts/passkeys)
 	for _, pkg := range []string{".", "./store/open", "./accounts", "./check", "./metrics", "./settings"} {
 		out, err := exec.Command(gobin, "-C", "../..", "list", "-deps", pkg).CombinedOutput()
 		if err != nil {
