@@ -29,7 +29,7 @@ func wantGrants(t *testing.T, ps store.Permissions, userID string, groups, perms
 	}
 }
 
-func version(t *testing.T, s store.Store, id string) int64 {
+func version(t *testing.T, s store.Users, id string) int64 {
 	t.Helper()
 	u, err := s.UserByID(context.Background(), id)
 	must(t, err)
@@ -37,8 +37,8 @@ func version(t *testing.T, s store.Store, id string) int64 {
 }
 
 // testPermissions checks grants to users and groups, membership, and the effective set.
-func testPermissions(t *testing.T, s store.Store) {
-	ps := permStore(t, s)
+func testPermissions(t *testing.T, s PermissionStore) {
+	ps := store.Permissions(s)
 	ctx := context.Background()
 	now := base()
 	alice, err := s.CreateUser(ctx, user("alice", "", now))
@@ -173,8 +173,8 @@ func testPermissions(t *testing.T, s store.Store) {
 
 // testPermsVersion checks that every change to what a user holds moves the user's
 // PermsVersion forward, and that CreateUser and UpdateUser cannot set it.
-func testPermsVersion(t *testing.T, s store.Store) {
-	ps := permStore(t, s)
+func testPermsVersion(t *testing.T, s PermissionStore) {
+	ps := store.Permissions(s)
 	ctx := context.Background()
 	now := base()
 	in := user("alice", "", now)
@@ -243,8 +243,8 @@ func testPermsVersion(t *testing.T, s store.Store) {
 
 // testGroupPermsRace grants to a group while users join it: whatever the interleaving, every
 // member ends with a version past the one it had when it saw the group's old permissions.
-func testGroupPermsRace(t *testing.T, s store.Store) {
-	ps := permStore(t, s)
+func testGroupPermsRace(t *testing.T, s PermissionStore) {
+	ps := store.Permissions(s)
 	ctx := context.Background()
 	now := base()
 	must(t, ps.CreateGroup(ctx, "g"))
