@@ -43,7 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	RunPasskeys(t, as[store.Passkeys](newStore, "store.Passkeys"))
 	RunPermissions(t, as[PermissionStore](newStore, "store.Permissions"))
 	RunAccountImporter(t, as[ImporterStore](newStore, "store.AccountImporter"))
-	run(t, newStore, []kindTest[store.Store]{{"Comments", testComments}, {"CommentDeleter", testCommentDeleter}, {"Sweep", testSweep}})
+	run(t, newStore, []kindTest[store.Store]{{"Sweep", testSweep}})
 }
 
 // RunSessions checks store.Sessions, and the optional UpdateSession (Updater) when the
@@ -1373,58 +1373,7 @@ func testUpdateSession(t *testing.T, s store.Sessions) {
 	}
 }
 
-func testComments(t *testing.T, s store.Store) {
-	cs, ok := s.(store.Comments)
-	if !ok {
-		t.Skip("store has no Comments")
-	}
-	ctx := context.Background()
-	now := base()
-	list, err := cs.RecentComments(ctx, 10)
-	must(t, err)
-	if len(list) != 0 {
-		t.Fatalf("fresh store has comments: %+v", list)
-	}
-	in := []store.Comment{
-		{UserID: "1", Username: "alice", Body: `<script>alert(1)</script><b>kept raw</b>`, CreatedAt: now},
-		{UserID: "2", Username: "bob", Body: "second\nline", CreatedAt: now.Add(time.Second)},
-		{Body: "anonymous", CreatedAt: now.Add(2 * time.Second)},
-	}
-	var ids []int64
-	for _, c := range in {
-		c.ID = 999 // ignored
-		got, err := cs.AddComment(ctx, c)
-		must(t, err)
-		if got.ID == 999 || got.ID == 0 || (len(ids) > 0 && got.ID <= ids[len(ids)-1]) {
-			t.Fatalf("AddComment ID = %d after %v", got.ID, ids)
-		}
-		ids = append(ids, got.ID)
-	}
-	list, err = cs.RecentComments(ctx, 2)
-	must(t, err)
-	if len(list) != 2 || list[0].ID != ids[2] || list[1].ID != ids[1] {
-		t.Fatalf("RecentComments(2) = %+v", list)
-	}
-	list, err = cs.RecentComments(ctx, 10)
-	must(t, err)
-	for i, c := range list {
-		want := in[len(in)-1-i]
-		if c.UserID != want.UserID || c.Username != want.Username || c.Body != want.Body || !c.CreatedAt.Equal(want.CreatedAt) {
-			t.Fatalf("comment %d = %+v, want %+v", i, c, want)
-		}
-	}
-	list, err = cs.RecentComments(ctx, 0)
-	must(t, err)
-	if len(list) != 0 {
-		t.Fatalf("RecentComments(0) = %d comments", len(list))
-	}
-}
-
-func testPasskeys(t *testing.T, s store.Passkeys) {
-	ps, ok := s.(store.Passkeys)
-	if !ok {
-		t.Skip("store has no Passkeys")
-	}
+func testPasskeys(t *testing.T, ps store.Passkeys) {
 	ctx := context.Background()
 	now := base()
 	list, err := ps.UserPasskeys(ctx, "1")
@@ -1498,7 +1447,7 @@ func testPasskeys(t *testing.T, s store.Passkeys) {
 	}
 
 	// Another user cannot delete the passkey; its owner can, once.
-	ok, err = ps.DeletePasskey(ctx, "2", a.ID)
+	ok, err := ps.DeletePasskey(ctx, "2", a.ID)
 	must(t, err)
 	if ok {
 		t.Fatal("user 2 deleted user 1's passkey")
@@ -1527,11 +1476,7 @@ func testPasskeys(t *testing.T, s store.Passkeys) {
 
 // testPasskeyUseRace: logins racing with one counter value (a cloned authenticator used twice
 // at once) are recorded once.
-func testPasskeyUseRace(t *testing.T, s store.Passkeys) {
-	ps, ok := s.(store.Passkeys)
-	if !ok {
-		t.Skip("store has no Passkeys")
-	}
+func testPasskeyUseRace(t *testing.T, ps store.Passkeys) {
 	ctx := context.Background()
 	now := base()
 	id := []byte("race")
