@@ -9,7 +9,7 @@
 //
 //	ck, err := perms.New(stack, perms.Options{Accounts: acc, Rules: []perms.Rule{
 //		func(ctx context.Context, u *store.User, perm string, obj any) (bool, error) {
-//			c, ok := obj.(store.Comment)
+//			c, ok := obj.(Comment) // the application's own type
 //			return ok && perm == "comments.delete" && c.UserID == u.ID, nil
 //		},
 //	}})

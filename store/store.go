@@ -219,34 +219,6 @@ type Store interface {
 	Close() error
 }
 
-// Comment is a piece of user content, kept raw; it is sanitised when rendered.
-type Comment struct {
-	ID        int64
-	UserID    string
-	Username  string
-	Body      string
-	CreatedAt time.Time
-}
-
-// Comments is the content table of the reference application (and a pattern for apps): user
-// HTML is stored as written and only ever rendered through the sanitize package.
-type Comments interface {
-	// AddComment stores c with a new ID and returns it.
-	AddComment(ctx context.Context, c Comment) (Comment, error)
-	// RecentComments returns up to limit comments, newest first.
-	RecentComments(ctx context.Context, limit int) ([]Comment, error)
-}
-
-// CommentDeleter is an optional extension of Comments for moderation: the reference app lets a
-// comment's author, or a user with the comments.delete permission, remove it. Every backend
-// in this module provides it.
-type CommentDeleter interface {
-	// CommentByID returns the comment with this ID, or ErrNotFound.
-	CommentByID(ctx context.Context, id int64) (Comment, error)
-	// DeleteComment removes the comment and reports whether it existed. IDs are never reused.
-	DeleteComment(ctx context.Context, id int64) (bool, error)
-}
-
 // Passkey is one WebAuthn credential (a passkey) registered by a user.
 type Passkey struct {
 	// ID is the credential ID chosen by the authenticator: arbitrary bytes, unique across users.
@@ -264,8 +236,8 @@ type Passkey struct {
 	LastUsed time.Time
 }
 
-// Passkeys keeps users' WebAuthn credentials. Like Comments it is optional: the passkey
-// layer checks for it with a type assertion, and every backend in this module provides it.
+// Passkeys keeps users' WebAuthn credentials. It is optional: the passkey layer checks for
+// it with a type assertion, and every backend in this module provides it.
 type Passkeys interface {
 	// AddPasskey stores p; ErrConflict when a passkey with the same ID exists (for any user).
 	AddPasskey(ctx context.Context, p Passkey) error

@@ -21,6 +21,7 @@ import (
 	"github.com/rampart-go/rampart/clientip"
 	"github.com/rampart-go/rampart/csrf"
 	"github.com/rampart-go/rampart/internal/bufpool"
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/passkey"
 	"github.com/rampart-go/rampart/perms"
 	"github.com/rampart-go/rampart/session"
@@ -40,7 +41,7 @@ type App struct {
 	mux      *http.ServeMux
 	handler  http.Handler
 	pages    map[string]*template.Template
-	comments store.Comments
+	comments comments.Store
 	perms    *perms.Checker
 	log      *slog.Logger
 	now      func() time.Time
@@ -60,7 +61,7 @@ func New(st *rampart.Stack, opts Options) (*App, error) {
 	if a.now == nil {
 		a.now = time.Now
 	}
-	if c, ok := st.Store.(store.Comments); ok {
+	if c, ok := comments.For(st.Store); ok {
 		a.comments = c
 	} else {
 		a.comments = &memComments{}
@@ -160,10 +161,10 @@ func (a *App) event(r *http.Request, kind string, u *store.User, username, detai
 // memComments keeps comments in memory for stores that do not persist them.
 type memComments struct {
 	mu   sync.Mutex
-	list []store.Comment
+	list []comments.Comment
 }
 
-func (m *memComments) AddComment(_ context.Context, c store.Comment) (store.Comment, error) {
+func (m *memComments) AddComment(_ context.Context, c comments.Comment) (comments.Comment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c.ID = int64(len(m.list) + 1)
@@ -171,10 +172,10 @@ func (m *memComments) AddComment(_ context.Context, c store.Comment) (store.Comm
 	return c, nil
 }
 
-func (m *memComments) RecentComments(_ context.Context, limit int) ([]store.Comment, error) {
+func (m *memComments) RecentComments(_ context.Context, limit int) ([]comments.Comment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []store.Comment
+	var out []comments.Comment
 	for i := len(m.list) - 1; i >= 0 && len(out) < limit; i-- {
 		out = append(out, m.list[i])
 	}

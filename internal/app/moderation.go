@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/rampart-go/rampart/accounts"
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
 )
@@ -21,12 +22,12 @@ const KindCommentDelete = "comment.delete"
 
 // commentAuthorRule is the object-level rule of the comments: the author may delete.
 func commentAuthorRule(_ context.Context, u *store.User, perm string, obj any) (bool, error) {
-	c, ok := obj.(store.Comment)
+	c, ok := obj.(comments.Comment)
 	return ok && perm == PermCommentsDelete && c.UserID != "" && c.UserID == u.ID, nil
 }
 
 // canDelete reports whether the request's user may delete c; a store failure denies.
-func (a *App) canDelete(r *http.Request, c store.Comment) bool {
+func (a *App) canDelete(r *http.Request, c comments.Comment) bool {
 	u := accounts.User(r)
 	if u == nil {
 		return false
@@ -40,7 +41,7 @@ func (a *App) canDelete(r *http.Request, c store.Comment) bool {
 
 // deleteComment removes a comment for its author or a user holding comments.delete.
 func (a *App) deleteComment(w http.ResponseWriter, r *http.Request) {
-	cd, ok := a.comments.(store.CommentDeleter)
+	cd, ok := a.comments.(comments.Deleter)
 	if !ok {
 		a.st.Errors.Write(w, r, http.StatusNotImplemented)
 		return

@@ -8,6 +8,7 @@ import (
 	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/audit"
 	"github.com/rampart-go/rampart/csp"
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/sanitize"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
@@ -49,7 +50,7 @@ func (a *App) postComment(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/comments", http.StatusSeeOther)
 		return
 	}
-	if _, err := a.comments.AddComment(r.Context(), store.Comment{UserID: u.ID, Username: u.Username, Body: body, CreatedAt: a.now()}); err != nil {
+	if _, err := a.comments.AddComment(r.Context(), comments.Comment{UserID: u.ID, Username: u.Username, Body: body, CreatedAt: a.now()}); err != nil {
 		a.unavailable(w, r, err)
 		return
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rampart-go/rampart/audit"
 	"github.com/rampart-go/rampart/internal/apptest"
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/store"
 )
 
@@ -119,7 +120,7 @@ func csrfRejects(t *testing.T, env *apptest.Env) int64 {
 
 func commentCount(t *testing.T, env *apptest.Env) int {
 	t.Helper()
-	c, ok := env.Stack.Store.(store.Comments)
+	c, ok := comments.For(env.Stack.Store)
 	if !ok {
 		t.Fatal("store keeps no comments")
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rampart-go/rampart/internal/apptest"
-	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/internal/comments"
 )
 
 // hookJS runs in every frame before any script of the page (Page.addScriptToEvaluateOnNewDocument).
@@ -282,7 +282,7 @@ func TestXSSCorpusInBrowser(t *testing.T) {
 	}
 	env := apptest.New(t, apptest.Options{})
 	mallory := env.CreateUser(t, "mallory", alicePassword, false)
-	comments, ok := env.Stack.Store.(store.Comments)
+	cs, ok := comments.For(env.Stack.Store)
 	if !ok {
 		t.Fatal("store keeps no comments")
 	}
@@ -325,7 +325,7 @@ func TestXSSCorpusInBrowser(t *testing.T) {
 		} else {
 			// What postComment stores: the trimmed raw body (sanitising happens on output).
 			for _, body := range batch {
-				if _, err := comments.AddComment(ctx, store.Comment{UserID: mallory.ID, Username: mallory.Username, Body: body, CreatedAt: env.Clock.Now()}); err != nil {
+				if _, err := cs.AddComment(ctx, comments.Comment{UserID: mallory.ID, Username: mallory.Username, Body: body, CreatedAt: env.Clock.Now()}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rampart-go/rampart/internal/apptest"
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/sqlite"
 )
@@ -137,13 +138,15 @@ func (c *counting) RecentEvents(ctx context.Context, limit int) ([]store.Event, 
 	c.hit("RecentEvents")
 	return c.Store.RecentEvents(ctx, limit)
 }
-func (c *counting) AddComment(ctx context.Context, x store.Comment) (store.Comment, error) {
+func (c *counting) AddComment(ctx context.Context, x comments.Comment) (comments.Comment, error) {
 	c.hit("AddComment")
-	return c.Store.(store.Comments).AddComment(ctx, x)
+	cs, _ := comments.For(c.Store)
+	return cs.AddComment(ctx, x)
 }
-func (c *counting) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+func (c *counting) RecentComments(ctx context.Context, limit int) ([]comments.Comment, error) {
 	c.hit("RecentComments")
-	return c.Store.(store.Comments).RecentComments(ctx, limit)
+	cs, _ := comments.For(c.Store)
+	return cs.RecentComments(ctx, limit)
 }
 func (c *counting) Ping(ctx context.Context) error {
 	c.hit("Ping")

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/rampart-go/rampart/store"
+	"github.com/rampart-go/rampart/internal/comments"
 )
 
 // Comments are bounded like the audit trail: the newest maxEvents are kept and listed, and
@@ -15,15 +15,15 @@ func TestCommentsBounded(t *testing.T) {
 	m := New()
 	m.maxEvents = 3
 	ctx := context.Background()
-	var last store.Comment
+	var last comments.Comment
 	for i := range 7 {
-		c, err := m.AddComment(ctx, store.Comment{Body: fmt.Sprint("c", i)})
+		c, err := commentTable{m}.AddComment(ctx, comments.Comment{Body: fmt.Sprint("c", i)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		last = c
 	}
-	got, err := m.RecentComments(ctx, 100)
+	got, err := commentTable{m}.RecentComments(ctx, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

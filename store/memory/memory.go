@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/internal/common"
 )
@@ -29,7 +30,7 @@ type Store struct {
 	lastID   int64
 	codes    map[string]map[string]struct{}
 	events   []store.Event
-	comments []store.Comment
+	comments []comments.Comment
 	// lastComment is the last comment ID handed out: deleting the newest must not free its ID.
 	lastComment int64
 	passkeys    map[string]store.Passkey // by credential ID
@@ -40,12 +41,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.EventQueue     = (*Store)(nil)
-	_ store.Comments       = (*Store)(nil)
-	_ store.Passkeys       = (*Store)(nil)
-	_ store.Permissions    = (*Store)(nil)
-	_ store.CommentDeleter = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.EventQueue  = (*Store)(nil)
+	_ store.Passkeys    = (*Store)(nil)
+	_ store.Permissions = (*Store)(nil)
 )
 
 // New returns an empty store.
@@ -445,8 +444,8 @@ func (m *Store) RecentEvents(_ context.Context, limit int) ([]store.Event, error
 	return out, nil
 }
 
-// AddComment implements store.Comments.
-func (m *Store) AddComment(_ context.Context, c store.Comment) (store.Comment, error) {
+// AddComment implements comments.Store.
+func (m commentTable) AddComment(_ context.Context, c comments.Comment) (comments.Comment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lastComment++
@@ -459,15 +458,15 @@ func (m *Store) AddComment(_ context.Context, c store.Comment) (store.Comment, e
 	return c, nil
 }
 
-// RecentComments implements store.Comments.
-func (m *Store) RecentComments(_ context.Context, limit int) ([]store.Comment, error) {
+// RecentComments implements comments.Store.
+func (m commentTable) RecentComments(_ context.Context, limit int) ([]comments.Comment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if limit <= 0 {
 		return nil, nil
 	}
 	n := min(limit, len(m.comments), m.maxEvents)
-	out := make([]store.Comment, n)
+	out := make([]comments.Comment, n)
 	for i := range n {
 		out[i] = m.comments[len(m.comments)-1-i]
 	}
@@ -573,24 +572,36 @@ func (m *Store) Sweep(_ context.Context, now time.Time) error {
 // Close implements store.Store; it does nothing.
 func (m *Store) Close() error { return nil }
 
-// CommentByID implements store.CommentDeleter.
-func (m *Store) CommentByID(_ context.Context, id int64) (store.Comment, error) {
+// CommentByID implements comments.Deleter.
+func (m commentTable) CommentByID(_ context.Context, id int64) (comments.Comment, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i, ok := slices.BinarySearchFunc(m.comments, id, func(c store.Comment, id int64) int { return cmp.Compare(c.ID, id) })
+	i, ok := slices.BinarySearchFunc(m.comments, id, func(c comments.Comment, id int64) int { return cmp.Compare(c.ID, id) })
 	if !ok {
-		return store.Comment{}, store.ErrNotFound
+		return comments.Comment{}, store.ErrNotFound
 	}
 	return m.comments[i], nil
 }
 
-// DeleteComment implements store.CommentDeleter.
-func (m *Store) DeleteComment(_ context.Context, id int64) (bool, error) {
+// DeleteComment implements comments.Deleter.
+func (m commentTable) DeleteComment(_ context.Context, id int64) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	i, ok := slices.BinarySearchFunc(m.comments, id, func(c store.Comment, id int64) int { return cmp.Compare(c.ID, id) })
+	i, ok := slices.BinarySearchFunc(m.comments, id, func(c comments.Comment, id int64) int { return cmp.Compare(c.ID, id) })
 	if ok {
 		m.comments = slices.Delete(m.comments, i, i+1)
 	}
 	return ok, nil
+}
+
+// commentTable is the reference application's comments table (see internal/comments). The
+// store keeps the table and trims it, but its methods are reached only through
+// comments.For, so they are no part of the exported Store.
+type commentTable struct{ *Store }
+
+func init() {
+	comments.Register(func(st any) (comments.Store, bool) {
+		s, ok := st.(*Store)
+		return commentTable{s}, ok && s != nil
+	})
 }

@@ -3,6 +3,7 @@ package memory_test
 import (
 	"testing"
 
+	"github.com/rampart-go/rampart/internal/comments/commentstest"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/memory"
 	"github.com/rampart-go/rampart/store/storetest"
@@ -11,6 +12,7 @@ import (
 func TestConformance(t *testing.T) {
 	t.Log("conformance: memory")
 	storetest.Run(t, func(t *testing.T) store.Store { return memory.New() })
+	commentstest.Run(t, func(t *testing.T) store.Store { return memory.New() })
 }
 
 func BenchmarkLoadSave(b *testing.B) {

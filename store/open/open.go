@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/internal/common"
@@ -193,24 +194,15 @@ func (s *SplitStore) UpdateSession(ctx context.Context, x store.Session) error {
 	return s.Fast.SaveSession(ctx, x)
 }
 
-// errNoComments is returned when the durable store keeps no comments (every backend in this
-// module does).
-var errNoComments = errors.New("store: durable backend has no comments table")
-
-// AddComment forwards to the durable store.
-func (s *SplitStore) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
-	if cs, ok := s.Durable.(store.Comments); ok {
-		return cs.AddComment(ctx, c)
-	}
-	return store.Comment{}, errNoComments
-}
-
-// RecentComments forwards to the durable store.
-func (s *SplitStore) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
-	if cs, ok := s.Durable.(store.Comments); ok {
-		return cs.RecentComments(ctx, limit)
-	}
-	return nil, errNoComments
+// The reference app's comments live in the durable store: internal/comments finds them
+// behind a SplitStore through this finder, so SplitStore itself has no comment methods.
+func init() {
+	comments.Register(func(st any) (comments.Store, bool) {
+		if s, ok := st.(*SplitStore); ok && s != nil {
+			return comments.For(s.Durable)
+		}
+		return nil, false
+	})
 }
 
 // errNoPasskeys is returned when the durable store keeps no passkeys (every backend in this

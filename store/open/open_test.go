@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rampart-go/rampart/internal/comments/commentstest"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/memory"
 	"github.com/rampart-go/rampart/store/postgres"
@@ -99,6 +100,7 @@ func TestOpenSQLiteAndMigrate(t *testing.T) {
 func TestSplitConformance(t *testing.T) {
 	t.Log("conformance: split (memory + memory)")
 	storetest.Run(t, func(t *testing.T) store.Store { return Split(memory.New(), memory.New()) })
+	commentstest.Run(t, func(t *testing.T) store.Store { return Split(memory.New(), memory.New()) })
 }
 
 func TestOpenPostgresRedis(t *testing.T) {

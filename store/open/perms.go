@@ -93,23 +93,3 @@ func (s *SplitStore) RemoveUserFromGroup(ctx context.Context, userID, group stri
 func (s *SplitStore) UserGrants(ctx context.Context, userID string) (store.Grants, error) {
 	return fwd2(s, func(ps store.Permissions) (store.Grants, error) { return ps.UserGrants(ctx, userID) })
 }
-
-var errNoCommentDeleter = errors.New("store: durable backend cannot delete comments")
-
-var _ store.CommentDeleter = (*SplitStore)(nil)
-
-// CommentByID forwards to the durable store.
-func (s *SplitStore) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
-	if cd, ok := s.Durable.(store.CommentDeleter); ok {
-		return cd.CommentByID(ctx, id)
-	}
-	return store.Comment{}, errNoCommentDeleter
-}
-
-// DeleteComment forwards to the durable store.
-func (s *SplitStore) DeleteComment(ctx context.Context, id int64) (bool, error) {
-	if cd, ok := s.Durable.(store.CommentDeleter); ok {
-		return cd.DeleteComment(ctx, id)
-	}
-	return false, errNoCommentDeleter
-}

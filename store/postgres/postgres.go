@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/internal/common"
 )
@@ -36,7 +37,7 @@ type Options struct {
 	NoMigrate bool
 	// MaxConns caps the pool; 0 keeps pgxpool's default (max(4, NumCPU)).
 	MaxConns int32
-	// MaxEvents and MaxComments cap the audit trail and the comments (0 means 100,000
+	// MaxEvents and MaxComments cap the audit trail and the reference app's comments (0 means 100,000
 	// each): AppendEvent deletes the events beyond MaxEvents as it inserts, and Sweep the
 	// oldest rows beyond both caps.
 	MaxEvents, MaxComments int
@@ -60,11 +61,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.Comments       = (*Store)(nil)
-	_ store.Passkeys       = (*Store)(nil)
-	_ store.Permissions    = (*Store)(nil)
-	_ store.CommentDeleter = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Passkeys    = (*Store)(nil)
+	_ store.Permissions = (*Store)(nil)
 )
 
 // Open connects to the database at url (postgres://...), checks that it answers and, unless
@@ -654,25 +653,25 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 	}, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT $1`, limit)
 }
 
-// AddComment implements store.Comments. The body is stored as written (made valid UTF-8);
+// AddComment implements comments.Store. The body is stored as written (made valid UTF-8);
 // it is sanitised when rendered.
-func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+func (s commentTable) AddComment(ctx context.Context, c comments.Comment) (comments.Comment, error) {
 	c.UserID, c.Username, c.Body = clean(c.UserID), clean(c.Username), clean(c.Body)
 	err := s.pool.QueryRow(ctx, `INSERT INTO comments (user_id, username, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 		c.UserID, c.Username, c.Body, ts(c.CreatedAt)).Scan(&c.ID)
 	if err != nil {
-		return store.Comment{}, wrap(err)
+		return comments.Comment{}, wrap(err)
 	}
 	return c, nil
 }
 
-// RecentComments implements store.Comments.
-func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+// RecentComments implements comments.Store.
+func (s commentTable) RecentComments(ctx context.Context, limit int) ([]comments.Comment, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	return queryAll(ctx, s.pool, func(rows pgx.Row) (store.Comment, error) {
-		var c store.Comment
+	return queryAll(ctx, s.pool, func(rows pgx.Row) (comments.Comment, error) {
+		var c comments.Comment
 		if err := rows.Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &c.CreatedAt); err != nil {
 			return c, wrap(err)
 		}
@@ -883,23 +882,35 @@ func (b boundBatch) Close() error {
 	return err
 }
 
-// CommentByID implements store.CommentDeleter.
-func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
-	var c store.Comment
+// CommentByID implements comments.Deleter.
+func (s commentTable) CommentByID(ctx context.Context, id int64) (comments.Comment, error) {
+	var c comments.Comment
 	err := s.pool.QueryRow(ctx, `SELECT id, user_id, username, body, created_at FROM comments WHERE id = $1`, id).
 		Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &c.CreatedAt)
 	if err != nil {
-		return store.Comment{}, wrap(err)
+		return comments.Comment{}, wrap(err)
 	}
 	c.CreatedAt = utc(c.CreatedAt)
 	return c, nil
 }
 
-// DeleteComment implements store.CommentDeleter (a sequence: IDs are never reused).
-func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+// DeleteComment implements comments.Deleter (a sequence: IDs are never reused).
+func (s commentTable) DeleteComment(ctx context.Context, id int64) (bool, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM comments WHERE id = $1`, id)
 	if err != nil {
 		return false, wrap(err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// commentTable is the reference application's comments table (see internal/comments). The
+// store keeps the table and trims it, but its methods are reached only through
+// comments.For, so they are no part of the exported Store.
+type commentTable struct{ *Store }
+
+func init() {
+	comments.Register(func(st any) (comments.Store, bool) {
+		s, ok := st.(*Store)
+		return commentTable{s}, ok && s != nil
+	})
 }

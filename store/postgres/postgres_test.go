@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/rampart-go/rampart/internal/comments/commentstest"
 	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/postgres"
@@ -24,6 +25,7 @@ func TestConformance(t *testing.T) {
 	testbackends.PostgresURL(t) // skip the whole suite, not each case, when unset
 	t.Log("conformance: postgres")
 	storetest.Run(t, func(t *testing.T) store.Store { return testbackends.Postgres(t, postgres.Options{MaxConns: 8}) })
+	commentstest.Run(t, func(t *testing.T) store.Store { return testbackends.Postgres(t, postgres.Options{MaxConns: 8}) })
 }
 
 func TestShared(t *testing.T) {
@@ -141,5 +143,7 @@ func BenchmarkIncr(b *testing.B) {
 var _ storetest.Updater = (*postgres.Store)(nil)
 
 func TestRetention(t *testing.T) {
-	storetest.RunRetention(t, testbackends.Postgres(t, postgres.Options{MaxEvents: 3, MaxComments: 2}), 3, 2)
+	s := testbackends.Postgres(t, postgres.Options{MaxEvents: 3, MaxComments: 2})
+	storetest.RunRetention(t, s, 3)
+	commentstest.RunRetention(t, s, 2)
 }

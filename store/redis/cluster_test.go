@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/comments/commentstest"
 	"github.com/rampart-go/rampart/internal/testbackends/redisserver"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/redis"
@@ -21,7 +22,7 @@ import (
 func TestClusterConformance(t *testing.T) {
 	c := redisserver.StartCluster(t, 3, 0)
 	t.Log("conformance: redis over Cluster (" + c.URL() + ")")
-	storetest.Run(t, func(t *testing.T) store.Store {
+	newStore := func(t *testing.T) store.Store {
 		b := make([]byte, 6)
 		_, _ = rand.Read(b)
 		s, err := redis.Open(context.Background(), c.URL(), redis.Options{KeyPrefix: "rampart-test:{" + hex.EncodeToString(b) + "}:"})
@@ -30,7 +31,9 @@ func TestClusterConformance(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
-	})
+	}
+	storetest.Run(t, newStore)
+	commentstest.Run(t, newStore)
 }
 
 // A prefix without a hash tag is refused on Cluster: its scripts' keys would hash to

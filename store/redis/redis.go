@@ -32,6 +32,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/internal/common"
 )
@@ -43,7 +44,7 @@ type Options struct {
 	KeyPrefix string
 	// MaxEvents caps the stored audit trail (oldest dropped first); 0 means 10000.
 	MaxEvents int
-	// MaxComments caps the stored comments (oldest dropped first); 0 means 10000.
+	// MaxComments caps the reference app's stored comments (oldest dropped first); 0 means 10000.
 	MaxComments int
 	// Timeout bounds each command, pipeline and script when the caller's context allows
 	// more, retries included (0 means store.DefaultTimeout; negative means no bound but the
@@ -66,11 +67,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.Comments       = (*Store)(nil)
-	_ store.Passkeys       = (*Store)(nil)
-	_ store.Permissions    = (*Store)(nil)
-	_ store.CommentDeleter = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Passkeys    = (*Store)(nil)
+	_ store.Permissions = (*Store)(nil)
 )
 
 // route is the KEYS argument of the scripts that name all their keys from the prefix: a key
@@ -842,22 +841,22 @@ type commentJSON struct {
 	T int64  `json:"t"`
 }
 
-// AddComment implements store.Comments (a capped list, like events).
-func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+// AddComment implements comments.Store (a capped list, like events).
+func (s commentTable) AddComment(ctx context.Context, c comments.Comment) (comments.Comment, error) {
 	b, err := json.Marshal(commentJSON{U: c.UserID, N: c.Username, B: c.Body, T: common.Micros(c.CreatedAt)})
 	if err != nil {
-		return store.Comment{}, wrap(err)
+		return comments.Comment{}, wrap(err)
 	}
 	id, err := appendEventScript.Run(ctx, s.c, []string{s.p + "cm", s.p + "cmid"}, b, s.maxComments).Int64()
 	if err != nil {
-		return store.Comment{}, wrap(err)
+		return comments.Comment{}, wrap(err)
 	}
 	c.ID = id
 	return c, nil
 }
 
-// RecentComments implements store.Comments.
-func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+// RecentComments implements comments.Store.
+func (s commentTable) RecentComments(ctx context.Context, limit int) ([]comments.Comment, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -865,14 +864,14 @@ func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment,
 	if err != nil {
 		return nil, wrap(err)
 	}
-	out := make([]store.Comment, 0, len(v))
+	out := make([]comments.Comment, 0, len(v))
 	for _, item := range v {
 		id, payload, ok := strings.Cut(item, " ")
 		var j commentJSON
 		if !ok || json.Unmarshal([]byte(payload), &j) != nil {
 			return nil, errors.New("redis: malformed comment entry")
 		}
-		c := store.Comment{UserID: j.U, Username: j.N, Body: j.B, CreatedAt: common.FromMicros(j.T)}
+		c := comments.Comment{UserID: j.U, Username: j.N, Body: j.B, CreatedAt: common.FromMicros(j.T)}
 		c.ID, _ = strconv.ParseInt(id, 10, 64)
 		out = append(out, c)
 	}
@@ -1039,36 +1038,48 @@ for start = 0, n - 1, 500 do
 end
 return false`)
 
-func (s *Store) commentByID(ctx context.Context, id int64, del bool) (store.Comment, error) {
+func (s *Store) commentByID(ctx context.Context, id int64, del bool) (comments.Comment, error) {
 	flag := "0"
 	if del {
 		flag = "1"
 	}
 	item, err := commentByIDScript.Run(ctx, s.c, []string{s.p + "cm"}, strconv.FormatInt(id, 10), flag).Text()
 	if errors.Is(err, goredis.Nil) {
-		return store.Comment{}, store.ErrNotFound
+		return comments.Comment{}, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Comment{}, wrap(err)
+		return comments.Comment{}, wrap(err)
 	}
 	_, payload, _ := strings.Cut(item, " ")
 	var j commentJSON
 	if json.Unmarshal([]byte(payload), &j) != nil {
-		return store.Comment{}, errors.New("redis: malformed comment entry")
+		return comments.Comment{}, errors.New("redis: malformed comment entry")
 	}
-	return store.Comment{ID: id, UserID: j.U, Username: j.N, Body: j.B, CreatedAt: common.FromMicros(j.T)}, nil
+	return comments.Comment{ID: id, UserID: j.U, Username: j.N, Body: j.B, CreatedAt: common.FromMicros(j.T)}, nil
 }
 
-// CommentByID implements store.CommentDeleter by a scan of the capped list, newest first.
-func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+// CommentByID implements comments.Deleter by a scan of the capped list, newest first.
+func (s commentTable) CommentByID(ctx context.Context, id int64) (comments.Comment, error) {
 	return s.commentByID(ctx, id, false)
 }
 
-// DeleteComment implements store.CommentDeleter (the ID sequence never goes back).
-func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+// DeleteComment implements comments.Deleter (the ID sequence never goes back).
+func (s commentTable) DeleteComment(ctx context.Context, id int64) (bool, error) {
 	_, err := s.commentByID(ctx, id, true)
 	if errors.Is(err, store.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// commentTable is the reference application's comments table (see internal/comments). The
+// store keeps the table and trims it, but its methods are reached only through
+// comments.For, so they are no part of the exported Store.
+type commentTable struct{ *Store }
+
+func init() {
+	comments.Register(func(st any) (comments.Store, bool) {
+		s, ok := st.(*Store)
+		return commentTable{s}, ok && s != nil
+	})
 }

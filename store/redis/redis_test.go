@@ -10,6 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/rampart-go/rampart/internal/comments/commentstest"
 	"github.com/rampart-go/rampart/internal/testbackends"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/redis"
@@ -20,6 +21,7 @@ func TestConformance(t *testing.T) {
 	testbackends.RedisURL(t) // skip the whole suite, not each case, when unset
 	t.Log("conformance: redis")
 	storetest.Run(t, func(t *testing.T) store.Store { return testbackends.Redis(t, redis.Options{}) })
+	commentstest.Run(t, func(t *testing.T) store.Store { return testbackends.Redis(t, redis.Options{}) })
 }
 
 func TestShared(t *testing.T) {
@@ -196,5 +198,7 @@ func BenchmarkIncr(b *testing.B) {
 var _ storetest.Updater = (*redis.Store)(nil)
 
 func TestRetention(t *testing.T) {
-	storetest.RunRetention(t, testbackends.Redis(t, redis.Options{MaxEvents: 3, MaxComments: 2}), 3, 2)
+	s := testbackends.Redis(t, redis.Options{MaxEvents: 3, MaxComments: 2})
+	storetest.RunRetention(t, s, 3)
+	commentstest.RunRetention(t, s, 2)
 }

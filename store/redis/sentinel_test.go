@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-go/rampart/internal/comments/commentstest"
 	"github.com/rampart-go/rampart/internal/testbackends/redisserver"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
@@ -40,7 +41,9 @@ func openSentinel(t testing.TB, g *redisserver.Group, opt redis.Options) *redis.
 func TestSentinelConformance(t *testing.T) {
 	g := redisserver.StartGroup(t, "rampart", 1, 1, 1)
 	t.Log("conformance: redis over Sentinel (" + g.URL() + ")")
-	storetest.Run(t, func(t *testing.T) store.Store { return openSentinel(t, g, redis.Options{}) })
+	newStore := func(t *testing.T) store.Store { return openSentinel(t, g, redis.Options{}) }
+	storetest.Run(t, newStore)
+	commentstest.Run(t, newStore)
 }
 
 // failoverTimeout bounds each store operation in TestSentinelFailover: while no master

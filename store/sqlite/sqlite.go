@@ -42,6 +42,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/rampart-go/rampart/internal/comments"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/internal/common"
 )
@@ -113,7 +114,7 @@ type Options struct {
 	// SessionWriteDelay is how long a deferred update may wait (0 means
 	// DefaultSessionWriteDelay).
 	SessionWriteDelay time.Duration
-	// MaxEvents and MaxComments cap the audit trail and the comments (0 means 100,000
+	// MaxEvents and MaxComments cap the audit trail and the reference app's comments (0 means 100,000
 	// each). Events are trimmed as they are written, in steps of a hundredth of MaxEvents, so
 	// the table never holds more than 1% over MaxEvents whatever the rate; Sweep deletes the
 	// oldest rows beyond both caps.
@@ -137,12 +138,10 @@ type Options struct {
 var ErrSessionsInUse = errors.New("sqlite: another process serves sessions from this file with its session cache on")
 
 var (
-	_ store.Store          = (*Store)(nil)
-	_ store.EventQueue     = (*Store)(nil)
-	_ store.Comments       = (*Store)(nil)
-	_ store.Passkeys       = (*Store)(nil)
-	_ store.Permissions    = (*Store)(nil)
-	_ store.CommentDeleter = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.EventQueue  = (*Store)(nil)
+	_ store.Passkeys    = (*Store)(nil)
+	_ store.Permissions = (*Store)(nil)
 )
 
 // pragmas apply to every connection: WAL for concurrent readers, a busy timeout so that
@@ -997,27 +996,27 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]store.Event, err
 	}, `SELECT id, time, kind, user_id, username, ip, detail FROM events ORDER BY id DESC LIMIT ?`, limit)
 }
 
-// AddComment implements store.Comments.
-func (s *Store) AddComment(ctx context.Context, c store.Comment) (store.Comment, error) {
+// AddComment implements comments.Store.
+func (s commentTable) AddComment(ctx context.Context, c comments.Comment) (comments.Comment, error) {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	err := s.w.QueryRowContext(ctx, `INSERT INTO comments (user_id, username, body, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
 		c.UserID, c.Username, c.Body, common.Micros(c.CreatedAt)).Scan(&c.ID)
 	if err != nil {
-		return store.Comment{}, wrap(err)
+		return comments.Comment{}, wrap(err)
 	}
 	return c, nil
 }
 
-// RecentComments implements store.Comments.
-func (s *Store) RecentComments(ctx context.Context, limit int) ([]store.Comment, error) {
+// RecentComments implements comments.Store.
+func (s commentTable) RecentComments(ctx context.Context, limit int) ([]comments.Comment, error) {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if limit <= 0 {
 		return nil, nil
 	}
-	return queryAll(ctx, s.r, func(rows rowScanner) (store.Comment, error) {
-		var c store.Comment
+	return queryAll(ctx, s.r, func(rows rowScanner) (comments.Comment, error) {
+		var c comments.Comment
 		var t int64
 		if err := rows.Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &t); err != nil {
 			return c, wrap(err)
@@ -1203,23 +1202,23 @@ func scanAll[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error))
 	return out, wrap(rows.Err())
 }
 
-// CommentByID implements store.CommentDeleter.
-func (s *Store) CommentByID(ctx context.Context, id int64) (store.Comment, error) {
+// CommentByID implements comments.Deleter.
+func (s commentTable) CommentByID(ctx context.Context, id int64) (comments.Comment, error) {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	var c store.Comment
+	var c comments.Comment
 	var t int64
 	err := s.r.QueryRowContext(ctx, `SELECT id, user_id, username, body, created_at FROM comments WHERE id = ?`, id).
 		Scan(&c.ID, &c.UserID, &c.Username, &c.Body, &t)
 	if err != nil {
-		return store.Comment{}, wrap(err)
+		return comments.Comment{}, wrap(err)
 	}
 	c.CreatedAt = common.FromMicros(t)
 	return c, nil
 }
 
-// DeleteComment implements store.CommentDeleter (AUTOINCREMENT: IDs are never reused).
-func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
+// DeleteComment implements comments.Deleter (AUTOINCREMENT: IDs are never reused).
+func (s commentTable) DeleteComment(ctx context.Context, id int64) (bool, error) {
 	ctx, cancel := common.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	res, err := s.w.ExecContext(ctx, `DELETE FROM comments WHERE id = ?`, id)
@@ -1228,4 +1227,16 @@ func (s *Store) DeleteComment(ctx context.Context, id int64) (bool, error) {
 	}
 	n, err := res.RowsAffected()
 	return n == 1, wrap(err)
+}
+
+// commentTable is the reference application's comments table (see internal/comments). The
+// store keeps the table and trims it, but its methods are reached only through
+// comments.For, so they are no part of the exported Store.
+type commentTable struct{ *Store }
+
+func init() {
+	comments.Register(func(st any) (comments.Store, bool) {
+		s, ok := st.(*Store)
+		return commentTable{s}, ok && s != nil
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/rampart-go/rampart/internal/comments/commentstest"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/sqlite"
 	"github.com/rampart-go/rampart/store/storetest"
@@ -39,26 +40,26 @@ func openNoCache(t testing.TB, path string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	t.Log("conformance: sqlite")
-	t.Run("cached", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) store.Store {
-			return open(t, filepath.Join(t.TempDir(), "rampart.db"))
-		})
-	})
-	t.Run("tiny-cache", func(t *testing.T) { // evictions on every other insert
-		storetest.Run(t, func(t *testing.T) store.Store {
+	for _, tc := range []struct {
+		name string
+		new  func(t *testing.T) store.Store
+	}{
+		{"cached", func(t *testing.T) store.Store { return open(t, filepath.Join(t.TempDir(), "rampart.db")) }},
+		{"tiny-cache", func(t *testing.T) store.Store { // evictions on every other insert
 			s, err := sqlite.OpenWith(filepath.Join(t.TempDir(), "rampart.db"), sqlite.Options{CacheSize: 2})
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
 			return s
+		}},
+		{"uncached", func(t *testing.T) store.Store { return openNoCache(t, filepath.Join(t.TempDir(), "rampart.db")) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			storetest.Run(t, tc.new)
+			commentstest.Run(t, tc.new)
 		})
-	})
-	t.Run("uncached", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) store.Store {
-			return openNoCache(t, filepath.Join(t.TempDir(), "rampart.db"))
-		})
-	})
+	}
 }
 
 // Two stores on one file stand for two processes on one host. They run without the session
@@ -238,13 +239,15 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	storetest.RunRetention(t, s, 3, 2)
+	storetest.RunRetention(t, s, 3)
+	commentstest.RunRetention(t, s, 2)
 	sync, err := sqlite.OpenWith(filepath.Join(t.TempDir(), "r.db"), sqlite.Options{MaxEvents: 3, MaxComments: 2, SyncSessionWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sync.Close()
-	storetest.RunRetention(t, sync, 3, 2)
+	storetest.RunRetention(t, sync, 3)
+	commentstest.RunRetention(t, sync, 2)
 }
 
 // The events table stays within 1% over MaxEvents between sweeps, written in batches or

@@ -29,7 +29,7 @@ func wantGrants(t *testing.T, ps store.Permissions, userID string, groups, perms
 	}
 }
 
-func version(t *testing.T, s store.Store, id string) int64 {
+func version(t *testing.T, s store.Users, id string) int64 {
 	t.Helper()
 	u, err := s.UserByID(context.Background(), id)
 	must(t, err)
@@ -37,8 +37,8 @@ func version(t *testing.T, s store.Store, id string) int64 {
 }
 
 // testPermissions checks grants to users and groups, membership, and the effective set.
-func testPermissions(t *testing.T, s store.Store) {
-	ps := permStore(t, s)
+func testPermissions(t *testing.T, s PermissionStore) {
+	ps := store.Permissions(s)
 	ctx := context.Background()
 	now := base()
 	alice, err := s.CreateUser(ctx, user("alice", "", now))
@@ -173,8 +173,8 @@ func testPermissions(t *testing.T, s store.Store) {
 
 // testPermsVersion checks that every change to what a user holds moves the user's
 // PermsVersion forward, and that CreateUser and UpdateUser cannot set it.
-func testPermsVersion(t *testing.T, s store.Store) {
-	ps := permStore(t, s)
+func testPermsVersion(t *testing.T, s PermissionStore) {
+	ps := store.Permissions(s)
 	ctx := context.Background()
 	now := base()
 	in := user("alice", "", now)
@@ -243,8 +243,8 @@ func testPermsVersion(t *testing.T, s store.Store) {
 
 // testGroupPermsRace grants to a group while users join it: whatever the interleaving, every
 // member ends with a version past the one it had when it saw the group's old permissions.
-func testGroupPermsRace(t *testing.T, s store.Store) {
-	ps := permStore(t, s)
+func testGroupPermsRace(t *testing.T, s PermissionStore) {
+	ps := store.Permissions(s)
 	ctx := context.Background()
 	now := base()
 	must(t, ps.CreateGroup(ctx, "g"))
@@ -294,54 +294,4 @@ func testPermissionsShared(t *testing.T, a, b store.Store) {
 		t.Fatalf("b sees PermsVersion %d after a revoke on a, want > %d", got, v)
 	}
 	wantGrants(t, pb, u.ID, []string{"editors"}, nil, nil)
-}
-
-// testCommentDeleter checks moderation: a comment is found by ID and deleted once, and the
-// newest comment's ID is not handed out again after its deletion.
-func testCommentDeleter(t *testing.T, s store.Store) {
-	cs, ok1 := s.(store.Comments)
-	cd, ok2 := s.(store.CommentDeleter)
-	if !ok1 || !ok2 {
-		t.Skip("store cannot delete comments")
-	}
-	ctx := context.Background()
-	now := base()
-	if _, err := cd.CommentByID(ctx, 1); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("CommentByID on a fresh store = %v, want ErrNotFound", err)
-	}
-	var ids []int64
-	for i := range 3 {
-		c, err := cs.AddComment(ctx, store.Comment{UserID: fmt.Sprint(i + 1), Username: fmt.Sprint("u", i), Body: fmt.Sprint("body ", i), CreatedAt: now})
-		must(t, err)
-		ids = append(ids, c.ID)
-	}
-	got, err := cd.CommentByID(ctx, ids[1])
-	must(t, err)
-	if got.ID != ids[1] || got.UserID != "2" || got.Username != "u1" || got.Body != "body 1" || !got.CreatedAt.Equal(now) {
-		t.Fatalf("CommentByID = %+v", got)
-	}
-	for _, id := range []int64{ids[1], ids[2]} {
-		if ok, err := cd.DeleteComment(ctx, id); err != nil || !ok {
-			t.Fatalf("DeleteComment(%d) = %v, %v; want true", id, ok, err)
-		}
-		if ok, err := cd.DeleteComment(ctx, id); err != nil || ok {
-			t.Fatalf("DeleteComment(%d) again = %v, %v; want false", id, ok, err)
-		}
-		if _, err := cd.CommentByID(ctx, id); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("CommentByID(deleted) = %v", err)
-		}
-	}
-	list, err := cs.RecentComments(ctx, 10)
-	must(t, err)
-	if len(list) != 1 || list[0].ID != ids[0] {
-		t.Fatalf("RecentComments after deletes = %+v", list)
-	}
-	c, err := cs.AddComment(ctx, store.Comment{Body: "new", CreatedAt: now})
-	must(t, err)
-	if c.ID <= ids[2] {
-		t.Fatalf("new comment ID %d reuses a deleted one (last was %d)", c.ID, ids[2])
-	}
-	if ok, err := cd.DeleteComment(ctx, -5); err != nil || ok {
-		t.Fatalf("DeleteComment(-5) = %v, %v", ok, err)
-	}
 }

@@ -28,14 +28,29 @@ const racers = 24
 func base() time.Time { return time.Now().UTC().Truncate(time.Second) }
 
 // Run runs the whole conformance suite; newStore must return a fresh, empty, isolated store
-// and arrange for it to be closed and cleaned up (t.Cleanup).
+// and arrange for it to be closed and cleaned up (t.Cleanup). It runs every per-kind suite
+// below (RunSessions, RunCounters, ...; an optional kind the store does not implement is
+// skipped) and the checks that need the whole Store (Ping, Sweep).
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
-		{"Ping", testPing},
+	run(t, newStore, []kindTest[store.Store]{{"Ping", testPing}})
+	RunSessions(t, as[store.Sessions](newStore, "store.Sessions"))
+	RunCounters(t, as[store.Counters](newStore, "store.Counters"))
+	RunOTPSteps(t, as[store.OTPSteps](newStore, "store.OTPSteps"))
+	RunBackupCodes(t, as[store.BackupCodes](newStore, "store.BackupCodes"))
+	RunUsers(t, as[store.Users](newStore, "store.Users"))
+	RunEvents(t, as[store.Events](newStore, "store.Events"))
+	RunPasskeys(t, as[store.Passkeys](newStore, "store.Passkeys"))
+	RunPermissions(t, as[PermissionStore](newStore, "store.Permissions"))
+	RunAccountImporter(t, as[ImporterStore](newStore, "store.AccountImporter"))
+	run(t, newStore, []kindTest[store.Store]{{"Sweep", testSweep}})
+}
+
+// RunSessions checks store.Sessions, and the optional UpdateSession (Updater) when the
+// store has it. newStore must return a fresh, empty, isolated store, as for Run.
+func RunSessions(t *testing.T, newStore func(t *testing.T) store.Sessions) {
+	t.Helper()
+	run(t, newStore, []kindTest[store.Sessions]{
 		{"SessionNotFound", testSessionNotFound},
 		{"SessionRoundTrip", testSessionRoundTrip},
 		{"SessionExpiry", testSessionExpiry},
@@ -44,6 +59,13 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateSession", testUpdateSession},
 		{"UserSessionsIndex", testUserSessions},
 		{"DeleteUserSessions", testDeleteUserSessions},
+	})
+}
+
+// RunCounters checks store.Counters (fixed and sliding windows, reservations, races, listing).
+func RunCounters(t *testing.T, newStore func(t *testing.T) store.Counters) {
+	t.Helper()
+	run(t, newStore, []kindTest[store.Counters]{
 		{"CounterFixedWindow", testCounterFixedWindow},
 		{"CounterExtend", testCounterExtend},
 		{"CounterGetDelete", testCounterGetDelete},
@@ -51,30 +73,115 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Reserve", testReserve},
 		{"ReserveRace", testReserveRace},
 		{"ListCounters", testListCounters},
+	})
+}
+
+// RunOTPSteps checks store.OTPSteps: steps claimed once, in order, under races.
+func RunOTPSteps(t *testing.T, newStore func(t *testing.T) store.OTPSteps) {
+	t.Helper()
+	run(t, newStore, []kindTest[store.OTPSteps]{
 		{"ClaimStepMonotonic", testClaimStep},
 		{"ClaimStepRace", testClaimStepRace},
+	})
+}
+
+// RunBackupCodes checks store.BackupCodes: codes used once, under races.
+func RunBackupCodes(t *testing.T, newStore func(t *testing.T) store.BackupCodes) {
+	t.Helper()
+	run(t, newStore, []kindTest[store.BackupCodes]{
 		{"BackupCodes", testBackupCodes},
 		{"BackupCodeRace", testBackupCodeRace},
+	})
+}
+
+// RunUsers checks store.Users: lookups, uniqueness (also under races), updates and paging.
+func RunUsers(t *testing.T, newStore func(t *testing.T) store.Users) {
+	t.Helper()
+	run(t, newStore, []kindTest[store.Users]{
 		{"UsersCreateAndLookup", testUsersCreate},
 		{"UsersConflicts", testUsersConflict},
 		{"UsersCreateRace", testUsersCreateRace},
 		{"UpdateUser", testUpdateUser},
 		{"ListUsers", testListUsers},
-		{"Events", testEvents},
-		{"Comments", testComments},
+	})
+}
+
+// RunEvents checks store.Events.
+func RunEvents(t *testing.T, newStore func(t *testing.T) store.Events) {
+	t.Helper()
+	run(t, newStore, []kindTest[store.Events]{{"Events", testEvents}})
+}
+
+// RunPasskeys checks the optional store.Passkeys.
+func RunPasskeys(t *testing.T, newStore func(t *testing.T) store.Passkeys) {
+	t.Helper()
+	run(t, newStore, []kindTest[store.Passkeys]{
 		{"Passkeys", testPasskeys},
 		{"PasskeyUseRace", testPasskeyUseRace},
+	})
+}
+
+// PermissionStore is what RunPermissions needs: the optional store.Permissions, and
+// store.Users to create the users it grants to and to read their PermsVersion.
+type PermissionStore interface {
+	store.Users
+	store.Permissions
+}
+
+// RunPermissions checks the optional store.Permissions and the PermsVersion it moves.
+func RunPermissions(t *testing.T, newStore func(t *testing.T) PermissionStore) {
+	t.Helper()
+	run(t, newStore, []kindTest[PermissionStore]{
 		{"Permissions", testPermissions},
 		{"PermsVersion", testPermsVersion},
 		{"GroupPermsRace", testGroupPermsRace},
-		{"CommentDeleter", testCommentDeleter},
-		{"Sweep", testSweep},
-		{"AccountImporter", testAccountImporter},
-	}
+	})
+}
+
+// ImporterStore is what RunAccountImporter needs: the optional store.AccountImporter, and
+// the kinds whose state an import writes, to read it back.
+type ImporterStore interface {
+	store.AccountImporter
+	store.Users
+	store.OTPSteps
+	store.BackupCodes
+	store.Permissions
+}
+
+// RunAccountImporter checks the optional store.AccountImporter.
+func RunAccountImporter(t *testing.T, newStore func(t *testing.T) ImporterStore) {
+	t.Helper()
+	run(t, newStore, []kindTest[ImporterStore]{{"AccountImporter", testAccountImporter}})
+}
+
+// kindTest is one conformance check of the kind of state S.
+type kindTest[S any] struct {
+	name string
+	fn   func(t *testing.T, s S)
+}
+
+// run runs each test as a subtest of t (so names stay flat, as before the suite was split
+// by kind) on a fresh store.
+func run[S any](t *testing.T, newStore func(t *testing.T) S, tests []kindTest[S]) {
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.fn(t, newStore(t))
 		})
+	}
+}
+
+// as adapts a constructor of whole stores to one of kind S, skipping the subtest when the
+// store does not implement S (an optional kind); name is S's name for the message.
+func as[S any](newStore func(t *testing.T) store.Store, name string) func(t *testing.T) S {
+	return func(t *testing.T) S {
+		t.Helper()
+		s := newStore(t)
+		k, ok := s.(S)
+		if !ok {
+			t.Skipf("%T does not implement %s", s, name)
+		}
+		return k
 	}
 }
 
@@ -297,7 +404,7 @@ func testPing(t *testing.T, s store.Store) {
 	must(t, s.Ping(context.Background()))
 }
 
-func testSessionNotFound(t *testing.T, s store.Store) {
+func testSessionNotFound(t *testing.T, s store.Sessions) {
 	ctx := context.Background()
 	for _, key := range []string{"missing", "", "'; DROP TABLE sessions; --", "*", "a\x00b"} {
 		if _, err := s.LoadSession(ctx, key, base()); !errors.Is(err, store.ErrNotFound) {
@@ -306,7 +413,7 @@ func testSessionNotFound(t *testing.T, s store.Store) {
 	}
 }
 
-func testSessionRoundTrip(t *testing.T, s store.Store) {
+func testSessionRoundTrip(t *testing.T, s store.Sessions) {
 	ctx := context.Background()
 	now := base()
 	for _, want := range []store.Session{
@@ -326,7 +433,7 @@ func testSessionRoundTrip(t *testing.T, s store.Store) {
 	}
 }
 
-func testSessionExpiry(t *testing.T, s store.Store) {
+func testSessionExpiry(t *testing.T, s store.Sessions) {
 	ctx := context.Background()
 	now := base()
 	must(t, s.SaveSession(ctx, session("exp", "u", now, time.Hour)))
@@ -352,7 +459,7 @@ func testSessionExpiry(t *testing.T, s store.Store) {
 	}
 }
 
-func testSessionReplace(t *testing.T, s store.Store) {
+func testSessionReplace(t *testing.T, s store.Sessions) {
 	ctx := context.Background()
 	now := base()
 	// Anonymous, then logged in as u1, then (privilege change) as u2: the index follows.
@@ -390,7 +497,7 @@ func testSessionReplace(t *testing.T, s store.Store) {
 	}
 }
 
-func testSessionDelete(t *testing.T, s store.Store) {
+func testSessionDelete(t *testing.T, s store.Sessions) {
 	ctx := context.Background()
 	now := base()
 	must(t, s.DeleteSession(ctx, "never-existed"))
@@ -407,7 +514,7 @@ func testSessionDelete(t *testing.T, s store.Store) {
 	must(t, s.DeleteSession(ctx, "d"))
 }
 
-func testUserSessions(t *testing.T, s store.Store) {
+func testUserSessions(t *testing.T, s store.Sessions) {
 	ctx := context.Background()
 	now := base()
 	must(t, s.SaveSession(ctx, session("a", "u1", now.Add(-3*time.Minute), time.Hour)))
@@ -434,7 +541,7 @@ func testUserSessions(t *testing.T, s store.Store) {
 	sameSession(t, list[0], session("b", "u1", now.Add(-1*time.Minute), time.Hour))
 }
 
-func testDeleteUserSessions(t *testing.T, s store.Store) {
+func testDeleteUserSessions(t *testing.T, s store.Sessions) {
 	ctx := context.Background()
 	now := base()
 	for i, k := range []string{"s1", "s2", "s3", "s4"} {
@@ -489,7 +596,7 @@ func wantCounter(t *testing.T, step string, got store.Counter, key string, n int
 	}
 }
 
-func testCounterFixedWindow(t *testing.T, s store.Store) {
+func testCounterFixedWindow(t *testing.T, s store.Counters) {
 	ctx := context.Background()
 	now := base()
 	const ttl = time.Minute
@@ -515,7 +622,7 @@ func testCounterFixedWindow(t *testing.T, s store.Store) {
 	wantCounter(t, "get", c, "fw", 3, now.Add(2*ttl))
 }
 
-func testCounterExtend(t *testing.T, s store.Store) {
+func testCounterExtend(t *testing.T, s store.Counters) {
 	ctx := context.Background()
 	now := base()
 	const ttl = time.Minute
@@ -536,7 +643,7 @@ func testCounterExtend(t *testing.T, s store.Store) {
 	}
 }
 
-func testCounterGetDelete(t *testing.T, s store.Store) {
+func testCounterGetDelete(t *testing.T, s store.Counters) {
 	ctx := context.Background()
 	now := base()
 	c, err := s.GetCounter(ctx, "nope", now)
@@ -582,7 +689,7 @@ func testCounterGetDelete(t *testing.T, s store.Store) {
 	}
 }
 
-func testCounterConcurrent(t *testing.T, s store.Store) {
+func testCounterConcurrent(t *testing.T, s store.Counters) {
 	ctx := context.Background()
 	now := base()
 	var wg sync.WaitGroup
@@ -610,7 +717,7 @@ func testCounterConcurrent(t *testing.T, s store.Store) {
 // testReserve checks Reserve's contract step by step: it counts below the limit, moving the
 // expiry; at the limit it changes nothing (neither N nor the expiry, so refused attempts do not
 // prolong a lock); an expired counter starts over; and a zero limit reserves nothing.
-func testReserve(t *testing.T, s store.Store) {
+func testReserve(t *testing.T, s store.Counters) {
 	ctx := context.Background()
 	now := base()
 	ttl := time.Minute
@@ -656,7 +763,7 @@ func testReserve(t *testing.T, s store.Store) {
 }
 
 // testReserveRace releases racers reservations against one limit at once: exactly limit win.
-func testReserveRace(t *testing.T, s store.Store) {
+func testReserveRace(t *testing.T, s store.Counters) {
 	ctx := context.Background()
 	now := base()
 	const limit = 5
@@ -671,7 +778,7 @@ func testReserveRace(t *testing.T, s store.Store) {
 	}
 }
 
-func testListCounters(t *testing.T, s store.Store) {
+func testListCounters(t *testing.T, s store.Counters) {
 	ctx := context.Background()
 	now := base()
 	set := []struct {
@@ -735,7 +842,7 @@ func testListCounters(t *testing.T, s store.Store) {
 	wantCounter(t, "listed", got[0], "lock:user:carol", 5, now.Add(time.Hour))
 }
 
-func testClaimStep(t *testing.T, s store.Store) {
+func testClaimStep(t *testing.T, s store.OTPSteps) {
 	ctx := context.Background()
 	steps := []struct {
 		device string
@@ -772,7 +879,7 @@ func testClaimStep(t *testing.T, s store.Store) {
 	}
 }
 
-func testClaimStepRace(t *testing.T, s store.Store) {
+func testClaimStepRace(t *testing.T, s store.OTPSteps) {
 	ctx := context.Background()
 	wins := raceBool(t, func(int) (bool, error) { return s.ClaimStep(ctx, "race", 1000) })
 	if wins != 1 {
@@ -787,7 +894,7 @@ func testClaimStepRace(t *testing.T, s store.Store) {
 	}
 }
 
-func testBackupCodes(t *testing.T, s store.Store) {
+func testBackupCodes(t *testing.T, s store.BackupCodes) {
 	ctx := context.Background()
 	count := func(user string, want int) {
 		t.Helper()
@@ -826,7 +933,7 @@ func testBackupCodes(t *testing.T, s store.Store) {
 	use("u2", "z", false)
 }
 
-func testBackupCodeRace(t *testing.T, s store.Store) {
+func testBackupCodeRace(t *testing.T, s store.BackupCodes) {
 	ctx := context.Background()
 	must(t, s.ReplaceBackupCodes(ctx, "u", []string{"only", "other"}))
 	wins := raceBool(t, func(int) (bool, error) { return s.UseBackupCode(ctx, "u", "only") })
@@ -857,7 +964,7 @@ func sameUser(t *testing.T, got, want store.User) {
 	}
 }
 
-func testUsersCreate(t *testing.T, s store.Store) {
+func testUsersCreate(t *testing.T, s store.Users) {
 	ctx := context.Background()
 	now := base()
 	in := user("Alice", "Alice@Example.com", now)
@@ -924,7 +1031,7 @@ func testUsersCreate(t *testing.T, s store.Store) {
 	sameUser(t, got, in)
 }
 
-func testUsersConflict(t *testing.T, s store.Store) {
+func testUsersConflict(t *testing.T, s store.Users) {
 	ctx := context.Background()
 	now := base()
 	_, err := s.CreateUser(ctx, user("Émile", "emile@example.com", now))
@@ -954,7 +1061,7 @@ func testUsersConflict(t *testing.T, s store.Store) {
 	}
 }
 
-func testUsersCreateRace(t *testing.T, s store.Store) {
+func testUsersCreateRace(t *testing.T, s store.Users) {
 	ctx := context.Background()
 	now := base()
 	var (
@@ -986,7 +1093,7 @@ func testUsersCreateRace(t *testing.T, s store.Store) {
 	}
 }
 
-func testUpdateUser(t *testing.T, s store.Store) {
+func testUpdateUser(t *testing.T, s store.Users) {
 	ctx := context.Background()
 	now := base()
 	a, err := s.CreateUser(ctx, user("alice", "alice@example.com", now))
@@ -1066,7 +1173,7 @@ func testUpdateUser(t *testing.T, s store.Store) {
 	sameUser(t, got, a2)
 }
 
-func testListUsers(t *testing.T, s store.Store) {
+func testListUsers(t *testing.T, s store.Users) {
 	ctx := context.Background()
 	now := base()
 	for _, n := range []string{"dave", "Bob", "alice", "Eve", "carol"} {
@@ -1118,7 +1225,7 @@ func testListUsers(t *testing.T, s store.Store) {
 	}
 }
 
-func testEvents(t *testing.T, s store.Store) {
+func testEvents(t *testing.T, s store.Events) {
 	ctx := context.Background()
 	now := base()
 	ev, err := s.RecentEvents(ctx, 10)
@@ -1202,7 +1309,7 @@ type Updater interface {
 	UpdateSession(ctx context.Context, s store.Session) error
 }
 
-func testUpdateSession(t *testing.T, s store.Store) {
+func testUpdateSession(t *testing.T, s store.Sessions) {
 	u, ok := s.(Updater)
 	if !ok {
 		t.Skip("store has no UpdateSession")
@@ -1266,58 +1373,7 @@ func testUpdateSession(t *testing.T, s store.Store) {
 	}
 }
 
-func testComments(t *testing.T, s store.Store) {
-	cs, ok := s.(store.Comments)
-	if !ok {
-		t.Skip("store has no Comments")
-	}
-	ctx := context.Background()
-	now := base()
-	list, err := cs.RecentComments(ctx, 10)
-	must(t, err)
-	if len(list) != 0 {
-		t.Fatalf("fresh store has comments: %+v", list)
-	}
-	in := []store.Comment{
-		{UserID: "1", Username: "alice", Body: `<script>alert(1)</script><b>kept raw</b>`, CreatedAt: now},
-		{UserID: "2", Username: "bob", Body: "second\nline", CreatedAt: now.Add(time.Second)},
-		{Body: "anonymous", CreatedAt: now.Add(2 * time.Second)},
-	}
-	var ids []int64
-	for _, c := range in {
-		c.ID = 999 // ignored
-		got, err := cs.AddComment(ctx, c)
-		must(t, err)
-		if got.ID == 999 || got.ID == 0 || (len(ids) > 0 && got.ID <= ids[len(ids)-1]) {
-			t.Fatalf("AddComment ID = %d after %v", got.ID, ids)
-		}
-		ids = append(ids, got.ID)
-	}
-	list, err = cs.RecentComments(ctx, 2)
-	must(t, err)
-	if len(list) != 2 || list[0].ID != ids[2] || list[1].ID != ids[1] {
-		t.Fatalf("RecentComments(2) = %+v", list)
-	}
-	list, err = cs.RecentComments(ctx, 10)
-	must(t, err)
-	for i, c := range list {
-		want := in[len(in)-1-i]
-		if c.UserID != want.UserID || c.Username != want.Username || c.Body != want.Body || !c.CreatedAt.Equal(want.CreatedAt) {
-			t.Fatalf("comment %d = %+v, want %+v", i, c, want)
-		}
-	}
-	list, err = cs.RecentComments(ctx, 0)
-	must(t, err)
-	if len(list) != 0 {
-		t.Fatalf("RecentComments(0) = %d comments", len(list))
-	}
-}
-
-func testPasskeys(t *testing.T, s store.Store) {
-	ps, ok := s.(store.Passkeys)
-	if !ok {
-		t.Skip("store has no Passkeys")
-	}
+func testPasskeys(t *testing.T, ps store.Passkeys) {
 	ctx := context.Background()
 	now := base()
 	list, err := ps.UserPasskeys(ctx, "1")
@@ -1391,7 +1447,7 @@ func testPasskeys(t *testing.T, s store.Store) {
 	}
 
 	// Another user cannot delete the passkey; its owner can, once.
-	ok, err = ps.DeletePasskey(ctx, "2", a.ID)
+	ok, err := ps.DeletePasskey(ctx, "2", a.ID)
 	must(t, err)
 	if ok {
 		t.Fatal("user 2 deleted user 1's passkey")
@@ -1420,11 +1476,7 @@ func testPasskeys(t *testing.T, s store.Store) {
 
 // testPasskeyUseRace: logins racing with one counter value (a cloned authenticator used twice
 // at once) are recorded once.
-func testPasskeyUseRace(t *testing.T, s store.Store) {
-	ps, ok := s.(store.Passkeys)
-	if !ok {
-		t.Skip("store has no Passkeys")
-	}
+func testPasskeyUseRace(t *testing.T, ps store.Passkeys) {
 	ctx := context.Background()
 	now := base()
 	id := []byte("race")
