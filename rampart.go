@@ -111,9 +111,9 @@ type Stack struct {
 
 	keys      [][]byte // the secret key and its fallbacks, newest first; see TimestampSigner
 	hosts     *hosts.Checker
-	headers   func(http.Handler) http.Handler
-	csp       func(http.Handler) http.Handler
-	csrf      func(http.Handler) http.Handler
+	headers   *headers.Security
+	csp       *csp.Header
+	csrf      *csrf.Protector
 	cspReport http.Handler
 	recover   func(http.Handler) http.Handler
 	ownsStore bool
@@ -178,7 +178,7 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	}}); err != nil {
 		return fail(fmt.Errorf("rampart: RAMPART_ALLOWED_HOSTS: %w", err))
 	}
-	st.headers = headers.Middleware(headers.Options{
+	if st.headers, err = headers.New(headers.Options{
 		InsecureAllowHTTP:         s.InsecureDev || !s.SSLRedirect,
 		RedirectHost:              s.SSLHost,
 		HSTSMaxAge:                time.Duration(s.HSTSSeconds) * time.Second,
@@ -189,12 +189,16 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 		FrameOptions:              s.XFrameOptions,
 		CrossOriginOpenerPolicy:   s.COOP,
 		CrossOriginResourcePolicy: s.CORP,
-	})
+	}); err != nil {
+		return fail(fmt.Errorf("rampart: security headers: %w", err))
+	}
 	policy := opts.Policy
 	if policy == nil {
 		policy = csp.DefaultPolicy()
 	}
-	st.csp = csp.Middleware(csp.Options{Policy: policy, ReportOnly: s.CSPReportOnly, ReportURI: s.CSPReportURI})
+	if st.csp, err = csp.New(csp.Options{Policy: policy, ReportOnly: s.CSPReportOnly, ReportURI: s.CSPReportURI}); err != nil {
+		return fail(fmt.Errorf("rampart: content security policy: %w", err))
+	}
 
 	ao := audit.Options{Log: log, Now: now}
 	if opts.Observer != nil {
@@ -332,7 +336,7 @@ func (st *Stack) TimestampSigner(salt string, now func() time.Time) (*signing.Ti
 // because browsers post reports without cookies or tokens; it has its own size and rate limits.
 func (st *Stack) Handler(app http.Handler) http.Handler {
 	// The application gets a request no rampart layer changes in place any more (reqown.Release).
-	inner := st.Sessions.Middleware(st.csrf(reqown.Release(app)))
+	inner := st.Sessions.Middleware(st.csrf.Middleware(reqown.Release(app)))
 	limited := ratelimit.Middleware(st.RequestLimiter, ratelimit.ByIP, ratelimit.Options{Headers: true,
 		OnLimited: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if st.observer != nil {
@@ -356,8 +360,8 @@ func (st *Stack) Handler(app http.Handler) http.Handler {
 		}
 		limited.ServeHTTP(w, r)
 	})
-	h := st.csp(routed)
-	h = st.headers(h)
+	h := st.csp.Middleware(routed)
+	h = st.headers.Middleware(h)
 	h = st.hosts.Middleware(h)
 	h = st.recover(h)
 	// One copy of the request for the whole stack: every layer below updates its context

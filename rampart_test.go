@@ -95,7 +95,7 @@ func TestAppMiddlewareKeepsItsRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := keeper(admin.Middleware(protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	app := keeper(admin.Middleware(protect.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		session.FromRequest(r).SetString("x", "y")
 		_ = csrf.Token(r)
 	}))))

@@ -61,8 +61,12 @@ func csrfImpls(tb testing.TB) []csrfImpl {
 	ns := nosurf.New(tokenApp(nosurf.Token))
 	ns.SetFailureHandler(forbidden) // nosurf answers 400 by default; align on 403
 	ns.SetBaseCookie(http.Cookie{Path: "/", HttpOnly: true, Secure: true, SameSite: http.SameSiteLaxMode})
+	protect, err := csrf.New(csrf.Options{Logger: Quiet})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	impls := []csrfImpl{
-		{name: "rampart", h: csrf.Protect(csrf.Options{Logger: Quiet})(tokenApp(csrf.Token)), field: csrf.FieldName},
+		{name: "rampart", h: protect.Middleware(tokenApp(csrf.Token)), field: csrf.FieldName},
 		{name: "stdlib-COP", h: http.NewCrossOriginProtection().Handler(tokenApp(nil))},
 		{name: "gorilla", h: gorilla.Protect(GorillaKey, gorilla.Secure(true), gorilla.Path("/"))(tokenApp(gorilla.Token)), field: "gorilla.csrf.Token"},
 		{name: "nosurf", h: ns, field: nosurf.FormFieldName},
@@ -165,10 +169,21 @@ func nonceApp(nonce func(*http.Request) string) http.Handler {
 
 func headerCases(tb testing.TB) []benchCase {
 	res := &clientip.Resolver{}
-	rampart := res.Middleware(hosts.Middleware(hosts.Options{Allowed: []string{Host}, Logger: Quiet})(
-		headers.Middleware(headers.Options{})(csp.Middleware(csp.Options{})(nonceApp(csp.Nonce)))))
-	headersOnly := headers.Middleware(headers.Options{})(okHandler)
-	cspOnly := csp.Middleware(csp.Options{})(nonceApp(csp.Nonce))
+	allowed, err := hosts.New(hosts.Options{Allowed: []string{Host}, Logger: Quiet})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sec, err := headers.New(headers.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	policy, err := csp.New(csp.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rampart := res.Middleware(allowed.Middleware(sec.Middleware(policy.Middleware(nonceApp(csp.Nonce)))))
+	headersOnly := sec.Middleware(okHandler)
+	cspOnly := policy.Middleware(nonceApp(csp.Nonce))
 	unrolled := secure.New(SecureOptions(false)).Handler(nonceApp(func(r *http.Request) string { return secure.CSPNonce(r.Context()) }))
 	unrolledStatic := secure.Options(SecureOptions(false))
 	unrolledStatic.ContentSecurityPolicy = strings.ReplaceAll(AnchorCSP(), "$NONCE", "static")

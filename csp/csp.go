@@ -21,6 +21,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -53,9 +54,13 @@ type mw struct {
 	reporting []string
 }
 
-// Middleware returns the CSP middleware. It panics if the policy is invalid (see
-// Policy.Validate), a start-up configuration error.
-func Middleware(opts Options) func(http.Handler) http.Handler {
+// Header is a validated Options: the policy compiled into the header it sends. Build it with
+// [New]; its Middleware method is the CSP middleware.
+type Header struct{ m mw }
+
+// New validates opts (the policy, see [Policy.Validate], and ReportURI) once, at start-up, and
+// compiles the header. The policy is copied: changing it later has no effect.
+func New(opts Options) (*Header, error) {
 	p := opts.Policy
 	if p == nil {
 		p = DefaultPolicy()
@@ -67,23 +72,27 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 	}
 	if opts.ReportURI != "" {
 		if strings.ContainsFunc(opts.ReportURI, func(r rune) bool { return r <= ' ' || r == ';' || r == ',' || r == '"' || r > 0x7e }) {
-			panic("csp: bad ReportURI " + strconv.Quote(opts.ReportURI))
+			return nil, errors.New("csp: bad ReportURI " + strconv.Quote(opts.ReportURI))
 		}
 		p.Set("report-uri", opts.ReportURI).Set("report-to", reportGroup)
 		m.reporting = []string{reportGroup + `="` + opts.ReportURI + `"`}[:1:1]
 	}
 	if err := p.Validate(); err != nil {
-		panic(err)
+		return nil, err
 	}
 	m.parts = p.compile()
 	if len(m.parts) == 1 {
 		m.fixed = []string{m.parts[0]}[:1:1]
 	}
-	return func(next http.Handler) http.Handler {
-		mm := *m
-		mm.next = next
-		return &mm
-	}
+	return &Header{m: *m}, nil
+}
+
+// Middleware sets the policy, with a fresh nonce where it asks for one, on each response of
+// next, unless an outer layer already set one.
+func (h *Header) Middleware(next http.Handler) http.Handler {
+	mm := h.m
+	mm.next = next
+	return &mm
 }
 
 type nonceKey struct{}

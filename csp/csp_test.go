@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/http/httptest"
@@ -69,12 +68,9 @@ func TestValidate(t *testing.T) {
 	if err := NewPolicy().Set("script-src", "'sha256-abc='", StrictDynamic).Validate(); err != nil {
 		t.Errorf("hash + strict-dynamic refused: %v", err)
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Middleware accepted an invalid policy")
-		}
-	}()
-	Middleware(Options{Policy: NewPolicy().Set("script-src", StrictDynamic)})
+	if _, err := New(Options{Policy: NewPolicy().Set("script-src", StrictDynamic)}); err == nil {
+		t.Error("New accepted an invalid policy")
+	}
 }
 
 var nonceRe = regexp.MustCompile(`'nonce-([A-Za-z0-9_-]{22})'`)
@@ -88,7 +84,7 @@ func run(t testing.TB, opts Options, preset http.Header, h http.HandlerFunc) *ht
 	if h == nil {
 		h = func(http.ResponseWriter, *http.Request) {}
 	}
-	Middleware(opts)(h).ServeHTTP(rec, httptest.NewRequest("GET", "https://t/", nil))
+	middleware(opts)(h).ServeHTTP(rec, httptest.NewRequest("GET", "https://t/", nil))
 	return rec
 }
 
@@ -152,18 +148,13 @@ func TestMiddlewareModes(t *testing.T) {
 		t.Fatalf("outer CSP: %q nonce %q", got, n)
 	}
 	for _, bad := range []string{"/a b", "/a;b", `/a"`, "/a,b"} {
-		func() {
-			defer func() {
-				if recover() == nil {
-					t.Errorf("ReportURI %q accepted", bad)
-				}
-			}()
-			Middleware(Options{ReportURI: bad})
-		}()
+		if _, err := New(Options{ReportURI: bad}); err == nil {
+			t.Errorf("ReportURI %q accepted", bad)
+		}
 	}
 	// The caller's policy is copied: changing it later has no effect.
 	p := NewPolicy().Set("default-src", Self)
-	m := Middleware(Options{Policy: p})
+	m := middleware(Options{Policy: p})
 	p.Set("default-src", "*")
 	rec = httptest.NewRecorder()
 	m(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
@@ -193,7 +184,7 @@ func TestTemplate(t *testing.T) {
 }
 
 func BenchmarkMiddleware(b *testing.B) {
-	h := Middleware(Options{ReportURI: "/csp-report"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = Nonce(r) }))
+	h := middleware(Options{ReportURI: "/csp-report"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _ = Nonce(r) }))
 	r := httptest.NewRequest("GET", "https://example.com/", nil)
 	w := &hdrWriter{h: http.Header{}}
 	b.ReportAllocs()
@@ -446,19 +437,14 @@ func (allowAll) Allow(netip.Addr) bool { return true }
 // with an error that names ReportURI; every visible ASCII character else is accepted as is.
 func TestReportURICharacters(t *testing.T) {
 	for _, bad := range []string{"/a b", "/a\tb", "/a\nb", "/a;b", "/a; script-src *", "/a,b", `/a"b`, "/a\x7fb", "/a\x00", "/é", "/\u00a0"} {
-		func() {
-			defer func() {
-				r := recover()
-				if r == nil {
-					t.Errorf("ReportURI %q accepted", bad)
-					return
-				}
-				if msg := fmt.Sprint(r); !strings.Contains(msg, "bad ReportURI") {
-					t.Errorf("ReportURI %q: panic %q does not name ReportURI", bad, msg)
-				}
-			}()
-			Middleware(Options{ReportURI: bad})
-		}()
+		_, err := New(Options{ReportURI: bad})
+		if err == nil {
+			t.Errorf("ReportURI %q accepted", bad)
+			continue
+		}
+		if msg := err.Error(); !strings.Contains(msg, "bad ReportURI") {
+			t.Errorf("ReportURI %q: error %q does not name ReportURI", bad, msg)
+		}
 	}
 	for _, good := range []string{"/csp-report", "/~csp", "https://r.example/c?x=1&y=~2", "/!$&'()*+=:@[]"} {
 		rec := run(t, Options{ReportURI: good}, nil, nil)
@@ -520,4 +506,13 @@ func TestReportingDocumentURL(t *testing.T) {
 	if err := NewPolicy().Set("img-src", "https://a.example https://b.example").Validate(); err == nil {
 		t.Error("a source with a space accepted")
 	}
+}
+
+// middleware is New for options a test knows to be valid.
+func middleware(opts Options) func(http.Handler) http.Handler {
+	h, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return h.Middleware
 }

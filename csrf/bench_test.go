@@ -44,7 +44,7 @@ func benchServe(b *testing.B, h http.Handler, proto *http.Request, want int) {
 }
 
 func BenchmarkCSRF(b *testing.B) {
-	h := Protect(Options{Logger: quietLogger, TrustedOrigins: []string{"https://*.example.org"}})(benchOK)
+	h := protect(Options{Logger: quietLogger, TrustedOrigins: []string{"https://*.example.org"}})(benchOK)
 
 	b.Run("Baseline/POST-no-middleware", func(b *testing.B) {
 		r := newReq("POST", "https://www.example.com/", map[string]string{"Sec-Fetch-Site": "same-origin"}, nil)
@@ -78,7 +78,7 @@ func BenchmarkCSRF(b *testing.B) {
 		benchServe(b, h, r, 200)
 	})
 	b.Run("GET-issue-token-TemplateField", func(b *testing.B) {
-		hf := Protect(Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hf := protect(Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			_ = TemplateField(r)
 			w.WriteHeader(200)
 		}))

@@ -81,7 +81,7 @@ func TestTokenKeepsEarlierHeaders(t *testing.T) {
 		{"both", http.Header{"Set-Cookie": {"sid=abc"}, "Vary": {"Origin"}}, []string{"sid", SecureCookieName}, []string{"Origin", "Cookie"}},
 	}
 	for _, c := range cases {
-		h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for k, v := range c.preset {
 				w.Header()[k] = append([]string(nil), v...)
 			}

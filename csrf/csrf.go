@@ -108,7 +108,9 @@ type Router interface {
 	Handler(r *http.Request) (h http.Handler, pattern string)
 }
 
-type protector struct {
+// Protector is a validated Options; its Middleware method is the CSRF middleware. Build it
+// with [New].
+type Protector struct {
 	trusted   []trustedOrigin
 	store     SecretStore
 	cookies   *CookieStore // store, when it is exactly a *CookieStore
@@ -123,9 +125,10 @@ type protector struct {
 	header, headerName string
 }
 
-// New validates opts and returns the middleware.
-func New(opts Options) (func(http.Handler) http.Handler, error) {
-	p := &protector{
+// New validates opts once, at start-up, and returns the Protector whose Middleware method
+// protects a handler.
+func New(opts Options) (*Protector, error) {
+	p := &Protector{
 		store:     opts.Store,
 		onFailure: opts.OnFailure,
 		router:    opts.Router,
@@ -168,17 +171,7 @@ func New(opts Options) (func(http.Handler) http.Handler, error) {
 		}
 		p.exempt = mux
 	}
-	return p.wrap, nil
-}
-
-// Protect is New for configurations known to be valid; it panics on an invalid one, at
-// start-up, like regexp.MustCompile.
-func Protect(opts Options) func(http.Handler) http.Handler {
-	mw, err := New(opts)
-	if err != nil {
-		panic(err)
-	}
-	return mw
+	return p, nil
 }
 
 type sentinel struct{}
@@ -243,7 +236,7 @@ func safeMethod(m string) bool {
 
 // state is the per-request CSRF state, reachable from the request context.
 type state struct {
-	p *protector
+	p *Protector
 	// rw is the writer the handler gets; rw.ResponseWriter is the one below the middleware,
 	// through which secrets are stored.
 	rw     writer
@@ -281,7 +274,8 @@ func stateFrom(r *http.Request) *state {
 	return st
 }
 
-func (p *protector) wrap(next http.Handler) http.Handler {
+// Middleware checks each unsafe request reaching next and makes the token available to it.
+func (p *Protector) Middleware(next http.Handler) http.Handler {
 	router := p.router
 	if router == nil {
 		router, _ = next.(Router)
@@ -319,7 +313,7 @@ func cleanupMultipart(hadForm bool, ours *http.Request) {
 // isExempt is consulted only after a check failed, so exemptions cost nothing on the
 // accepted path. Every source of exemption is server-side: a context value clients
 // cannot set, or the router's own decision for this exact request.
-func (p *protector) isExempt(r *http.Request, router Router) bool {
+func (p *Protector) isExempt(r *http.Request, router Router) bool {
 	if r.Context().Value(exemptKey{}) != nil {
 		return true
 	}
@@ -338,7 +332,7 @@ func (p *protector) isExempt(r *http.Request, router Router) bool {
 	return false
 }
 
-func (p *protector) check(r *http.Request, st *state) error {
+func (p *Protector) check(r *http.Request, st *state) error {
 	h := r.Header
 	if sfs, ok := h[hdrSecFetchSite]; ok {
 		if len(sfs) == 1 && (sfs[0] == "same-origin" || sfs[0] == "none") {
@@ -369,7 +363,7 @@ func (p *protector) check(r *http.Request, st *state) error {
 	return p.checkToken(r, st, info.Secure())
 }
 
-func (p *protector) isTrusted(o *origin) bool {
+func (p *Protector) isTrusted(o *origin) bool {
 	for i := range p.trusted {
 		if p.trusted[i].matches(o) {
 			return true
@@ -391,7 +385,7 @@ func sameOrigin(o *origin, info *clientip.Info) bool {
 // a man-in-the-middle who can plant a cookie over HTTP from posting over HTTPS. Unlike
 // Django, a trusted origin only matches with its own scheme (so an http:// entry never
 // vouches for an https Referer) and userinfo in the Referer is malformed.
-func (p *protector) checkReferer(h http.Header, info *clientip.Info) error {
+func (p *Protector) checkReferer(h http.Header, info *clientip.Info) error {
 	vals, ok := h[hdrReferer]
 	if !ok {
 		return fail(ErrNoReferer, ErrNoReferer.Error())
@@ -450,7 +444,7 @@ func fastReferer(s string) (origin, bool) {
 	return origin{scheme: "https", host: host, port: stripDefaultPort("https", port)}, true
 }
 
-func (p *protector) checkToken(r *http.Request, st *state, secure bool) error {
+func (p *Protector) checkToken(r *http.Request, st *state, secure bool) error {
 	secret, ok := st.loadWith(r, secure)
 	if !ok {
 		return fail(ErrNoCSRFCookie, ErrNoCSRFCookie.Error())
@@ -478,7 +472,7 @@ func (p *protector) checkToken(r *http.Request, st *state, secure bool) error {
 // requestToken returns the submitted token and the header it came from ("" for the form).
 // Headers are read first so the body is only parsed when no header carries a token; the
 // query string is never read (tokens in URLs leak through logs and Referer).
-func (p *protector) requestToken(r *http.Request) (token, header string) {
+func (p *Protector) requestToken(r *http.Request) (token, header string) {
 	if p.header != "" {
 		if v := r.Header[p.header]; len(v) > 0 && v[0] != "" {
 			return v[0], p.headerName
@@ -597,7 +591,7 @@ func (st *state) rotateWith(w http.ResponseWriter, r *http.Request, secure *bool
 	return s, nil
 }
 
-func (p *protector) reject(w http.ResponseWriter, r *http.Request, st *state, err error) {
+func (p *Protector) reject(w http.ResponseWriter, r *http.Request, st *state, err error) {
 	st.reason = err
 	if !p.quiet {
 		logger := p.logger

@@ -68,7 +68,7 @@ func TestDjangoCSRFInterop(t *testing.T) {
 	py := djangotest.Python(t, "django")
 	opts := Options{Logger: quietLogger, FieldName: "csrfmiddlewaretoken", HeaderName: "X-CSRFToken",
 		Store: &CookieStore{Name: "csrftoken"}}
-	mw := Protect(opts)
+	mw := protect(opts)
 	tmpl := template.Must(template.New("f").Funcs(FuncMap()).Parse(`<form method="post">{{csrfField .}}</form><meta content="{{csrfToken .}}">`))
 	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
@@ -175,7 +175,7 @@ func TestDjangoCSRFInterop(t *testing.T) {
 // masked cookie: the cookie comes back rewritten as the bare secret.
 func bareCookieFromRampart(t *testing.T, masked string) string {
 	t.Helper()
-	h := Protect(Options{Logger: quietLogger, Store: &CookieStore{Name: "csrftoken"}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := protect(Options{Logger: quietLogger, Store: &CookieStore{Name: "csrftoken"}})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_ = Token(r)
 	}))
 	rec := httptest.NewRecorder()
@@ -189,7 +189,7 @@ func bareCookieFromRampart(t *testing.T, masked string) string {
 
 // The configured names are rendered and read, and bad ones are refused by New.
 func TestFieldAndHeaderNames(t *testing.T) {
-	h := Protect(Options{Logger: quietLogger, FieldName: "_csrf", HeaderName: "x-xsrf-token"})(okHandler)
+	h := protect(Options{Logger: quietLogger, FieldName: "_csrf", HeaderName: "x-xsrf-token"})(okHandler)
 	for _, tc := range []struct {
 		hdr  map[string]string
 		form url.Values
@@ -228,7 +228,7 @@ func TestFieldAndHeaderNames(t *testing.T) {
 		t.Errorf("reason %v", res.reason)
 	}
 	var field string
-	Protect(Options{FieldName: "_csrf"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	protect(Options{FieldName: "_csrf"})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		field = string(TemplateField(r))
 	})).ServeHTTP(httptest.NewRecorder(), newReq("GET", "http://www.example.com/", nil, nil))
 	if !strings.HasPrefix(field, `<input type="hidden" name="_csrf" value="`) {

@@ -46,7 +46,7 @@ func FuzzTokenDecode(f *testing.F) {
 	})
 }
 
-var fuzzHandler = Protect(Options{Logger: quietLogger, TrustedOrigins: []string{"https://*.example.com", "http://localhost:8000"}})(okHandler)
+var fuzzHandler = protect(Options{Logger: quietLogger, TrustedOrigins: []string{"https://*.example.com", "http://localhost:8000"}})(okHandler)
 
 // FuzzOrigin: Origin parsing never panics, accepted origins are canonical (lower case, no
 // default port, only origin characters), and the middleware only accepts an Origin that is

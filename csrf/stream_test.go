@@ -43,7 +43,7 @@ func streamServer(t *testing.T, opts Options, handler http.HandlerFunc) *httptes
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /page", handler)
 	mux.HandleFunc("POST /post", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "posted") })
-	srv := httptest.NewServer(Protect(opts)(mux))
+	srv := httptest.NewServer(protect(opts)(mux))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -166,7 +166,7 @@ func TestTokenAfterHeaderFailsLoudly(t *testing.T) {
 	meta := template.Must(template.New("j").Funcs(FuncMap()).Parse(`{"csrf": "{{csrfToken .}}"}`))
 	var execErr, rotateErr error
 	var plain string
-	h := Protect(Options{Logger: logger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := protect(Options{Logger: logger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json") // not HTML: not held
 		w.WriteHeader(200)
 		execErr = meta.Execute(w, r)
@@ -198,7 +198,7 @@ func TestTokenAfterHeaderFailsLoudly(t *testing.T) {
 func TestStreamedTemplateSessionStore(t *testing.T) {
 	m := session.NewManager(memory.New(), session.Options{InsecureNoSecureCookie: true, Logger: quietLogger})
 	var execErr error
-	h := m.Middleware(Protect(Options{Store: m, Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := m.Middleware(protect(Options{Store: m, Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		execErr = page.Execute(w, pageData{Request: r, Filler: strings.Repeat("x", 20<<10)})
 	})))
@@ -219,7 +219,7 @@ func TestStreamedTemplateSessionStore(t *testing.T) {
 		t.Fatalf("POST with the streamed page's token: %d", rec.Code)
 	}
 	// Past MaxHeldBytes the page goes before the form, and no session is created for it.
-	h2 := m.Middleware(Protect(Options{Store: m, Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h2 := m.Middleware(protect(Options{Store: m, Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		execErr = page.Execute(w, pageData{Request: r, Filler: strings.Repeat("x", MaxHeldBytes+1)})
 	})))
@@ -318,7 +318,7 @@ func TestWriterPassesThrough(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			below := &recWriter{h: http.Header{}}
 			var got string
-			h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				got = tc.do(w, r, below)
 			}))
 			r := newReq("GET", "http://www.example.com/", nil, nil)
@@ -340,7 +340,7 @@ func TestWriterPassesThrough(t *testing.T) {
 // goes, replaced by the bare secret (Django 4.1's test_masked_secret_accepted_and_replaced).
 func TestMaskedCookieReplacedWithBareSecret(t *testing.T) {
 	var tok string
-	h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tok = Token(r) }))
+	h := protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tok = Token(r) }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, withCookie(newReq("GET", "http://www.example.com/", nil, nil), InsecureCookieName, maskedTestSecret2))
 	cks := rec.Result().Cookies()
@@ -352,7 +352,7 @@ func TestMaskedCookieReplacedWithBareSecret(t *testing.T) {
 // The held page does not change when the header goes: status, headers set before the first
 // write, body; and a handler that wrote nothing still answers 200 with an empty body.
 func TestHeldPageIntact(t *testing.T) {
-	h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		w.Header().Set("X-Test", "1")
 		w.WriteHeader(http.StatusTeapot)
@@ -371,7 +371,7 @@ func TestHeldPageIntact(t *testing.T) {
 	if resp.StatusCode != http.StatusTeapot || resp.Header.Get("X-Test") != "1" || len(b) != 10000 || b[9999] != 'v' {
 		t.Fatalf("status %d, X-Test %q, %d bytes", resp.StatusCode, resp.Header.Get("X-Test"), len(b))
 	}
-	empty := httptest.NewServer(Protect(Options{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	empty := httptest.NewServer(protect(Options{})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
 	defer empty.Close()
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err = c.Get(empty.URL)
@@ -382,7 +382,7 @@ func TestHeldPageIntact(t *testing.T) {
 }
 
 func BenchmarkStreamedPage(b *testing.B) {
-	h := Protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := protect(Options{Logger: quietLogger})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_ = page.Execute(w, pageData{Request: r, Filler: "body{margin:0}"})
 	}))

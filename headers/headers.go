@@ -9,6 +9,7 @@
 package headers
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,44 +85,64 @@ type mw struct {
 	sslHost  string
 }
 
-// Middleware returns the middleware for opts. It panics on an invalid option value (a start-up
-// configuration error), as a malformed header would otherwise be sent on every response.
-func Middleware(opts Options) func(http.Handler) http.Handler {
+// Security is a validated Options: the headers to send, precomputed. Build it with [New]; its
+// Middleware method is the middleware.
+type Security struct{ m mw }
+
+// New validates opts once, at start-up: an invalid value is refused, as a malformed header
+// would otherwise be sent on every response.
+func New(opts Options) (*Security, error) {
+	var bad error
 	add := func(hs []header, key, v, def string) []header {
 		if v == "" {
 			v = def
 		}
 		if !validValue(v) {
-			panic("headers: invalid " + key + " value " + strconv.Quote(v))
+			if bad == nil {
+				bad = errors.New("headers: invalid " + key + " value " + strconv.Quote(v))
+			}
+			return hs
 		}
 		return append(hs, header{http.CanonicalHeaderKey(key), []string{v}[:1:1]})
 	}
 	var always []header
 	always = append(always, header{"X-Content-Type-Options", []string{"nosniff"}[:1:1]})
 	always = add(always, "Referrer-Policy", normalizeList(opts.ReferrerPolicy), DefaultReferrerPolicy)
+	if bad != nil {
+		return nil, bad
+	}
 	fo := strings.ToUpper(opts.FrameOptions)
 	if fo != "" && fo != "DENY" && fo != "SAMEORIGIN" {
-		panic("headers: FrameOptions must be DENY or SAMEORIGIN")
+		return nil, errors.New("headers: FrameOptions must be DENY or SAMEORIGIN")
 	}
 	always = add(always, "X-Frame-Options", fo, DefaultFrameOptions)
+	if bad != nil {
+		return nil, bad
+	}
 	coop := opts.CrossOriginOpenerPolicy
 	switch coop {
 	case "", "same-origin", "same-origin-allow-popups", "noopener-allow-popups", "unsafe-none":
 	default:
-		panic("headers: invalid CrossOriginOpenerPolicy " + strconv.Quote(coop))
+		return nil, errors.New("headers: invalid CrossOriginOpenerPolicy " + strconv.Quote(coop))
 	}
 	always = add(always, "Cross-Origin-Opener-Policy", coop, DefaultCOOP)
+	if bad != nil {
+		return nil, bad
+	}
 	corp := opts.CrossOriginResourcePolicy
 	switch corp {
 	case "", "same-origin", "same-site", "cross-origin":
 	default:
-		panic("headers: invalid CrossOriginResourcePolicy " + strconv.Quote(corp))
+		return nil, errors.New("headers: invalid CrossOriginResourcePolicy " + strconv.Quote(corp))
 	}
 	always = add(always, "Cross-Origin-Resource-Policy", corp, DefaultCORP)
 	if opts.CrossOriginEmbedderPolicy != "" {
 		always = add(always, "Cross-Origin-Embedder-Policy", opts.CrossOriginEmbedderPolicy, "")
 	}
 	always = add(always, "Permissions-Policy", opts.PermissionsPolicy, DefaultPermissionsPolicy)
+	if bad != nil {
+		return nil, bad
+	}
 
 	var hsts []string
 	if !opts.InsecureNoHSTS {
@@ -130,7 +151,7 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 			age = DefaultHSTSMaxAge
 		}
 		if age < 0 {
-			panic("headers: negative HSTSMaxAge")
+			return nil, errors.New("headers: negative HSTSMaxAge")
 		}
 		v := "max-age=" + strconv.FormatInt(int64(age/time.Second), 10)
 		if !opts.HSTSExcludeSubdomains {
@@ -143,13 +164,18 @@ func Middleware(opts Options) func(http.Handler) http.Handler {
 	}
 	if opts.RedirectHost != "" {
 		if _, _, err := hosts.Split(opts.RedirectHost); err != nil {
-			panic("headers: invalid RedirectHost " + strconv.Quote(opts.RedirectHost))
+			return nil, errors.New("headers: invalid RedirectHost " + strconv.Quote(opts.RedirectHost))
 		}
 	}
-	return func(next http.Handler) http.Handler {
-		return &mw{next: next, always: always, hsts: hsts, allowHTP: opts.InsecureAllowHTTP,
-			exempt: opts.RedirectExempt, sslHost: opts.RedirectHost}
-	}
+	return &Security{m: mw{always: always, hsts: hsts, allowHTP: opts.InsecureAllowHTTP,
+		exempt: opts.RedirectExempt, sslHost: opts.RedirectHost}}, nil
+}
+
+// Middleware sets the headers on each response of next and redirects plain HTTP to HTTPS.
+func (s *Security) Middleware(next http.Handler) http.Handler {
+	m := s.m
+	m.next = next
+	return &m
 }
 
 // normalizeList strips whitespace around comma-separated tokens, as Django does for

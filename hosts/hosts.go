@@ -85,16 +85,6 @@ func New(opts Options) (*Checker, error) {
 	return c, nil
 }
 
-// Middleware returns the checking middleware for opts. It panics if a pattern is invalid,
-// which is a start-up configuration error; use New to handle it as an error.
-func Middleware(opts Options) func(http.Handler) http.Handler {
-	c, err := New(opts)
-	if err != nil {
-		panic(err)
-	}
-	return c.Middleware
-}
-
 // Middleware refuses requests whose host is malformed or not allowed.
 func (c *Checker) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -131,12 +131,9 @@ func TestPatterns(t *testing.T) {
 			t.Errorf("pattern %q accepted", bad)
 		}
 	}
-	defer func() {
-		if recover() == nil {
-			t.Error("Middleware did not panic on a bad pattern")
-		}
-	}()
-	Middleware(Options{Allowed: []string{"bad pattern"}})
+	if _, err := New(Options{Allowed: []string{"bad pattern"}}); err == nil {
+		t.Error("New accepted a bad pattern")
+	}
 }
 
 func TestWildcard(t *testing.T) {
@@ -153,7 +150,7 @@ func TestWildcard(t *testing.T) {
 }
 
 func TestZeroOptionsRejectsAll(t *testing.T) {
-	h := Middleware(Options{Logger: quiet})(okHandler())
+	h := middleware(Options{Logger: quiet})(okHandler())
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "http://example.com/", nil))
 	if rec.Code != http.StatusBadRequest {
@@ -166,7 +163,7 @@ func okHandler() http.Handler {
 }
 
 func TestMiddleware(t *testing.T) {
-	h := Middleware(Options{Allowed: []string{"example.com", ".example.org"}, Logger: quiet})(okHandler())
+	h := middleware(Options{Allowed: []string{"example.com", ".example.org"}, Logger: quiet})(okHandler())
 	cases := []struct {
 		host string
 		code int
@@ -204,7 +201,7 @@ func TestOnRejectGetsReason(t *testing.T) {
 		got = append(got, Reason(r))
 		w.WriteHeader(http.StatusTeapot)
 	})
-	h := Middleware(Options{Allowed: []string{"example.com"}, OnReject: onReject, Logger: quiet})(okHandler())
+	h := middleware(Options{Allowed: []string{"example.com"}, OnReject: onReject, Logger: quiet})(okHandler())
 	for _, host := range []string{"bad host", "other.com"} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Host = host
@@ -225,7 +222,7 @@ func TestOnRejectGetsReason(t *testing.T) {
 // X-Forwarded-Host counts only through a trusted proxy (clientip decides).
 func TestForwardedHostThroughClientIP(t *testing.T) {
 	res := &clientip.Resolver{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
-	h := res.Middleware(Middleware(Options{Allowed: []string{"public.example"}, Logger: quiet})(okHandler()))
+	h := res.Middleware(middleware(Options{Allowed: []string{"public.example"}, Logger: quiet})(okHandler()))
 	cases := []struct {
 		remote, host, xfh string
 		code              int
@@ -257,7 +254,7 @@ func TestHostOverrideHeadersCorpus(t *testing.T) {
 	}
 	defer f.Close()
 	res := &clientip.Resolver{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}}
-	h := res.Middleware(Middleware(Options{Allowed: []string{"good.example"}, Logger: quiet})(okHandler()))
+	h := res.Middleware(middleware(Options{Allowed: []string{"good.example"}, Logger: quiet})(okHandler()))
 	sc := bufio.NewScanner(f)
 	n := 0
 	for sc.Scan() {
@@ -289,7 +286,7 @@ func TestHostOverrideHeadersCorpus(t *testing.T) {
 // Raw requests through a real server: Go's own parser and this layer together must answer
 // 400 for every malformed or foreign host, including the absolute-form request target.
 func TestRawRequests(t *testing.T) {
-	srv := httptest.NewServer(Middleware(Options{Allowed: []string{"good.example"}, Logger: quiet})(okHandler()))
+	srv := httptest.NewServer(middleware(Options{Allowed: []string{"good.example"}, Logger: quiet})(okHandler()))
 	defer srv.Close()
 	cases := []struct {
 		raw  string
@@ -356,7 +353,7 @@ func FuzzSplit(f *testing.F) {
 }
 
 func BenchmarkMiddleware(b *testing.B) {
-	h := Middleware(Options{Allowed: []string{"www.example.com", ".example.org", "api.example.com"}})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	h := middleware(Options{Allowed: []string{"www.example.com", ".example.org", "api.example.com"}})(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Host = "shop.example.org:443"
 	w := httptest.NewRecorder()
@@ -409,7 +406,7 @@ func TestRejectionLogged(t *testing.T) {
 		{long + "y", `host="\"` + long + `...\""`},
 	} {
 		var buf bytes.Buffer
-		h := Middleware(Options{Allowed: []string{"example.com"}, Logger: slog.New(slog.NewTextHandler(&buf, nil))})(okHandler())
+		h := middleware(Options{Allowed: []string{"example.com"}, Logger: slog.New(slog.NewTextHandler(&buf, nil))})(okHandler())
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Host = c.host
 		h.ServeHTTP(httptest.NewRecorder(), r)
@@ -421,7 +418,7 @@ func TestRejectionLogged(t *testing.T) {
 	old := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&def, nil)))
 	defer slog.SetDefault(old)
-	h := Middleware(Options{Allowed: []string{"example.com"}})(okHandler())
+	h := middleware(Options{Allowed: []string{"example.com"}})(okHandler())
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Host = "evil.example"
 	rec := httptest.NewRecorder()
@@ -439,7 +436,7 @@ func TestRecordReplacesLog(t *testing.T) {
 		err  error
 	}
 	var got []call
-	h := Middleware(Options{Allowed: []string{"example.com"}, Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+	h := middleware(Options{Allowed: []string{"example.com"}, Logger: slog.New(slog.NewTextHandler(&buf, nil)),
 		Record: func(_ *http.Request, host string, err error) { got = append(got, call{host, err}) }})(okHandler())
 	for _, host := range []string{"evil.example", "bad host", strings.Repeat("x", 101), "example.com"} {
 		r := httptest.NewRequest("GET", "/", nil)
@@ -458,4 +455,13 @@ func TestRecordReplacesLog(t *testing.T) {
 	if buf.Len() != 0 {
 		t.Errorf("logged with Record set: %q", buf.String())
 	}
+}
+
+// middleware is New for options a test knows to be valid.
+func middleware(opts Options) func(http.Handler) http.Handler {
+	c, err := New(opts)
+	if err != nil {
+		panic(err)
+	}
+	return c.Middleware
 }

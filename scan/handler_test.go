@@ -25,7 +25,15 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	protected, err := scan.Handler(ctx, headers.Middleware(headers.Options{})(csp.Middleware(csp.Options{})(http.HandlerFunc(hello))), scan.Options{})
+	sec, err := headers.New(headers.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, err := csp.New(csp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	protected, err := scan.Handler(ctx, sec.Middleware(policy.Middleware(http.HandlerFunc(hello))), scan.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +75,17 @@ func passed(r scan.Report, name string) bool {
 // A test of an application's own: its handler must keep earning an A+.
 func ExampleHandler() {
 	app := http.HandlerFunc(hello)
-	h := headers.Middleware(headers.Options{})(csp.Middleware(csp.Options{})(app))
+	sec, err := headers.New(headers.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	policy, err := csp.New(csp.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h := sec.Middleware(policy.Middleware(app))
 	rep, err := scan.Handler(context.Background(), h, scan.Options{})
 	if err != nil {
 		fmt.Println(err)

@@ -57,7 +57,7 @@ type BodyLimits struct {
 // The deadline is the connection's read deadline (http.ResponseController), so BodyGuard works
 // with net/http's HTTP/1 server; on a connection that cannot take one, the server's own
 // ReadTimeout still applies.
-func BodyGuard(next http.Handler, o BodyLimits) http.Handler {
+func BodyGuard(o BodyLimits) func(http.Handler) http.Handler {
 	timeout := cmp.Or(o.Timeout, DefaultBodyTimeout)
 	small := int64(preReadMax)
 	if o.MaxBody > 0 {
@@ -67,6 +67,10 @@ func BodyGuard(next http.Handler, o BodyLimits) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
+	return func(next http.Handler) http.Handler { return guarded(next, o, timeout, small, log) }
+}
+
+func guarded(next http.Handler, o BodyLimits, timeout time.Duration, small int64, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)

@@ -101,7 +101,7 @@ func TestSlowBodyGuard(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := &bodyHandler{}
-			addr := echoServer(t, BodyGuard(h, BodyLimits{Timeout: grace, Ceiling: safety, MaxBody: 1 << 20, Logger: quiet}), nil)
+			addr := echoServer(t, BodyGuard(BodyLimits{Timeout: grace, Ceiling: safety, MaxBody: 1 << 20, Logger: quiet})(h), nil)
 			conn := rawRequest(t, addr, nil, c.length)
 			c.send(conn)
 			resp, body := readResponse(t, conn)
@@ -131,7 +131,7 @@ func TestSlowBodyMinRate(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			const length = 300 // 1.5 s at 200 B/s
-			addr := echoServer(t, BodyGuard(&bodyHandler{}, BodyLimits{Timeout: grace, MinRate: rate, Ceiling: safety, MaxBody: 1 << 20, Logger: quiet}), nil)
+			addr := echoServer(t, BodyGuard(BodyLimits{Timeout: grace, MinRate: rate, Ceiling: safety, MaxBody: 1 << 20, Logger: quiet})(&bodyHandler{}), nil)
 			conn := rawRequest(t, addr, nil, length)
 			go func() {
 				tick := time.NewTicker(c.every)

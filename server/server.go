@@ -80,8 +80,8 @@ func New(s settings.Settings, h http.Handler, opts Options) *Server {
 	return &Server{
 		Server: &http.Server{
 			Addr: s.Addr,
-			Handler: BodyGuard(h, BodyLimits{Timeout: s.BodyTimeout, MinRate: s.BodyMinRate, Ceiling: read,
-				MaxBody: s.MaxBodyBytes, Logger: log}),
+			Handler: BodyGuard(BodyLimits{Timeout: s.BodyTimeout, MinRate: s.BodyMinRate, Ceiling: read,
+				MaxBody: s.MaxBodyBytes, Logger: log})(h),
 			ReadHeaderTimeout: cmp.Or(s.ReadHeaderTimeout, defaultReadHeaderTimeout),
 			ReadTimeout:       read,
 			WriteTimeout:      cmp.Or(s.WriteTimeout, defaultWriteTimeout),

@@ -266,7 +266,11 @@ func TestSanitizedCommentsKeepPageStructure(t *testing.T) {
 		t.Fatalf("the same-origin image lost its src: %q", comments[2].Body)
 	}
 
-	h := csp.Middleware(csp.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	policy, err := csp.New(csp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := policy.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.URL.Query().Get("page"))
 		if r.URL.Path != "/comments" || err != nil || n < 0 || n*balanceBatch >= len(comments) {
 			http.NotFound(w, r) // same-origin images the comments name

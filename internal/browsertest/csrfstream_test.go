@@ -50,10 +50,14 @@ func TestStreamedFormInChromium(t *testing.T) {
 		_, _ = io.WriteString(w, `<!doctype html><title>ok</title><p id="ok">posted</p>`)
 	})
 	var reasons []string
-	protect := csrf.Protect(csrf.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
+	p, err := csrf.New(csrf.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnFailure: func(w http.ResponseWriter, r *http.Request, reason error) {
 		reasons = append(reasons, reason.Error())
 		http.Error(w, "CSRF: "+reason.Error(), http.StatusForbidden)
-	}})(mux)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	protect := p.Middleware(mux)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del("Sec-Fetch-Site")
 		r.Header.Del("Origin")

@@ -29,9 +29,13 @@ func chain(t *testing.T, owned bool, app http.Handler) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
+	policy, err := csp.New(csp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	mgr := session.NewManager(memory.New(), session.Options{Logger: quiet})
 	res := &clientip.Resolver{}
-	h := res.Middleware(errorpage.Recover(errs)(csp.Middleware(csp.Options{})(mgr.Middleware(protect(app)))))
+	h := res.Middleware(errorpage.Recover(errs)(policy.Middleware(mgr.Middleware(protect.Middleware(app)))))
 	if owned {
 		h = reqown.Middleware(h)
 	}
