@@ -17,7 +17,6 @@ import (
 	"github.com/rampart-go/rampart/audit"
 	"github.com/rampart-go/rampart/internal/apptest"
 	"github.com/rampart-go/rampart/internal/comments"
-	"github.com/rampart-go/rampart/store"
 )
 
 // attackerServer serves pages from a second loopback origin: 127.0.0.2 (another site for the
