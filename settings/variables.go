@@ -26,6 +26,33 @@ type variable struct {
 	show func(*Settings) string
 }
 
+// field is a setting whose parser may return a partial value with its error (a list read up to
+// the bad item): that value is stored either way, as before; parse (settings.go) then resets a
+// bad variable to its default, so nothing half-read survives.
+func field[T any](name string, def func(*Settings) string, parse func(string) (T, error), show func(T) string, f func(*Settings) *T) variable {
+	return variable{name, def,
+		func(s *Settings, raw string) error {
+			v, err := parse(raw)
+			*f(s) = v
+			return err
+		},
+		func(s *Settings) string { return show(*f(s)) }}
+}
+
+// checked is a setting stored only when it parses: a bad value leaves the field untouched.
+func checked[T any](name string, def func(*Settings) string, parse func(string) (T, error), show func(T) string, f func(*Settings) *T) variable {
+	return variable{name, def,
+		func(s *Settings, raw string) error {
+			v, err := parse(raw)
+			if err != nil {
+				return err
+			}
+			*f(s) = v
+			return nil
+		},
+		func(s *Settings) string { return show(*f(s)) }}
+}
+
 func static(v string) func(*Settings) string { return func(*Settings) string { return v } }
 
 // unlessInsecureDev returns prod normally and dev when RAMPART_INSECURE_DEV is set: only the
@@ -39,174 +66,162 @@ func unlessInsecureDev(prod, dev string) func(*Settings) string {
 	}
 }
 
+// localHostsInDev is ALLOWED_HOSTS's default: Django's DEBUG default; production must list its hosts.
+func localHostsInDev(s *Settings) string {
+	if s.Debug || s.InsecureDev {
+		return ".localhost,127.0.0.1,[::1]"
+	}
+	return ""
+}
+
 func boolVar(name string, def func(*Settings) string, f func(*Settings) *bool) variable {
-	return variable{name, def,
-		func(s *Settings, raw string) error {
-			b, err := ParseBool(raw)
-			*f(s) = b
-			return err
-		},
-		func(s *Settings) string { return strconv.FormatBool(*f(s)) }}
+	return field(name, def, ParseBool, strconv.FormatBool, f)
 }
 
 func intVar(name, def string, min int, f func(*Settings) *int) variable {
-	return variable{name, static(def),
-		func(s *Settings, raw string) error {
-			n, err := strconv.Atoi(strings.TrimSpace(raw))
-			if err != nil {
-				return fmt.Errorf("%q is not an integer", raw)
-			}
-			if n < min {
-				return fmt.Errorf("%d is below the minimum %d", n, min)
-			}
-			*f(s) = n
-			return nil
-		},
-		func(s *Settings) string { return strconv.Itoa(*f(s)) }}
+	return checked(name, static(def), atLeast(min), strconv.Itoa, f)
 }
 
 func durVar(name, def string, f func(*Settings) *time.Duration) variable {
-	return variable{name, static(def),
-		func(s *Settings, raw string) error {
-			d, err := ParseDuration(raw)
-			if err != nil {
-				return err
-			}
-			if d <= 0 {
-				return errors.New("must be positive")
-			}
-			*f(s) = d
-			return nil
-		},
-		func(s *Settings) string { return f(s).String() }}
+	return checked(name, static(def), parsePositiveDuration, time.Duration.String, f)
 }
 
 func strVar(name string, def func(*Settings) string, norm func(string) (string, error), f func(*Settings) *string) variable {
-	return variable{name, def,
-		func(s *Settings, raw string) error {
-			v, err := norm(strings.TrimSpace(raw))
-			*f(s) = v
-			return err
-		},
-		func(s *Settings) string { return *f(s) }}
+	return field(name, def, func(raw string) (string, error) { return norm(strings.TrimSpace(raw)) }, same, f)
 }
 
 func sameSiteVar(name string, f func(*Settings) *http.SameSite) variable {
-	return variable{name, static("Lax"),
-		func(s *Settings, raw string) error {
-			v, err := ParseSameSite(raw)
-			*f(s) = v
-			return err
-		},
-		func(s *Settings) string { return SameSiteString(*f(s)) }}
+	return field(name, static("Lax"), ParseSameSite, SameSiteString, f)
 }
+
+// secretURLVar is a URL setting holding credentials: the raw value is kept (as a Secret, shown
+// redacted) even when check refuses it; empty means "none" when optional.
+func secretURLVar[T any](name, def string, optional bool, check func(string) (T, error), f func(*Settings) *Secret) variable {
+	return field(name, static(def), func(raw string) (Secret, error) {
+		if optional && raw == "" {
+			return Secret(raw), nil
+		}
+		_, err := check(raw)
+		return Secret(raw), err
+	}, redacted, f)
+}
+
+func same(v string) string { return v }
+
+func joined(v []string) string { return strings.Join(v, ",") }
+
+func redacted(v Secret) string { return RedactURL(v.Reveal()) }
+
+func atLeast(min int) func(string) (int, error) {
+	return func(raw string) (int, error) {
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not an integer", raw)
+		}
+		if n < min {
+			return 0, fmt.Errorf("%d is below the minimum %d", n, min)
+		}
+		return n, nil
+	}
+}
+
+func parsePositiveDuration(raw string) (time.Duration, error) {
+	d, err := ParseDuration(raw)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	return d, nil
+}
+
+func parseSeconds(raw string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a whole number of seconds", raw)
+	}
+	return n, nil
+}
+
+func parseBytes(raw string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%q is not a positive number of bytes", raw)
+	}
+	return n, nil
+}
+
+func formatInt64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func parseSecret(raw string) (Secret, error) { return Secret(raw), nil }
+
+func parseSecrets(raw string) ([]Secret, error) {
+	var out []Secret
+	for _, k := range ParseList(raw) {
+		out = append(out, Secret(k))
+	}
+	return out, nil
+}
+
+// maskSecrets shows how many fallback keys there are, never what they are.
+func maskSecrets(v []Secret) string {
+	m := make([]string, len(v))
+	for i := range m {
+		m[i] = Mask
+	}
+	return strings.Join(m, ",")
+}
+
+func prefixesString(v []netip.Prefix) string {
+	out := make([]string, len(v))
+	for i, p := range v {
+		out[i] = p.String()
+	}
+	return strings.Join(out, ",")
+}
+
+func parseProxyHeader(raw string) (clientip.HeaderMode, error) {
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "x-forwarded":
+		return clientip.XForwarded, nil
+	case "forwarded":
+		return clientip.Forwarded, nil
+	}
+	return 0, fmt.Errorf("%q is not x-forwarded or forwarded", raw)
+}
+
+func proxyHeaderString(v clientip.HeaderMode) string {
+	if v == clientip.Forwarded {
+		return "forwarded"
+	}
+	return "x-forwarded"
+}
+
+func checkXFrameOptions(v string) (string, error) {
+	return oneOf("DENY", "SAMEORIGIN")(strings.ToUpper(v))
+}
+
+func checkEmailFrom(v string) (string, error) { return v, mail.CheckAddress(v) }
 
 // variables is every setting, in parse order: DEBUG and INSECURE_DEV come first because other
 // defaults depend on them. doc.go documents each one; a test keeps the two in step.
 var variables = []variable{
 	boolVar("DEBUG", static("false"), func(s *Settings) *bool { return &s.Debug }),
 	boolVar("INSECURE_DEV", static("false"), func(s *Settings) *bool { return &s.InsecureDev }),
-	{"SECRET_KEY", static(""),
-		func(s *Settings, raw string) error { s.SecretKey = Secret(raw); return nil },
-		func(s *Settings) string { return s.SecretKey.String() }},
-	{"SECRET_KEY_FALLBACKS", static(""),
-		func(s *Settings, raw string) error {
-			s.SecretKeyFallbacks = nil
-			for _, k := range ParseList(raw) {
-				s.SecretKeyFallbacks = append(s.SecretKeyFallbacks, Secret(k))
-			}
-			return nil
-		},
-		func(s *Settings) string {
-			m := make([]string, len(s.SecretKeyFallbacks))
-			for i := range m {
-				m[i] = Mask
-			}
-			return strings.Join(m, ",")
-		}},
+	field("SECRET_KEY", static(""), parseSecret, Secret.String, func(s *Settings) *Secret { return &s.SecretKey }),
+	field("SECRET_KEY_FALLBACKS", static(""), parseSecrets, maskSecrets, func(s *Settings) *[]Secret { return &s.SecretKeyFallbacks }),
 	strVar("ADDR", static("127.0.0.1:8000"), checkAddr, func(s *Settings) *string { return &s.Addr }),
-	{"ALLOWED_HOSTS",
-		func(s *Settings) string {
-			// Django's DEBUG default; production must list its hosts.
-			if s.Debug || s.InsecureDev {
-				return ".localhost,127.0.0.1,[::1]"
-			}
-			return ""
-		},
-		func(s *Settings, raw string) error {
-			hosts, err := ParseAllowedHosts(raw)
-			s.AllowedHosts = hosts
-			return err
-		},
-		func(s *Settings) string { return strings.Join(s.AllowedHosts, ",") }},
-	{"TRUSTED_PROXIES", static(""),
-		func(s *Settings, raw string) error {
-			p, err := clientip.ParsePrefixes(raw)
-			s.TrustedProxies = p
-			return err
-		},
-		func(s *Settings) string {
-			out := make([]string, len(s.TrustedProxies))
-			for i, p := range s.TrustedProxies {
-				out[i] = p.String()
-			}
-			return strings.Join(out, ",")
-		}},
-	{"PROXY_HEADER", static("x-forwarded"),
-		func(s *Settings, raw string) error {
-			switch strings.ToLower(strings.TrimSpace(raw)) {
-			case "x-forwarded":
-				s.ProxyHeader = clientip.XForwarded
-			case "forwarded":
-				s.ProxyHeader = clientip.Forwarded
-			default:
-				return fmt.Errorf("%q is not x-forwarded or forwarded", raw)
-			}
-			return nil
-		},
-		func(s *Settings) string {
-			if s.ProxyHeader == clientip.Forwarded {
-				return "forwarded"
-			}
-			return "x-forwarded"
-		}},
-	{"TRUSTED_ORIGINS", static(""),
-		func(s *Settings, raw string) error {
-			o, err := ParseOrigins(raw)
-			s.TrustedOrigins = o
-			return err
-		},
-		func(s *Settings) string { return strings.Join(s.TrustedOrigins, ",") }},
-	{"DATABASE_URL", static("sqlite://rampart.db"),
-		func(s *Settings, raw string) error {
-			s.DatabaseURL = Secret(raw)
-			_, err := ParseDatabaseURL(raw)
-			return err
-		},
-		func(s *Settings) string { return RedactURL(s.DatabaseURL.Reveal()) }},
-	{"REDIS_URL", static(""),
-		func(s *Settings, raw string) error {
-			s.RedisURL = Secret(raw)
-			if raw == "" {
-				return nil
-			}
-			_, err := ParseRedisURL(raw)
-			return err
-		},
-		func(s *Settings) string { return RedactURL(s.RedisURL.Reveal()) }},
+	field("ALLOWED_HOSTS", localHostsInDev, ParseAllowedHosts, joined, func(s *Settings) *[]string { return &s.AllowedHosts }),
+	field("TRUSTED_PROXIES", static(""), clientip.ParsePrefixes, prefixesString, func(s *Settings) *[]netip.Prefix { return &s.TrustedProxies }),
+	checked("PROXY_HEADER", static("x-forwarded"), parseProxyHeader, proxyHeaderString, func(s *Settings) *clientip.HeaderMode { return &s.ProxyHeader }),
+	field("TRUSTED_ORIGINS", static(""), ParseOrigins, joined, func(s *Settings) *[]string { return &s.TrustedOrigins }),
+	secretURLVar("DATABASE_URL", "sqlite://rampart.db", false, ParseDatabaseURL, func(s *Settings) *Secret { return &s.DatabaseURL }),
+	secretURLVar("REDIS_URL", "", true, ParseRedisURL, func(s *Settings) *Secret { return &s.RedisURL }),
 	durVar("STORE_TIMEOUT", "2s", func(s *Settings) *time.Duration { return &s.StoreTimeout }),
 	durVar("RECENT_AUTH", "10m", func(s *Settings) *time.Duration { return &s.RecentAuth }),
 	boolVar("INSECURE_REDIS_NO_PERSISTENCE", static("false"), func(s *Settings) *bool { return &s.InsecureRedisNoPersistence }),
-	{"HSTS_SECONDS", unlessInsecureDev("31536000", "0"),
-		func(s *Settings, raw string) error {
-			n, err := strconv.Atoi(strings.TrimSpace(raw))
-			if err != nil || n < 0 {
-				return fmt.Errorf("%q is not a whole number of seconds", raw)
-			}
-			s.HSTSSeconds = n
-			return nil
-		},
-		func(s *Settings) string { return strconv.Itoa(s.HSTSSeconds) }},
+	checked("HSTS_SECONDS", unlessInsecureDev("31536000", "0"), parseSeconds, strconv.Itoa, func(s *Settings) *int { return &s.HSTSSeconds }),
 	boolVar("HSTS_INCLUDE_SUBDOMAINS", static("true"), func(s *Settings) *bool { return &s.HSTSIncludeSubdomains }),
 	boolVar("HSTS_PRELOAD", static("false"), func(s *Settings) *bool { return &s.HSTSPreload }),
 	boolVar("SSL_REDIRECT", unlessInsecureDev("true", "false"), func(s *Settings) *bool { return &s.SSLRedirect }),
@@ -214,9 +229,7 @@ var variables = []variable{
 	strVar("REFERRER_POLICY", static("same-origin"), NormalizeReferrerPolicy, func(s *Settings) *string { return &s.ReferrerPolicy }),
 	strVar("CROSS_ORIGIN_OPENER_POLICY", static("same-origin"), oneOf(COOPValues...), func(s *Settings) *string { return &s.COOP }),
 	strVar("CROSS_ORIGIN_RESOURCE_POLICY", static("same-origin"), oneOf(CORPValues...), func(s *Settings) *string { return &s.CORP }),
-	strVar("X_FRAME_OPTIONS", static("DENY"), func(v string) (string, error) {
-		return oneOf("DENY", "SAMEORIGIN")(strings.ToUpper(v))
-	}, func(s *Settings) *string { return &s.XFrameOptions }),
+	strVar("X_FRAME_OPTIONS", static("DENY"), checkXFrameOptions, func(s *Settings) *string { return &s.XFrameOptions }),
 	boolVar("CSP_REPORT_ONLY", static("false"), func(s *Settings) *bool { return &s.CSPReportOnly }),
 	strVar("CSP_REPORT_URI", static("/csp-report"), checkReportURI, func(s *Settings) *string { return &s.CSPReportURI }),
 	strVar("SESSION_COOKIE_NAME", unlessInsecureDev("__Host-rampart_session", "rampart_session"), checkCookieName, func(s *Settings) *string { return &s.SessionCookieName }),
@@ -236,35 +249,14 @@ var variables = []variable{
 	durVar("PASSWORD_RESET_TIMEOUT", "72h", func(s *Settings) *time.Duration { return &s.PasswordResetTimeout }),
 	intVar("LOCKOUT_LIMIT", "5", 1, func(s *Settings) *int { return &s.LockoutLimit }),
 	durVar("LOCKOUT_COOLOFF", "15m", func(s *Settings) *time.Duration { return &s.LockoutCooloff }),
-	{"LOGIN_RATE", static("10/m"),
-		func(s *Settings, raw string) error {
-			r, err := ParseRate(raw)
-			s.LoginRate = r
-			return err
-		},
-		func(s *Settings) string { return s.LoginRate.String() }},
-	{"RATE", static("600/m"),
-		func(s *Settings, raw string) error {
-			r, err := ParseRate(raw)
-			s.RequestRate = r
-			return err
-		},
-		func(s *Settings) string { return s.RequestRate.String() }},
+	field("LOGIN_RATE", static("10/m"), ParseRate, Rate.String, func(s *Settings) *Rate { return &s.LoginRate }),
+	field("RATE", static("600/m"), ParseRate, Rate.String, func(s *Settings) *Rate { return &s.RequestRate }),
 	strVar("TOTP_ISSUER", static("rampart"), checkIssuer, func(s *Settings) *string { return &s.TOTPIssuer }),
 	durVar("READ_HEADER_TIMEOUT", "5s", func(s *Settings) *time.Duration { return &s.ReadHeaderTimeout }),
 	durVar("READ_TIMEOUT", "30s", func(s *Settings) *time.Duration { return &s.ReadTimeout }),
 	durVar("WRITE_TIMEOUT", "60s", func(s *Settings) *time.Duration { return &s.WriteTimeout }),
 	durVar("IDLE_TIMEOUT", "120s", func(s *Settings) *time.Duration { return &s.IdleTimeout }),
-	{"MAX_BODY_BYTES", static("2621440"),
-		func(s *Settings, raw string) error {
-			n, err := strconv.ParseInt(strings.TrimSpace(raw), 10, 64)
-			if err != nil || n < 1 {
-				return fmt.Errorf("%q is not a positive number of bytes", raw)
-			}
-			s.MaxBodyBytes = n
-			return nil
-		},
-		func(s *Settings) string { return strconv.FormatInt(s.MaxBodyBytes, 10) }},
+	checked("MAX_BODY_BYTES", static("2621440"), parseBytes, formatInt64, func(s *Settings) *int64 { return &s.MaxBodyBytes }),
 	// Slow clients (`rampart serve`): a login form arrives in well under a second even on a
 	// poor mobile link, so 10s plus 4 KiB/s (32 kbit/s, slower than GPRS) leaves real users a
 	// wide margin while a body trickled in one byte at a time is cut off after 10s instead of
@@ -274,18 +266,8 @@ var variables = []variable{
 	intVar("BODY_MIN_RATE", "4096", 0, func(s *Settings) *int { return &s.BodyMinRate }),
 	intVar("MAX_CONNS_PER_IP", "256", 0, func(s *Settings) *int { return &s.MaxConnsPerIP }),
 	// Mail (package mail). No URL means no mail server: development logs the links instead.
-	{"EMAIL_URL", static(""),
-		func(s *Settings, raw string) error {
-			s.EmailURL = Secret(raw)
-			if raw == "" {
-				return nil
-			}
-			_, err := mail.ParseURL(raw)
-			return err
-		},
-		func(s *Settings) string { return RedactURL(s.EmailURL.Reveal()) }},
-	strVar("EMAIL_FROM", static("webmaster@localhost"), func(v string) (string, error) { return v, mail.CheckAddress(v) },
-		func(s *Settings) *string { return &s.EmailFrom }),
+	secretURLVar("EMAIL_URL", "", true, mail.ParseURL, func(s *Settings) *Secret { return &s.EmailURL }),
+	strVar("EMAIL_FROM", static("webmaster@localhost"), checkEmailFrom, func(s *Settings) *string { return &s.EmailFrom }),
 	strVar("METRICS_ADDR", static(""), checkMetricsAddr, func(s *Settings) *string { return &s.MetricsAddr }),
 }
 
