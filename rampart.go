@@ -54,11 +54,11 @@ type Options struct {
 	// Store replaces the stores opened from Settings.DatabaseURL and RedisURL. Its backends'
 	// own Options.Timeout then bound each operation, not Settings.StoreTimeout.
 	Store store.Store
-	// Mailer delivers password-reset mail, from a background queue (auth.Queue; Close waits
+	// Mailer delivers password-reset mail, from a background queue (mail.Queue; Close waits
 	// up to 10 s for it to drain). Nil means an SMTP sender for Settings.EmailURL (package
-	// mail), or without one an auth.Outbox (kept in memory; in debug and development modes
+	// mail), or without one a mail.Outbox (kept in memory; in debug and development modes
 	// each message's links are also logged, so that a reset can be finished locally).
-	Mailer auth.Mailer
+	Mailer mail.Mailer
 	// Logger receives security events and errors. Nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock for every layer. Nil means time.Now.
@@ -104,8 +104,8 @@ type Stack struct {
 	LoginLimiter ratelimit.Limiter
 	// RequestLimiter limits every request per client IP (Settings.RequestRate).
 	RequestLimiter ratelimit.Limiter
-	Mailer         auth.Mailer
-	Outbox         *auth.Outbox // non-nil when no Mailer and no Settings.EmailURL are given
+	Mailer         mail.Mailer
+	Outbox         *mail.Outbox // non-nil when no Mailer and no Settings.EmailURL are given
 	Logger         *slog.Logger
 	Errors         errorpage.Options
 
@@ -118,7 +118,7 @@ type Stack struct {
 	recover   func(http.Handler) http.Handler
 	ownsStore bool
 	stopSweep context.CancelFunc
-	mailQueue *auth.Queue // in front of Options.Mailer or the SMTP sender
+	mailQueue *mail.Queue // in front of Options.Mailer or the SMTP sender
 	observer  Observer
 	closeOnce sync.Once
 	closeErr  error
@@ -261,15 +261,15 @@ func New(ctx context.Context, s settings.Settings, opts Options) (*Stack, error)
 	switch {
 	case mailer != nil:
 		// Delivered in the background so that a reset request answers alike, in time and in
-		// errors, whether or not the address has an account (see auth.Queue).
-		st.mailQueue = auth.NewQueue(mailer, auth.QueueOptions{Logger: log})
+		// errors, whether or not the address has an account (see mail.Queue).
+		st.mailQueue = mail.NewQueue(mailer, mail.QueueOptions{Logger: log})
 		st.Mailer = st.mailQueue
 	case s.Debug || s.InsecureDev:
 		// The in-memory Outbox needs no queue: it cannot be slow or fail.
-		st.Outbox = &auth.Outbox{}
+		st.Outbox = &mail.Outbox{}
 		st.Mailer = mail.Log{Logger: log, Next: st.Outbox}
 	default:
-		st.Outbox = &auth.Outbox{}
+		st.Outbox = &mail.Outbox{}
 		st.Mailer = st.Outbox
 		log.Warn("rampart: RAMPART_EMAIL_URL is not set: password-reset mail is kept in memory and never sent")
 	}

@@ -9,8 +9,8 @@ import (
 	"testing/synctest"
 
 	"github.com/rampart-go/rampart"
-	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/csrf"
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/store/memory"
@@ -20,10 +20,10 @@ import (
 type stuckMailer struct {
 	release chan struct{}
 	mu      sync.Mutex
-	sent    []auth.Message
+	sent    []mail.Message
 }
 
-func (m *stuckMailer) Send(ctx context.Context, msg auth.Message) error {
+func (m *stuckMailer) Send(ctx context.Context, msg mail.Message) error {
 	<-m.release
 	m.mu.Lock()
 	defer m.mu.Unlock()

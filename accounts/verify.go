@@ -8,6 +8,7 @@ import (
 	"github.com/rampart-go/rampart/audit"
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/clientip"
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/password"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/signing"
@@ -98,7 +99,7 @@ func (a *Accounts) registerVerified(w http.ResponseWriter, r *http.Request, p Pa
 			return
 		}
 		link := info.Scheme + "://" + info.Host + a.prefix + "/confirm-email/" + tok
-		if err := a.st.Mailer.Send(ctx, auth.Message{To: email, Subject: "Confirm your e-mail address",
+		if err := a.st.Mailer.Send(ctx, mail.Message{To: email, Subject: "Confirm your e-mail address",
 			Body: "Someone created the account " + name + " with this address.\n\n" +
 				"To confirm it and start using the account, open:\n" + link + "\n\n" +
 				"The link works once and expires in " + a.confirmMaxAge.String() + ". " +
@@ -118,7 +119,7 @@ func (a *Accounts) registerVerified(w http.ResponseWriter, r *http.Request, p Pa
 			a.render(w, r, http.StatusOK, "register", p)
 			return
 		}
-		if err := a.st.Mailer.Send(ctx, auth.Message{To: email, Subject: "Someone tried to register with your address",
+		if err := a.st.Mailer.Send(ctx, mail.Message{To: email, Subject: "Someone tried to register with your address",
 			Body: "Someone tried to create an account with this e-mail address, which already has one.\n\n" +
 				"If it was you, log in or reset your password at:\n" + info.Scheme + "://" + info.Host + a.prefix + "/reset\n\n" +
 				"If it was not you, ignore this message: nothing was changed.\n"}); err != nil {

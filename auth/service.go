@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/password"
 	"github.com/rampart-go/rampart/store"
 )
@@ -56,8 +57,9 @@ type Options struct {
 	Keys [][]byte
 	// ResetTimeout is how long a password-reset token lives; zero means DefaultResetTimeout.
 	ResetTimeout time.Duration
-	// Mailer delivers password-reset mail; nil means a LogMailer on slog.Default().
-	Mailer Mailer
+	// Mailer delivers password-reset mail; nil means a mail.Log on slog.Default(), which writes
+	// the reset link to the log (development only: the link is a credential).
+	Mailer mail.Mailer
 }
 
 // Service is the account layer over a store.Users backend.
@@ -70,7 +72,7 @@ type Service struct {
 	keys         [][]byte
 	authCache    authHashCache
 	resetTimeout time.Duration
-	mailer       Mailer
+	mailer       mail.Mailer
 }
 
 // New returns a Service. It fails when users is nil or no key is given.
@@ -102,7 +104,7 @@ func New(users store.Users, o Options) (*Service, error) {
 		s.resetTimeout = DefaultResetTimeout
 	}
 	if s.mailer == nil {
-		s.mailer = LogMailer{Logger: slog.Default()}
+		s.mailer = mail.Log{Logger: slog.Default()}
 	}
 	return s, nil
 }
@@ -272,7 +274,7 @@ func (s *Service) SendPasswordReset(ctx context.Context, email string, link func
 		return nil
 	}
 	url := link(s.ResetToken(u))
-	return s.mailer.Send(ctx, Message{
+	return s.mailer.Send(ctx, mail.Message{
 		To:      u.Email,
 		Subject: "Password reset",
 		Body: "Someone asked to reset the password of the account " + u.Username + ".\n\n" +

@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/password"
 	"github.com/rampart-go/rampart/store"
 	"github.com/rampart-go/rampart/store/memory"
@@ -32,7 +32,7 @@ type env struct {
 	s      *Service
 	users  *memory.Store
 	clk    *clock
-	outbox *Outbox
+	outbox *mail.Outbox
 }
 
 func newEnv(t *testing.T, keys ...[]byte) *env {
@@ -40,7 +40,7 @@ func newEnv(t *testing.T, keys ...[]byte) *env {
 	if len(keys) == 0 {
 		keys = [][]byte{key1}
 	}
-	e := &env{users: memory.New(), clk: &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, outbox: &Outbox{}}
+	e := &env{users: memory.New(), clk: &clock{t: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}, outbox: &mail.Outbox{}}
 	s, err := New(e.users, Options{Hasher: fast(), Now: e.clk.now, Keys: keys, Mailer: e.outbox})
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +258,7 @@ func (failingUsers) UserByID(context.Context, string) (store.User, error) {
 }
 
 func TestStoreErrorsFailClosed(t *testing.T) {
-	s, _ := New(failingUsers{}, Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &Outbox{}})
+	s, _ := New(failingUsers{}, Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &mail.Outbox{}})
 	if _, err := s.Authenticate(ctx, "alice", goodPW); !errors.Is(err, errDown) || errors.Is(err, ErrInvalidCredentials) {
 		t.Errorf("Authenticate: %v", err)
 	}
@@ -458,17 +458,6 @@ func TestPasswordResetFlow(t *testing.T) {
 	}
 }
 
-func TestLogMailer(t *testing.T) {
-	var buf bytes.Buffer
-	m := LogMailer{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
-	if err := m.Send(ctx, Message{To: "a@b.c", Subject: "Hi", Body: "link"}); err != nil {
-		t.Fatal(err)
-	}
-	if s := buf.String(); !strings.Contains(s, "to=a@b.c") || !strings.Contains(s, "subject=Hi") || !strings.Contains(s, "body=link") {
-		t.Errorf("log %q", s)
-	}
-}
-
 // FuzzResetToken: hostile tokens never panic and never verify.
 func FuzzResetToken(f *testing.F) {
 	e := &env{clk: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
@@ -532,7 +521,7 @@ func TestValidatorsOption(t *testing.T) {
 	if _, err := e.s.CreateUser(ctx, "erin", "", "password", false); err == nil {
 		t.Error("the default validators accepted \"password\"")
 	}
-	s, err := New(memory.New(), Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &Outbox{}, Validators: []password.Validator{rejectAll{}}})
+	s, err := New(memory.New(), Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &mail.Outbox{}, Validators: []password.Validator{rejectAll{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -557,7 +546,7 @@ func TestRecordLogin(t *testing.T) {
 	if stored, _ := e.users.UserByID(ctx, u.ID); !stored.LastLogin.Equal(e.clk.now()) {
 		t.Errorf("stored LastLogin %v", stored.LastLogin)
 	}
-	s, _ := New(updateFails{e.users}, Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &Outbox{}})
+	s, _ := New(updateFails{e.users}, Options{Hasher: fast(), Keys: [][]byte{key1}, Mailer: &mail.Outbox{}})
 	if _, err := s.RecordLogin(ctx, u); !errors.Is(err, errDown) {
 		t.Errorf("RecordLogin with the store down: %v", err)
 	}

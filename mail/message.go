@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 )
 
-// Message is one plain-text e-mail (auth.Message is the same type).
+// Message is one plain-text e-mail.
 type Message struct {
 	// To is the recipient's address, "user@example.com" (or "Name <user@example.com>").
 	To string

@@ -51,7 +51,7 @@ type Options struct {
 //     then fails the delivery instead of being used unauthenticated.
 //
 // SMTP sends synchronously and takes as long as the server (100 ms to seconds): put it
-// behind auth.Queue, as rampart.New does, so that a reset request does not reveal by its
+// behind a Queue, as rampart.New does, so that a reset request does not reveal by its
 // timing whether the address has an account. Safe for concurrent use.
 //
 // Why net/smtp: it speaks EHLO, STARTTLS, AUTH and DATA (with dot-stuffing) correctly, and its
@@ -105,7 +105,7 @@ func hostName(s string) bool {
 	return true
 }
 
-// Send delivers m. It implements auth.Mailer.
+// Send delivers m. It implements Mailer.
 func (s *SMTP) Send(ctx context.Context, m Message) error {
 	to, err := address("To", m.To)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/rampart-go/rampart"
 	"github.com/rampart-go/rampart/auth"
 	"github.com/rampart-go/rampart/lockout"
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/settings"
 	"github.com/rampart-go/rampart/signing"
 	"github.com/rampart-go/rampart/store"
@@ -116,7 +117,7 @@ func withStack(stderr io.Writer, f func(ctx context.Context, st *rampart.Stack) 
 	defer db.Close()
 	opts := rampart.Options{Logger: log, Store: db}
 	if s.EmailURL == "" {
-		opts.Mailer = &auth.Outbox{} // a tool sends no mail: no warning that the server's is unset
+		opts.Mailer = &mail.Outbox{} // a tool sends no mail: no warning that the server's is unset
 	}
 	st, err := rampart.New(ctx, s, opts)
 	if err != nil {

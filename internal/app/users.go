@@ -8,7 +8,7 @@ import (
 
 	"github.com/rampart-go/rampart/accounts"
 	"github.com/rampart-go/rampart/audit"
-	"github.com/rampart-go/rampart/auth"
+	"github.com/rampart-go/rampart/mail"
 	"github.com/rampart-go/rampart/perms"
 	"github.com/rampart-go/rampart/session"
 	"github.com/rampart-go/rampart/store"
@@ -259,7 +259,7 @@ func (a *App) reset2FA(r *http.Request, me *store.User, u store.User) error {
 	}
 	a.event(r, Kind2FAReset, me, "", label(u))
 	if u.Email != "" && a.st.Mailer != nil {
-		err := a.st.Mailer.Send(ctx, auth.Message{To: u.Email, Subject: "Two-factor authentication was turned off",
+		err := a.st.Mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Two-factor authentication was turned off",
 			Body: "An administrator turned off two-factor authentication on your account " + u.Username +
 				".\nLog in and turn it on again. If you did not ask for this, tell the site's administrators at once.\n"})
 		if err != nil {
