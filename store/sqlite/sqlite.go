@@ -21,6 +21,13 @@
 // other state (users, counters: `rampart createuser`, `rampart unlock` while the server
 // runs), which busy_timeout serialises.
 //
+// The logged-in request's two reads, UserByID and UserSessions, are answered from memory while
+// nothing at all has been committed to the file since they were read, whoever the writer
+// (this process, `rampart grant` or `unlock` in another, the sqlite3 shell): the store maps
+// the WAL-index header, which SQLite rewrites at every commit, and compares it (walstamp.go).
+// So a deactivation, a password change or a revoked permission is seen by the next request,
+// as without the cache, and unlike the session cache this needs no single-writer rule.
+//
 // Expired sessions and counters stay in the file until Sweep (see SweepEvery).
 package sqlite
 
@@ -74,6 +81,15 @@ type Store struct {
 	fmu ctxMutex
 	// sessionLock is held while the cache is on (see ErrSessionsInUse); nil otherwise.
 	sessionLock *os.File
+
+	// watch tells whether anything was committed to the file since a stamp (walstamp.go);
+	// users and lists keep UserByID and UserSessions reads valid until then: the logged-in
+	// page's two reads on every request. All three are nil when the -shm file cannot be read.
+	// pin is a reader connection held open while watch maps the -shm file (see walWatch).
+	watch *walWatch
+	pin   *sql.Conn
+	users *stampCache[store.User]
+	lists *stampCache[[]store.Session]
 
 	// Deferred session updates (deferred.go), all guarded by smu. pending holds the updates
 	// not yet committed, newest per key; they are also in the cache.
@@ -196,7 +212,7 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	n := max(4, runtime.GOMAXPROCS(0))
+	n := max(4, runtime.GOMAXPROCS(0)) + 1 // one is pinned by startWatch
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	s := &Store{w: w, r: r, maxEvents: cmp.Or(opts.MaxEvents, common.DefaultMaxRows), maxComments: cmp.Or(opts.MaxComments, common.DefaultMaxRows),
@@ -237,7 +253,31 @@ func OpenWith(path string, opts Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	s.startWatch(ctx, path)
 	return s, nil
+}
+
+// startWatch turns on the read caches of UserByID and UserSessions (walstamp.go): it pins a
+// reader connection that has read the file, so that this process keeps the -shm file open
+// and SQLite neither truncates nor deletes it while it is mapped, then maps it. Without
+// either the store reads the file every time, as before.
+func (s *Store) startWatch(ctx context.Context, path string) {
+	pin, err := s.r.Conn(ctx)
+	if err != nil {
+		return
+	}
+	var v int
+	if pin.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&v) != nil {
+		pin.Close()
+		return
+	}
+	if s.watch = openWALWatch(path); s.watch == nil {
+		pin.Close()
+		return
+	}
+	s.pin = pin
+	s.users = newStampCache[store.User](DefaultCacheSize)
+	s.lists = newStampCache[[]store.Session](DefaultCacheSize)
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -596,7 +636,24 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 		}
 		defer s.smu.Unlock()
 	}
-	rows, err := s.userSessions.QueryContext(ctx, userID, common.Micros(now))
+	list, err := s.userSessionsDB(ctx, userID, now)
+	if err != nil || s.writeDelay == 0 {
+		return list, err
+	}
+	return s.mergePendingLocked(list, userID, now), nil
+}
+
+// userSessionsDB is the file's answer to UserSessions, from the list cache while nothing was
+// committed since it was read (then only expiry can have changed it).
+func (s *Store) userSessionsDB(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
+	us := common.Micros(now)
+	stamp, stamped := s.watch.stamp()
+	if stamped {
+		if list, hit := s.lists.get(userID, stamp, us); hit {
+			return liveSessions(list, now), nil
+		}
+	}
+	rows, err := s.userSessions.QueryContext(ctx, userID, us)
 	list, err := scanAll(rows, err, func(rows rowScanner) (store.Session, error) {
 		var x store.Session
 		var c, l, e int64
@@ -606,10 +663,10 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 		x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
 		return x, nil
 	})
-	if err != nil || s.writeDelay == 0 {
-		return list, err
+	if err == nil && stamped {
+		s.lists.put(userID, liveSessions(list, now), stamp, us)
 	}
-	return s.mergePendingLocked(list, userID, now), nil
+	return list, err
 }
 
 // DeleteUserSessions implements store.Sessions.
@@ -813,7 +870,17 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 	if !ok {
 		return store.User{}, store.ErrNotFound
 	}
-	return scanUser(s.userByID.QueryRowContext(ctx, n))
+	stamp, stamped := s.watch.stamp() // before the read: a commit after it changes the stamp
+	if stamped {
+		if u, hit := s.users.get(id, stamp, 0); hit {
+			return cachedUser(u), nil
+		}
+	}
+	u, err := scanUser(s.userByID.QueryRowContext(ctx, n))
+	if err == nil && stamped {
+		s.users.put(id, cachedUser(u), stamp, 0)
+	}
+	return u, err
 }
 
 // UserByUsername implements store.Users.
@@ -1168,7 +1235,11 @@ func (s *Store) Close() error {
 			st.Close()
 		}
 	}
+	if s.pin != nil {
+		s.pin.Close()
+	}
 	err := errors.Join(ckErr, flushErr, s.r.Close(), s.w.Close())
+	s.watch.close() // after the last connection: nothing reads a stamp once Close returns
 	if s.sessionLock != nil {
 		s.sessionLock.Close() // releases the flock, after the last write
 	}
