@@ -626,8 +626,8 @@ func (s *Store) DeleteSession(ctx context.Context, key string) error {
 
 // UserSessions implements store.Sessions.
 func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
-	ctx, cancel := common.WithTimeout(ctx, s.timeout)
-	defer cancel()
+	// The lock and the read each wait at most Options.Timeout, and neither costs a timer when
+	// it need not wait (a free lock, a cached list).
 	if s.writeDelay > 0 {
 		// Held across the read so that no write, and no end of a background flush, comes
 		// between the rows and the deferred updates laid over them.
@@ -653,6 +653,8 @@ func (s *Store) userSessionsDB(ctx context.Context, userID string, now time.Time
 			return liveSessions(list, now), nil
 		}
 	}
+	ctx, cancel := common.WithTimeout(ctx, s.timeout)
+	defer cancel()
 	rows, err := s.userSessions.QueryContext(ctx, userID, us)
 	list, err := scanAll(rows, err, func(rows rowScanner) (store.Session, error) {
 		var x store.Session
@@ -864,8 +866,6 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) (store.User, error
 
 // UserByID implements store.Users.
 func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
-	ctx, cancel := common.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	n, ok := parseID(id)
 	if !ok {
 		return store.User{}, store.ErrNotFound
@@ -876,6 +876,8 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 			return cachedUser(u), nil
 		}
 	}
+	ctx, cancel := common.WithTimeout(ctx, s.timeout) // only now can it wait
+	defer cancel()
 	u, err := scanUser(s.userByID.QueryRowContext(ctx, n))
 	if err == nil && stamped {
 		s.users.put(id, cachedUser(u), stamp, 0)
