@@ -489,3 +489,23 @@ func TestForwardedQuotingEdges(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseIPv4Port: the fast path answers only for what netip.ParseAddrPort accepts, with
+// the same address, and does answer for plain "a.b.c.d:port".
+func FuzzParseIPv4Port(f *testing.F) {
+	for _, s := range []string{"192.0.2.10:41234", "1.2.3.4:0", "1.2.3.4:65535", "1.2.3.4:65536", "01.2.3.4:1",
+		"1.2.3.4:080", "256.1.1.1:1", "1.2.3:4", "1.2.3.4", "1.2.3.4:", "1.2.3.4:1:2", "[::1]:80", "::ffff:1.2.3.4:80",
+		"1.2.3.4%eth0:80", "1.2.3.4 :80", "+1.2.3.4:80", "1.2.3.4:+80", "1.2.3.4.5:80", "0.0.0.0:1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, ok := parseIPv4Port(s)
+		ap, err := netip.ParseAddrPort(s)
+		if ok && (err != nil || ap.Addr().Unmap().WithZone("") != a) {
+			t.Fatalf("parseIPv4Port(%q) = %v, ParseAddrPort: %v, %v", s, a, ap, err)
+		}
+		if !ok && err == nil && ap.Addr().Is4() && !strings.ContainsAny(s, "[]") && len(ap.String()) == len(s) {
+			t.Fatalf("parseIPv4Port(%q) declined a plain IPv4 address and port", s)
+		}
+	})
+}

@@ -115,9 +115,11 @@ func (w *writer) mayHold(sniff func() bool) bool {
 	case http.StatusNoContent, http.StatusNotModified:
 		return false
 	}
-	// The secret is looked up first: it is cheaper than sniffing the body, and most
-	// requests have one.
-	return !w.st.ready && !w.st.hasSecret() && w.isHTML(sniff)
+	// The type is looked at first: a Content-Type look-up, or sniffing the first bytes (which
+	// stops at the first one that is not white space unless it is '<'), is cheaper than finding and
+	// checking the secret in the Cookie header, and a response that is not HTML (JSON, a
+	// redirect, a plain answer to a POST) then needs no look-up at all.
+	return !w.st.ready && w.isHTML(sniff) && !w.st.hasSecret()
 }
 
 func (w *writer) isHTML(sniff func() bool) bool {
@@ -236,6 +238,9 @@ func sniffHTML[T string | []byte](data T) bool {
 		i++
 	}
 	data = data[i:]
+	if len(data) == 0 || data[0] != '<' { // every signature starts with '<'
+		return false
+	}
 next:
 	for _, sig := range htmlSignatures {
 		if len(data) < len(sig)+1 {

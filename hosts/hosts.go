@@ -49,8 +49,12 @@ type Options struct {
 
 // Checker is a compiled Options.
 type Checker struct {
-	any      bool
-	exact    map[string]struct{}
+	any   bool
+	exact map[string]struct{}
+	// few holds the exact names too when there are at most maxFew of them (the usual
+	// configuration: one or two names), so that the common request, whose host is one of
+	// them verbatim, is accepted with a string comparison instead of Split and a map look-up.
+	few      []string
 	suffixes []string // ".example.com"
 	onReject http.Handler
 	log      *slog.Logger
@@ -80,6 +84,11 @@ func New(opts Options) (*Checker, error) {
 				return nil, errors.New("hosts: bad allowed host pattern " + strconv.Quote(p) + " (no port, no wildcard other than a leading dot or \"*\")")
 			}
 			c.exact[d] = struct{}{}
+		}
+	}
+	if len(c.exact) <= maxFew {
+		for d := range c.exact {
+			c.few = append(c.few, d)
 		}
 	}
 	return c, nil
@@ -112,6 +121,14 @@ func (c *Checker) Middleware(next http.Handler) http.Handler {
 // Check returns nil when host (with optional port) is well formed and allowed, else
 // ErrMalformed or ErrNotAllowed.
 func (c *Checker) Check(host string) error {
+	// A host equal to an allowed name is well formed by construction (New kept the name
+	// Split returned: lower case, no port, no trailing dot, and Split returns it unchanged),
+	// so it is accepted without parsing. Anything else takes the full path below.
+	for _, e := range c.few {
+		if host == e {
+			return nil
+		}
+	}
 	d, _, err := Split(host)
 	if err != nil {
 		return err
@@ -129,6 +146,9 @@ func (c *Checker) Check(host string) error {
 	}
 	return ErrNotAllowed
 }
+
+// maxFew bounds Checker.few: past a handful of names the map look-up is as cheap.
+const maxFew = 4
 
 type reasonKey struct{}
 

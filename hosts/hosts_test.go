@@ -465,3 +465,39 @@ func middleware(opts Options) func(http.Handler) http.Handler {
 	}
 	return c.Middleware
 }
+
+// FuzzCheckFastPath: Check's verbatim comparison with the few exact names gives the same
+// verdict as the full path (Split, then the map and the suffixes) for every host.
+func FuzzCheckFastPath(f *testing.F) {
+	for _, s := range []string{"example.com", "EXAMPLE.com", "example.com.", "example.com:443", "[::1]", "[::1]:8080",
+		"12.34.56.78", "012.34.56.78", "sub.example.org", "example.org", "evil.com", "", "example.com:0", "example.com:"} {
+		f.Add(s)
+	}
+	for _, allowed := range [][]string{
+		{"example.com"},
+		{"example.com", "[::1]", "12.34.56.78", ".example.org"},
+		{"Example.COM.", "*"},
+	} {
+		fast, err := New(Options{Allowed: allowed})
+		if err != nil {
+			f.Fatal(err)
+		}
+		if len(fast.few) == 0 {
+			f.Fatalf("%v: no fast path", allowed)
+		}
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		for _, allowed := range [][]string{
+			{"example.com"},
+			{"example.com", "[::1]", "12.34.56.78", ".example.org"},
+			{"Example.COM.", "*"},
+		} {
+			fast, _ := New(Options{Allowed: allowed})
+			slow := *fast
+			slow.few = nil
+			if got, want := fast.Check(host), slow.Check(host); got != want {
+				t.Fatalf("allowed %v, host %q: fast path %v, full path %v", allowed, host, got, want)
+			}
+		}
+	})
+}
