@@ -83,6 +83,11 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fail(stderr, err)
 		return 1
 	}
+	// Before the first request: a login burst is what the limit is for (memlimit.go).
+	memLimit, limiter := applyMemoryLimit(os.Getenv, stack.Accounts.Hasher().MemoryInFlightMiB(), setMemoryLimit)
+	if limiter != nil {
+		defer limiter.stop()
+	}
 	a, err := app.New(stack, app.Options{})
 	if err != nil {
 		stack.Close()
@@ -122,6 +127,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		mode += ", debug error pages"
 	}
 	fmt.Fprintf(stdout, "rampart: reference app on %s://%s/  [%s; store %s]\n", scheme, displayAddr(listeners[0].Addr().String(), s.AllowedHosts), mode, settings.RedactURL(s.DatabaseURL.Reveal()))
+	fmt.Fprintf(stdout, "rampart: %s\n", memLimit)
 	if *httpAddr != "" {
 		// The same server and stack: its HTTPS redirect layer answers every plain request
 		// with a redirect.
