@@ -26,7 +26,9 @@ import (
 //
 // Why not in the hashing pool (auth): it already bounds the blocks in flight; what swells is
 // the dead ones, which only the collector frees, and a library must not force collections
-// either (runtime.GC stops the caller for a whole cycle and adds up across libraries).
+// either. Nor would it help: tried (runtime.GC in the background after every hash, coalesced),
+// the peak stayed at 145 MiB, since the next 19 MiB block rarely fits the hole the freed one
+// left and the runtime keeps that hole resident until something makes it return it.
 //
 // Why a soft limit and not a lower GOGC: GOGC applies at every heap size, so it would make
 // the page and POST paths collect more often too; the limit only acts when the heap nears it,
@@ -36,7 +38,8 @@ import (
 // reference app's own live heap (about 1 MiB between requests), goroutine stacks and the
 // runtime's metadata. Above it, the app's heap gets GOGC's share (limitFor). The limit counts
 // only the Go runtime's memory: the process's RSS is about 23 MiB more (the binary's text and
-// the SQLite driver's allocations), so 84 MiB of limit peaked at 107 MiB of RSS.
+// the SQLite driver's allocations), so 84 MiB of limit peaked at 109–118 MiB of RSS in
+// bench/app.sh's login scenario (docs/ACCOUNTS-BENCH.md §4).
 const memLimitBaseMiB = 8
 
 // limitFor is the soft limit, in bytes, for a process whose password hashing holds inFlightMiB
@@ -52,7 +55,8 @@ const memLimitBaseMiB = 8
 // is small. GOGC alone counts the blocks in flight twice (as live heap and as headroom) and
 // lets the heap swell to twice (app + blocks) and more; a tighter limit than one round of
 // headroom makes the runtime return and fault back the same pages at every hash (measured: 73
-// MiB cost 63 ms of CPU per login against 36 with none or 84). A fixed limit would make the
+// MiB cost 63 ms of CPU per login against 35–38 with none or 84; even 84 costs some, see
+// docs/ACCOUNTS-BENCH.md §4, the price of the bound). A fixed limit would make the
 // collector run back to back (the runtime caps it at half the CPU) once the live heap nears it
 // — a slow-client flood holding 10,000 connections has about 200 MiB live (docs/SCALING.md) —
 // so the second part follows the live heap: the limit always leaves at least one round of

@@ -36,6 +36,12 @@ func (r *limitRecorder) set(n int64) int64 {
 	return old
 }
 
+func (r *limitRecorder) get() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.limit
+}
+
 // first is the first limit set since reset; MaxInt64 when none was.
 func (r *limitRecorder) first() int64 {
 	r.mu.Lock()
@@ -93,8 +99,11 @@ func TestApplyMemoryLimit(t *testing.T) {
 		if (lim != nil) != (c.want != c.preset) {
 			t.Errorf("%s: limiter %v", c.name, lim)
 		}
-		if got := r.first(); got != c.want {
+		if got := r.get(); got != c.want {
 			t.Errorf("%s: limit %d MiB, want %d MiB", c.name, got>>20, c.want>>20)
+		}
+		if r.sets > 1 {
+			t.Errorf("%s: set %d times", c.name, r.sets)
 		}
 		if !strings.Contains(msg, c.wantInLog) {
 			t.Errorf("%s: log %q, want it to contain %q", c.name, msg, c.wantInLog)

@@ -127,7 +127,6 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		mode += ", debug error pages"
 	}
 	fmt.Fprintf(stdout, "rampart: reference app on %s://%s/  [%s; store %s]\n", scheme, displayAddr(listeners[0].Addr().String(), s.AllowedHosts), mode, settings.RedactURL(s.DatabaseURL.Reveal()))
-	fmt.Fprintf(stdout, "rampart: %s\n", memLimit)
 	if *httpAddr != "" {
 		// The same server and stack: its HTTPS redirect layer answers every plain request
 		// with a redirect.
@@ -149,6 +148,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer ms.stop()
 		fmt.Fprintf(stdout, "rampart: Prometheus metrics on http://%s/metrics (RAMPART_METRICS_ADDR)\n", ms.addr)
 	}
+	fmt.Fprintf(stdout, "rampart: %s\n", memLimit)
 	// Run closes the stack last: that commits the SQLite store's deferred session updates
 	// and sends the queued mail, so its failure is reported.
 	if err := srv.Run(ctx, stack, listeners...); err != nil {
