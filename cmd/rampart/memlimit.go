@@ -38,7 +38,7 @@ import (
 // reference app's own live heap (about 1 MiB between requests), goroutine stacks and the
 // runtime's metadata. Above it, the app's heap gets GOGC's share (limitFor). The limit counts
 // only the Go runtime's memory: the process's RSS is about 23 MiB more (the binary's text and
-// the SQLite driver's allocations), so 84 MiB of limit peaked at 109–118 MiB of RSS in
+// the SQLite driver's allocations), so 84 MiB of limit peaked at 109–124 MiB of RSS in
 // bench/app.sh's login scenario (docs/ACCOUNTS-BENCH.md §4).
 const memLimitBaseMiB = 8
 
