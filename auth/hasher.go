@@ -205,6 +205,17 @@ func (h *Hasher) pool() *pool {
 	return h.lim
 }
 
+// MemoryInFlightMiB is the argon2 memory this Hasher's computations hold at once when every
+// slot is busy at its configured cost: min(MaxConcurrent × the cost in MiB, MemoryBudgetMiB)
+// after defaults (38 MiB on 2 cores at the default cost). It is what an application sizes a
+// memory limit from (`rampart serve` does): golang.org/x/crypto/argon2 allocates that memory
+// afresh in every call, so a login burst turns it over at the rate of logins. Stored hashes of
+// a higher cost may hold more, up to MemoryBudgetMiB.
+func (h *Hasher) MemoryInFlightMiB() int {
+	p := h.pool()
+	return min(p.slots*argon2Weight(h.params().MemoryKiB), p.budget)
+}
+
 // slot waits for a computation slot of w MiB, or claims the turn ctx carries (Admit), and
 // returns what gives it back. Every computation counts in Computations.
 func (h *Hasher) slot(ctx context.Context, w int) (func(), error) {

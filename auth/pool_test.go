@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -241,4 +242,24 @@ func (p *pool) heldMiB() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.usedMiB
+}
+
+// MemoryInFlightMiB is MaxConcurrent × the configured cost, rounded up to whole MiB, capped by
+// the budget, after the defaults; it is what `rampart serve` sizes its memory limit from.
+func TestMemoryInFlightMiB(t *testing.T) {
+	procs := runtime.GOMAXPROCS(0)
+	for _, c := range []struct {
+		name string
+		h    *Hasher
+		want int
+	}{
+		{"zero value", &Hasher{}, procs * 19},
+		{"3 slots", &Hasher{MaxConcurrent: 3}, 3 * 19},
+		{"cost rounded up", &Hasher{Argon2: Argon2Params{MemoryKiB: 1025}, MaxConcurrent: 2}, 4},
+		{"budget caps", &Hasher{Argon2: Argon2Params{MemoryKiB: 64 << 10}, MaxConcurrent: 8, MemoryBudgetMiB: 100}, 100},
+	} {
+		if got := c.h.MemoryInFlightMiB(); got != c.want {
+			t.Errorf("%s: %d MiB, want %d", c.name, got, c.want)
+		}
+	}
 }

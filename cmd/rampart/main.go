@@ -17,7 +17,8 @@ import (
 const usage = `usage: rampart <command> [flags]
 
 commands:
-  serve        run the reference app (settings from RAMPART_* variables)
+  serve        run the reference app (settings from RAMPART_* variables; unless GOMEMLIMIT is
+               set, a soft memory limit sized from the password hashing, logged at start-up)
   check        deploy checks; exits 1 when any warning or error is found (--json)
   scan URL     grade a live site like the MDN HTTP Observatory, plus TLS, CSP, security.txt and
                multi-page findings (--format json|sarif|junit|markdown, --fail-on, --pages, --min-grade)

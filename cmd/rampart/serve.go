@@ -83,6 +83,11 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fail(stderr, err)
 		return 1
 	}
+	// Before the first request: a login burst is what the limit is for (memlimit.go).
+	memLimit, limiter := applyMemoryLimit(os.Getenv, stack.Accounts.Hasher().MemoryInFlightMiB(), setMemoryLimit)
+	if limiter != nil {
+		defer limiter.stop()
+	}
 	a, err := app.New(stack, app.Options{})
 	if err != nil {
 		stack.Close()
@@ -143,6 +148,7 @@ func serveContext(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer ms.stop()
 		fmt.Fprintf(stdout, "rampart: Prometheus metrics on http://%s/metrics (RAMPART_METRICS_ADDR)\n", ms.addr)
 	}
+	fmt.Fprintf(stdout, "rampart: %s\n", memLimit)
 	// Run closes the stack last: that commits the SQLite store's deferred session updates
 	// and sends the queued mail, so its failure is reported.
 	if err := srv.Run(ctx, stack, listeners...); err != nil {
