@@ -84,8 +84,8 @@ type Store struct {
 
 	// watch tells whether anything was committed to the file since a stamp (walstamp.go);
 	// users and lists keep UserByID and UserSessions reads valid until then: the logged-in
-	// page's two reads on every request. All three are nil when the -shm file cannot be read.
-	// pin is a reader connection held open while watch maps the -shm file (see walWatch).
+	// page's two reads on every request. pin is a reader connection held open while watch
+	// maps the -shm file (see walWatch). All four are nil when the -shm file cannot be mapped.
 	watch *walWatch
 	pin   *sql.Conn
 	users *stampCache[store.User]
@@ -647,28 +647,21 @@ func (s *Store) UserSessions(ctx context.Context, userID string, now time.Time) 
 // committed since it was read (then only expiry can have changed it).
 func (s *Store) userSessionsDB(ctx context.Context, userID string, now time.Time) ([]store.Session, error) {
 	us := common.Micros(now)
-	stamp, stamped := s.watch.stamp()
-	if stamped {
-		if list, hit := s.lists.get(userID, stamp, us); hit {
-			return liveSessions(list, now), nil
-		}
-	}
-	ctx, cancel := common.WithTimeout(ctx, s.timeout)
-	defer cancel()
-	rows, err := s.userSessions.QueryContext(ctx, userID, us)
-	list, err := scanAll(rows, err, func(rows rowScanner) (store.Session, error) {
-		var x store.Session
-		var c, l, e int64
-		if err := rows.Scan(&x.Key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e); err != nil {
-			return x, wrap(err)
-		}
-		x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
-		return x, nil
+	live := func(list []store.Session) []store.Session { return liveSessions(list, now) }
+	return readThrough(s.watch, s.lists, userID, us, live, func() ([]store.Session, error) {
+		ctx, cancel := common.WithTimeout(ctx, s.timeout)
+		defer cancel()
+		rows, err := s.userSessions.QueryContext(ctx, userID, us)
+		return scanAll(rows, err, func(rows rowScanner) (store.Session, error) {
+			var x store.Session
+			var c, l, e int64
+			if err := rows.Scan(&x.Key, &x.UserID, &x.Data, &x.IP, &x.UserAgent, &c, &l, &e); err != nil {
+				return x, wrap(err)
+			}
+			x.CreatedAt, x.LastSeen, x.ExpiresAt = common.FromMicros(c), common.FromMicros(l), common.FromMicros(e)
+			return x, nil
+		})
 	})
-	if err == nil && stamped {
-		s.lists.put(userID, liveSessions(list, now), stamp, us)
-	}
-	return list, err
 }
 
 // DeleteUserSessions implements store.Sessions.
@@ -870,19 +863,11 @@ func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
 	if !ok {
 		return store.User{}, store.ErrNotFound
 	}
-	stamp, stamped := s.watch.stamp() // before the read: a commit after it changes the stamp
-	if stamped {
-		if u, hit := s.users.get(id, stamp, 0); hit {
-			return cachedUser(u), nil
-		}
-	}
-	ctx, cancel := common.WithTimeout(ctx, s.timeout) // only now can it wait
-	defer cancel()
-	u, err := scanUser(s.userByID.QueryRowContext(ctx, n))
-	if err == nil && stamped {
-		s.users.put(id, cachedUser(u), stamp, 0)
-	}
-	return u, err
+	return readThrough(s.watch, s.users, id, 0, cachedUser, func() (store.User, error) {
+		ctx, cancel := common.WithTimeout(ctx, s.timeout) // only a read can wait
+		defer cancel()
+		return scanUser(s.userByID.QueryRowContext(ctx, n))
+	})
 }
 
 // UserByUsername implements store.Users.

@@ -88,6 +88,25 @@ func (c *stampCache[V]) put(key string, v V, stamp walStamp, at int64) {
 	c.mu.Unlock()
 }
 
+// readThrough answers key from c while nothing was committed since it was cached, else reads
+// it with load and caches it. The stamp is taken before load's read, so a commit during the
+// read leaves the entry with an older stamp than the file's: the next look reads again. own
+// makes the copy a caller may keep, of what is cached and of what is answered from it; at is
+// as for get.
+func readThrough[V any](w *walWatch, c *stampCache[V], key string, at int64, own func(V) V, load func() (V, error)) (V, error) {
+	stamp, stamped := w.stamp()
+	if stamped {
+		if v, hit := c.get(key, stamp, at); hit {
+			return own(v), nil
+		}
+	}
+	v, err := load()
+	if err == nil && stamped {
+		c.put(key, own(v), stamp, at)
+	}
+	return v, err
+}
+
 // cachedUser returns a copy the caller owns.
 func cachedUser(u store.User) store.User {
 	u.TOTPSecret = bytes.Clone(u.TOTPSecret)
